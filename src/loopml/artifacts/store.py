@@ -1,0 +1,181 @@
+"""Content-addressed blobs: an artifact's id is the BLAKE3 hash of its bytes.
+
+Each blob is written once, published atomically, and checked against its hash when read,
+so a corrupted or tampered blob raises `ArtifactCorruptedError` instead of returning wrong
+bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from loopml.artifacts.base import BlobBackend
+from loopml.artifacts.hashing import CHUNK_SIZE, hash_file, new_hasher
+from loopml.artifacts.local import LocalBlobBackend
+from loopml.artifacts.s3 import S3BlobBackend
+from loopml.errors import ArtifactCorruptedError, NotFoundError, ValidationError
+
+COPY_CHUNK = 4 * CHUNK_SIZE
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """A stored blob: its digest (the id) and size in bytes."""
+
+    digest: str
+    size: int
+
+
+def _check_digest(digest: str) -> None:
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValidationError(f"{digest!r} is not an artifact id (64 lowercase hex characters)")
+
+
+class ArtifactStore:
+    """Blobs by content hash over any `BlobBackend`."""
+
+    def __init__(self, backend: BlobBackend, cache_dir: Path, *, fsync: bool = False) -> None:
+        self.backend = backend
+        self.cache_dir = cache_dir
+        self.fsync = fsync
+        self._verified: dict[str, tuple[int, int, int]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ writing
+    def put_file(self, source: Path) -> ArtifactRef:
+        """Store a file's bytes (streamed: memory stays bounded for any size)."""
+        source = Path(source)
+        if not source.is_file():
+            raise ValidationError(f"cannot store {source}: it is not a readable file")
+        staged = self.backend.staging_path()
+        hasher = new_hasher()
+        size = 0
+        try:
+            with open(source, "rb", buffering=0) as src, open(staged, "wb", buffering=0) as dst:
+                buffer = bytearray(COPY_CHUNK)
+                view = memoryview(buffer)
+                while n := src.readinto(buffer):
+                    hasher.update(view[:n])
+                    dst.write(view[:n])
+                    size += n
+            digest = hasher.hexdigest()
+            self.backend.publish(staged, digest, fsync=self.fsync)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise ValidationError(f"cannot store {source}: {exc.strerror or exc}") from exc
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return ArtifactRef(digest, size)
+
+    def put_bytes(self, data: bytes) -> ArtifactRef:
+        staged = self.backend.staging_path()
+        hasher = new_hasher()
+        hasher.update(data)
+        digest = hasher.hexdigest()
+        if self.backend.exists(digest):
+            return ArtifactRef(digest, len(data))
+        try:
+            staged.write_bytes(data)
+            self.backend.publish(staged, digest, fsync=self.fsync)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return ArtifactRef(digest, len(data))
+
+    # ------------------------------------------------------------------ reading
+    def exists(self, digest: str) -> bool:
+        _check_digest(digest)
+        return self.backend.exists(digest)
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, verified against its hash before they are returned."""
+        _check_digest(digest)
+        self._require(digest)
+        with self.backend.open_read(digest) as handle:
+            data = handle.read()
+        hasher = new_hasher()
+        hasher.update(data)
+        if hasher.hexdigest() != digest:
+            raise self._corrupted(digest)
+        return data
+
+    def local_path(self, digest: str) -> Path:
+        """A verified local file holding the blob (the blob itself, or a cached copy)."""
+        _check_digest(digest)
+        self._require(digest)
+        path = self.backend.local_path(digest)
+        if path is None:
+            return self._cached_copy(digest)
+        stat = path.stat()
+        fingerprint = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if self._verified.get(digest) == fingerprint:
+                return path
+        if hash_file(path) != digest:
+            raise self._corrupted(digest)
+        with self._lock:
+            self._verified[digest] = fingerprint
+        return path
+
+    def open(self, digest: str) -> BinaryIO:
+        """Open a verified copy of the blob for reading."""
+        return open(self.local_path(digest), "rb")
+
+    def fetch(self, digest: str, destination: Path) -> Path:
+        """Copy a verified blob to `destination` (written to a temp name, then renamed)."""
+        source = self.local_path(digest)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+        return destination
+
+    # ------------------------------------------------------------------ helpers
+    def _require(self, digest: str) -> None:
+        if not self.backend.exists(digest):
+            raise NotFoundError(f"artifact {digest} is not in the store at {self.backend.url}")
+
+    def _corrupted(self, digest: str) -> ArtifactCorruptedError:
+        return ArtifactCorruptedError(
+            f"artifact {digest} in {self.backend.url} does not match its hash: the stored "
+            "blob was corrupted or tampered with; restore it from a backup or log it again"
+        )
+
+    def _cached_copy(self, digest: str) -> Path:
+        cached = self.cache_dir / digest[:2] / digest[2:]
+        if cached.is_file():
+            if hash_file(cached) == digest:
+                return cached
+            cached.unlink()
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(cached.name + f".{os.getpid()}.part")
+        hasher = new_hasher()
+        with self.backend.open_read(digest) as src, open(partial, "wb") as dst:
+            while chunk := src.read(COPY_CHUNK):
+                hasher.update(chunk)
+                dst.write(chunk)
+        if hasher.hexdigest() != digest:
+            partial.unlink(missing_ok=True)
+            raise self._corrupted(digest)
+        os.replace(partial, cached)
+        return cached
+
+
+def open_artifact_store(
+    url: str, cache_dir: Path, *, endpoint_url: str | None = None, fsync: bool = False
+) -> ArtifactStore:
+    """An artifact store for a local folder or an `s3://bucket/prefix` URL."""
+    backend: BlobBackend
+    if url.startswith("s3://"):
+        backend = S3BlobBackend(url, endpoint_url=endpoint_url)
+    elif "://" in url and not url.startswith("file://"):
+        raise ValidationError(f"unsupported artifact URL {url!r}: use a folder or s3://bucket/prefix")
+    else:
+        backend = LocalBlobBackend(Path(url.removeprefix("file://")))
+    return ArtifactStore(backend, cache_dir, fsync=fsync)

@@ -1,0 +1,125 @@
+"""Typed settings: defaults, then `loopml.toml`, then `LOOPML_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from loopml.errors import ConfigError
+
+ENV_PREFIX = "LOOPML_"
+
+
+class Settings(BaseModel):
+    """Everything loopml needs to know to reach its stores.
+
+    Every field can be set in `loopml.toml` (same name) or through the environment variable
+    `LOOPML_<NAME>` (upper case), which wins.
+    """
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    root: Path = Field(description="Workspace folder; relative paths below resolve against it.")
+    store_url: str = Field(
+        default="sqlite:///.loopml/loopml.db",
+        description="SQLAlchemy URL of the metadata store (SQLite file or PostgreSQL).",
+    )
+    artifacts_url: str = Field(
+        default=".loopml/artifacts",
+        description="Artifact store: a local folder or an s3:// URL.",
+    )
+    journal_dir: str = Field(
+        default=".loopml/journal",
+        description="Local folder for metric journals that survive a killed process.",
+    )
+    cache_dir: str = Field(
+        default=".loopml/cache",
+        description="Local folder for verified copies of remote artifacts.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, moto, …)."
+    )
+    artifacts_fsync: bool = Field(
+        default=False,
+        description="fsync every stored blob before the call returns (survives power loss).",
+    )
+    metric_flush_interval_s: float = Field(
+        default=2.0, gt=0, description="Longest time a logged metric waits before reaching the store."
+    )
+    metric_flush_points: int = Field(
+        default=5000, gt=0, description="Buffered metric points that trigger a write to the store."
+    )
+    user: str = Field(
+        default_factory=lambda: os.environ.get("USER") or "local",
+        description="Name recorded as the author of what this process creates.",
+    )
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError(
+                "store_url must be a sqlite:/// or postgresql+psycopg:// URL, got " + repr(value)
+            )
+        return value
+
+    def resolved_store_url(self) -> str:
+        """The store URL with a relative SQLite path made absolute against the workspace."""
+        prefix = "sqlite:///"
+        if self.store_url.startswith(prefix):
+            path = self.store_url[len(prefix) :]
+            if path and path != ":memory:" and not path.startswith("/"):
+                return prefix + str(self.root / path)
+        if self.store_url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + self.store_url[len("postgresql://") :]
+        return self.store_url
+
+    def resolved_artifacts_url(self) -> str:
+        """The artifact URL; a relative folder is made absolute against the workspace."""
+        if "://" in self.artifacts_url:
+            return self.artifacts_url
+        return str(self.local_path(self.artifacts_url))
+
+    def local_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    names = set(Settings.model_fields) - {"root"}
+    found: dict[str, Any] = {}
+    for name in names:
+        key = ENV_PREFIX + name.upper()
+        if key in environ:
+            found[name] = environ[key]
+    return found
+
+
+def load_settings(
+    root: Path, environ: dict[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build settings for the workspace at `root`."""
+    environ = dict(os.environ) if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = root / "loopml.toml"
+    if config_file.exists():
+        try:
+            values.update(tomllib.loads(config_file.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file} is not valid TOML: {exc}") from exc
+    values.update(_env_overrides(environ))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    values["root"] = root
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid loopml settings ({problems}); fix {config_file} or the LOOPML_* variables"
+        ) from exc

@@ -1,0 +1,271 @@
+"""Dataset versions: content-hashed, immutable tables stored in the artifact store."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import Row, func, select
+from sqlalchemy.exc import IntegrityError
+
+from loopml.artifacts import ArtifactRef, hash_bytes
+from loopml.data.profile import describe
+from loopml.errors import NotFoundError, ValidationError
+from loopml.store import Stores, new_id, record_artifact
+from loopml.store.schema import dataset_versions
+from loopml.uris import parse_dataset_ref
+from loopml.validation import check_name
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
+TableLike = pd.DataFrame | pa.Table | str | Path
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a named dataset."""
+
+    id: str
+    name: str
+    version: int
+    content_hash: str
+    format: str
+    layout: str
+    files: list[dict[str, Any]]
+    schema: list[dict[str, Any]]
+    row_count: int
+    size: int
+    profile: dict[str, Any]
+    time_column: str | None
+    parent_id: str | None
+    description: str | None
+    created_by: str
+    created_at: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"dataset:{self.name}@{self.version}"
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.schema]
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> DatasetVersion:
+        m = row._mapping
+        return cls(
+            id=m["id"], name=m["name"], version=m["version"], content_hash=m["content_hash"],
+            format=m["format"], layout=m["layout"], files=m["storage"]["files"],
+            schema=m["schema"], row_count=m["row_count"], size=m["size"], profile=m["profile"],
+            time_column=m["time_column"], parent_id=m["parent_id"],
+            description=m["description"], created_by=m["created_by"], created_at=m["created_at"],
+        )
+
+
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    for suffix, fmt in sorted(FORMATS.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def _source_files(source: Path) -> tuple[list[tuple[str, Path]], str, str]:
+    """[(relative name, path)], format, layout — refusing anything unreadable up front."""
+    if not source.exists():
+        raise ValidationError(f"cannot log {source}: no such file or folder")
+    if source.is_file():
+        fmt = _format_of(source)
+        if fmt is None:
+            raise ValidationError(
+                f"cannot log {source}: unknown format; use .parquet, .pq, .csv, .csv.gz or .tsv"
+            )
+        return [(source.name, source)], fmt, "file"
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise ValidationError(f"cannot log folder {source}: it holds no files")
+    formats = {_format_of(p) for p in files}
+    if None in formats or len(formats) != 1:
+        raise ValidationError(
+            f"cannot log folder {source}: every file must be Parquet or every file CSV, "
+            f"found {sorted(str(f) for f in formats)}"
+        )
+    return [(str(p.relative_to(source)), p) for p in files], formats.pop() or "", "folder"
+
+
+class DatasetService:
+    """Log, find, load and compare dataset versions."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+
+    # ------------------------------------------------------------------ writing
+    def log(
+        self,
+        name: str,
+        data: TableLike,
+        *,
+        time_column: str | None = None,
+        parent: str | None = None,
+        description: str | None = None,
+    ) -> DatasetVersion:
+        """Version `data` under `name`; identical content returns the existing version."""
+        check_name("dataset", name)
+        with tempfile.TemporaryDirectory(prefix="loopml-ds-") as tmp:
+            source = self._materialize(data, Path(tmp))
+            files, fmt, layout = _source_files(source)
+            stored = [(rel, path, self.stores.artifacts.put_file(path)) for rel, path in files]
+            manifest = [{"path": rel, "digest": ref.digest, "size": ref.size} for rel, _, ref in stored]
+            content_hash = (
+                manifest[0]["digest"] if layout == "file"
+                else hash_bytes(json.dumps(manifest, sort_keys=True).encode())
+            )
+            existing = self._by_hash(name, content_hash)
+            if existing is not None:
+                return existing
+            try:
+                schema, profile, row_count = describe([p for _, p, _ in stored], fmt)
+            except Exception as exc:  # DuckDB raises many kinds; all mean "unreadable table"
+                raise ValidationError(f"cannot read {source} as {fmt}: {exc}") from exc
+        columns = {c["name"] for c in schema}
+        if time_column is not None and time_column not in columns:
+            raise ValidationError(
+                f"time column {time_column!r} is not in the data; columns are {sorted(columns)}"
+            )
+        parent_id = self._resolve_parent(name, parent)
+        media = "application/vnd.apache.parquet" if fmt == "parquet" else "text/csv"
+        size = sum(int(m["size"]) for m in manifest)
+        for _attempt in range(20):
+            try:
+                return self._insert(
+                    name, content_hash, fmt, layout, manifest, schema, row_count, size, profile,
+                    time_column, parent_id, description, media,
+                )
+            except IntegrityError:
+                existing = self._by_hash(name, content_hash)
+                if existing is not None:
+                    return existing
+        raise ValidationError(f"could not allocate a version number for dataset {name!r}")
+
+    def _insert(
+        self, name: str, content_hash: str, fmt: str, layout: str, manifest: list[dict[str, Any]],
+        schema: list[dict[str, Any]], row_count: int, size: int, profile: dict[str, Any],
+        time_column: str | None, parent_id: str | None, description: str | None, media: str,
+    ) -> DatasetVersion:
+        engine = self.stores.engine
+        with engine.begin() as conn:
+            latest = conn.execute(
+                select(func.max(dataset_versions.c.version)).where(dataset_versions.c.name == name)
+            ).scalar()
+            for item in manifest:
+                record_artifact(conn, engine, ArtifactRef(item["digest"], item["size"]), media)
+            values = {
+                "id": new_id("ds"), "name": name, "version": (latest or 0) + 1,
+                "content_hash": content_hash, "format": fmt, "layout": layout,
+                "storage": {"files": manifest}, "schema": schema, "row_count": row_count,
+                "size": size, "profile": profile, "time_column": time_column,
+                "parent_id": parent_id, "description": description,
+                "created_by": self.stores.settings.user, "created_at": time.time(),
+            }
+            conn.execute(dataset_versions.insert().values(**values))
+        return self.get(f"{name}@{values['version']}")
+
+    def _materialize(self, data: TableLike, tmp: Path) -> Path:
+        if isinstance(data, pd.DataFrame):
+            if not all(isinstance(c, str) for c in data.columns):
+                raise ValidationError("DataFrame column names must all be strings")
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        if isinstance(data, pa.Table):
+            target = tmp / "data.parquet"
+            pq.write_table(data, target, compression="zstd")
+            return target
+        if isinstance(data, str | Path):
+            return Path(data)
+        raise ValidationError(
+            f"cannot log a {type(data).__name__}: pass a pandas DataFrame, a pyarrow Table, "
+            "or the path of a Parquet/CSV file or folder"
+        )
+
+    def _resolve_parent(self, name: str, parent: str | None) -> str | None:
+        if parent is not None:
+            return self.get(parent).id
+        try:
+            return self.get(name).id
+        except NotFoundError:
+            return None
+
+    # ------------------------------------------------------------------ reading
+    def _by_hash(self, name: str, content_hash: str) -> DatasetVersion | None:
+        with self.stores.engine.connect() as conn:
+            row = conn.execute(
+                select(dataset_versions).where(
+                    dataset_versions.c.name == name, dataset_versions.c.content_hash == content_hash
+                )
+            ).first()
+        return DatasetVersion.from_row(row) if row else None
+
+    def get(self, ref: str | DatasetVersion) -> DatasetVersion:
+        """A version by reference: `bikes`, `bikes@3`, `dataset:bikes@latest`, or its id."""
+        if isinstance(ref, DatasetVersion):
+            return ref
+        query = select(dataset_versions)
+        if isinstance(ref, str) and ref.startswith("ds-"):
+            query = query.where(dataset_versions.c.id == ref)
+            label = ref
+        else:
+            parsed = parse_dataset_ref(ref)
+            query = query.where(dataset_versions.c.name == parsed.name)
+            if parsed.version is None:
+                query = query.order_by(dataset_versions.c.version.desc()).limit(1)
+            else:
+                query = query.where(dataset_versions.c.version == parsed.version)
+            label = str(parsed)
+        with self.stores.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(
+                f"no dataset version {label}; `loopml data list` shows what exists"
+            )
+        return DatasetVersion.from_row(row)
+
+    def list(self, name: str | None = None) -> list[DatasetVersion]:
+        query = select(dataset_versions).order_by(
+            dataset_versions.c.name, dataset_versions.c.version
+        )
+        if name is not None:
+            query = query.where(dataset_versions.c.name == name)
+        with self.stores.engine.connect() as conn:
+            return [DatasetVersion.from_row(r) for r in conn.execute(query)]
+
+    def local_files(self, ref: str | DatasetVersion) -> list[Path]:
+        """Verified local copies of the version's files, in order."""
+        version = self.get(ref)
+        return [self.stores.artifacts.local_path(f["digest"]) for f in version.files]
+
+    def load_arrow(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pa.Table:
+        version = self.get(ref)
+        if columns is not None:
+            missing = sorted(set(columns) - set(version.columns))
+            if missing:
+                raise ValidationError(f"{version.uri} has no columns {missing}")
+        tables = []
+        for path in self.local_files(version):
+            if version.format == "parquet":
+                tables.append(pq.read_table(path, columns=columns))
+            else:
+                parse = pacsv.ParseOptions(delimiter="\t" if path.name.endswith(".tsv") else ",")
+                table = pacsv.read_csv(path, parse_options=parse)
+                tables.append(table.select(columns) if columns else table)
+        return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+
+    def load(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
+        """The version as a pandas DataFrame."""
+        return self.load_arrow(ref, columns).to_pandas()

@@ -1,0 +1,25 @@
+"""The exceptions loopml raises; each message says what is wrong and how to fix it."""
+
+
+class LoopmlError(Exception):
+    """Base of every loopml error."""
+
+
+class ConfigError(LoopmlError):
+    """Settings or workspace are invalid."""
+
+
+class ValidationError(LoopmlError, ValueError):
+    """An argument is malformed; nothing was written."""
+
+
+class NotFoundError(LoopmlError, LookupError):
+    """A named object does not exist."""
+
+
+class ConflictError(LoopmlError):
+    """The change contradicts what is already stored (e.g. a param logged twice)."""
+
+
+class ArtifactCorruptedError(LoopmlError):
+    """A stored blob no longer matches its content hash."""

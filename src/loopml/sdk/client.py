@@ -1,0 +1,156 @@
+"""`Client`: one object that reaches every loopml service of a workspace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loopml.config import find_workspace, init_workspace, load_settings
+from loopml.config.settings import Settings
+from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
+from loopml.data.versions import TableLike
+from loopml.errors import ValidationError
+from loopml.store import Stores, open_stores
+from loopml.tracking import MetricPoint, Run, RunList, RunRecord, TrackingService
+
+
+class Client:
+    """The SDK in local mode: services over the workspace's stores."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stores: Stores = open_stores(settings)
+        self.datasets = DatasetService(self.stores)
+        self.tracking = TrackingService(self.stores)
+        self._active: list[Run] = []
+        self._lock = threading.Lock()
+        self.recovered_runs = self.tracking.recover_journals()
+
+    # ------------------------------------------------------------------ datasets
+    def log_dataset(
+        self, name: str, data: TableLike, *, time_column: str | None = None,
+        parent: str | None = None, description: str | None = None,
+    ) -> DatasetVersion:
+        """Version a DataFrame, Arrow table, Parquet/CSV file or folder under `name`."""
+        return self.datasets.log(
+            name, data, time_column=time_column, parent=parent, description=description
+        )
+
+    def get_dataset(self, ref: str) -> DatasetVersion:
+        return self.datasets.get(ref)
+
+    def load_dataset(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
+        return self.datasets.load(ref, columns)
+
+    def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
+        return self.datasets.list(name)
+
+    def diff_datasets(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
+        return diff_versions(self.datasets.get(old), self.datasets.get(new))
+
+    # ------------------------------------------------------------------ runs
+    def start_run(
+        self,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        inputs: Iterable[DatasetVersion | str] | None = None,
+        nested: bool = False,
+        parent: Run | str | None = None,
+        capture_code: bool = True,
+    ) -> Run:
+        """Start a run; use it as a context manager so it always ends with a status."""
+        with self._lock:
+            active = self._active[-1] if self._active else None
+        if parent is None and active is not None:
+            if not nested:
+                raise ValidationError(
+                    f"run {active.id} is still active; end it first, or pass nested=True "
+                    "to start a child run"
+                )
+            parent = active
+        parent_id = parent.id if isinstance(parent, Run) else parent
+        run_id = self.tracking.create_run(
+            experiment, name, parent_id=parent_id, tags_=tags, capture=capture_code
+        )
+        run = Run(self.tracking, run_id, experiment, self._dataset_id, on_end=self._forget)
+        with self._lock:
+            self._active.append(run)
+        try:
+            if params:
+                run.log_params(params)
+            for dataset in inputs or []:
+                run.log_input(dataset)
+        except BaseException as exc:
+            run.end("FAILED", error=f"invalid start_run arguments: {exc}")
+            raise
+        return run
+
+    def active_run(self) -> Run | None:
+        with self._lock:
+            return self._active[-1] if self._active else None
+
+    def _forget(self, run: Run) -> None:
+        with self._lock:
+            if run in self._active:
+                self._active.remove(run)
+
+    def _dataset_id(self, dataset: Any) -> str:
+        if isinstance(dataset, DatasetVersion):
+            return dataset.id
+        if isinstance(dataset, str):
+            return self.datasets.get(dataset).id
+        raise ValidationError(
+            f"an input must be a DatasetVersion or a reference like 'bikes@3', got {dataset!r}"
+        )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return self.tracking.get_run(run_id)
+
+    def search_runs(
+        self,
+        experiment: str | Iterable[str] | None = None,
+        filter: str | None = None,
+        order_by: Iterable[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> RunList:
+        """Runs matching a filter such as "metrics.rmse < 3 and params.model = 'gbm'"."""
+        return self.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        return self.tracking.metric_history(run_id, key)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        return self.tracking.read_artifact(run_id, path)
+
+    def close(self) -> None:
+        self.stores.close()
+
+
+def connect(
+    path: str | Path | None = None,
+    *,
+    store_url: str | None = None,
+    artifacts_url: str | None = None,
+    **settings: Any,
+) -> Client:
+    """Open the workspace at `path` (default: the nearest one above the current folder,
+    created in the current folder if there is none), or explicit store URLs."""
+    if path is not None:
+        root = Path(path).resolve()
+        if not root.exists():
+            raise ValidationError(f"workspace folder {root} does not exist; run `loopml init` there")
+    else:
+        root = find_workspace() or Path.cwd()
+    if store_url is None and artifacts_url is None and find_workspace(root) is None:
+        init_workspace(root)
+    return Client(
+        load_settings(root, store_url=store_url, artifacts_url=artifacts_url, **settings)
+    )

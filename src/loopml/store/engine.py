@@ -1,0 +1,61 @@
+"""Engines for the metadata store, with SQLite set up for several processes at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+from loopml.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, and BEGIN IMMEDIATE so writers queue instead of deadlocking."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module: we emit BEGIN ourselves.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url` (sqlite:///… or postgresql+psycopg://…)."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, poolclass=NullPool if path == ":memory:" else None)
+        _prepare_sqlite(engine)
+        return engine
+    if url.startswith("postgresql"):
+        try:
+            return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                "PostgreSQL needs the driver: pip install 'loopml[postgres]'"
+            ) from exc
+    raise ConfigError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql+psycopg://")
+
+
+def dialect_insert(engine: Engine) -> Any:
+    """The dialect's INSERT construct, which supports ON CONFLICT upserts."""
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert
+    raise ConfigError(f"no upsert support for dialect {engine.dialect.name}")

@@ -1,0 +1,27 @@
+"""Small shared writes: artifact rows and readable ids."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Connection, Engine
+
+from loopml.artifacts import ArtifactRef
+from loopml.store.engine import dialect_insert
+from loopml.store.schema import artifacts
+
+
+def new_id(prefix: str) -> str:
+    """A short, readable, random id such as `run-3f9c2a1b`."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def record_artifact(conn: Connection, engine: Engine, ref: ArtifactRef, media_type: str) -> None:
+    """Insert the artifact's row unless it is already known."""
+    insert = dialect_insert(engine)
+    conn.execute(
+        insert(artifacts)
+        .values(digest=ref.digest, size=ref.size, media_type=media_type, created_at=time.time())
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )

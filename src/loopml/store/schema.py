@@ -1,0 +1,159 @@
+"""Tables of the metadata store.
+
+SQLAlchemy Core tables rather than ORM classes: the hot paths (bulk metric inserts,
+searches) are set-based, and Core keeps them a single statement each.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+KEY_LEN = 250
+ID_LEN = 40
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(120), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("name", String(KEY_LEN), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("experiment_id", String(ID_LEN), ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(KEY_LEN), nullable=False),
+    Column("parent_id", String(ID_LEN), ForeignKey("runs.id"), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("git_diff_digest", String(80), nullable=True),
+    Column("environment", JSON, nullable=True),
+    Column("journal_offset", BigInteger, nullable=False, default=0),
+    Column("host", String(KEY_LEN), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    Index("ix_runs_parent", "parent_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY_LEN), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(80), ForeignKey("artifacts.digest"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(120), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("name", String(KEY_LEN), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(80), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("layout", String(16), nullable=False),
+    Column("storage", JSON, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("time_column", String(KEY_LEN), nullable=True),
+    Column("parent_id", String(ID_LEN), ForeignKey("dataset_versions.id"), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("name", "version", name="uq_dataset_versions_name_version"),
+    UniqueConstraint("name", "content_hash", name="uq_dataset_versions_name_content"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column(
+        "dataset_version_id", String(ID_LEN), ForeignKey("dataset_versions.id"), primary_key=True
+    ),
+    Column("role", String(64), nullable=False),
+)

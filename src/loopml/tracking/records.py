@@ -1,0 +1,86 @@
+"""Read-only views of runs, as returned by lookups and searches."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from loopml.errors import ValidationError
+
+STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    step: int
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run with its params, latest metric values, tags and inputs."""
+
+    id: str
+    experiment: str
+    name: str
+    status: str
+    start_time: float
+    end_time: float | None
+    parent_id: str | None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    inputs: list[dict[str, str]] = field(default_factory=list)
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    git_diff_digest: str | None = None
+    environment: dict[str, Any] | None = None
+    error: str | None = None
+    created_by: str = ""
+
+    @property
+    def uri(self) -> str:
+        return "run:" + self.id.removeprefix("run-")
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RunList(list[RunRecord]):
+    """One page of search results; `next_page_token` is None on the last page."""
+
+    def __init__(self, items: list[RunRecord], next_page_token: str | None) -> None:
+        super().__init__(items)
+        self.next_page_token = next_page_token
+
+    def to_pandas(self) -> pd.DataFrame:
+        rows = []
+        for run in self:
+            row: dict[str, Any] = {
+                "run_id": run.id, "experiment": run.experiment, "name": run.name,
+                "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+            }
+            row.update({f"params.{k}": v for k, v in run.params.items()})
+            row.update({f"metrics.{k}": v for k, v in run.metrics.items()})
+            row.update({f"tags.{k}": v for k, v in run.tags.items()})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def normalize_run_id(text: str) -> str:
+    """`run:3f9c2a1b`, `run-3f9c2a1b` or `3f9c2a1b` → `run-3f9c2a1b`."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError(f"{text!r} is not a run id; write run:3f9c2a1b or run-3f9c2a1b")
+    text = text.strip()
+    if text.startswith("run:"):
+        return "run-" + text[4:]
+    if text.startswith("run-"):
+        return text
+    return "run-" + text

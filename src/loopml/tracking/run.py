@@ -1,0 +1,225 @@
+"""`Run`: the handle a training script holds while it logs.
+
+Used as a context manager it ends FINISHED, FAILED (with the traceback) or KILLED (on
+Ctrl-C). A run left open when the interpreter exits is ended by an exit hook: FAILED if an
+uncaught exception is ending the program, FINISHED otherwise.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loopml.errors import ValidationError
+from loopml.tracking.metric_writer import MetricWriter
+from loopml.tracking.records import RunRecord
+from loopml.tracking.service import TrackingService
+from loopml.validation import check_key, check_metric_value, check_step
+
+DatasetResolver = Callable[[Any], str]
+
+
+class Run:
+    """An active run: params, metrics, tags, artifacts and inputs go through it."""
+
+    def __init__(
+        self,
+        service: TrackingService,
+        run_id: str,
+        experiment: str,
+        resolve_dataset: DatasetResolver,
+        on_end: Callable[[Run], None] | None = None,
+    ) -> None:
+        self.id = run_id
+        self.experiment = experiment
+        self._service = service
+        self._resolve_dataset = resolve_dataset
+        self._on_end = on_end
+        self._writer: MetricWriter = service.open_metric_writer(run_id)
+        self.status = "RUNNING"
+        _open_runs.add(self)
+
+    @property
+    def uri(self) -> str:
+        return "run:" + self.id.removeprefix("run-")
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.experiment!r} {self.status}>"
+
+    # ------------------------------------------------------------------ logging
+    def log_param(self, key: str, value: Any) -> None:
+        self._service.log_params(self.id, {key: value})
+
+    def log_params(self, values: Mapping[str, Any]) -> None:
+        self._service.log_params(self.id, values)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self._service.set_tags(self.id, {key: value})
+
+    def set_tags(self, values: Mapping[str, Any]) -> None:
+        self._service.set_tags(self.id, values)
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+    ) -> None:
+        """Record one point; it is journaled before this returns and stored in bulk later."""
+        self._check_open()
+        check_key("metric", key)
+        number = check_metric_value(key, value)
+        step = self._writer.next_step(key) if step is None else check_step(key, step)
+        self._writer.log(key, number, step, time.time() if timestamp is None else float(timestamp))
+
+    def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
+        """Several metrics at one step; all are validated before any is recorded."""
+        self._check_open()
+        now = time.time()
+        points = []
+        for key, value in values.items():
+            check_key("metric", key)
+            number = check_metric_value(key, value)
+            at = self._writer.next_step(key) if step is None else check_step(key, step)
+            points.append((key, number, at, now))
+        self._writer.log_many(points)
+
+    def log_batch(
+        self,
+        metrics: list[tuple[str, float, int]] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Many points (key, value, step), params and tags in as few writes as possible."""
+        self._check_open()
+        now = time.time()
+        points = []
+        for item in metrics or []:
+            if not isinstance(item, tuple | list) or len(item) != 3:
+                raise ValidationError(f"each metric must be (key, value, step), got {item!r}")
+            key, value, step = item
+            check_key("metric", key)
+            points.append((key, check_metric_value(key, value), check_step(key, step), now))
+        if params:
+            self._service.log_params(self.id, params)
+        if tags:
+            self._service.set_tags(self.id, tags)
+        if points:
+            self._writer.log_many(points)
+
+    def flush(self) -> None:
+        """Write buffered metric points to the store now."""
+        self._writer.flush()
+
+    def log_input(self, dataset: Any, role: str = "training") -> None:
+        """Link a dataset version (object or reference such as `bikes@3`) as an input."""
+        self._service.log_input(self.id, self._resolve_dataset(dataset), role)
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(self, path: str | Path, name: str | None = None) -> list[str]:
+        return self._service.log_artifact(self.id, Path(path), name)
+
+    def log_text(self, text: str, name: str) -> str:
+        if not isinstance(text, str):
+            raise ValidationError(f"log_text needs a str, got {type(text).__name__}")
+        return self._service.log_artifact_bytes(self.id, text.encode(), name, "text/plain")
+
+    def log_json(self, obj: Any, name: str) -> str:
+        try:
+            data = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"cannot log {name!r} as JSON: {exc}") from exc
+        return self._service.log_artifact_bytes(self.id, data, name, "application/json")
+
+    def log_figure(self, figure: Any, name: str) -> str:
+        """A matplotlib figure, stored as PNG (or SVG when `name` ends with .svg)."""
+        if not hasattr(figure, "savefig"):
+            raise ValidationError("log_figure needs a matplotlib Figure (an object with savefig)")
+        buffer = io.BytesIO()
+        fmt = "svg" if name.endswith(".svg") else "png"
+        figure.savefig(buffer, format=fmt)
+        return self._service.log_artifact_bytes(self.id, buffer.getvalue(), name)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _check_open(self) -> None:
+        if self.status != "RUNNING":
+            raise ValidationError(f"run {self.id} has ended ({self.status}); start a new run")
+
+    def end(self, status: str = "FINISHED", error: str | None = None) -> None:
+        """Flush everything and record the final status. Ending twice does nothing."""
+        if self.status != "RUNNING":
+            return
+        self._service.end_run(self.id, status, error=error, writer=self._writer)
+        self.status = status
+        _open_runs.discard(self)
+        if self._on_end is not None:
+            self._on_end(self)
+
+    def record(self) -> RunRecord:
+        """The run as stored (params, latest metrics, tags, inputs)."""
+        return self._service.get_run(self.id)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.end("FINISHED")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("KILLED", error="interrupted (KeyboardInterrupt)")
+        else:
+            self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
+
+
+class _OpenRuns:
+    """Runs not yet ended, so the exit hook can close them."""
+
+    def __init__(self) -> None:
+        self._runs: list[Run] = []
+        self._lock = threading.Lock()
+        self.uncaught: str | None = None
+
+    def add(self, run: Run) -> None:
+        with self._lock:
+            self._runs.append(run)
+
+    def discard(self, run: Run) -> None:
+        with self._lock:
+            if run in self._runs:
+                self._runs.remove(run)
+
+    def end_all(self) -> None:
+        with self._lock:
+            pending = list(reversed(self._runs))
+        for run in pending:
+            try:
+                if self.uncaught is not None:
+                    run.end("FAILED", error=self.uncaught)
+                else:
+                    run.end("FINISHED")
+            except Exception as exc:  # the journal keeps the points; the next open recovers
+                print(f"loopml: could not end {run.id} at exit: {exc}", file=sys.stderr)
+
+
+_open_runs = _OpenRuns()
+_previous_hook = sys.excepthook
+
+
+def _excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    _open_runs.uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
+    _previous_hook(exc_type, exc, tb)
+
+
+sys.excepthook = _excepthook
+atexit.register(_open_runs.end_all)

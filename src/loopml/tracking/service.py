@@ -1,0 +1,437 @@
+"""Tracking: experiments and runs in the metadata store.
+
+The service owns every write; `Run` (run.py) is the handle a training script holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from loopml.artifacts import ArtifactRef
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.store import Stores, new_id, record_artifact
+from loopml.store.schema import (
+    dataset_versions,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_artifacts,
+    run_inputs,
+    runs,
+    tags,
+)
+from loopml.tracking.environment import capture_code, capture_packages, environment_record
+from loopml.tracking.journal import MetricJournal, orphaned_journals, read_header, read_points
+from loopml.tracking.metric_writer import MetricWriter, write_points
+from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord, normalize_run_id
+from loopml.tracking.search import compile_filter, parse_order_by
+from loopml.validation import check_key, check_name, check_text_value
+
+MAX_RESULTS_LIMIT = 50_000
+
+
+class TrackingService:
+    """Create, update and query experiments and runs."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+        self.engine = stores.engine
+        self._experiment_ids: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ experiments
+    def experiment_id(self, name: str, *, create: bool = True) -> str:
+        check_name("experiment", name)
+        if name in self._experiment_ids:
+            return self._experiment_ids[name]
+        with self.engine.connect() as conn:
+            found = conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar()
+        if found is None:
+            if not create:
+                raise NotFoundError(
+                    f"no experiment named {name!r}; `loopml runs list` shows the experiments"
+                )
+            try:
+                with self.engine.begin() as conn:
+                    found = new_id("exp")
+                    conn.execute(experiments.insert().values(
+                        id=found, name=name, created_by=self.stores.settings.user,
+                        created_at=time.time(),
+                    ))
+            except IntegrityError:  # created by another process meanwhile
+                return self.experiment_id(name, create=False)
+        self._experiment_ids[name] = found
+        return found
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        query = (
+            select(experiments.c.name, experiments.c.id, experiments.c.created_at,
+                   func.count(runs.c.id).label("runs"))
+            .select_from(experiments.outerjoin(runs, runs.c.experiment_id == experiments.c.id))
+            .group_by(experiments.c.id).order_by(experiments.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        parent_id: str | None = None,
+        tags_: Mapping[str, Any] | None = None,
+        capture: bool = True,
+    ) -> str:
+        """Insert a RUNNING run with its code version and environment; returns its id."""
+        exp_id = self.experiment_id(experiment)
+        run_id = new_id("run")
+        if name is not None:
+            check_name("run", name)
+        tag_rows = self._tag_rows(run_id, tags_ or {})
+        code = capture_code(Path.cwd()) if capture else None
+        artifacts: list[tuple[str, ArtifactRef, str]] = []
+        environment = None
+        diff_digest = None
+        if capture:
+            packages = capture_packages()
+            pkg_ref = self.stores.artifacts.put_bytes(packages)
+            artifacts.append(("environment/requirements.txt", pkg_ref, "text/plain"))
+            environment = environment_record(pkg_ref.digest, packages.count(b"\n"))
+            if code is not None and code.diff:
+                diff_ref = self.stores.artifacts.put_bytes(code.diff)
+                artifacts.append(("code/uncommitted.diff", diff_ref, "text/x-diff"))
+                diff_digest = diff_ref.digest
+        with self.engine.begin() as conn:
+            if parent_id is not None:
+                self._require_run(conn, parent_id)
+            conn.execute(runs.insert().values(
+                id=run_id, experiment_id=exp_id, name=name or run_id.removeprefix("run-"),
+                parent_id=parent_id, status="RUNNING", start_time=time.time(),
+                git_commit=code.commit if code else None, git_dirty=code.dirty if code else None,
+                git_diff_digest=diff_digest, environment=environment, journal_offset=0,
+                host=socket.gethostname(), pid=os.getpid(), created_by=self.stores.settings.user,
+            ))
+            if tag_rows:
+                conn.execute(tags.insert(), tag_rows)
+            for path, ref, media in artifacts:
+                self._attach(conn, run_id, path, ref, media)
+        return run_id
+
+    def open_metric_writer(self, run_id: str) -> MetricWriter:
+        settings = self.stores.settings
+        journal = MetricJournal(self.stores.journal_dir, run_id, self._store_label())
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id)
+                         .values(journal_offset=journal.offset))
+        return MetricWriter(
+            self.engine, journal, run_id,
+            flush_points=settings.metric_flush_points,
+            flush_interval_s=settings.metric_flush_interval_s,
+        )
+
+    def end_run(
+        self, run_id: str, status: str, *, error: str | None = None,
+        writer: MetricWriter | None = None,
+    ) -> None:
+        """Flush what is buffered and set the final status, in one transaction."""
+        if status not in STATUSES or status == "RUNNING":
+            raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+        points, offset = ([], 0)
+        if writer is not None:
+            writer.stop()
+            points, offset = writer.take_pending()
+        values: dict[str, Any] = {"status": status, "end_time": time.time(), "error": error}
+        if writer is not None:
+            values["journal_offset"] = offset
+        with self.engine.begin() as conn:
+            write_points(conn, self.engine, run_id, points)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        if writer is not None:
+            writer.journal.close(remove=True)
+
+    def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Params are immutable: the same key again must carry the same value."""
+        rows = {check_key("param", k): check_text_value("param", k, v) for k, v in values.items()}
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            self._require_run(conn, run_id)
+            existing = dict(conn.execute(
+                select(params.c.key, params.c.value)
+                .where(params.c.run_id == run_id, params.c.key.in_(list(rows)))
+            ).all())
+            clashes = {k: (existing[k], v) for k, v in rows.items() if k in existing and existing[k] != v}
+            if clashes:
+                detail = ", ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in clashes.items())
+                raise ConflictError(
+                    f"params of {run_id} cannot change ({detail}); start a new run instead"
+                )
+            new = [{"run_id": run_id, "key": k, "value": v} for k, v in rows.items() if k not in existing]
+            if new:
+                conn.execute(params.insert(), new)
+
+    def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
+        rows = self._tag_rows(run_id, values)
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(tags.delete().where(
+                tags.c.run_id == run_id, tags.c.key.in_([r["key"] for r in rows])))
+            conn.execute(tags.insert(), rows)
+
+    def _tag_rows(self, run_id: str, values: Mapping[str, Any]) -> list[dict[str, str]]:
+        return [
+            {"run_id": run_id, "key": check_key("tag", k), "value": check_text_value("tag", k, v)}
+            for k, v in values.items()
+        ]
+
+    def log_input(self, run_id: str, dataset_version_id: str, role: str = "training") -> None:
+        check_key("input role", role)
+        with self.engine.begin() as conn:
+            self._require_run(conn, run_id)
+            conn.execute(run_inputs.delete().where(
+                run_inputs.c.run_id == run_id, run_inputs.c.dataset_version_id == dataset_version_id))
+            conn.execute(run_inputs.insert().values(
+                run_id=run_id, dataset_version_id=dataset_version_id, role=role))
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(self, run_id: str, source: Path, name: str | None = None) -> list[str]:
+        """Store a file, or every file of a folder, under the run; returns the paths."""
+        source = Path(source)
+        if not source.exists():
+            raise ValidationError(f"cannot log artifact {source}: no such file or folder")
+        base = _artifact_path(name or source.name)
+        if source.is_file():
+            files = [(base, source)]
+        else:
+            files = [(f"{base}/{p.relative_to(source).as_posix()}", p)
+                     for p in sorted(source.rglob("*")) if p.is_file()]
+        stored = [(path, self.stores.artifacts.put_file(p), _media_type(path)) for path, p in files]
+        with self.engine.begin() as conn:
+            self._require_run(conn, run_id)
+            for path, ref, media in stored:
+                self._attach(conn, run_id, path, ref, media)
+        return [path for path, _, _ in stored]
+
+    def log_artifact_bytes(self, run_id: str, data: bytes, name: str, media_type: str | None = None) -> str:
+        path = _artifact_path(name)
+        ref = self.stores.artifacts.put_bytes(data)
+        with self.engine.begin() as conn:
+            self._require_run(conn, run_id)
+            self._attach(conn, run_id, path, ref, media_type or _media_type(path))
+        return path
+
+    def _attach(self, conn: Connection, run_id: str, path: str, ref: ArtifactRef, media: str) -> None:
+        record_artifact(conn, self.engine, ref, media)
+        conn.execute(run_artifacts.delete().where(
+            run_artifacts.c.run_id == run_id, run_artifacts.c.path == path))
+        conn.execute(run_artifacts.insert().values(
+            run_id=run_id, path=path, digest=ref.digest, size=ref.size, media_type=media))
+
+    def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        run_id = normalize_run_id(run_id)
+        with self.engine.connect() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(select(run_artifacts.c.path, run_artifacts.c.digest,
+                                       run_artifacts.c.size, run_artifacts.c.media_type)
+                                .where(run_artifacts.c.run_id == run_id)
+                                .order_by(run_artifacts.c.path))
+            return [dict(r._mapping) for r in rows]
+
+    def artifact_digest(self, run_id: str, path: str) -> str:
+        run_id = normalize_run_id(run_id)
+        with self.engine.connect() as conn:
+            digest = conn.execute(select(run_artifacts.c.digest).where(
+                run_artifacts.c.run_id == run_id, run_artifacts.c.path == path)).scalar()
+        if digest is None:
+            raise NotFoundError(f"run {run_id} has no artifact {path!r}; list them with "
+                                f"`loopml runs show {run_id}`")
+        return str(digest)
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        return self.stores.artifacts.read_bytes(self.artifact_digest(run_id, path))
+
+    # ------------------------------------------------------------------ reading
+    def _require_run(self, conn: Connection, run_id: str) -> str:
+        status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+        if status is None:
+            raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
+        return str(status)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run_id = normalize_run_id(run_id)
+        found = self._records([run_id])
+        if not found:
+            raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
+        return found[0]
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        run_id = normalize_run_id(run_id)
+        with self.engine.connect() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(
+                select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            )
+            return [MetricPoint(int(s), float(v), float(t)) for s, v, t in rows]
+
+    def search_runs(
+        self,
+        experiment: str | Iterable[str] | None = None,
+        filter: str | None = None,
+        order_by: Iterable[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> RunList:
+        """Runs matching `filter`, sorted by `order_by`, one page at a time."""
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or not (
+            0 < max_results <= MAX_RESULTS_LIMIT
+        ):
+            raise ValidationError(f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}")
+        offset = _decode_token(page_token)
+        query = select(runs.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
+        if experiment is not None:
+            names = [experiment] if isinstance(experiment, str) else list(experiment)
+            ids = [self.experiment_id(n, create=False) for n in names]
+            query = query.where(runs.c.experiment_id.in_(ids))
+        condition = compile_filter(filter)
+        if condition is not None:
+            query = query.where(condition)
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+        for index, item in enumerate(orders):
+            kind, key, descending = parse_order_by(item)
+            if kind == "metric":
+                alias = latest_metrics.alias(f"om{index}")
+                query = query.outerjoin(alias, (alias.c.run_id == runs.c.id) & (alias.c.key == key))
+                column: Any = alias.c.value
+            elif kind in ("param", "tag"):
+                table = params if kind == "param" else tags
+                alias = table.alias(f"o{kind}{index}")
+                query = query.outerjoin(alias, (alias.c.run_id == runs.c.id) & (alias.c.key == key))
+                column = alias.c.value
+            else:
+                column = runs.c.id if key == "run_id" else runs.c[key]
+            query = query.order_by(column.desc().nulls_last() if descending else column.asc().nulls_last())
+        query = query.order_by(runs.c.start_time.desc(), runs.c.id).offset(offset).limit(max_results + 1)
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(query).scalars())
+        more = len(ids) > max_results
+        ids = ids[:max_results]
+        token = _encode_token(offset + max_results) if more else None
+        return RunList(self._records(ids), token)
+
+    def _records(self, ids: list[str]) -> list[RunRecord]:
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            base = {r.id: r for r in conn.execute(
+                select(runs, experiments.c.name.label("experiment"))
+                .join(experiments, experiments.c.id == runs.c.experiment_id)
+                .where(runs.c.id.in_(ids)))}
+            by_run: dict[str, dict[str, Any]] = {
+                i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base}
+            for run_id, key, value in conn.execute(
+                    select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(ids))):
+                by_run[run_id]["params"][key] = value
+            for run_id, key, value in conn.execute(
+                    select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value)
+                    .where(latest_metrics.c.run_id.in_(ids))):
+                by_run[run_id]["metrics"][key] = value
+            for run_id, key, value in conn.execute(
+                    select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(ids))):
+                by_run[run_id]["tags"][key] = value
+            for run_id, role, name, version, ds_id in conn.execute(
+                    select(run_inputs.c.run_id, run_inputs.c.role, dataset_versions.c.name,
+                           dataset_versions.c.version, dataset_versions.c.id)
+                    .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
+                    .where(run_inputs.c.run_id.in_(ids))):
+                by_run[run_id]["inputs"].append(
+                    {"dataset": f"dataset:{name}@{version}", "id": ds_id, "role": role})
+        records = []
+        for run_id in ids:
+            if run_id not in base:
+                continue
+            r = base[run_id]
+            records.append(RunRecord(
+                id=r.id, experiment=r.experiment, name=r.name, status=r.status,
+                start_time=r.start_time, end_time=r.end_time, parent_id=r.parent_id,
+                git_commit=r.git_commit, git_dirty=r.git_dirty, git_diff_digest=r.git_diff_digest,
+                environment=r.environment, error=r.error, created_by=r.created_by,
+                **by_run[run_id],
+            ))
+        return records
+
+    # ------------------------------------------------------------------ recovery
+    def _store_label(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def recover_journals(self) -> list[str]:
+        """Replay journals left by killed processes; their runs end as KILLED."""
+        recovered = []
+        for path, _fd in orphaned_journals(self.stores.journal_dir):
+            parsed = read_header(path)
+            if parsed is None:
+                continue
+            header, start = parsed
+            if header.store != self._store_label():
+                continue
+            with self.engine.begin() as conn:
+                row = conn.execute(select(runs.c.status, runs.c.journal_offset)
+                                   .where(runs.c.id == header.run_id)).first()
+                if row is None:
+                    continue
+                points, end = read_points(path, max(start, int(row.journal_offset)))
+                write_points(conn, self.engine, header.run_id, points)
+                values: dict[str, Any] = {"journal_offset": end}
+                if row.status == "RUNNING":
+                    last = max((p[3] for p in points), default=None)
+                    values.update(
+                        status="KILLED", end_time=last or time.time(),
+                        error=(f"the process (pid {header.pid}) ended without closing the run; "
+                               f"{len(points)} buffered metric points were recovered from its journal"),
+                    )
+                conn.execute(update(runs).where(runs.c.id == header.run_id).values(**values))
+            path.unlink(missing_ok=True)
+            recovered.append(header.run_id)
+        return recovered
+
+
+def _artifact_path(name: str) -> str:
+    path = name.replace("\\", "/").strip("/")
+    if not path or any(part in ("", ".", "..") for part in path.split("/")) or len(path) > 1000:
+        raise ValidationError(f"artifact name {name!r} must be a relative path without '..'")
+    return path
+
+
+def _media_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if token is None:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        if isinstance(offset, int) and offset >= 0:
+            return offset
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise ValidationError("page_token is not one returned by search_runs; pass it back unchanged")
