@@ -106,8 +106,10 @@ class _Parser:
         if token is not None and token.kind == "lparen":
             self.take()
             expr = self.disjunction()
-            if self.take().kind != "rparen":
+            closing = self.peek()
+            if closing is None or closing.kind != "rparen":
                 raise ValidationError(f"missing ')' in filter {self.text!r}")
+            self.take()
             return expr
         return self.comparison()
 
