@@ -21,9 +21,7 @@ from loopml.config import init_workspace, load_settings
 from loopml.sdk import Client
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_URL = os.environ.get(
-    "LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("LOOPML_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def unavailable(reason: str) -> None:
@@ -74,7 +72,8 @@ def s3_server() -> Iterator[str]:
     except ImportError:
         unavailable("moto[server] is not installed (pip install -e '.[dev]')")
     for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(key, value)
@@ -91,7 +90,9 @@ def s3_url(s3_server: str) -> str:
     import fsspec
 
     bucket = "b" + uuid.uuid4().hex[:12]
-    fs = fsspec.filesystem("s3", client_kwargs={"endpoint_url": s3_server}, skip_instance_cache=True)
+    fs = fsspec.filesystem(
+        "s3", client_kwargs={"endpoint_url": s3_server}, skip_instance_cache=True
+    )
     fs.mkdir(bucket)
     return f"s3://{bucket}/loopml"
 
@@ -101,9 +102,7 @@ BACKENDS = ["sqlite-local", "postgres-local", "sqlite-s3"]
 
 
 @pytest.fixture
-def make_client(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[..., Client]]:
+def make_client(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Client]]:
     """Build clients on a backend combination; all are closed at the end of the test."""
     made: list[Client] = []
 

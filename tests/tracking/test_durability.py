@@ -17,8 +17,13 @@ from loopml.sdk import Client
 def _python(code: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs,  # type: ignore[call-overload]
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,  # type: ignore[call-overload]
     )
 
 
@@ -151,8 +156,13 @@ def test_four_processes_logging_at_once_lose_nothing(tmp_path: Path) -> None:
         """
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(w)], cwd=root,
-                         env=env, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(w)],
+            cwd=root,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for w in range(4)
     ]
     deadline = time.time() + 240

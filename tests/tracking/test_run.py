@@ -116,7 +116,7 @@ def test_bad_step_and_params_are_refused(client: Client) -> None:
             run.log_metric("loss", 1.0, step=-1)
         with pytest.raises(ValidationError, match="6000"):
             run.log_param("long", "x" * 6001)
-        with pytest.raises(ValidationError, match="json.dumps"):
+        with pytest.raises(ValidationError, match=r"json\.dumps"):
             run.log_param("obj", {"a": 1})
         with pytest.raises(ValidationError):
             run.log_params({"fine": 1, "bad key!": 2})
@@ -163,7 +163,13 @@ def test_artifacts_files_folders_text_json(client: Client, tmp_path: Path) -> No
             run.log_artifact(tmp_path / "missing.bin")
     paths = [a["path"] for a in client.tracking.list_artifacts(run.id)]
     assert "bad.json" not in paths
-    assert {"notes.txt", "plots/a.csv", "plots/sub/b.csv", "report/summary.md", "config.json"} <= set(paths)
+    assert {
+        "notes.txt",
+        "plots/a.csv",
+        "plots/sub/b.csv",
+        "report/summary.md",
+        "config.json",
+    } <= set(paths)
     assert client.read_artifact(run.id, "plots/sub/b.csv") == b"y\n2\n"
     assert json.loads(client.read_artifact(run.id, "config.json")) == {"a": [1, 2], "b": 2}
     with pytest.raises(NotFoundError, match="no artifact"):

@@ -11,8 +11,13 @@ from loopml.sdk import Client
 @pytest.fixture
 def populated(any_client: Client) -> Client:
     for i, (model, rmse) in enumerate([("gbm", 2.0), ("gbm", 4.0), ("ridge", 1.5), ("rf", 3.5)]):
-        with any_client.start_run("bikes", f"{model}-{i}", params={"model": model, "depth": i},
-                                  tags={"team": "a" if i % 2 else "b"}, capture_code=False) as run:
+        with any_client.start_run(
+            "bikes",
+            f"{model}-{i}",
+            params={"model": model, "depth": i},
+            tags={"team": "a" if i % 2 else "b"},
+            capture_code=False,
+        ) as run:
             run.log_metric("rmse", rmse)
             if model != "rf":
                 run.log_metric("r2", 1 - rmse / 10)
@@ -26,8 +31,7 @@ def names(client: Client, **kwargs: object) -> list[str]:
 
 
 def test_issue_example_filter(populated: Client) -> None:
-    found = names(populated, experiment="bikes",
-                  filter="metrics.rmse < 3 and params.model = 'gbm'")
+    found = names(populated, experiment="bikes", filter="metrics.rmse < 3 and params.model = 'gbm'")
     assert found == ["gbm-0"]
 
 
@@ -54,9 +58,16 @@ def test_filters(populated: Client, flt: str, expected: set[str]) -> None:
 
 def test_order_by_metric_and_param(populated: Client) -> None:
     assert names(populated, experiment="bikes", order_by="metrics.rmse") == [
-        "ridge-2", "gbm-0", "rf-3", "gbm-1"]
+        "ridge-2",
+        "gbm-0",
+        "rf-3",
+        "gbm-1",
+    ]
     assert names(populated, experiment="bikes", order_by=["metrics.r2 DESC"])[:3] == [
-        "ridge-2", "gbm-0", "gbm-1"]  # runs without the metric come last
+        "ridge-2",
+        "gbm-0",
+        "gbm-1",
+    ]  # runs without the metric come last
     assert names(populated, experiment="bikes", order_by="params.model ASC")[-1] == "ridge-2"
 
 
@@ -68,8 +79,9 @@ def test_all_experiments_and_several(populated: Client) -> None:
 def test_pagination_visits_every_run_once(populated: Client) -> None:
     seen, token, pages = [], None, 0
     while True:
-        page = populated.search_runs("bikes", order_by="metrics.rmse", max_results=3,
-                                     page_token=token)
+        page = populated.search_runs(
+            "bikes", order_by="metrics.rmse", max_results=3, page_token=token
+        )
         seen += [r.name for r in page]
         pages += 1
         token = page.next_page_token

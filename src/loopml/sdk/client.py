@@ -32,8 +32,13 @@ class Client:
 
     # ------------------------------------------------------------------ datasets
     def log_dataset(
-        self, name: str, data: TableLike, *, time_column: str | None = None,
-        parent: str | None = None, description: str | None = None,
+        self,
+        name: str,
+        data: TableLike,
+        *,
+        time_column: str | None = None,
+        parent: str | None = None,
+        description: str | None = None,
     ) -> DatasetVersion:
         """Version a DataFrame, Arrow table, Parquet/CSV file or folder under `name`."""
         return self.datasets.log(
@@ -43,7 +48,9 @@ class Client:
     def get_dataset(self, ref: str) -> DatasetVersion:
         return self.datasets.get(ref)
 
-    def load_dataset(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
+    def load_dataset(
+        self, ref: str | DatasetVersion, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         return self.datasets.load(ref, columns)
 
     def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
@@ -146,11 +153,11 @@ def connect(
     if path is not None:
         root = Path(path).resolve()
         if not root.exists():
-            raise ValidationError(f"workspace folder {root} does not exist; run `loopml init` there")
+            raise ValidationError(
+                f"workspace folder {root} does not exist; run `loopml init` there"
+            )
     else:
         root = find_workspace() or Path.cwd()
     if store_url is None and artifacts_url is None and find_workspace(root) is None:
         init_workspace(root)
-    return Client(
-        load_settings(root, store_url=store_url, artifacts_url=artifacts_url, **settings)
-    )
+    return Client(load_settings(root, store_url=store_url, artifacts_url=artifacts_url, **settings))

@@ -46,7 +46,12 @@ def start_run(
     capture_code: bool = True,
 ) -> Run:
     return client().start_run(
-        experiment, name, params=params, tags=tags, inputs=inputs, nested=nested,
+        experiment,
+        name,
+        params=params,
+        tags=tags,
+        inputs=inputs,
+        nested=nested,
         capture_code=capture_code,
     )
 
@@ -87,7 +92,11 @@ def log_artifact(path: str | Path, name: str | None = None) -> list[str]:
 
 
 def log_dataset(
-    name: str, data: TableLike, *, time_column: str | None = None, parent: str | None = None,
+    name: str,
+    data: TableLike,
+    *,
+    time_column: str | None = None,
+    parent: str | None = None,
     description: str | None = None,
 ) -> DatasetVersion:
     return client().log_dataset(

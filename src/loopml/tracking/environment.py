@@ -24,9 +24,7 @@ class CodeVersion:
 
 def _git(args: list[str], cwd: Path) -> bytes | None:
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, timeout=20, check=False
-        )
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None

@@ -44,10 +44,16 @@ def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["run_id", "key"],
-                set_={"value": excluded.value, "step": excluded.step, "timestamp": excluded.timestamp},
+                set_={
+                    "value": excluded.value,
+                    "step": excluded.step,
+                    "timestamp": excluded.timestamp,
+                },
                 where=(latest_metrics.c.step < excluded.step)
-                | ((latest_metrics.c.step == excluded.step)
-                   & (latest_metrics.c.timestamp <= excluded.timestamp)),
+                | (
+                    (latest_metrics.c.step == excluded.step)
+                    & (latest_metrics.c.timestamp <= excluded.timestamp)
+                ),
             )
         )
 
@@ -75,8 +81,9 @@ class MetricWriter:
         self._flush_lock = threading.Lock()
         self._steps: dict[str, int] = {}
         self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._flush_periodically, daemon=True,
-                                        name=f"loopml-metrics-{run_id}")
+        self._thread = threading.Thread(
+            target=self._flush_periodically, daemon=True, name=f"loopml-metrics-{run_id}"
+        )
         self._thread.start()
 
     def next_step(self, key: str) -> int:

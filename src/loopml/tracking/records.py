@@ -64,8 +64,12 @@ class RunList(list[RunRecord]):
         rows = []
         for run in self:
             row: dict[str, Any] = {
-                "run_id": run.id, "experiment": run.experiment, "name": run.name,
-                "status": run.status, "start_time": run.start_time, "end_time": run.end_time,
+                "run_id": run.id,
+                "experiment": run.experiment,
+                "name": run.name,
+                "status": run.status,
+                "start_time": run.start_time,
+                "end_time": run.end_time,
             }
             row.update({f"params.{k}": v for k, v in run.params.items()})
             row.update({f"metrics.{k}": v for k, v in run.metrics.items()})

@@ -30,9 +30,18 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_PREFIXES = {"metrics": "metric", "metric": "metric", "params": "param", "param": "param",
-             "tags": "tag", "tag": "tag", "attributes": "attr", "attribute": "attr",
-             "attr": "attr", "run": "attr"}
+_PREFIXES = {
+    "metrics": "metric",
+    "metric": "metric",
+    "params": "param",
+    "param": "param",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attr",
+    "attribute": "attr",
+    "attr": "attr",
+    "run": "attr",
+}
 _ATTRIBUTES = {"status", "name", "run_id", "id", "start_time", "end_time", "parent_id"}
 _NUMERIC_OPS = {"=", "==", "!=", "<", "<=", ">", ">="}
 _TEXT_OPS = {"=", "==", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
@@ -51,7 +60,7 @@ def _tokenize(text: str) -> list[_Token]:
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
             raise ValidationError(
-                f"cannot read the filter at position {pos}: {text[pos:pos + 20]!r}; "
+                f"cannot read the filter at position {pos}: {text[pos : pos + 20]!r}; "
                 "example: \"metrics.rmse < 3 and params.model = 'gbm'\""
             )
         kind = match.lastgroup or ""
@@ -178,8 +187,12 @@ def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "ILIKE":
         return column.ilike(value)  # type: ignore[no-any-return]
     return {  # type: ignore[no-any-return]
-        "=": column == value, "!=": column != value, "<": column < value,
-        "<=": column <= value, ">": column > value, ">=": column >= value,
+        "=": column == value,
+        "!=": column != value,
+        "<": column < value,
+        "<=": column <= value,
+        ">": column > value,
+        ">=": column >= value,
     }[op]
 
 
@@ -189,7 +202,8 @@ def _compile(kind: str, key: str, op: str, value: Any) -> ColumnElement[bool]:
             raise ValidationError(f"metrics.{key} compares with a number using = != < <= > >=")
         return exists(
             select(latest_metrics.c.run_id).where(
-                latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == key,
+                latest_metrics.c.run_id == runs.c.id,
+                latest_metrics.c.key == key,
                 _apply(latest_metrics.c.value, op, value),
             )
         )

@@ -33,7 +33,13 @@ from loopml.store.schema import (
     tags,
 )
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
-from loopml.tracking.journal import MetricJournal, orphaned_journals, read_header, read_points
+from loopml.tracking.journal import (
+    MetricJournal,
+    Point,
+    orphaned_journals,
+    read_header,
+    read_points,
+)
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord, normalize_run_id
 from loopml.tracking.search import compile_filter, parse_order_by
@@ -56,7 +62,9 @@ class TrackingService:
         if name in self._experiment_ids:
             return self._experiment_ids[name]
         with self.engine.connect() as conn:
-            found = conn.execute(select(experiments.c.id).where(experiments.c.name == name)).scalar()
+            found = conn.execute(
+                select(experiments.c.id).where(experiments.c.name == name)
+            ).scalar()
         if found is None:
             if not create:
                 raise NotFoundError(
@@ -65,10 +73,14 @@ class TrackingService:
             try:
                 with self.engine.begin() as conn:
                     found = new_id("exp")
-                    conn.execute(experiments.insert().values(
-                        id=found, name=name, created_by=self.stores.settings.user,
-                        created_at=time.time(),
-                    ))
+                    conn.execute(
+                        experiments.insert().values(
+                            id=found,
+                            name=name,
+                            created_by=self.stores.settings.user,
+                            created_at=time.time(),
+                        )
+                    )
             except IntegrityError:  # created by another process meanwhile
                 return self.experiment_id(name, create=False)
         self._experiment_ids[name] = found
@@ -76,10 +88,15 @@ class TrackingService:
 
     def list_experiments(self) -> list[dict[str, Any]]:
         query = (
-            select(experiments.c.name, experiments.c.id, experiments.c.created_at,
-                   func.count(runs.c.id).label("runs"))
+            select(
+                experiments.c.name,
+                experiments.c.id,
+                experiments.c.created_at,
+                func.count(runs.c.id).label("runs"),
+            )
             .select_from(experiments.outerjoin(runs, runs.c.experiment_id == experiments.c.id))
-            .group_by(experiments.c.id).order_by(experiments.c.name)
+            .group_by(experiments.c.id)
+            .order_by(experiments.c.name)
         )
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
@@ -116,13 +133,24 @@ class TrackingService:
         with self.engine.begin() as conn:
             if parent_id is not None:
                 self._require_run(conn, parent_id)
-            conn.execute(runs.insert().values(
-                id=run_id, experiment_id=exp_id, name=name or run_id.removeprefix("run-"),
-                parent_id=parent_id, status="RUNNING", start_time=time.time(),
-                git_commit=code.commit if code else None, git_dirty=code.dirty if code else None,
-                git_diff_digest=diff_digest, environment=environment, journal_offset=0,
-                host=socket.gethostname(), pid=os.getpid(), created_by=self.stores.settings.user,
-            ))
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    experiment_id=exp_id,
+                    name=name or run_id.removeprefix("run-"),
+                    parent_id=parent_id,
+                    status="RUNNING",
+                    start_time=time.time(),
+                    git_commit=code.commit if code else None,
+                    git_dirty=code.dirty if code else None,
+                    git_diff_digest=diff_digest,
+                    environment=environment,
+                    journal_offset=0,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    created_by=self.stores.settings.user,
+                )
+            )
             if tag_rows:
                 conn.execute(tags.insert(), tag_rows)
             for path, ref, media in artifacts:
@@ -133,22 +161,30 @@ class TrackingService:
         settings = self.stores.settings
         journal = MetricJournal(self.stores.journal_dir, run_id, self._store_label())
         with self.engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id)
-                         .values(journal_offset=journal.offset))
+            conn.execute(
+                update(runs).where(runs.c.id == run_id).values(journal_offset=journal.offset)
+            )
         return MetricWriter(
-            self.engine, journal, run_id,
+            self.engine,
+            journal,
+            run_id,
             flush_points=settings.metric_flush_points,
             flush_interval_s=settings.metric_flush_interval_s,
         )
 
     def end_run(
-        self, run_id: str, status: str, *, error: str | None = None,
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
         writer: MetricWriter | None = None,
     ) -> None:
         """Flush what is buffered and set the final status, in one transaction."""
         if status not in STATUSES or status == "RUNNING":
             raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
-        points, offset = ([], 0)
+        points: list[Point] = []
+        offset = 0
         if writer is not None:
             writer.stop()
             points, offset = writer.take_pending()
@@ -168,17 +204,26 @@ class TrackingService:
             return
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
-            existing = dict(conn.execute(
-                select(params.c.key, params.c.value)
-                .where(params.c.run_id == run_id, params.c.key.in_(list(rows)))
-            ).all())
-            clashes = {k: (existing[k], v) for k, v in rows.items() if k in existing and existing[k] != v}
+            existing = dict(
+                conn.execute(
+                    select(params.c.key, params.c.value).where(
+                        params.c.run_id == run_id, params.c.key.in_(list(rows))
+                    )
+                ).all()
+            )
+            clashes = {
+                k: (existing[k], v) for k, v in rows.items() if k in existing and existing[k] != v
+            }
             if clashes:
                 detail = ", ".join(f"{k}: {old!r} → {new!r}" for k, (old, new) in clashes.items())
                 raise ConflictError(
                     f"params of {run_id} cannot change ({detail}); start a new run instead"
                 )
-            new = [{"run_id": run_id, "key": k, "value": v} for k, v in rows.items() if k not in existing]
+            new = [
+                {"run_id": run_id, "key": k, "value": v}
+                for k, v in rows.items()
+                if k not in existing
+            ]
             if new:
                 conn.execute(params.insert(), new)
 
@@ -188,8 +233,11 @@ class TrackingService:
             return
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
-            conn.execute(tags.delete().where(
-                tags.c.run_id == run_id, tags.c.key.in_([r["key"] for r in rows])))
+            conn.execute(
+                tags.delete().where(
+                    tags.c.run_id == run_id, tags.c.key.in_([r["key"] for r in rows])
+                )
+            )
             conn.execute(tags.insert(), rows)
 
     def _tag_rows(self, run_id: str, values: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -202,10 +250,17 @@ class TrackingService:
         check_key("input role", role)
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
-            conn.execute(run_inputs.delete().where(
-                run_inputs.c.run_id == run_id, run_inputs.c.dataset_version_id == dataset_version_id))
-            conn.execute(run_inputs.insert().values(
-                run_id=run_id, dataset_version_id=dataset_version_id, role=role))
+            conn.execute(
+                run_inputs.delete().where(
+                    run_inputs.c.run_id == run_id,
+                    run_inputs.c.dataset_version_id == dataset_version_id,
+                )
+            )
+            conn.execute(
+                run_inputs.insert().values(
+                    run_id=run_id, dataset_version_id=dataset_version_id, role=role
+                )
+            )
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, run_id: str, source: Path, name: str | None = None) -> list[str]:
@@ -217,8 +272,11 @@ class TrackingService:
         if source.is_file():
             files = [(base, source)]
         else:
-            files = [(f"{base}/{p.relative_to(source).as_posix()}", p)
-                     for p in sorted(source.rglob("*")) if p.is_file()]
+            files = [
+                (f"{base}/{p.relative_to(source).as_posix()}", p)
+                for p in sorted(source.rglob("*"))
+                if p.is_file()
+            ]
         stored = [(path, self.stores.artifacts.put_file(p), _media_type(path)) for path, p in files]
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
@@ -226,7 +284,9 @@ class TrackingService:
                 self._attach(conn, run_id, path, ref, media)
         return [path for path, _, _ in stored]
 
-    def log_artifact_bytes(self, run_id: str, data: bytes, name: str, media_type: str | None = None) -> str:
+    def log_artifact_bytes(
+        self, run_id: str, data: bytes, name: str, media_type: str | None = None
+    ) -> str:
         path = _artifact_path(name)
         ref = self.stores.artifacts.put_bytes(data)
         with self.engine.begin() as conn:
@@ -234,31 +294,49 @@ class TrackingService:
             self._attach(conn, run_id, path, ref, media_type or _media_type(path))
         return path
 
-    def _attach(self, conn: Connection, run_id: str, path: str, ref: ArtifactRef, media: str) -> None:
+    def _attach(
+        self, conn: Connection, run_id: str, path: str, ref: ArtifactRef, media: str
+    ) -> None:
         record_artifact(conn, self.engine, ref, media)
-        conn.execute(run_artifacts.delete().where(
-            run_artifacts.c.run_id == run_id, run_artifacts.c.path == path))
-        conn.execute(run_artifacts.insert().values(
-            run_id=run_id, path=path, digest=ref.digest, size=ref.size, media_type=media))
+        conn.execute(
+            run_artifacts.delete().where(
+                run_artifacts.c.run_id == run_id, run_artifacts.c.path == path
+            )
+        )
+        conn.execute(
+            run_artifacts.insert().values(
+                run_id=run_id, path=path, digest=ref.digest, size=ref.size, media_type=media
+            )
+        )
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
         run_id = normalize_run_id(run_id)
         with self.engine.connect() as conn:
             self._require_run(conn, run_id)
-            rows = conn.execute(select(run_artifacts.c.path, run_artifacts.c.digest,
-                                       run_artifacts.c.size, run_artifacts.c.media_type)
-                                .where(run_artifacts.c.run_id == run_id)
-                                .order_by(run_artifacts.c.path))
+            rows = conn.execute(
+                select(
+                    run_artifacts.c.path,
+                    run_artifacts.c.digest,
+                    run_artifacts.c.size,
+                    run_artifacts.c.media_type,
+                )
+                .where(run_artifacts.c.run_id == run_id)
+                .order_by(run_artifacts.c.path)
+            )
             return [dict(r._mapping) for r in rows]
 
     def artifact_digest(self, run_id: str, path: str) -> str:
         run_id = normalize_run_id(run_id)
         with self.engine.connect() as conn:
-            digest = conn.execute(select(run_artifacts.c.digest).where(
-                run_artifacts.c.run_id == run_id, run_artifacts.c.path == path)).scalar()
+            digest = conn.execute(
+                select(run_artifacts.c.digest).where(
+                    run_artifacts.c.run_id == run_id, run_artifacts.c.path == path
+                )
+            ).scalar()
         if digest is None:
-            raise NotFoundError(f"run {run_id} has no artifact {path!r}; list them with "
-                                f"`loopml runs show {run_id}`")
+            raise NotFoundError(
+                f"run {run_id} has no artifact {path!r}; list them with `loopml runs show {run_id}`"
+            )
         return str(digest)
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
@@ -298,8 +376,10 @@ class TrackingService:
         page_token: str | None = None,
     ) -> RunList:
         """Runs matching `filter`, sorted by `order_by`, one page at a time."""
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or not (
-            0 < max_results <= MAX_RESULTS_LIMIT
+        if (
+            isinstance(max_results, bool)
+            or not isinstance(max_results, int)
+            or not (0 < max_results <= MAX_RESULTS_LIMIT)
         ):
             raise ValidationError(f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}")
         offset = _decode_token(page_token)
@@ -325,8 +405,14 @@ class TrackingService:
                 column = alias.c.value
             else:
                 column = runs.c.id if key == "run_id" else runs.c[key]
-            query = query.order_by(column.desc().nulls_last() if descending else column.asc().nulls_last())
-        query = query.order_by(runs.c.start_time.desc(), runs.c.id).offset(offset).limit(max_results + 1)
+            query = query.order_by(
+                column.desc().nulls_last() if descending else column.asc().nulls_last()
+            )
+        query = (
+            query.order_by(runs.c.start_time.desc(), runs.c.id)
+            .offset(offset)
+            .limit(max_results + 1)
+        )
         with self.engine.connect() as conn:
             ids = list(conn.execute(query).scalars())
         more = len(ids) > max_results
@@ -338,41 +424,70 @@ class TrackingService:
         if not ids:
             return []
         with self.engine.connect() as conn:
-            base = {r.id: r for r in conn.execute(
-                select(runs, experiments.c.name.label("experiment"))
-                .join(experiments, experiments.c.id == runs.c.experiment_id)
-                .where(runs.c.id.in_(ids)))}
+            base = {
+                r.id: r
+                for r in conn.execute(
+                    select(runs, experiments.c.name.label("experiment"))
+                    .join(experiments, experiments.c.id == runs.c.experiment_id)
+                    .where(runs.c.id.in_(ids))
+                )
+            }
             by_run: dict[str, dict[str, Any]] = {
-                i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base}
+                i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base
+            }
             for run_id, key, value in conn.execute(
-                    select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(ids))):
+                select(params.c.run_id, params.c.key, params.c.value).where(
+                    params.c.run_id.in_(ids)
+                )
+            ):
                 by_run[run_id]["params"][key] = value
             for run_id, key, value in conn.execute(
-                    select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value)
-                    .where(latest_metrics.c.run_id.in_(ids))):
+                select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
+                    latest_metrics.c.run_id.in_(ids)
+                )
+            ):
                 by_run[run_id]["metrics"][key] = value
             for run_id, key, value in conn.execute(
-                    select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(ids))):
+                select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(ids))
+            ):
                 by_run[run_id]["tags"][key] = value
             for run_id, role, name, version, ds_id in conn.execute(
-                    select(run_inputs.c.run_id, run_inputs.c.role, dataset_versions.c.name,
-                           dataset_versions.c.version, dataset_versions.c.id)
-                    .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
-                    .where(run_inputs.c.run_id.in_(ids))):
+                select(
+                    run_inputs.c.run_id,
+                    run_inputs.c.role,
+                    dataset_versions.c.name,
+                    dataset_versions.c.version,
+                    dataset_versions.c.id,
+                )
+                .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
+                .where(run_inputs.c.run_id.in_(ids))
+            ):
                 by_run[run_id]["inputs"].append(
-                    {"dataset": f"dataset:{name}@{version}", "id": ds_id, "role": role})
+                    {"dataset": f"dataset:{name}@{version}", "id": ds_id, "role": role}
+                )
         records = []
         for run_id in ids:
             if run_id not in base:
                 continue
             r = base[run_id]
-            records.append(RunRecord(
-                id=r.id, experiment=r.experiment, name=r.name, status=r.status,
-                start_time=r.start_time, end_time=r.end_time, parent_id=r.parent_id,
-                git_commit=r.git_commit, git_dirty=r.git_dirty, git_diff_digest=r.git_diff_digest,
-                environment=r.environment, error=r.error, created_by=r.created_by,
-                **by_run[run_id],
-            ))
+            records.append(
+                RunRecord(
+                    id=r.id,
+                    experiment=r.experiment,
+                    name=r.name,
+                    status=r.status,
+                    start_time=r.start_time,
+                    end_time=r.end_time,
+                    parent_id=r.parent_id,
+                    git_commit=r.git_commit,
+                    git_dirty=r.git_dirty,
+                    git_diff_digest=r.git_diff_digest,
+                    environment=r.environment,
+                    error=r.error,
+                    created_by=r.created_by,
+                    **by_run[run_id],
+                )
+            )
         return records
 
     # ------------------------------------------------------------------ recovery
@@ -390,8 +505,9 @@ class TrackingService:
             if header.store != self._store_label():
                 continue
             with self.engine.begin() as conn:
-                row = conn.execute(select(runs.c.status, runs.c.journal_offset)
-                                   .where(runs.c.id == header.run_id)).first()
+                row = conn.execute(
+                    select(runs.c.status, runs.c.journal_offset).where(runs.c.id == header.run_id)
+                ).first()
                 if row is None:
                     continue
                 points, end = read_points(path, max(start, int(row.journal_offset)))
@@ -400,9 +516,12 @@ class TrackingService:
                 if row.status == "RUNNING":
                     last = max((p[3] for p in points), default=None)
                     values.update(
-                        status="KILLED", end_time=last or time.time(),
-                        error=(f"the process (pid {header.pid}) ended without closing the run; "
-                               f"{len(points)} buffered metric points were recovered from its journal"),
+                        status="KILLED",
+                        end_time=last or time.time(),
+                        error=(
+                            f"the process (pid {header.pid}) ended without closing the run; "
+                            f"{len(points)} buffered metric points were recovered from its journal"
+                        ),
                     )
                 conn.execute(update(runs).where(runs.c.id == header.run_id).values(**values))
             path.unlink(missing_ok=True)
