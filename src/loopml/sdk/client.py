@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -13,7 +14,7 @@ from loopml.config import find_workspace, init_workspace, load_settings
 from loopml.config.settings import Settings
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
-from loopml.errors import ValidationError
+from loopml.errors import ConfigError, ValidationError
 from loopml.store import Stores, open_stores
 from loopml.tracking import MetricPoint, Run, RunList, RunRecord, TrackingService
 
@@ -134,6 +135,12 @@ class Client:
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         return self.tracking.metric_history(run_id, key)
 
+    def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        return self.tracking.list_artifacts(run_id)
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        return self.tracking.list_experiments()
+
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.tracking.read_artifact(run_id, path)
 
@@ -146,18 +153,26 @@ def connect(
     *,
     store_url: str | None = None,
     artifacts_url: str | None = None,
+    create: bool = True,
     **settings: Any,
 ) -> Client:
-    """Open the workspace at `path` (default: the nearest one above the current folder,
-    created in the current folder if there is none), or explicit store URLs."""
+    """Open the workspace at `path` (default: the nearest one above the current folder),
+    or explicit store URLs. Without a workspace, one is created in the current folder unless
+    `create=False`, which raises `ConfigError` instead."""
     if path is not None:
         root = Path(path).resolve()
-        if not root.exists():
+        if not root.is_dir():
             raise ValidationError(
                 f"workspace folder {root} does not exist; run `loopml init` there"
             )
     else:
         root = find_workspace() or Path.cwd()
-    if store_url is None and artifacts_url is None and find_workspace(root) is None:
+    configured = store_url is not None or "LOOPML_STORE_URL" in os.environ
+    if find_workspace(root) is None and not configured:
+        if not create:
+            raise ConfigError(
+                f"no loopml workspace at or above {root}; run `loopml init` there, pass "
+                "--workspace, or set LOOPML_STORE_URL"
+            )
         init_workspace(root)
     return Client(load_settings(root, store_url=store_url, artifacts_url=artifacts_url, **settings))

@@ -245,9 +245,21 @@ def compile_filter(text: str | None) -> ColumnElement[bool] | None:
 
 def parse_order_by(item: str) -> tuple[str, str, bool]:
     """(kind, key, descending) for `metrics.rmse`, `start_time DESC`, `params.lr ASC`."""
+    if not isinstance(item, str) or not item.strip():
+        raise ValidationError(
+            f"order_by entries are strings like 'metrics.rmse DESC', got {item!r}"
+        )
     parts = item.strip().rsplit(None, 1)
     descending = False
-    if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
+    if len(parts) == 2 and not parts[0].endswith("`") and not parts[1].endswith("`"):
+        if parts[1].upper() not in ("ASC", "DESC"):
+            raise ValidationError(
+                f"order_by {item!r}: the direction must be ASC or DESC; put keys with spaces "
+                "in backticks"
+            )
+        descending = parts[1].upper() == "DESC"
+        item = parts[0]
+    elif len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
         descending = parts[1].upper() == "DESC"
         item = parts[0]
     kind, key = _split_key(item.strip())

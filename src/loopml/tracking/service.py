@@ -68,7 +68,7 @@ class TrackingService:
         if found is None:
             if not create:
                 raise NotFoundError(
-                    f"no experiment named {name!r}; `loopml runs list` shows the experiments"
+                    f"no experiment named {name!r}; `loopml experiments list` shows them"
                 )
             try:
                 with self.engine.begin() as conn:

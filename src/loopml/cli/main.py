@@ -1,0 +1,137 @@
+"""The `loopml` command: global options, `init`, and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+from typer.core import TyperGroup
+
+from loopml import __version__
+from loopml.cli.context import CliState
+from loopml.cli.data import data_app
+from loopml.cli.experiments import experiments_app
+from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.runs import runs_app
+from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
+from loopml.errors import LoopmlError
+from loopml.sdk import connect
+
+USER_ERROR_EXIT = 2
+
+
+class LoopmlGroup(TyperGroup):
+    """The root group: a loopml error (or a refused file operation) ends the command with
+    one red line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (LoopmlError, OSError) as exc:
+            print_error(str(exc))
+            raise typer.Exit(USER_ERROR_EXIT) from exc
+
+
+app = typer.Typer(
+    cls=LoopmlGroup,
+    name="loopml",
+    epilog=(
+        "Start with [bold]loopml init[/bold], then [bold]loopml data add NAME FILE[/bold]. "
+        "Store locations come from loopml.toml, overridden by LOOPML_STORE_URL and "
+        "LOOPML_ARTIFACTS_URL."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+app.add_typer(runs_app, name="runs")
+app.add_typer(experiments_app, name="experiments")
+
+
+def _print_version(show: bool) -> None:
+    if show:
+        typer.echo(f"loopml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace folder. Default: the nearest one at or above the current folder.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """loopml: versioned data, tracked runs and the rest of the ML loop, from the shell."""
+    ctx.obj = CliState(workspace=workspace)
+
+
+@app.command(
+    "init",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml init                 (the current folder)\n"
+        "  loopml init ~/projects/bikes"
+    ),
+)
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Folder to set up (default: --workspace or the current folder).", metavar="PATH"
+        ),
+    ] = None,
+) -> None:
+    """Create a workspace: loopml.toml, the .loopml/ folder and an up-to-date store.
+
+    Safe to run again: existing files are kept and the store schema is migrated if needed.
+    """
+    state = ctx.ensure_object(CliState)
+    root = (path or state.workspace or Path.cwd()).expanduser().resolve()
+    existed = {name: (root / name).exists() for name in (CONFIG_FILE, WORKSPACE_DIR)}
+    init_workspace(root)
+    client = connect(root)
+    try:
+        store = client.stores.engine.url.render_as_string(hide_password=True)
+        artifacts = client.settings.resolved_artifacts_url()
+    finally:
+        client.close()
+    out = console()
+    fresh = not all(existed.values())
+    out.print(
+        Text.assemble(
+            ("Initialised " if fresh else "Already a workspace: ", "green"), (str(root), "bold")
+        )
+    )
+    rows: list[tuple[str, str]] = [
+        (name if name == CONFIG_FILE else name + "/", "kept" if found else "created")
+        for name, found in existed.items()
+    ]
+    rows += [("store", f"{store} (schema up to date)"), ("artifacts", artifacts)]
+    out.print(key_value_table(None, rows))
+    if fresh:
+        out.print(Text("next: loopml data add NAME PATH", style="dim"))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except LoopmlError as exc:  # raised outside a command, e.g. while parsing
+        print_error(str(exc))
+        raise SystemExit(USER_ERROR_EXIT) from exc

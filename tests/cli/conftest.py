@@ -1,0 +1,71 @@
+"""Fixtures for CLI tests: a workspace, an SDK client on it, and a runner for `loopml`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.cli.helpers import Invoke
+from typer.testing import CliRunner, Result
+
+from loopml.cli import app
+from loopml.sdk import Client
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No stray LOOPML_* settings, a wide terminal, and no git repository around."""
+    for key in list(os.environ):
+        if key.startswith("LOOPML_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def workspace(client: Client) -> Path:
+    """The workspace folder of the `client` fixture (SQLite + local artifacts)."""
+    return client.settings.root
+
+
+@pytest.fixture
+def cli(workspace: Path) -> Invoke:
+    """Run `loopml --workspace <workspace> ARGS…` in-process."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, ["--workspace", str(workspace), *args])
+
+    return invoke
+
+
+@pytest.fixture
+def bikes_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "bikes.csv"
+    pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=6).strftime("%Y-%m-%d"),
+            "temp": [3.5, 4.0, None, 6.5, 7.0, 2.0],
+            "season": ["winter", "winter", "winter", "spring", "spring", "winter"],
+            "count": [120, 98, 143, 210, 188, 101],
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def bikes_parquet(tmp_path: Path) -> Path:
+    """A later version: more rows, a new column, no missing temperatures."""
+    path = tmp_path / "bikes.parquet"
+    pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=8).strftime("%Y-%m-%d"),
+            "temp": [3.5, 4.0, 5.0, 6.5, 7.0, 2.0, 9.5, 11.0],
+            "season": ["winter"] * 3 + ["spring"] * 2 + ["winter"] + ["summer"] * 2,
+            "count": [120, 98, 143, 210, 188, 101, 250, 275],
+            "holiday": [False, True, False, False, False, False, False, True],
+        }
+    ).to_parquet(path, index=False)
+    return path
