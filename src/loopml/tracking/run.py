@@ -125,6 +125,12 @@ class Run:
     def log_artifact(self, path: str | Path, name: str | None = None) -> list[str]:
         return self._service.log_artifact(self.id, Path(path), name)
 
+    def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
+        """Raw bytes as an artifact at `name` (e.g. a serialized model)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError(f"log_bytes needs bytes, got {type(data).__name__}")
+        return self._service.log_artifact_bytes(self.id, bytes(data), name, media_type)
+
     def log_text(self, text: str, name: str) -> str:
         if not isinstance(text, str):
             raise ValidationError(f"log_text needs a str, got {type(text).__name__}")
