@@ -23,3 +23,11 @@ class ConflictError(LoopmlError):
 
 class ArtifactCorruptedError(LoopmlError):
     """A stored blob no longer matches its content hash."""
+
+
+class PermissionDeniedError(LoopmlError, PermissionError):
+    """The acting principal's role does not allow the change."""
+
+
+class AuditChainError(LoopmlError):
+    """The audit trail was edited, deleted from, inserted into or reordered."""

@@ -27,8 +27,7 @@ class Client:
         self.stores: Stores = open_stores(settings)
         self.datasets = DatasetService(self.stores)
         self.tracking = TrackingService(self.stores)
-        self._active: list[Run] = []
-        self._lock = threading.Lock()
+        self._local = threading.local()  # each thread has its own stack of active runs
         self.recovered_runs = self.tracking.recover_journals()
 
     # ------------------------------------------------------------------ datasets
@@ -74,8 +73,7 @@ class Client:
         capture_code: bool = True,
     ) -> Run:
         """Start a run; use it as a context manager so it always ends with a status."""
-        with self._lock:
-            active = self._active[-1] if self._active else None
+        active = self.active_run()
         if parent is None and active is not None:
             if not nested:
                 raise ValidationError(
@@ -88,8 +86,8 @@ class Client:
             experiment, name, parent_id=parent_id, tags_=tags, capture=capture_code
         )
         run = Run(self.tracking, run_id, experiment, self._dataset_id, on_end=self._forget)
-        with self._lock:
-            self._active.append(run)
+        self._stack().append(run)
+        run._owner_stack = self._stack()  # type: ignore[attr-defined]
         try:
             if params:
                 run.log_params(params)
@@ -100,14 +98,21 @@ class Client:
             raise
         return run
 
+    def _stack(self) -> list[Run]:
+        stack: list[Run] | None = getattr(self._local, "runs", None)
+        if stack is None:
+            stack = self._local.runs = []
+        return stack
+
     def active_run(self) -> Run | None:
-        with self._lock:
-            return self._active[-1] if self._active else None
+        """The innermost run started by this thread and not yet ended."""
+        stack = self._stack()
+        return stack[-1] if stack else None
 
     def _forget(self, run: Run) -> None:
-        with self._lock:
-            if run in self._active:
-                self._active.remove(run)
+        for stack in (self._stack(), getattr(run, "_owner_stack", [])):
+            if run in stack:
+                stack.remove(run)
 
     def _dataset_id(self, dataset: Any) -> str:
         if isinstance(dataset, DatasetVersion):

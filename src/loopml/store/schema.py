@@ -157,3 +157,134 @@ run_inputs = Table(
     ),
     Column("role", String(64), nullable=False),
 )
+
+# ---------------------------------------------------------------------- governance
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("name", String(KEY_LEN), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("principal_id", String(ID_LEN), ForeignKey("principals.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(KEY_LEN), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("time", Float, nullable=False),
+    Column("actor", String(KEY_LEN), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object", String(300), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_object", "object"),
+)
+
+# The single row that serialises appends to the audit chain (locked FOR UPDATE).
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# ---------------------------------------------------------------------- registry
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("policy", JSON, nullable=True),
+    Column("protected_aliases", JSON, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("model", String(KEY_LEN), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), nullable=True),
+    Column("artifact_path", String(1000), nullable=False),
+    Column("manifest_digest", String(80), nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("signature", JSON, nullable=True),
+    Column("metrics", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("card", JSON, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("model", "version", name="uq_model_versions_model_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model", String(KEY_LEN), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_by", String(KEY_LEN), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+model_evaluations = Table(
+    "model_evaluations",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("model_version_id", String(ID_LEN), ForeignKey("model_versions.id"), nullable=False),
+    Column("dataset_version_id", String(ID_LEN), ForeignKey("dataset_versions.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_model_evaluations_version", "model_version_id"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("model", String(KEY_LEN), ForeignKey("registered_models.name"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("previous_version", Integer, nullable=True),
+    Column("requester", String(KEY_LEN), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("checks", JSON, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("decided_at", Float, nullable=True),
+)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    Column("request_id", String(ID_LEN), ForeignKey("approval_requests.id"), primary_key=True),
+    Column("principal", String(KEY_LEN), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("decided_at", Float, nullable=False),
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,6 +11,7 @@ from loopml.artifacts import ArtifactStore, open_artifact_store
 from loopml.config import Settings
 from loopml.store.engine import create_store_engine
 from loopml.store.migrate import upgrade_to_head
+from loopml.store.principal import Principal
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Stores:
     settings: Settings
     engine: Engine
     artifacts: ArtifactStore
+    actor: Principal = field(default_factory=lambda: Principal("local", "admin"))
 
     @property
     def journal_dir(self) -> Path:
@@ -39,4 +41,9 @@ def open_stores(settings: Settings) -> Stores:
         endpoint_url=settings.s3_endpoint_url,
         fsync=settings.artifacts_fsync,
     )
-    return Stores(settings=settings, engine=engine, artifacts=artifacts)
+    return Stores(
+        settings=settings,
+        engine=engine,
+        artifacts=artifacts,
+        actor=Principal(settings.user, "admin"),
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import ArtifactRef
 from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
 from loopml.store.schema import (
     dataset_versions,
@@ -72,6 +73,7 @@ class TrackingService:
                 )
             try:
                 with self.engine.begin() as conn:
+                    require(self.stores.actor, "write", "create experiments")
                     found = new_id("exp")
                     conn.execute(
                         experiments.insert().values(
@@ -81,6 +83,7 @@ class TrackingService:
                             created_at=time.time(),
                         )
                     )
+                    append_event(conn, self.stores.actor, "experiment.create", f"experiment:{name}")
             except IntegrityError:  # created by another process meanwhile
                 return self.experiment_id(name, create=False)
         self._experiment_ids[name] = found
@@ -112,6 +115,7 @@ class TrackingService:
         capture: bool = True,
     ) -> str:
         """Insert a RUNNING run with its code version and environment; returns its id."""
+        require(self.stores.actor, "write", "create runs")
         exp_id = self.experiment_id(experiment)
         run_id = new_id("run")
         if name is not None:
@@ -155,6 +159,13 @@ class TrackingService:
                 conn.execute(tags.insert(), tag_rows)
             for path, ref, media in artifacts:
                 self._attach(conn, run_id, path, ref, media)
+            append_event(
+                conn,
+                self.stores.actor,
+                "run.create",
+                _uri(run_id),
+                {"experiment": experiment, "parent": parent_id},
+            )
         return run_id
 
     def open_metric_writer(self, run_id: str) -> MetricWriter:
@@ -194,11 +205,13 @@ class TrackingService:
         with self.engine.begin() as conn:
             write_points(conn, self.engine, run_id, points)
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+            append_event(conn, self.stores.actor, "run.end", _uri(run_id), {"status": status})
         if writer is not None:
             writer.journal.close(remove=True)
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Params are immutable: the same key again must carry the same value."""
+        require(self.stores.actor, "write", "log params")
         rows = {check_key("param", k): check_text_value("param", k, v) for k, v in values.items()}
         if not rows:
             return
@@ -228,6 +241,7 @@ class TrackingService:
                 conn.execute(params.insert(), new)
 
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
+        require(self.stores.actor, "write", "set tags")
         rows = self._tag_rows(run_id, values)
         if not rows:
             return
@@ -247,6 +261,7 @@ class TrackingService:
         ]
 
     def log_input(self, run_id: str, dataset_version_id: str, role: str = "training") -> None:
+        require(self.stores.actor, "write", "link run inputs")
         check_key("input role", role)
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
@@ -265,6 +280,7 @@ class TrackingService:
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, run_id: str, source: Path, name: str | None = None) -> list[str]:
         """Store a file, or every file of a folder, under the run; returns the paths."""
+        require(self.stores.actor, "write", "log artifacts")
         source = Path(source)
         if not source.exists():
             raise ValidationError(f"cannot log artifact {source}: no such file or folder")
@@ -287,6 +303,7 @@ class TrackingService:
     def log_artifact_bytes(
         self, run_id: str, data: bytes, name: str, media_type: str | None = None
     ) -> str:
+        require(self.stores.actor, "write", "log artifacts")
         path = _artifact_path(name)
         ref = self.stores.artifacts.put_bytes(data)
         with self.engine.begin() as conn:
@@ -524,9 +541,21 @@ class TrackingService:
                         ),
                     )
                 conn.execute(update(runs).where(runs.c.id == header.run_id).values(**values))
+                if "status" in values:
+                    append_event(
+                        conn,
+                        "loopml-recovery",
+                        "run.end",
+                        _uri(header.run_id),
+                        {"status": "KILLED", "recovered_points": len(points)},
+                    )
             path.unlink(missing_ok=True)
             recovered.append(header.run_id)
         return recovered
+
+
+def _uri(run_id: str) -> str:
+    return "run:" + run_id.removeprefix("run-")
 
 
 def _artifact_path(name: str) -> str:
