@@ -8,6 +8,7 @@ from blake3 import blake3
 
 HASH_NAME = "blake3"
 CHUNK_SIZE = 1 << 20
+HASH_CHUNK_SIZE = 8 * CHUNK_SIZE  # large enough for BLAKE3 to use several threads
 
 
 def new_hasher() -> blake3:
@@ -19,7 +20,15 @@ def hash_bytes(data: bytes) -> str:
 
 
 def hash_file(path: Path) -> str:
-    """Hash a file of any size with bounded memory (memory-mapped, several threads)."""
-    if path.stat().st_size == 0:
-        return blake3(b"").hexdigest()
-    return blake3(max_threads=blake3.AUTO).update_mmap(str(path)).hexdigest()
+    """Hash a file of any size with bounded memory (read in chunks, several threads).
+
+    Plain reads rather than a memory map: a mapped file counts in full towards the process's
+    resident memory, which defeats memory limits on large datasets.
+    """
+    hasher = blake3(max_threads=blake3.AUTO)
+    buffer = bytearray(HASH_CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while n := handle.readinto(buffer):
+            hasher.update(view[:n])
+    return str(hasher.hexdigest())

@@ -7,9 +7,11 @@ bytes.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,7 +34,11 @@ class ArtifactRef:
 
 
 def _check_digest(digest: str) -> None:
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if (
+        not isinstance(digest, str)
+        or len(digest) != 64
+        or any(c not in "0123456789abcdef" for c in digest)
+    ):
         raise ValidationError(f"{digest!r} is not an artifact id (64 lowercase hex characters)")
 
 
@@ -43,7 +49,7 @@ class ArtifactStore:
         self.backend = backend
         self.cache_dir = cache_dir
         self.fsync = fsync
-        self._verified: dict[str, tuple[int, int, int]] = {}
+        self._verified: dict[str, tuple[int, int, int, int]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ writing
@@ -52,28 +58,34 @@ class ArtifactStore:
         source = Path(source)
         if not source.is_file():
             raise ValidationError(f"cannot store {source}: it is not a readable file")
+        try:
+            src = open(source, "rb", buffering=0)  # noqa: SIM115 (closed by the `with` below)
+        except OSError as exc:
+            raise ValidationError(f"cannot store {source}: {exc.strerror or exc}") from exc
         staged = self.backend.staging_path()
         hasher = new_hasher()
         size = 0
         try:
-            with open(source, "rb", buffering=0) as src, open(staged, "wb", buffering=0) as dst:
+            with src, open(staged, "wb", buffering=0) as dst:
                 buffer = bytearray(COPY_CHUNK)
                 view = memoryview(buffer)
-                while n := src.readinto(buffer):
+                while n := _read_source(src, buffer, source):
                     hasher.update(view[:n])
                     dst.write(view[:n])
                     size += n
             digest = hasher.hexdigest()
             self.backend.publish(staged, digest, fsync=self.fsync)
-        except OSError as exc:
-            staged.unlink(missing_ok=True)
-            raise ValidationError(f"cannot store {source}: {exc.strerror or exc}") from exc
         except BaseException:
+            # Failures of the store itself (disk full, S3 down) propagate as they are: they
+            # are not the caller's mistake, unlike an unreadable source.
             staged.unlink(missing_ok=True)
             raise
         return ArtifactRef(digest, size)
 
     def put_bytes(self, data: bytes) -> ArtifactRef:
+        """Store `data` (kept in memory: use `put_file` for large blobs)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError(f"can only store bytes, got {type(data).__name__}")
         staged = self.backend.staging_path()
         hasher = new_hasher()
         hasher.update(data)
@@ -113,7 +125,8 @@ class ArtifactStore:
         if path is None:
             return self._cached_copy(digest)
         stat = path.stat()
-        fingerprint = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        # ctime too: it moves on any write or chmod, and unlike mtime cannot be set back.
+        fingerprint = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
         with self._lock:
             if self._verified.get(digest) == fingerprint:
                 return path
@@ -130,6 +143,7 @@ class ArtifactStore:
     def fetch(self, digest: str, destination: Path) -> Path:
         """Copy a verified blob to `destination` (written to a temp name, then renamed)."""
         source = self.local_path(digest)
+        destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".part")
         shutil.copyfile(source, partial)
@@ -144,7 +158,8 @@ class ArtifactStore:
     def _corrupted(self, digest: str) -> ArtifactCorruptedError:
         return ArtifactCorruptedError(
             f"artifact {digest} in {self.backend.url} does not match its hash: the stored "
-            "blob was corrupted or tampered with; restore it from a backup or log it again"
+            "blob was corrupted or tampered with; restore it from a backup, or delete it from "
+            "the store and log the original bytes again"
         )
 
     def _cached_copy(self, digest: str) -> Path:
@@ -154,7 +169,7 @@ class ArtifactStore:
                 return cached
             cached.unlink()
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(cached.name + f".{os.getpid()}.part")
+        partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}.part")
         hasher = new_hasher()
         with self.backend.open_read(digest) as src, open(partial, "wb") as dst:
             while chunk := src.read(COPY_CHUNK):
@@ -167,6 +182,13 @@ class ArtifactStore:
         return cached
 
 
+def _read_source(src: io.FileIO, buffer: bytearray, source: Path) -> int:
+    try:
+        return src.readinto(buffer)
+    except OSError as exc:
+        raise ValidationError(f"cannot store {source}: {exc.strerror or exc}") from exc
+
+
 def open_artifact_store(
     url: str, cache_dir: Path, *, endpoint_url: str | None = None, fsync: bool = False
 ) -> ArtifactStore:
@@ -175,7 +197,9 @@ def open_artifact_store(
     if url.startswith("s3://"):
         backend = S3BlobBackend(url, endpoint_url=endpoint_url)
     elif "://" in url and not url.startswith("file://"):
-        raise ValidationError(f"unsupported artifact URL {url!r}: use a folder or s3://bucket/prefix")
+        raise ValidationError(
+            f"unsupported artifact URL {url!r}: use a folder or s3://bucket/prefix"
+        )
     else:
         backend = LocalBlobBackend(Path(url.removeprefix("file://")))
     return ArtifactStore(backend, cache_dir, fsync=fsync)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from loopml.errors import ConfigError
 
@@ -48,7 +49,9 @@ class Settings(BaseModel):
         description="fsync every stored blob before the call returns (survives power loss).",
     )
     metric_flush_interval_s: float = Field(
-        default=2.0, gt=0, description="Longest time a logged metric waits before reaching the store."
+        default=2.0,
+        gt=0,
+        description="Longest time a logged metric waits before reaching the store.",
     )
     metric_flush_points: int = Field(
         default=5000, gt=0, description="Buffered metric points that trigger a write to the store."
@@ -99,27 +102,35 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return found
 
 
-def load_settings(
-    root: Path, environ: dict[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(root: Path, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings for the workspace at `root`."""
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
     config_file = root / "loopml.toml"
     if config_file.exists():
         try:
-            values.update(tomllib.loads(config_file.read_text()))
-        except tomllib.TOMLDecodeError as exc:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{config_file} is not valid TOML: {exc}") from exc
-    values.update(_env_overrides(environ))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config_file}: {exc.strerror or exc}") from exc
+    origins = dict.fromkeys(values, str(config_file))
+    env_values = _env_overrides(environ)
+    values.update(env_values)
+    origins.update({name: ENV_PREFIX + name.upper() for name in env_values})
+    arguments = {k: v for k, v in overrides.items() if v is not None}
+    values.update(arguments)
+    origins.update(dict.fromkeys(arguments, "an argument"))
     values["root"] = root
     try:
         return Settings(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(
-            f"invalid loopml settings ({problems}); fix {config_file} or the LOOPML_* variables"
-        ) from exc
+        problems = "; ".join(_describe_error(err, origins) for err in exc.errors())
+        raise ConfigError(f"invalid loopml settings: {problems}") from exc
+
+
+def _describe_error(err: ErrorDetails, origins: dict[str, str]) -> str:
+    """`name = value (from where): what is wrong`, so the message points at the fix."""
+    name = ".".join(str(p) for p in err["loc"])
+    where = origins.get(str(err["loc"][0]) if err["loc"] else "", "the defaults")
+    return f"{name} = {err['input']!r} (from {where}): {err['msg']}"

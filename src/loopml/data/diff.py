@@ -33,9 +33,12 @@ class DatasetDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "old": self.old, "new": self.new,
+            "old": self.old,
+            "new": self.new,
             "rows": {"old": self.rows_old, "new": self.rows_new, "delta": self.row_delta},
-            "added": self.added, "removed": self.removed, "type_changed": self.type_changed,
+            "added": self.added,
+            "removed": self.removed,
+            "type_changed": self.type_changed,
             "columns": self.columns,
         }
 
@@ -62,7 +65,7 @@ def diff_versions(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
         if name not in old_types:
             continue
         before, after = old.profile.get(name, {}), new.profile.get(name, {})
-        stats = {}
+        stats: dict[str, Any] = {}
         for stat in _COMPARED:
             if stat in before or stat in after:
                 a, b = before.get(stat), after.get(stat)
@@ -74,6 +77,12 @@ def diff_versions(old: DatasetVersion, new: DatasetVersion) -> DatasetDiff:
             stats["top_removed"] = sorted(old_top - new_top)
         columns[name] = stats
     return DatasetDiff(
-        old=old.uri, new=new.uri, rows_old=old.row_count, rows_new=new.row_count,
-        added=added, removed=removed, type_changed=changed, columns=columns,
+        old=old.uri,
+        new=new.uri,
+        rows_old=old.row_count,
+        rows_new=new.row_count,
+        added=added,
+        removed=removed,
+        type_changed=changed,
+        columns=columns,
     )

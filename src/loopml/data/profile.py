@@ -18,13 +18,27 @@ EXACT_QUANTILE_ROWS = 1_000_000
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 TOP_CATEGORIES = 10
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+)
 _TEMPORAL = ("DATE", "TIME", "TIMESTAMP")
 
 
 def _kind(duck_type: str) -> str:
     upper = duck_type.upper()
+    if upper.endswith("]") or upper.startswith(("STRUCT", "MAP", "UNION")):
+        return "other"  # nested values (lists, arrays, structs) get no statistics
     if upper.startswith(_NUMERIC) or upper.startswith("DECIMAL"):
         return "numeric"
     if upper.startswith(_TEMPORAL):
@@ -86,7 +100,11 @@ def _profile_column(
     name, kind = column["name"], _kind(column["type"])
     q = _quote(name)
     nulls = int(conn.execute(f"SELECT count(*) - count({q}) FROM {source}").fetchone()[0])  # type: ignore[index]
-    stats: dict[str, Any] = {"kind": kind, "nulls": nulls, "null_fraction": nulls / row_count if row_count else 0.0}
+    stats: dict[str, Any] = {
+        "kind": kind,
+        "nulls": nulls,
+        "null_fraction": nulls / row_count if row_count else 0.0,
+    }
     if kind == "numeric":
         qfun = "quantile_cont" if row_count <= EXACT_QUANTILE_ROWS else "approx_quantile"
         qlist = "[" + ", ".join(str(x) for x in QUANTILES) + "]"
@@ -97,9 +115,13 @@ def _profile_column(
         assert row is not None
         quantiles = row[4] or [None] * len(QUANTILES)
         stats.update(
-            min=_clean(row[0]), max=_clean(row[1]), mean=_clean(row[2]), std=_clean(row[3]),
+            min=_clean(row[0]),
+            max=_clean(row[1]),
+            mean=_clean(row[2]),
+            std=_clean(row[3]),
             quantiles={str(p): _clean(v) for p, v in zip(QUANTILES, quantiles, strict=True)},
-            distinct=int(row[5] or 0), quantiles_exact=row_count <= EXACT_QUANTILE_ROWS,
+            distinct=int(row[5] or 0),
+            quantiles_exact=row_count <= EXACT_QUANTILE_ROWS,
         )
     elif kind == "temporal":
         row = conn.execute(f"SELECT min({q}), max({q}) FROM {source}").fetchone()

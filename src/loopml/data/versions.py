@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import pyarrow as pa
@@ -16,7 +18,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
-from loopml.artifacts import ArtifactRef, hash_bytes
+from loopml.artifacts import ArtifactRef, hash_bytes, hash_file
 from loopml.data.profile import describe
 from loopml.errors import NotFoundError, ValidationError
 from loopml.store import Stores, new_id, record_artifact
@@ -25,7 +27,8 @@ from loopml.uris import parse_dataset_ref
 from loopml.validation import check_name
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
-TableLike = pd.DataFrame | pa.Table | str | Path
+TableLike: TypeAlias = pd.DataFrame | pa.Table | str | Path
+_VERSION_ID = re.compile(r"^ds-[0-9a-f]{8}$")
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,22 @@ class DatasetVersion:
     def from_row(cls, row: Row[Any]) -> DatasetVersion:
         m = row._mapping
         return cls(
-            id=m["id"], name=m["name"], version=m["version"], content_hash=m["content_hash"],
-            format=m["format"], layout=m["layout"], files=m["storage"]["files"],
-            schema=m["schema"], row_count=m["row_count"], size=m["size"], profile=m["profile"],
-            time_column=m["time_column"], parent_id=m["parent_id"],
-            description=m["description"], created_by=m["created_by"], created_at=m["created_at"],
+            id=m["id"],
+            name=m["name"],
+            version=m["version"],
+            content_hash=m["content_hash"],
+            format=m["format"],
+            layout=m["layout"],
+            files=m["storage"]["files"],
+            schema=m["schema"],
+            row_count=m["row_count"],
+            size=m["size"],
+            profile=m["profile"],
+            time_column=m["time_column"],
+            parent_id=m["parent_id"],
+            description=m["description"],
+            created_by=m["created_by"],
+            created_at=m["created_at"],
         )
 
 
@@ -76,6 +90,13 @@ def _format_of(path: Path) -> str | None:
         if name.endswith(suffix):
             return fmt
     return None
+
+
+def _hash_source(path: Path) -> str:
+    try:
+        return hash_file(path)
+    except OSError as exc:
+        raise ValidationError(f"cannot log {path}: {exc.strerror or exc}") from exc
 
 
 def _source_files(source: Path) -> tuple[list[tuple[str, Path]], str, str]:
@@ -89,6 +110,8 @@ def _source_files(source: Path) -> tuple[list[tuple[str, Path]], str, str]:
                 f"cannot log {source}: unknown format; use .parquet, .pq, .csv, .csv.gz or .tsv"
             )
         return [(source.name, source)], fmt, "file"
+    if not source.is_dir():
+        raise ValidationError(f"cannot log {source}: it is neither a regular file nor a folder")
     files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not files:
         raise ValidationError(f"cannot log folder {source}: it holds no files")
@@ -117,37 +140,58 @@ class DatasetService:
         parent: str | None = None,
         description: str | None = None,
     ) -> DatasetVersion:
-        """Version `data` under `name`; identical content returns the existing version."""
+        """Version `data` under `name`; identical content returns the existing version.
+
+        The data is hashed, read and checked before anything is stored, so a rejected table
+        leaves neither a version row nor blobs behind.
+        """
         check_name("dataset", name)
+        parent_id = self.get(parent).id if parent is not None else None
         with tempfile.TemporaryDirectory(prefix="loopml-ds-") as tmp:
             source = self._materialize(data, Path(tmp))
             files, fmt, layout = _source_files(source)
-            stored = [(rel, path, self.stores.artifacts.put_file(path)) for rel, path in files]
-            manifest = [{"path": rel, "digest": ref.digest, "size": ref.size} for rel, _, ref in stored]
-            content_hash = (
-                manifest[0]["digest"] if layout == "file"
+            manifest: builtins.list[dict[str, Any]] = [
+                {"path": rel, "digest": _hash_source(path), "size": path.stat().st_size}
+                for rel, path in files
+            ]
+            content_hash: str = (
+                manifest[0]["digest"]
+                if layout == "file"
                 else hash_bytes(json.dumps(manifest, sort_keys=True).encode())
             )
             existing = self._by_hash(name, content_hash)
             if existing is not None:
                 return existing
             try:
-                schema, profile, row_count = describe([p for _, p, _ in stored], fmt)
+                schema, profile, row_count = describe([p for _, p in files], fmt)
             except Exception as exc:  # DuckDB raises many kinds; all mean "unreadable table"
                 raise ValidationError(f"cannot read {source} as {fmt}: {exc}") from exc
-        columns = {c["name"] for c in schema}
-        if time_column is not None and time_column not in columns:
-            raise ValidationError(
-                f"time column {time_column!r} is not in the data; columns are {sorted(columns)}"
-            )
-        parent_id = self._resolve_parent(name, parent)
+            columns = {c["name"] for c in schema}
+            if time_column is not None and time_column not in columns:
+                raise ValidationError(
+                    f"time column {time_column!r} is not in the data; columns are {sorted(columns)}"
+                )
+            for item, (_, path) in zip(manifest, files, strict=True):
+                if self.stores.artifacts.put_file(path).digest != item["digest"]:
+                    raise ValidationError(f"cannot log {path}: it changed while being logged")
         media = "application/vnd.apache.parquet" if fmt == "parquet" else "text/csv"
         size = sum(int(m["size"]) for m in manifest)
         for _attempt in range(20):
             try:
                 return self._insert(
-                    name, content_hash, fmt, layout, manifest, schema, row_count, size, profile,
-                    time_column, parent_id, description, media,
+                    name,
+                    content_hash,
+                    fmt,
+                    layout,
+                    manifest,
+                    schema,
+                    row_count,
+                    size,
+                    profile,
+                    time_column,
+                    parent_id,
+                    description,
+                    media,
                 )
             except IntegrityError:
                 existing = self._by_hash(name, content_hash)
@@ -156,34 +200,69 @@ class DatasetService:
         raise ValidationError(f"could not allocate a version number for dataset {name!r}")
 
     def _insert(
-        self, name: str, content_hash: str, fmt: str, layout: str, manifest: list[dict[str, Any]],
-        schema: list[dict[str, Any]], row_count: int, size: int, profile: dict[str, Any],
-        time_column: str | None, parent_id: str | None, description: str | None, media: str,
+        self,
+        name: str,
+        content_hash: str,
+        fmt: str,
+        layout: str,
+        manifest: list[dict[str, Any]],
+        schema: list[dict[str, Any]],
+        row_count: int,
+        size: int,
+        profile: dict[str, Any],
+        time_column: str | None,
+        parent_id: str | None,
+        description: str | None,
+        media: str,
     ) -> DatasetVersion:
         engine = self.stores.engine
         with engine.begin() as conn:
+            # Read the latest version inside the write transaction, so that the new number
+            # and the default parent (the previous version) hold under concurrent logging.
             latest = conn.execute(
-                select(func.max(dataset_versions.c.version)).where(dataset_versions.c.name == name)
-            ).scalar()
+                select(dataset_versions.c.id, dataset_versions.c.version)
+                .where(dataset_versions.c.name == name)
+                .order_by(dataset_versions.c.version.desc())
+                .limit(1)
+            ).first()
             for item in manifest:
                 record_artifact(conn, engine, ArtifactRef(item["digest"], item["size"]), media)
             values = {
-                "id": new_id("ds"), "name": name, "version": (latest or 0) + 1,
-                "content_hash": content_hash, "format": fmt, "layout": layout,
-                "storage": {"files": manifest}, "schema": schema, "row_count": row_count,
-                "size": size, "profile": profile, "time_column": time_column,
-                "parent_id": parent_id, "description": description,
-                "created_by": self.stores.settings.user, "created_at": time.time(),
+                "id": new_id("ds"),
+                "name": name,
+                "version": latest.version + 1 if latest else 1,
+                "content_hash": content_hash,
+                "format": fmt,
+                "layout": layout,
+                "storage": {"files": manifest},
+                "schema": schema,
+                "row_count": row_count,
+                "size": size,
+                "profile": profile,
+                "time_column": time_column,
+                "parent_id": parent_id if parent_id is not None else latest.id if latest else None,
+                "description": description,
+                "created_by": self.stores.settings.user,
+                "created_at": time.time(),
             }
             conn.execute(dataset_versions.insert().values(**values))
-        return self.get(f"{name}@{values['version']}")
+        return self.get(str(values["id"]))
 
     def _materialize(self, data: TableLike, tmp: Path) -> Path:
         if isinstance(data, pd.DataFrame):
             if not all(isinstance(c, str) for c in data.columns):
                 raise ValidationError("DataFrame column names must all be strings")
-            data = pa.Table.from_pandas(data, preserve_index=False)
+            try:
+                data = pa.Table.from_pandas(data, preserve_index=False)
+            except (pa.ArrowException, ValueError) as exc:
+                raise ValidationError(
+                    f"cannot convert the DataFrame to a table ({exc}): every column needs a "
+                    "unique name and values of one type"
+                ) from exc
         if isinstance(data, pa.Table):
+            duplicated = sorted({c for c in data.column_names if data.column_names.count(c) > 1})
+            if duplicated:
+                raise ValidationError(f"column names must be unique; repeated: {duplicated}")
             target = tmp / "data.parquet"
             pq.write_table(data, target, compression="zstd")
             return target
@@ -193,14 +272,6 @@ class DatasetService:
             f"cannot log a {type(data).__name__}: pass a pandas DataFrame, a pyarrow Table, "
             "or the path of a Parquet/CSV file or folder"
         )
-
-    def _resolve_parent(self, name: str, parent: str | None) -> str | None:
-        if parent is not None:
-            return self.get(parent).id
-        try:
-            return self.get(name).id
-        except NotFoundError:
-            return None
 
     # ------------------------------------------------------------------ reading
     def _by_hash(self, name: str, content_hash: str) -> DatasetVersion | None:
@@ -217,23 +288,32 @@ class DatasetService:
         if isinstance(ref, DatasetVersion):
             return ref
         query = select(dataset_versions)
-        if isinstance(ref, str) and ref.startswith("ds-"):
-            query = query.where(dataset_versions.c.id == ref)
-            label = ref
+        if isinstance(ref, str) and _VERSION_ID.match(ref):
+            with self.stores.engine.connect() as conn:
+                row = conn.execute(query.where(dataset_versions.c.id == ref)).first()
+            if row is not None:
+                return DatasetVersion.from_row(row)
+            # not an id after all: datasets may be named like one, e.g. `ds-2024abcd`
+        parsed = parse_dataset_ref(ref)
+        query = query.where(dataset_versions.c.name == parsed.name)
+        if parsed.version is None:
+            query = query.order_by(dataset_versions.c.version.desc()).limit(1)
         else:
-            parsed = parse_dataset_ref(ref)
-            query = query.where(dataset_versions.c.name == parsed.name)
-            if parsed.version is None:
-                query = query.order_by(dataset_versions.c.version.desc()).limit(1)
-            else:
-                query = query.where(dataset_versions.c.version == parsed.version)
-            label = str(parsed)
+            query = query.where(dataset_versions.c.version == parsed.version)
         with self.stores.engine.connect() as conn:
             row = conn.execute(query).first()
+            latest = conn.execute(
+                select(func.max(dataset_versions.c.version)).where(
+                    dataset_versions.c.name == parsed.name
+                )
+            ).scalar()
         if row is None:
-            raise NotFoundError(
-                f"no dataset version {label}; `loopml data list` shows what exists"
+            hint = (
+                f"dataset {parsed.name!r} has versions 1 to {latest}"
+                if latest
+                else "`loopml data list` shows what exists"
             )
+            raise NotFoundError(f"no dataset version {parsed}; {hint}")
         return DatasetVersion.from_row(row)
 
     def list(self, name: str | None = None) -> list[DatasetVersion]:
@@ -245,27 +325,37 @@ class DatasetService:
         with self.stores.engine.connect() as conn:
             return [DatasetVersion.from_row(r) for r in conn.execute(query)]
 
-    def local_files(self, ref: str | DatasetVersion) -> list[Path]:
+    def local_files(self, ref: str | DatasetVersion) -> builtins.list[Path]:
         """Verified local copies of the version's files, in order."""
         version = self.get(ref)
         return [self.stores.artifacts.local_path(f["digest"]) for f in version.files]
 
-    def load_arrow(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pa.Table:
+    def load_arrow(
+        self, ref: str | DatasetVersion, columns: builtins.list[str] | None = None
+    ) -> pa.Table:
         version = self.get(ref)
         if columns is not None:
             missing = sorted(set(columns) - set(version.columns))
             if missing:
                 raise ValidationError(f"{version.uri} has no columns {missing}")
         tables = []
-        for path in self.local_files(version):
+        for item, path in zip(version.files, self.local_files(version), strict=True):
             if version.format == "parquet":
                 tables.append(pq.read_table(path, columns=columns))
             else:
-                parse = pacsv.ParseOptions(delimiter="\t" if path.name.endswith(".tsv") else ",")
-                table = pacsv.read_csv(path, parse_options=parse)
+                # Blobs carry no file extension: take delimiter and compression from the
+                # logged file's name.
+                logged = str(item["path"]).lower()
+                parse = pacsv.ParseOptions(delimiter="\t" if logged.endswith(".tsv") else ",")
+                compression = "gzip" if logged.endswith(".gz") else None
+                with pa.input_stream(str(path), compression=compression) as stream:
+                    table = pacsv.read_csv(stream, parse_options=parse)
                 tables.append(table.select(columns) if columns else table)
         return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
-    def load(self, ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
+    def load(
+        self, ref: str | DatasetVersion, columns: builtins.list[str] | None = None
+    ) -> pd.DataFrame:
         """The version as a pandas DataFrame."""
-        return self.load_arrow(ref, columns).to_pandas()
+        frame: pd.DataFrame = self.load_arrow(ref, columns).to_pandas()
+        return frame

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
 
 from loopml.errors import ConfigError
 
@@ -35,19 +36,31 @@ def _prepare_sqlite(engine: Engine) -> None:
 
 def create_store_engine(url: str) -> Engine:
     """An engine for `url` (sqlite:///… or postgresql+psycopg://…)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"store URL {url!r} is malformed: use sqlite:///PATH or postgresql+psycopg://HOST/DB"
+        ) from exc
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
+        path = parsed.database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool if path == ":memory:" else None)
+            engine = create_engine(url)
+        else:
+            # One in-memory database lives as long as its connection: share a single one.
+            engine = create_engine(
+                url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
         _prepare_sqlite(engine)
         return engine
     if url.startswith("postgresql"):
         try:
             return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-        except ModuleNotFoundError as exc:
+        except (ModuleNotFoundError, NoSuchModuleError) as exc:
             raise ConfigError(
-                "PostgreSQL needs the driver: pip install 'loopml[postgres]'"
+                f"no driver for {url!r}: use postgresql+psycopg://"
+                " and pip install 'loopml[postgres]'"
             ) from exc
     raise ConfigError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql+psycopg://")
 

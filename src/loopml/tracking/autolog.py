@@ -169,15 +169,18 @@ def _fit_and_log(
 def _open_run(config: _Config) -> tuple[Run | None, bool]:
     """(run to log into, whether this fit started it); None when the fit must not log.
 
-    A run another thread's outermost fit is logging into means this fit is one of its
-    parallel parts (joblib threads do not share our thread-local depth).
+    A fit on a thread without its own run while another thread's outermost fit is
+    logging is taken to be one of that fit's parallel parts (joblib worker threads share
+    neither our thread-local depth nor the thread's active run), and does not log.
     """
     try:
         source = config.source()
         run = source.active_run()
-        if run is not None:
-            with _state.lock:
+        with _state.lock:
+            if run is not None:
                 return (None, False) if run.id in _state.busy_runs else (run, False)
+            if _state.busy_runs:
+                return None, False
         return source.start_run(config.experiment), True
     except Exception as exc:
         _warn("could not find or start a run", exc)

@@ -1,0 +1,134 @@
+"""Engines: SQLite set up for several writers (WAL, busy timeout, BEGIN IMMEDIATE)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, inspect, text
+
+from loopml.errors import ConfigError
+from loopml.store import create_store_engine, upgrade_to_head
+from loopml.store.engine import SQLITE_BUSY_TIMEOUT_MS
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'nested' / 'dirs' / 'loopml.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_creates_the_folder_of_the_sqlite_file(tmp_path: Path, sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+    assert (tmp_path / "nested" / "dirs" / "loopml.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("pragma", "expected"),
+    [
+        ("journal_mode", "wal"),
+        ("busy_timeout", SQLITE_BUSY_TIMEOUT_MS),
+        ("foreign_keys", 1),
+        ("synchronous", 1),  # NORMAL: safe with WAL, one fsync per checkpoint
+    ],
+)
+def test_sqlite_pragmas_are_set_on_every_connection(
+    sqlite_engine: Engine, pragma: str, expected: object
+) -> None:
+    for _ in range(2):
+        with sqlite_engine.connect() as conn:
+            assert conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() == expected
+
+
+def test_a_transaction_takes_the_write_lock_when_it_begins(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    """BEGIN IMMEDIATE: a second writer waits at BEGIN instead of failing mid-transaction."""
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    other = sqlite3.connect(tmp_path / "nested" / "dirs" / "loopml.db", timeout=0)
+    try:
+        with sqlite_engine.begin() as conn:
+            conn.execute(text("SELECT count(*) FROM t")).scalar()  # a read starts the transaction
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_concurrent_read_modify_write_loses_no_update(sqlite_engine: Engine) -> None:
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    errors: list[BaseException] = []
+
+    def increment() -> None:
+        try:
+            for _ in range(25):
+                with sqlite_engine.begin() as conn:
+                    n = conn.execute(text("SELECT n FROM counter")).scalar_one()
+                    conn.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=increment) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 100
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_store_keeps_its_schema_across_connections(url: str) -> None:
+    engine = create_store_engine(url)
+    try:
+        upgrade_to_head(engine)
+        seen: list[str] = []
+
+        def read_tables() -> None:
+            with engine.connect() as conn:
+                seen.extend(inspect(conn).get_table_names())
+
+        thread = threading.Thread(target=read_tables)
+        thread.start()
+        thread.join()
+
+        assert "dataset_versions" in seen
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_engine(pg_url: str) -> None:
+    engine = create_store_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert engine.dialect.name == "postgresql"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://h/db", "unsupported store URL 'mysql://h/db'"),
+        ("sqlite:relative.db", "malformed"),
+        ("postgresql+nosuchdriver://h/db", "no driver for"),
+    ],
+)
+def test_unusable_store_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        create_store_engine(url)
