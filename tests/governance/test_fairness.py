@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import (  # type: ignore[import-untyped]
+from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
     demographic_parity_ratio,

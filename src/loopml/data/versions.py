@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from loopml.artifacts import ArtifactRef, hash_bytes, hash_file
 from loopml.data.profile import describe
 from loopml.errors import NotFoundError, ValidationError
+from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
 from loopml.store.schema import dataset_versions
 from loopml.uris import parse_dataset_ref
@@ -146,6 +147,7 @@ class DatasetService:
         leaves neither a version row nor blobs behind.
         """
         check_name("dataset", name)
+        require(self.stores.actor, "write", "log datasets")
         parent_id = self.get(parent).id if parent is not None else None
         with tempfile.TemporaryDirectory(prefix="loopml-ds-") as tmp:
             source = self._materialize(data, Path(tmp))
@@ -242,10 +244,17 @@ class DatasetService:
                 "time_column": time_column,
                 "parent_id": parent_id if parent_id is not None else latest.id if latest else None,
                 "description": description,
-                "created_by": self.stores.settings.user,
+                "created_by": self.stores.actor.name,
                 "created_at": time.time(),
             }
             conn.execute(dataset_versions.insert().values(**values))
+            append_event(
+                conn,
+                self.stores.actor,
+                "dataset.log",
+                f"dataset:{name}@{values['version']}",
+                {"content_hash": content_hash, "rows": row_count, "parent": values["parent_id"]},
+            )
         return self.get(str(values["id"]))
 
     def _materialize(self, data: TableLike, tmp: Path) -> Path:

@@ -98,7 +98,11 @@ def _rows(
 ) -> Iterator[AuditEvent]:
     query = select(audit_events).order_by(audit_events.c.seq)
     if obj is not None:
-        query = query.where((audit_events.c.object == obj) | audit_events.c.object.like(obj + "/%"))
+        query = query.where(
+            (audit_events.c.object == obj)
+            | audit_events.c.object.like(obj + "/%")
+            | audit_events.c.object.like(obj + "@%")
+        )
     if limit is not None:
         query = query.order_by(None).order_by(audit_events.c.seq.desc()).limit(limit)
     rows = [AuditEvent(**dict(r._mapping)) for r in conn.execute(query)]

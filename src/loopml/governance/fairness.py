@@ -26,7 +26,7 @@ from typing import Any, Literal, cast, get_args
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from fairlearn.metrics import (  # type: ignore[import-untyped]
+from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
     demographic_parity_ratio,
