@@ -56,6 +56,11 @@ class Settings(BaseModel):
     metric_flush_points: int = Field(
         default=5000, gt=0, description="Buffered metric points that trigger a write to the store."
     )
+    token: str | None = Field(
+        default=None,
+        description="API token: act as its principal instead of the local admin.",
+        repr=False,
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",
