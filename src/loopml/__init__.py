@@ -7,6 +7,7 @@ from loopml.errors import (
     ConflictError,
     LoopmlError,
     NotFoundError,
+    PermissionDeniedError,
     ValidationError,
 )
 from loopml.sdk import Client, connect
@@ -41,6 +42,7 @@ __all__ = [
     "LoopmlError",
     "MetricPoint",
     "NotFoundError",
+    "PermissionDeniedError",
     "Run",
     "RunList",
     "RunRecord",

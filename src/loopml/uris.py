@@ -34,3 +34,39 @@ def parse_dataset_ref(text: str) -> DatasetRef:
     if not ref.isdigit():
         raise ValidationError(f"dataset version in {text!r} must be a number or 'latest'")
     return DatasetRef(match.group("name"), int(ref))
+
+
+_MODEL = re.compile(
+    r"^(?:model:)?(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:(?P<sep>[/@])(?P<ref>[A-Za-z0-9_\-]+))?$"
+)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """`model:bikes/3` (a version), `model:bikes@champion` (an alias) or `bikes` (latest)."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"model:{self.name}/{self.version}"
+        return f"model:{self.name}@{self.alias or 'latest'}"
+
+
+def parse_model_ref(text: str) -> ModelRef:
+    """`bikes`, `bikes/3`, `bikes@champion`, `model:bikes/3`, `model:bikes@latest`."""
+    match = _MODEL.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValidationError(
+            f"{text!r} is not a model reference; write model:NAME/VERSION or model:NAME@ALIAS"
+        )
+    name, sep, ref = match.group("name"), match.group("sep"), match.group("ref")
+    if sep == "/":
+        if not ref.isdigit():
+            raise ValidationError(f"model version in {text!r} must be a number")
+        return ModelRef(name, version=int(ref))
+    if sep == "@" and ref != "latest":
+        return ModelRef(name, alias=ref)
+    return ModelRef(name)

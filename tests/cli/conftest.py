@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.cli.helpers import Invoke
 from typer.testing import CliRunner, Result
 
 from loopml.cli import app
 from loopml.sdk import Client
+from tests.cli.helpers import Invoke
 
 
 @pytest.fixture(autouse=True)

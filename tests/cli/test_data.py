@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from tests.cli.helpers import Invoke, user_error
 
 from loopml.sdk import Client
+from tests.cli.helpers import Invoke, user_error
 
 
 def test_add_prints_uri_shape_and_hash(cli: Invoke, client: Client, bikes_csv: Path) -> None:

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.cli.helpers import Invoke, run_cli, user_error
 
 from loopml import __version__
 from loopml.cli import run
+from tests.cli.helpers import Invoke, run_cli, user_error
 
 COMMANDS = [
     ["init"],

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.cli.helpers import Invoke, user_error
 
 from loopml.sdk import Client
+from tests.cli.helpers import Invoke, user_error
 
 TRIALS = [("gbm", 0.1, 31.5), ("gbm", 0.01, 28.25), ("forest", 0.1, 35.0)]
 

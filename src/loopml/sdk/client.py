@@ -15,7 +15,9 @@ from loopml.config.settings import Settings
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
 from loopml.errors import ConfigError, ValidationError
+from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
+from loopml.store.principal import Principal
 from loopml.tracking import MetricPoint, Run, RunList, RunRecord, TrackingService
 
 
@@ -28,7 +30,21 @@ class Client:
         self.datasets = DatasetService(self.stores)
         self.tracking = TrackingService(self.stores)
         self._local = threading.local()  # each thread has its own stack of active runs
+        self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
+        if settings.token:
+            self.login(settings.token)
         self.recovered_runs = self.tracking.recover_journals()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def principal(self) -> Principal:
+        """Who this client acts as: the token's principal, or the local admin."""
+        return self.stores.actor
+
+    def login(self, token: str) -> Principal:
+        """Act as the principal an API token belongs to (refused when unknown or revoked)."""
+        self.stores.actor = self.models.identity.authenticate(token)
+        return self.stores.actor
 
     # ------------------------------------------------------------------ datasets
     def log_dataset(
@@ -85,7 +101,14 @@ class Client:
         run_id = self.tracking.create_run(
             experiment, name, parent_id=parent_id, tags_=tags, capture=capture_code
         )
-        run = Run(self.tracking, run_id, experiment, self._dataset_id, on_end=self._forget)
+        run = Run(
+            self.tracking,
+            run_id,
+            experiment,
+            self._dataset_id,
+            on_end=self._forget,
+            model_logger=self.models.log_model,
+        )
         self._stack().append(run)
         run._owner_stack = self._stack()  # type: ignore[attr-defined]
         try:

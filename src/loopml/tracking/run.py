@@ -26,6 +26,7 @@ from loopml.tracking.service import TrackingService
 from loopml.validation import check_key, check_metric_value, check_step
 
 DatasetResolver = Callable[[Any], str]
+ModelLogger = Callable[..., Any]
 
 
 class Run:
@@ -38,12 +39,14 @@ class Run:
         experiment: str,
         resolve_dataset: DatasetResolver,
         on_end: Callable[[Run], None] | None = None,
+        model_logger: ModelLogger | None = None,
     ) -> None:
         self.id = run_id
         self.experiment = experiment
         self._service = service
         self._resolve_dataset = resolve_dataset
         self._on_end = on_end
+        self._model_logger = model_logger
         self._writer: MetricWriter = service.open_metric_writer(run_id)
         self.status = "RUNNING"
         _open_runs.add(self)
@@ -151,6 +154,31 @@ class Run:
         fmt = "svg" if name.endswith(".svg") else "png"
         figure.savefig(buffer, format=fmt)
         return self._service.log_artifact_bytes(self.id, buffer.getvalue(), name)
+
+    def log_model(
+        self,
+        model: Any,
+        name: str | None = None,
+        *,
+        artifact_path: str = "model",
+        input_example: Any = None,
+        register: bool | None = None,
+        **options: Any,
+    ) -> Any:
+        """Package `model` (manifest, signature, hashes) as artifacts of this run; with a
+        `name` it is also registered as the next version of that model (returned)."""
+        self._check_open()
+        if self._model_logger is None:
+            raise ValidationError("this run was not started through a loopml Client")
+        return self._model_logger(
+            self,
+            model,
+            name,
+            artifact_path=artifact_path,
+            input_example=input_example,
+            register=name is not None if register is None else register,
+            **options,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

@@ -1,0 +1,39 @@
+"""Model packaging: a signature, a sealed folder with a manifest, and loading it back.
+
+No database here: the registry stores what `save_model` writes and loads it with
+`load_model`; the serving layer uses `Signature.validate` and `coerce` before `predict`.
+"""
+
+from loopml.registry.packaging.columns import COLUMN_TYPES, ColumnSpec, ColumnType, FieldError
+from loopml.registry.packaging.inference import MAX_CATEGORIES, infer_signature
+from loopml.registry.packaging.load import LoadedModel, load_model
+from loopml.registry.packaging.manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    FileEntry,
+    ModelManifest,
+    read_manifest,
+)
+from loopml.registry.packaging.onnx_export import export_onnx, onnx_parity
+from loopml.registry.packaging.save import save_model
+from loopml.registry.packaging.signature import Signature
+
+__all__ = [
+    "COLUMN_TYPES",
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "MAX_CATEGORIES",
+    "ColumnSpec",
+    "ColumnType",
+    "FieldError",
+    "FileEntry",
+    "LoadedModel",
+    "ModelManifest",
+    "Signature",
+    "export_onnx",
+    "infer_signature",
+    "load_model",
+    "onnx_parity",
+    "read_manifest",
+    "save_model",
+]

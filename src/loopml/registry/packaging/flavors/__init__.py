@@ -1,0 +1,40 @@
+"""The model kinds a package can hold, tried in this order when none is named."""
+
+from __future__ import annotations
+
+from loopml.errors import ValidationError
+from loopml.registry.packaging.flavors.base import Flavor, Predictor
+from loopml.registry.packaging.flavors.onnx import OnnxFlavor
+from loopml.registry.packaging.flavors.python import PythonFlavor
+from loopml.registry.packaging.flavors.sklearn import SklearnFlavor
+
+FLAVORS: dict[str, Flavor] = {
+    flavor.name: flavor for flavor in (SklearnFlavor(), OnnxFlavor(), PythonFlavor())
+}
+
+__all__ = ["FLAVORS", "Flavor", "Predictor", "get_flavor", "pick_flavor"]
+
+
+def get_flavor(name: str) -> Flavor:
+    if name not in FLAVORS:
+        raise ValidationError(f"unknown model flavor {name!r}; use one of {', '.join(FLAVORS)}")
+    return FLAVORS[name]
+
+
+def pick_flavor(model: object, name: str | None) -> Flavor:
+    """The named flavor (checked against the model), or the first that recognises it."""
+    if name is not None:
+        flavor = get_flavor(name)
+        if not flavor.matches(model):
+            raise ValidationError(
+                f"a {type(model).__name__} cannot be saved with the {name!r} flavor"
+                + (": it has no predict method" if name == "python" else "")
+            )
+        return flavor
+    for flavor in FLAVORS.values():
+        if flavor.matches(model):
+            return flavor
+    raise ValidationError(
+        f"cannot package a {type(model).__name__}: a model must be a scikit-learn estimator, "
+        "an ONNX graph (onnx.ModelProto or bytes), or an object with a predict method"
+    )

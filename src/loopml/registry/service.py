@@ -1,0 +1,430 @@
+"""The model registry: registered models, immutable versions, aliases, lineage.
+
+Protected aliases (by default `champion`) never move directly: `request_alias` opens an
+approval request (see approvals.py) and the alias moves once its policy is satisfied.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.governance import append_event, require
+from loopml.registry.packaging import LoadedModel, load_model
+from loopml.registry.policy import Policy, parse_policy
+from loopml.registry.records import STATES, ModelVersion, RegisteredModel
+from loopml.store import Stores, new_id
+from loopml.store.schema import (
+    latest_metrics,
+    model_aliases,
+    model_versions,
+    registered_models,
+    run_artifacts,
+    runs,
+)
+from loopml.uris import parse_model_ref
+from loopml.validation import check_name
+
+MANIFEST = "loopml-model.json"
+DEFAULT_PROTECTED = ("champion",)
+_ALIAS_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def check_alias(alias: str) -> str:
+    if (
+        not isinstance(alias, str)
+        or not alias
+        or len(alias) > 64
+        or not set(alias) <= _ALIAS_OK
+        or alias.isdigit()
+        or alias == "latest"
+    ):
+        raise ValidationError(
+            f"alias {alias!r} must be 1-64 letters, digits, '_' or '-', not a number or 'latest'"
+        )
+    return alias
+
+
+class RegistryService:
+    """Register, find, load and label model versions."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+        self.engine = stores.engine
+
+    # ------------------------------------------------------------------ models
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        protected_aliases: tuple[str, ...] | list[str] = DEFAULT_PROTECTED,
+    ) -> RegisteredModel:
+        """Create a registered model (or return the existing one of that name)."""
+        check_name("model", name)
+        require(self.stores.actor, "write", "create registered models")
+        for alias in protected_aliases:
+            check_alias(alias)
+        try:
+            with self.engine.begin() as conn:
+                if self._model_row(conn, name) is None:
+                    conn.execute(
+                        registered_models.insert().values(
+                            name=name,
+                            description=description,
+                            policy=None,
+                            protected_aliases=list(protected_aliases),
+                            created_by=self.stores.actor.name,
+                            created_at=time.time(),
+                        )
+                    )
+                    append_event(
+                        conn,
+                        self.stores.actor,
+                        "model.create",
+                        f"model:{name}",
+                        {"protected_aliases": list(protected_aliases)},
+                    )
+        except IntegrityError:
+            pass  # created concurrently: fine, it exists
+        return self.get_model(name)
+
+    def _model_row(self, conn: Connection, name: str) -> Any:
+        return conn.execute(
+            select(registered_models).where(registered_models.c.name == name)
+        ).first()
+
+    def get_model(self, name: str) -> RegisteredModel:
+        with self.engine.connect() as conn:
+            row = self._model_row(conn, name)
+            if row is None:
+                raise NotFoundError(
+                    f"no registered model {name!r}; `loopml models list` shows them"
+                )
+            aliases = dict(
+                conn.execute(
+                    select(model_aliases.c.alias, model_aliases.c.version).where(
+                        model_aliases.c.model == name
+                    )
+                ).all()
+            )
+            latest = conn.execute(
+                select(func.max(model_versions.c.version)).where(model_versions.c.model == name)
+            ).scalar()
+        m = row._mapping
+        return RegisteredModel(
+            name=m["name"],
+            description=m["description"],
+            protected_aliases=list(m["protected_aliases"]),
+            policy=m["policy"],
+            created_by=m["created_by"],
+            created_at=m["created_at"],
+            aliases=aliases,
+            latest_version=latest,
+        )
+
+    def list_models(self) -> list[RegisteredModel]:
+        with self.engine.connect() as conn:
+            names = list(
+                conn.execute(
+                    select(registered_models.c.name).order_by(registered_models.c.name)
+                ).scalars()
+            )
+        return [self.get_model(n) for n in names]
+
+    def set_policy(self, name: str, policy: dict[str, Any] | Policy) -> Policy:
+        """Replace the approval policy of a model (admins only; audited)."""
+        require(self.stores.actor, "admin", "change approval policies")
+        parsed = parse_policy(policy)
+        self.get_model(name)
+        data = parsed.model_dump(mode="json")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(policy=data)
+            )
+            append_event(conn, self.stores.actor, "policy.set", f"model:{name}", data)
+        return parsed
+
+    def policy(self, name: str) -> Policy:
+        return parse_policy(self.get_model(name).policy)
+
+    # ------------------------------------------------------------------ versions
+    def register_version(
+        self,
+        name: str,
+        run_id: str,
+        artifact_path: str = "model",
+        *,
+        description: str | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Register the model a run logged at `artifact_path` as the next version of `name`."""
+        require(self.stores.actor, "write", "register model versions")
+        if card is not None and not isinstance(card, dict):
+            raise ValidationError("card must be a dict of model-card fields (intended_use, …)")
+        self.create_model(name)
+        path = artifact_path.strip("/")
+        with self.engine.connect() as conn:
+            run = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).first()
+            if run is None:
+                raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
+            if run.status in ("FAILED", "KILLED"):
+                raise ValidationError(
+                    f"run {run_id} ended {run.status}; only a running or finished run can "
+                    "register a model — fix the training and run it again"
+                )
+            digest = conn.execute(
+                select(run_artifacts.c.digest).where(
+                    run_artifacts.c.run_id == run_id,
+                    run_artifacts.c.path == f"{path}/{MANIFEST}",
+                )
+            ).scalar()
+        if digest is None:
+            raise NotFoundError(
+                f"run {run_id} has no model at {path!r} (no {path}/{MANIFEST}); "
+                "log it with run.log_model(model)"
+            )
+        manifest = json.loads(self.stores.artifacts.read_bytes(digest))
+        metrics = self._run_metrics(run_id)
+        for _attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    latest = conn.execute(
+                        select(func.max(model_versions.c.version)).where(
+                            model_versions.c.model == name
+                        )
+                    ).scalar()
+                    version = (latest or 0) + 1
+                    conn.execute(
+                        model_versions.insert().values(
+                            id=new_id("mv"),
+                            model=name,
+                            version=version,
+                            run_id=run_id,
+                            artifact_path=path,
+                            manifest_digest=digest,
+                            flavor=manifest.get("flavor", "unknown"),
+                            signature=manifest.get("signature"),
+                            metrics=metrics,
+                            state="REGISTERED",
+                            description=description,
+                            card=card or {},
+                            created_by=self.stores.actor.name,
+                            created_at=time.time(),
+                        )
+                    )
+                    append_event(
+                        conn,
+                        self.stores.actor,
+                        "model.register",
+                        f"model:{name}/{version}",
+                        {"run": "run:" + run_id.removeprefix("run-"), "digest": digest},
+                    )
+                return self.get_version(f"{name}/{version}")
+            except IntegrityError:
+                continue
+        raise ConflictError(f"could not allocate a version number for model {name!r}")
+
+    def _run_metrics(self, run_id: str) -> dict[str, float]:
+        with self.engine.connect() as conn:
+            return {
+                k: float(v)
+                for k, v in conn.execute(
+                    select(latest_metrics.c.key, latest_metrics.c.value).where(
+                        latest_metrics.c.run_id == run_id
+                    )
+                ).all()
+            }
+
+    def get_version(self, ref: str | ModelVersion) -> ModelVersion:
+        """A version by `model:bikes/3`, `bikes@champion`, `bikes` (latest) or its id."""
+        if isinstance(ref, ModelVersion):
+            return ref
+        query = select(model_versions)
+        if ref.startswith("mv-"):
+            query = query.where(model_versions.c.id == ref)
+        else:
+            parsed = parse_model_ref(ref)
+            query = query.where(model_versions.c.model == parsed.name)
+            if parsed.version is not None:
+                query = query.where(model_versions.c.version == parsed.version)
+            elif parsed.alias is not None:
+                with self.engine.connect() as conn:
+                    target = conn.execute(
+                        select(model_aliases.c.version).where(
+                            model_aliases.c.model == parsed.name,
+                            model_aliases.c.alias == parsed.alias,
+                        )
+                    ).scalar()
+                if target is None:
+                    raise NotFoundError(f"model {parsed.name!r} has no alias {parsed.alias!r}")
+                query = query.where(model_versions.c.version == target)
+            else:
+                query = query.order_by(model_versions.c.version.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                raise NotFoundError(f"no model version {ref!r}; `loopml models list` shows them")
+            aliases = list(
+                conn.execute(
+                    select(model_aliases.c.alias)
+                    .where(
+                        model_aliases.c.model == row.model, model_aliases.c.version == row.version
+                    )
+                    .order_by(model_aliases.c.alias)
+                ).scalars()
+            )
+        return _version(row, aliases)
+
+    def list_versions(
+        self, name: str | None = None, *, state: str | None = None, alias: str | None = None
+    ) -> list[ModelVersion]:
+        query = select(model_versions).order_by(model_versions.c.model, model_versions.c.version)
+        if name is not None:
+            query = query.where(model_versions.c.model == name)
+        if state is not None:
+            query = query.where(model_versions.c.state == state)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+            alias_rows = conn.execute(select(model_aliases)).all()
+        by_version: dict[tuple[str, int], list[str]] = {}
+        for a in alias_rows:
+            by_version.setdefault((a.model, a.version), []).append(a.alias)
+        found = [_version(r, sorted(by_version.get((r.model, r.version), []))) for r in rows]
+        return [v for v in found if alias is None or alias in v.aliases]
+
+    def set_state(self, ref: str, state: str) -> ModelVersion:
+        require(self.stores.actor, "write", "change a version's lifecycle state")
+        if state not in STATES:
+            raise ValidationError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+        version = self.get_version(ref)
+        if state == "ARCHIVED" and version.aliases:
+            raise ConflictError(
+                f"{version.uri} still holds aliases {version.aliases}; move them first"
+            )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(model_versions).where(model_versions.c.id == version.id).values(state=state)
+            )
+            append_event(
+                conn,
+                self.stores.actor,
+                "model.state",
+                version.uri,
+                {"from": version.state, "to": state},
+            )
+        return self.get_version(version.id)
+
+    # ------------------------------------------------------------------ aliases
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point an unprotected alias at a version. Protected ones need `request_alias`."""
+        require(self.stores.actor, "write", "move aliases")
+        check_alias(alias)
+        model = self.get_model(name)
+        if alias in model.protected_aliases:
+            raise ConflictError(
+                f"alias {alias!r} of {name} is protected: it moves only through an approval "
+                f"request (`loopml models request {name}/{version} --alias {alias}`)"
+            )
+        target = self.get_version(f"{name}/{version}")
+        with self.engine.begin() as conn:
+            move_alias(conn, name, alias, version, self.stores.actor.name)
+        return self.get_version(target.id)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        require(self.stores.actor, "write", "remove aliases")
+        if alias in self.get_model(name).protected_aliases:
+            raise ConflictError(f"alias {alias!r} of {name} is protected and cannot be removed")
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                model_aliases.delete().where(
+                    model_aliases.c.model == name, model_aliases.c.alias == alias
+                )
+            )
+            if done.rowcount == 0:
+                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+            append_event(conn, self.stores.actor, "alias.delete", f"model:{name}@{alias}")
+
+    # ------------------------------------------------------------------ loading
+    def model_folder(self, ref: str | ModelVersion) -> Path:
+        """The version's files in a local folder, each verified against its hash."""
+        version = self.get_version(ref)
+        if version.run_id is None:
+            raise NotFoundError(f"{version.uri} has no run holding its files")
+        folder = (
+            self.stores.settings.local_path(self.stores.settings.cache_dir)
+            / "models"
+            / version.manifest_digest
+        )
+        prefix = version.artifact_path + "/"
+        with self.engine.connect() as conn:
+            files = conn.execute(
+                select(run_artifacts.c.path, run_artifacts.c.digest).where(
+                    run_artifacts.c.run_id == version.run_id,
+                    run_artifacts.c.path.like(prefix + "%"),
+                )
+            ).all()
+        manifest_digest = dict(files).get(prefix + MANIFEST)
+        if manifest_digest != version.manifest_digest:
+            raise ValidationError(
+                f"{version.uri}: the run's model manifest is not the one registered "
+                "(it was replaced after registration); refusing to load it"
+            )
+        for path, digest in files:
+            self.stores.artifacts.fetch(digest, folder / path[len(prefix) :])
+        return folder
+
+    def load(self, ref: str | ModelVersion) -> LoadedModel:
+        """Load a version after verifying every one of its files."""
+        version = self.get_version(ref)
+        return load_model(self.model_folder(version), manifest_digest=version.manifest_digest)
+
+
+def move_alias(conn: Connection, name: str, alias: str, version: int, actor: str) -> int | None:
+    """Set `alias` → `version` in the caller's transaction; returns the previous version."""
+    previous = conn.execute(
+        select(model_aliases.c.version).where(
+            model_aliases.c.model == name, model_aliases.c.alias == alias
+        )
+    ).scalar()
+    conn.execute(
+        model_aliases.delete().where(model_aliases.c.model == name, model_aliases.c.alias == alias)
+    )
+    conn.execute(
+        model_aliases.insert().values(
+            model=name, alias=alias, version=version, updated_by=actor, updated_at=time.time()
+        )
+    )
+    append_event(
+        conn, actor, "alias.move", f"model:{name}@{alias}", {"from": previous, "to": version}
+    )
+    return previous
+
+
+def _version(row: Any, aliases: list[str]) -> ModelVersion:
+    m = row._mapping
+    return ModelVersion(
+        id=m["id"],
+        model=m["model"],
+        version=m["version"],
+        run_id=m["run_id"],
+        artifact_path=m["artifact_path"],
+        manifest_digest=m["manifest_digest"],
+        flavor=m["flavor"],
+        signature=m["signature"],
+        metrics=m["metrics"] or {},
+        state=m["state"],
+        description=m["description"],
+        card=m["card"] or {},
+        created_by=m["created_by"],
+        created_at=m["created_at"],
+        aliases=aliases,
+    )

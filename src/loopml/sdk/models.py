@@ -1,0 +1,126 @@
+"""The registry half of the SDK: packaging a run's model, registering, promoting, cards."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loopml.data import DatasetService
+from loopml.errors import ValidationError
+from loopml.governance import IdentityService
+from loopml.registry import (
+    ApprovalRequest,
+    ApprovalService,
+    EvaluationService,
+    LoadedModel,
+    ModelVersion,
+    Policy,
+    RegisteredModel,
+    RegistryService,
+    card_data,
+    format_lineage,
+    lineage,
+    render_html,
+    render_markdown,
+)
+from loopml.registry.packaging import infer_signature, save_model
+from loopml.store import Stores
+from loopml.tracking import Run, TrackingService
+
+
+class ModelsAPI:
+    """Registry, approvals, evaluations and identities over one set of stores."""
+
+    def __init__(self, stores: Stores, tracking: TrackingService, datasets: DatasetService) -> None:
+        self.stores = stores
+        self.tracking = tracking
+        self.datasets = datasets
+        self.registry = RegistryService(stores)
+        self.evaluations = EvaluationService(self.registry, datasets)
+        self.approvals = ApprovalService(self.registry, self.evaluations)
+        self.identity = IdentityService(stores)
+
+    # ------------------------------------------------------------------ logging
+    def log_model(
+        self,
+        run: Run,
+        model: Any,
+        name: str | None,
+        *,
+        artifact_path: str = "model",
+        input_example: Any = None,
+        register: bool = False,
+        signature: Any = None,
+        flavor: str | None = None,
+        description: str | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> ModelVersion | list[str]:
+        """Save, log as run artifacts, and (with `register`) register as `name`."""
+        if register and name is None:
+            raise ValidationError("register=True needs a model name: log_model(model, name=...)")
+        example = None
+        if input_example is not None:
+            frame = input_example
+            if signature is None and hasattr(model, "predict"):
+                signature = infer_signature(frame, model.predict(frame[:200]))
+            elif signature is None:
+                signature = infer_signature(frame)
+            example = frame.head(5) if isinstance(frame, pd.DataFrame) else frame
+        with tempfile.TemporaryDirectory(prefix="loopml-model-") as tmp:
+            folder = Path(tmp) / "model"
+            save_model(
+                model,
+                folder,
+                flavor=flavor,
+                signature=signature,
+                input_example=example if isinstance(example, pd.DataFrame) else None,
+            )
+            paths = run.log_artifact(folder, name=artifact_path)
+        if not register:
+            return paths
+        assert name is not None
+        run.flush()  # the version's metrics snapshot must include what was logged so far
+        return self.registry.register_version(
+            name, run.id, artifact_path, description=description, card=card
+        )
+
+    # ------------------------------------------------------------------ shortcuts
+    def register(
+        self, name: str, run_id: str, artifact_path: str = "model", **kwargs: Any
+    ) -> ModelVersion:
+        return self.registry.register_version(name, run_id, artifact_path, **kwargs)
+
+    def get(self, ref: str) -> ModelVersion:
+        return self.registry.get_version(ref)
+
+    def model(self, name: str) -> RegisteredModel:
+        return self.registry.get_model(name)
+
+    def load(self, ref: str) -> LoadedModel:
+        return self.registry.load(ref)
+
+    def request(
+        self, ref: str, alias: str = "champion", reason: str | None = None
+    ) -> ApprovalRequest:
+        return self.approvals.request(ref, alias, reason)
+
+    def set_policy(self, name: str, policy: dict[str, Any] | Policy) -> Policy:
+        return self.registry.set_policy(name, policy)
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        return lineage(self.registry, self.tracking, self.datasets, ref)
+
+    def lineage_text(self, ref: str) -> str:
+        return "\n".join(format_lineage(self.lineage(ref)))
+
+    def card(self, ref: str) -> dict[str, Any]:
+        return card_data(self.registry, self.tracking, self.datasets, self.approvals, ref)
+
+    def card_markdown(self, ref: str) -> str:
+        return render_markdown(self.card(ref))
+
+    def card_html(self, ref: str) -> str:
+        return render_html(self.card(ref))
