@@ -1,4 +1,5 @@
-"""loopml in a minute: version data, track a model sweep, pick the best, watch it drift.
+"""loopml in a minute: version data, track a sweep, register and approve the best, watch it
+drift.
 
 Run it with `make demo`. Everything lands in ./demo-workspace, recreated on every run, and
 nothing touches the network: the data are the Bike Sharing hours bundled with loopml.
@@ -6,7 +7,6 @@ nothing touches the network: the data are the Bike Sharing hours bundled with lo
 
 from __future__ import annotations
 
-import io
 import shutil
 import time
 from collections.abc import Callable
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from rich import box
@@ -31,11 +30,13 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml
 import loopml.sklearn
 from loopml.config import init_workspace
+from loopml.governance import verify_chain
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "demo-workspace"
 EXPERIMENT = "bikes-demand"
+MODEL = "bikes-demand"
 HOLDOUT = 0.2  # the last fifth of winter, in time order, judges the candidates
 console = Console()
 
@@ -261,15 +262,89 @@ def leaderboard(client: loopml.Client) -> loopml.RunRecord:
     return best
 
 
+def holdout_dataset(split: Split, winter: loopml.DatasetVersion) -> loopml.DatasetVersion:
+    """The winter hold-out as model inputs plus the target, for evaluations and checks."""
+    frame = bikeshare_features(split.holdout).assign(**{TARGET: split.holdout[TARGET].to_numpy()})
+    return loopml.log_dataset(
+        "bikes-holdout", frame, parent=winter.uri, description="winter hold-out, model inputs"
+    )
+
+
+def register_and_approve(
+    client: loopml.Client, best: loopml.RunRecord, holdout: loopml.DatasetVersion
+) -> str:
+    """Register the best run's model and promote it to champion under a policy."""
+    version = client.models.register(
+        MODEL,
+        best.id,
+        description="Hourly bike rentals in Washington D.C., from calendar and weather.",
+        card={
+            "intended_use": "Plan bike redistribution a day ahead (demo).",
+            "out_of_scope": "Other cities; months unlike the training data without retraining.",
+            "owners": "demo team",
+            "limitations": ["Trained on January-March only: expect under-prediction in summer."],
+        },
+    )
+    policy = client.models.set_policy(
+        MODEL,
+        {
+            "required_approvals": 1,
+            "four_eyes": True,
+            "thresholds": [{"metric": "val_r2", "op": ">=", "value": 0.8}],
+            "no_regression": {"dataset": holdout.uri, "target": TARGET, "metric": "rmse"},
+            "fairness": {
+                "dataset": holdout.uri,
+                "target": TARGET,
+                "sensitive": ["workingday"],
+                "limits": {"mae_ratio": 0.3},
+            },
+        },
+    )
+    console.print(
+        f"  registered [bold]{version.uri}[/] from {best.uri}; policy: "
+        f"{policy.required_approvals} approval by an approver other than the requester, "
+        f"{len(policy.thresholds)} threshold, no regression, fairness by workingday"
+    )
+    client.models.evaluations.evaluate(version, holdout, TARGET, sensitive=["workingday"])
+    request = client.models.request(version.uri, reason="best of the winter sweep")
+    for check in request.checks:
+        mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
+        console.print(f"  {mark} {check['name']}: {check['message']}")
+    identity = client.models.identity
+    identity.create_principal("alice", "approver")
+    token = identity.create_token("alice", label="demo")
+    reviewer = loopml.connect(WORKSPACE, token=token)
+    decided = reviewer.models.approvals.approve(request.id, comment="checks pass; ship it")
+    reviewer.close()
+    console.print(
+        f"  request {request.id} by {request.requester}: {decided.status} by "
+        f"{decided.decisions[0].principal} → {MODEL}@champion = {version.uri}"
+    )
+    console.print("  lineage:")
+    for line in client.models.lineage_text(version.uri).splitlines():
+        console.print(f"    {line}", highlight=False)
+    card_md = WORKSPACE / "model-card.md"
+    card_html = WORKSPACE / "model-card.html"
+    card_md.write_text(client.models.card_markdown(version.uri))
+    card_html.write_text(client.models.card_html(version.uri))
+    audit = verify_chain(client.stores.engine)
+    console.print(
+        f"  model card: {card_md.relative_to(ROOT)} and {card_html.relative_to(ROOT)}\n"
+        f"  audit trail: {audit.checked} events, "
+        + ("intact" if audit.ok else f"[red]broken: {audit.reason}[/]")
+    )
+    return version.uri
+
+
 def drift(client: loopml.Client, best: loopml.RunRecord, split: Split, bikes: pd.DataFrame) -> None:
-    """The winter model meets warmer months: the drop the monitors and retraining react to."""
-    model = joblib.load(io.BytesIO(client.read_artifact(best.id, loopml.sklearn.MODEL_ARTIFACT)))
+    """The champion meets warmer months: the drop the monitors and retraining react to."""
+    model = client.models.load(f"{MODEL}@champion")  # every file verified against its hash
     windows = [
         (f"winter hold-out {split.holdout_window}", split.holdout),
         ("spring Apr-Jun (bikes@2)", split_by_months(bikes, [4, 5, 6])),
         ("summer Jun-Aug", split_by_months(bikes, [6, 7, 8])),
     ]
-    table = compact_table(f"{best.name} ({best.uri}), loaded from its run, on later months")
+    table = compact_table(f"model:{MODEL}@champion ({best.name}) on later months")
     for column in ("window", "hours", "temp", "bikers", "predicted", "R²", "RMSE"):
         table.add_column(column, justify="left" if column == "window" else "right")
     for label, rows in windows:
@@ -297,7 +372,8 @@ def main() -> None:
     started = time.perf_counter()
     console.print(
         Panel.fit(
-            "[bold]loopml demo[/]: version data → track a sweep → pick the best → watch it drift\n"
+            "[bold]loopml demo[/]: version data → track a sweep → approve the best → "
+            "watch it drift\n"
             "[dim]Capital Bikeshare, Washington D.C., hourly rentals 2011 (UCI, CC BY 4.0)[/]",
             border_style="cyan",
         )
@@ -324,7 +400,10 @@ def main() -> None:
     step(5, "Pick the best run by validation R²")
     best = leaderboard(client)
 
-    step(6, "Load the best model from its run and score it on later months")
+    step(6, "Register the best model and promote it to champion under a policy")
+    register_and_approve(client, best, holdout_dataset(split, winter))
+
+    step(7, "Score the champion on later months")
     drift(client, best, split, bikes)
 
     client.close()
@@ -333,7 +412,8 @@ def main() -> None:
     console.print(
         Panel.fit(
             f"Done in {time.perf_counter() - started:.1f} s. Workspace: [bold]{WORKSPACE}[/]\n"
-            "Try: [bold]loopml runs list --workspace demo-workspace[/]",
+            "Try: [bold]loopml -w demo-workspace runs list[/]\n"
+            f"     [bold]loopml -w demo-workspace models lineage model:{MODEL}@champion[/]",
             border_style="green",
         )
     )

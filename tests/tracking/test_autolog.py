@@ -188,10 +188,10 @@ def test_failed_fit_fails_its_own_run_and_raises(autologged: Client) -> None:
 def test_logging_errors_warn_but_training_succeeds(
     autologged: Client, diabetes: Data, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: Any, **kwargs: Any) -> str:
+    def broken(*args: Any, **kwargs: Any) -> object:
         raise OSError("disk full")
 
-    monkeypatch.setattr(loopml.Run, "log_bytes", broken)
+    monkeypatch.setattr(loopml.Run, "log_model", broken)
     x, y = diabetes
     with pytest.warns(RuntimeWarning, match="could not log the model of Ridge.*disk full"):
         model = Ridge().fit(x, y)

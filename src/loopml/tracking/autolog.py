@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import io
 import re
 import threading
 import traceback
@@ -20,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import joblib
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 from sklearn.base import is_classifier, is_regressor
 from sklearn.pipeline import Pipeline
@@ -218,7 +217,7 @@ def _log_fit(
         ("metrics", lambda: _log_metrics(run, estimator, args, kwargs)),
     ]
     if log_models:
-        parts.append(("the model", lambda: _log_model(run, estimator)))
+        parts.append(("the model", lambda: _log_model(run, estimator, _fit_data(args, kwargs)[0])))
     for what, part in parts:
         try:
             part()
@@ -304,7 +303,7 @@ def _log_metrics(
         run.log_metrics(finite, step=0)
 
 
-def _log_model(run: Run, estimator: Any) -> None:
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    run.log_bytes(buffer.getvalue(), MODEL_ARTIFACT, "application/octet-stream")
+def _log_model(run: Run, estimator: Any, x: Any) -> None:
+    """Packaged like `run.log_model`: manifest, file hashes, and a signature from `x`."""
+    example = x if isinstance(x, pd.DataFrame) else None
+    run.log_model(estimator, artifact_path=MODEL_ARTIFACT.split("/")[0], input_example=example)
