@@ -54,9 +54,8 @@ def card_data(
             .where(model_evaluations.c.model_version_id == version.id)
             .order_by(model_evaluations.c.created_at)
         ).all()
-    evaluations = [
-        {"dataset": f"dataset:{r.name}@{r.version}", "metrics": r.result["metrics"]} for r in rows
-    ]
+    latest_per_dataset = {f"dataset:{r.name}@{r.version}": r.result["metrics"] for r in rows}
+    evaluations = [{"dataset": uri, "metrics": m} for uri, m in latest_per_dataset.items()]
     fairness = next((r.result["fairness"] for r in reversed(rows) if "fairness" in r.result), None)
     requests = [r for r in approvals.list(version.model) if r.version == version.version]
     run = chain["run"] or {}
