@@ -13,6 +13,7 @@ from loopml.errors import (
 from loopml.sdk import Client, connect
 from loopml.sdk.fluent import (
     active_run,
+    client,
     diff_datasets,
     get_dataset,
     get_run,
@@ -48,6 +49,7 @@ __all__ = [
     "RunRecord",
     "ValidationError",
     "active_run",
+    "client",
     "connect",
     "diff_datasets",
     "get_dataset",
