@@ -288,3 +288,51 @@ approval_decisions = Table(
     Column("comment", Text, nullable=True),
     Column("decided_at", Float, nullable=False),
 )
+
+# ---------------------------------------------------------------------- deployments
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("routes", JSON, nullable=False),
+    Column("shadows", JSON, nullable=False),
+    Column("strategy", String(16), nullable=False),
+    Column("sticky_key", String(KEY_LEN), nullable=True),
+    Column("previous_routes", JSON, nullable=True),
+    Column("config", JSON, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_by", String(KEY_LEN), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+deployment_history = Table(
+    "deployment_history",
+    metadata,
+    Column("deployment", String(KEY_LEN), ForeignKey("deployments.name"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("routes", JSON, nullable=False),
+    Column("shadows", JSON, nullable=False),
+    Column("strategy", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("actor", String(KEY_LEN), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+# Parquet segments of the prediction and feedback logs, kept in the artifact store.
+log_segments = Table(
+    "log_segments",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("deployment", String(KEY_LEN), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("digest", String(80), ForeignKey("artifacts.digest"), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("min_time", Float, nullable=False),
+    Column("max_time", Float, nullable=False),
+    Column("source", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_log_segments_deployment_kind_day", "deployment", "kind", "day"),
+)
