@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -17,11 +18,23 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+_ARTIFACT_UPSERTS: dict[str, Any] = {}
+
+
 def record_artifact(conn: Connection, engine: Engine, ref: ArtifactRef, media_type: str) -> None:
     """Insert the artifact's row unless it is already known."""
-    insert = dialect_insert(engine)
+    statement = _ARTIFACT_UPSERTS.get(engine.dialect.name)
+    if statement is None:
+        statement = dialect_insert(engine)(artifacts).on_conflict_do_nothing(
+            index_elements=["digest"]
+        )
+        _ARTIFACT_UPSERTS[engine.dialect.name] = statement
     conn.execute(
-        insert(artifacts)
-        .values(digest=ref.digest, size=ref.size, media_type=media_type, created_at=time.time())
-        .on_conflict_do_nothing(index_elements=["digest"])
+        statement,
+        {
+            "digest": ref.digest,
+            "size": ref.size,
+            "media_type": media_type,
+            "created_at": time.time(),
+        },
     )

@@ -1,9 +1,10 @@
 """Buffered metric logging: journal first, then bulk writes to the store.
 
 `log` costs one small `write(2)`; points reach the database in bulk, when the buffer holds
-`flush_points` points, every `flush_interval_s` seconds (a background thread), and when the
-run ends. Each bulk write also records the journal offset it covers, in the same
-transaction, so a replay after a crash neither loses nor repeats a point.
+`flush_points` points, every `flush_interval_s` seconds (one background thread per process
+serves every open run), and when the run ends. Each bulk write also records the journal
+offset it covers, in the same transaction, so a replay after a crash neither loses nor
+repeats a point.
 """
 
 from __future__ import annotations
@@ -12,19 +13,50 @@ import threading
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, bindparam, update
 
 from loopml.store import dialect_insert
+from loopml.store.fastpath import RawStatement
 from loopml.store.schema import latest_metrics, metrics, runs
 from loopml.tracking.journal import MetricJournal, Point, encode_point
+
+_INSERT_METRICS = RawStatement(
+    metrics.insert().values(
+        {name: bindparam(name) for name in ("run_id", "key", "value", "step", "timestamp")}
+    )
+)
+_SET_OFFSET = RawStatement(
+    update(runs).where(runs.c.id == bindparam("rid")).values(journal_offset=bindparam("offset"))
+)
+_LATEST_UPSERTS: dict[str, RawStatement] = {}
+
+
+def _latest_upsert(engine: Engine) -> RawStatement:
+    """One upsert per dialect, built once and run with executemany (a hot path)."""
+    found = _LATEST_UPSERTS.get(engine.dialect.name)
+    if found is None:
+        base = dialect_insert(engine)(latest_metrics)
+        excluded = base.excluded
+        upsert = base.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": excluded.value, "step": excluded.step, "timestamp": excluded.timestamp},
+            where=(latest_metrics.c.step < excluded.step)
+            | (
+                (latest_metrics.c.step == excluded.step)
+                & (latest_metrics.c.timestamp <= excluded.timestamp)
+            ),
+        )
+        found = RawStatement(upsert)
+        _LATEST_UPSERTS[engine.dialect.name] = found
+    return found
 
 
 def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence[Point]) -> None:
     """Insert points and keep `latest_metrics` at the newest (step, timestamp) per key."""
     if not points:
         return
-    conn.execute(
-        metrics.insert(),
+    _INSERT_METRICS.executemany(
+        conn,
         [
             {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
             for k, v, s, t in points
@@ -35,27 +67,17 @@ def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence
         seen = newest.get(point[0])
         if seen is None or (point[2], point[3]) >= (seen[2], seen[3]):
             newest[point[0]] = point
-    insert = dialect_insert(engine)
-    for key, value, step, timestamp in newest.values():
-        stmt = insert(latest_metrics).values(
-            run_id=run_id, key=key, value=value, step=step, timestamp=timestamp
-        )
-        excluded = stmt.excluded
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={
-                    "value": excluded.value,
-                    "step": excluded.step,
-                    "timestamp": excluded.timestamp,
-                },
-                where=(latest_metrics.c.step < excluded.step)
-                | (
-                    (latest_metrics.c.step == excluded.step)
-                    & (latest_metrics.c.timestamp <= excluded.timestamp)
-                ),
-            )
-        )
+    _latest_upsert(engine).executemany(
+        conn,
+        [
+            {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
+            for k, v, s, t in newest.values()
+        ],
+    )
+
+
+def set_journal_offset(conn: Connection, run_id: str, offset: int) -> None:
+    _SET_OFFSET.execute(conn, {"rid": run_id, "offset": offset})
 
 
 class MetricWriter:
@@ -80,11 +102,8 @@ class MetricWriter:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._steps: dict[str, int] = {}
-        self._closed = threading.Event()
-        self._thread = threading.Thread(
-            target=self._flush_periodically, daemon=True, name=f"loopml-metrics-{run_id}"
-        )
-        self._thread.start()
+        self._last_flush = time.monotonic()
+        self._scheduled = False
 
     def next_step(self, key: str) -> int:
         return self._steps.get(key, -1) + 1
@@ -97,6 +116,9 @@ class MetricWriter:
             if step > self._steps.get(key, -1):
                 self._steps[key] = step
             full = len(self._pending) >= self.flush_points
+            if not self._scheduled:
+                self._scheduled = True
+                _FLUSHER.add(self)
         if full:
             self.flush()
 
@@ -109,8 +131,14 @@ class MetricWriter:
                 if step > self._steps.get(key, -1):
                     self._steps[key] = step
             full = len(self._pending) >= self.flush_points
+            if not self._scheduled:
+                self._scheduled = True
+                _FLUSHER.add(self)
         if full:
             self.flush()
+
+    def due(self, now: float) -> bool:
+        return now - self._last_flush >= self.flush_interval_s
 
     def flush(self) -> None:
         """Write everything buffered so far to the store (one transaction)."""
@@ -118,33 +146,62 @@ class MetricWriter:
             with self._lock:
                 points, offset = self._pending, self._pending_offset
                 self._pending = []
+            self._last_flush = time.monotonic()
             if not points:
                 return
             try:
                 with self.engine.begin() as conn:
                     write_points(conn, self.engine, self.run_id, points)
-                    conn.execute(
-                        update(runs).where(runs.c.id == self.run_id).values(journal_offset=offset)
-                    )
+                    set_journal_offset(conn, self.run_id, offset)
             except BaseException:
                 with self._lock:  # keep them for the next attempt; the journal has them too
                     self._pending[:0] = points
                 raise
 
-    def _flush_periodically(self) -> None:
-        while not self._closed.wait(self.flush_interval_s):
-            try:
-                self.flush()
-            except Exception:  # the next flush (or the journal replay) retries
-                time.sleep(self.flush_interval_s)
-
     def stop(self) -> None:
-        """Stop the background thread (the caller flushes within its final transaction)."""
-        self._closed.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=30)
+        """Leave the background flusher (the caller flushes within its final transaction)."""
+        _FLUSHER.remove(self)
 
     def take_pending(self) -> tuple[list[Point], int]:
         with self._flush_lock, self._lock:
             points, self._pending = self._pending, []
             return points, self._pending_offset
+
+
+class _Flusher:
+    """One daemon thread per process flushes every writer whose interval has passed."""
+
+    TICK_S = 0.05
+
+    def __init__(self) -> None:
+        self._writers: set[MetricWriter] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, writer: MetricWriter) -> None:
+        with self._lock:
+            self._writers.add(writer)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, daemon=True, name="loopml-metric-flusher"
+                )
+                self._thread.start()
+
+    def remove(self, writer: MetricWriter) -> None:
+        with self._lock:
+            self._writers.discard(writer)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.TICK_S)
+            now = time.monotonic()
+            with self._lock:
+                due = [w for w in self._writers if w.due(now)]
+            for writer in due:
+                try:
+                    writer.flush()
+                except Exception:  # the next tick (or the journal replay) retries
+                    writer._last_flush = now
+
+
+_FLUSHER = _Flusher()

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import ArtifactRef
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
+from loopml.store.fastpath import RawStatement
 from loopml.store.schema import (
     dataset_versions,
     experiments,
@@ -47,6 +48,20 @@ from loopml.tracking.search import compile_filter, parse_order_by
 from loopml.validation import check_key, check_name, check_text_value
 
 MAX_RESULTS_LIMIT = 50_000
+_HOST = socket.gethostname()
+
+# Prebuilt statements for the paths every run takes (building them costs more than running).
+_INSERT_RUN = RawStatement(runs.insert())
+_INSERT_TAGS = RawStatement(tags.insert())
+_INSERT_PARAMS = RawStatement(params.insert())
+_INSERT_RUN_ARTIFACTS = RawStatement(run_artifacts.insert())
+_END_RUN_STATEMENT = (
+    update(runs)
+    .where(runs.c.id == bindparam("rid"))
+    .values(status=bindparam("new_status"), end_time=bindparam("ended"), error=bindparam("err"))
+)
+_END_RUN_NO_JOURNAL = RawStatement(_END_RUN_STATEMENT)
+_END_RUN = RawStatement(_END_RUN_STATEMENT.values(journal_offset=bindparam("offset")))
 
 
 class TrackingService:
@@ -56,6 +71,7 @@ class TrackingService:
         self.stores = stores
         self.engine = stores.engine
         self._experiment_ids: dict[str, str] = {}
+        self._recorded: set[str] = set()
 
     # ------------------------------------------------------------------ experiments
     def experiment_id(self, name: str, *, create: bool = True) -> str:
@@ -79,7 +95,7 @@ class TrackingService:
                         experiments.insert().values(
                             id=found,
                             name=name,
-                            created_by=self.stores.settings.user,
+                            created_by=self.stores.actor.name,
                             created_at=time.time(),
                         )
                     )
@@ -137,28 +153,44 @@ class TrackingService:
         with self.engine.begin() as conn:
             if parent_id is not None:
                 self._require_run(conn, parent_id)
-            conn.execute(
-                runs.insert().values(
-                    id=run_id,
-                    experiment_id=exp_id,
-                    name=name or run_id.removeprefix("run-"),
-                    parent_id=parent_id,
-                    status="RUNNING",
-                    start_time=time.time(),
-                    git_commit=code.commit if code else None,
-                    git_dirty=code.dirty if code else None,
-                    git_diff_digest=diff_digest,
-                    environment=environment,
-                    journal_offset=0,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    created_by=self.stores.settings.user,
-                )
+            _INSERT_RUN.execute(
+                conn,
+                {
+                    "id": run_id,
+                    "experiment_id": exp_id,
+                    "name": name or run_id.removeprefix("run-"),
+                    "parent_id": parent_id,
+                    "status": "RUNNING",
+                    "start_time": time.time(),
+                    "end_time": None,
+                    "error": None,
+                    "git_commit": code.commit if code else None,
+                    "git_dirty": code.dirty if code else None,
+                    "git_diff_digest": diff_digest,
+                    "environment": json.dumps(environment) if environment else None,
+                    "journal_offset": 0,
+                    "host": _HOST,
+                    "pid": os.getpid(),
+                    "created_by": self.stores.actor.name,
+                },
             )
             if tag_rows:
-                conn.execute(tags.insert(), tag_rows)
-            for path, ref, media in artifacts:
-                self._attach(conn, run_id, path, ref, media)
+                _INSERT_TAGS.executemany(conn, tag_rows)
+            recorded = [r.digest for _, r, m in artifacts if self._record_once(conn, r, m)]
+            if artifacts:
+                _INSERT_RUN_ARTIFACTS.executemany(
+                    conn,
+                    [
+                        {
+                            "run_id": run_id,
+                            "path": path,
+                            "digest": ref.digest,
+                            "size": ref.size,
+                            "media_type": media,
+                        }
+                        for path, ref, media in artifacts
+                    ],
+                )
             append_event(
                 conn,
                 self.stores.actor,
@@ -166,15 +198,20 @@ class TrackingService:
                 _uri(run_id),
                 {"experiment": experiment, "parent": parent_id},
             )
+        self._recorded.update(recorded)  # only once the rows are committed
         return run_id
+
+    def _record_once(self, conn: Connection, ref: ArtifactRef, media: str) -> bool:
+        """Artifact rows are immutable: record each digest once per process."""
+        if ref.digest in self._recorded:
+            return False
+        record_artifact(conn, self.engine, ref, media)
+        return True
 
     def open_metric_writer(self, run_id: str) -> MetricWriter:
         settings = self.stores.settings
+        # The run row starts at offset 0; replay skips the journal header by itself.
         journal = MetricJournal(self.stores.journal_dir, run_id, self._store_label())
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(runs).where(runs.c.id == run_id).values(journal_offset=journal.offset)
-            )
         return MetricWriter(
             self.engine,
             journal,
@@ -199,12 +236,24 @@ class TrackingService:
         if writer is not None:
             writer.stop()
             points, offset = writer.take_pending()
-        values: dict[str, Any] = {"status": status, "end_time": time.time(), "error": error}
-        if writer is not None:
-            values["journal_offset"] = offset
         with self.engine.begin() as conn:
             write_points(conn, self.engine, run_id, points)
-            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+            if writer is None:
+                _END_RUN_NO_JOURNAL.execute(
+                    conn,
+                    {"rid": run_id, "new_status": status, "ended": time.time(), "err": error},
+                )
+            else:
+                _END_RUN.execute(
+                    conn,
+                    {
+                        "rid": run_id,
+                        "new_status": status,
+                        "ended": time.time(),
+                        "err": error,
+                        "offset": offset,
+                    },
+                )
             append_event(conn, self.stores.actor, "run.end", _uri(run_id), {"status": status})
         if writer is not None:
             writer.journal.close(remove=True)
@@ -215,6 +264,13 @@ class TrackingService:
         rows = {check_key("param", k): check_text_value("param", k, v) for k, v in values.items()}
         if not rows:
             return
+        new_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in rows.items()]
+        try:  # the common case: new keys on a live run, one statement
+            with self.engine.begin() as conn:
+                _INSERT_PARAMS.executemany(conn, new_rows)
+            return
+        except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
+            pass  # an unknown run or a key logged before: find out which, below
         with self.engine.begin() as conn:
             self._require_run(conn, run_id)
             existing = dict(
@@ -232,13 +288,9 @@ class TrackingService:
                 raise ConflictError(
                     f"params of {run_id} cannot change ({detail}); start a new run instead"
                 )
-            new = [
-                {"run_id": run_id, "key": k, "value": v}
-                for k, v in rows.items()
-                if k not in existing
-            ]
-            if new:
-                conn.execute(params.insert(), new)
+            missing = [row for row in new_rows if row["key"] not in existing]
+            if missing:
+                _INSERT_PARAMS.executemany(conn, missing)
 
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
         require(self.stores.actor, "write", "set tags")
