@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import loopml
@@ -32,10 +34,22 @@ LAYERS = {
 
 
 def test_all_matches_namespace() -> None:
-    public = {n for n in vars(loopml) if not n.startswith("_")}
+    public = {n for n in dir(loopml) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(loopml, n)).__name__ == "module"}
     assert set(loopml.__all__) == public - modules
     assert len(loopml.__all__) == len(set(loopml.__all__))
+    for name in loopml.__all__:
+        assert getattr(loopml, name) is not None
+
+
+def test_importing_the_artifact_store_stays_light() -> None:
+    code = (
+        "import sys, loopml.artifacts; "
+        "heavy = {'pandas', 'pyarrow', 'duckdb', 'sqlalchemy', 'sklearn'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,6 +1,9 @@
 """loopml: the whole machine-learning loop in one package."""
 
-from loopml.data import DatasetDiff, DatasetVersion
+import importlib as _importlib
+from typing import TYPE_CHECKING
+from typing import Any as _Any
+
 from loopml.errors import (
     ArtifactCorruptedError,
     ConfigError,
@@ -10,26 +13,83 @@ from loopml.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from loopml.sdk import Client, connect
-from loopml.sdk.fluent import (
-    active_run,
-    client,
-    diff_datasets,
-    get_dataset,
-    get_run,
-    load_dataset,
-    log_artifact,
-    log_dataset,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    search_runs,
-    set_client,
-    set_tag,
-    start_run,
-)
-from loopml.tracking import MetricPoint, Run, RunList, RunRecord
+
+if TYPE_CHECKING:
+    from loopml.data import (
+        DatasetDiff,
+        DatasetVersion,
+    )
+    from loopml.sdk.client import (
+        Client,
+        connect,
+    )
+    from loopml.sdk.fluent import (
+        active_run,
+        client,
+        diff_datasets,
+        get_dataset,
+        get_run,
+        load_dataset,
+        log_artifact,
+        log_dataset,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        search_runs,
+        set_client,
+        set_tag,
+        start_run,
+    )
+    from loopml.tracking import (
+        MetricPoint,
+        Run,
+        RunList,
+        RunRecord,
+    )
+
+# The SDK pulls in pandas, pyarrow, DuckDB and SQLAlchemy; importing them only when a name
+# is first used keeps `import loopml.artifacts` (and the CLI's --help) light.
+_LAZY = {
+    "DatasetDiff": "loopml.data",
+    "DatasetVersion": "loopml.data",
+    "Client": "loopml.sdk.client",
+    "connect": "loopml.sdk.client",
+    "active_run": "loopml.sdk.fluent",
+    "client": "loopml.sdk.fluent",
+    "diff_datasets": "loopml.sdk.fluent",
+    "get_dataset": "loopml.sdk.fluent",
+    "get_run": "loopml.sdk.fluent",
+    "load_dataset": "loopml.sdk.fluent",
+    "log_artifact": "loopml.sdk.fluent",
+    "log_dataset": "loopml.sdk.fluent",
+    "log_metric": "loopml.sdk.fluent",
+    "log_metrics": "loopml.sdk.fluent",
+    "log_param": "loopml.sdk.fluent",
+    "log_params": "loopml.sdk.fluent",
+    "search_runs": "loopml.sdk.fluent",
+    "set_client": "loopml.sdk.fluent",
+    "set_tag": "loopml.sdk.fluent",
+    "start_run": "loopml.sdk.fluent",
+    "MetricPoint": "loopml.tracking",
+    "Run": "loopml.tracking",
+    "RunList": "loopml.tracking",
+    "RunRecord": "loopml.tracking",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted((set(globals()) | set(_LAZY)) - {"TYPE_CHECKING"})
+
 
 __version__ = "0.1.0"
 

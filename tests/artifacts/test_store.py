@@ -474,3 +474,17 @@ def test_open_artifact_store_on_s3(s3_url: str, s3_server: str, tmp_path: Path) 
 def test_unsupported_artifact_url(tmp_path: Path, url: str) -> None:
     with pytest.raises(ValidationError, match="unsupported artifact URL"):
         open_artifact_store(url, tmp_path)
+
+
+def test_storing_a_large_file_again_copies_nothing(
+    artifact_store: ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "big.bin"
+    write_random_file(source, 65 * MiB)
+    first = artifact_store.put_file(source)
+
+    def no_staging() -> Path:
+        raise AssertionError("a stored file was copied again")
+
+    monkeypatch.setattr(artifact_store.backend, "staging_path", no_staging)
+    assert artifact_store.put_file(source) == first

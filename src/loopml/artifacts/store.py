@@ -19,10 +19,10 @@ from typing import BinaryIO
 from loopml.artifacts.base import BlobBackend
 from loopml.artifacts.hashing import CHUNK_SIZE, hash_file, new_hasher
 from loopml.artifacts.local import LocalBlobBackend
-from loopml.artifacts.s3 import S3BlobBackend
 from loopml.errors import ArtifactCorruptedError, NotFoundError, ValidationError
 
 COPY_CHUNK = 4 * CHUNK_SIZE
+DEDUPE_CHECK_BYTES = 64 * CHUNK_SIZE  # files this large are hashed before being copied
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ class ArtifactStore:
         source = Path(source)
         if not source.is_file():
             raise ValidationError(f"cannot store {source}: it is not a readable file")
+        known = self._already_stored(source)
+        if known is not None:
+            return known
         try:
             src = open(source, "rb", buffering=0)  # noqa: SIM115 (closed by the `with` below)
         except OSError as exc:
@@ -81,6 +84,19 @@ class ArtifactStore:
             staged.unlink(missing_ok=True)
             raise
         return ArtifactRef(digest, size)
+
+    def _already_stored(self, source: Path) -> ArtifactRef | None:
+        """For a large file, a fast parallel hash first: storing it again copies nothing."""
+        try:
+            size = source.stat().st_size
+            if size < DEDUPE_CHECK_BYTES:
+                return None
+            digest = hash_file(source)
+        except OSError:
+            return None  # the copying pass below reports the problem
+        if self.backend.exists(digest) and self.backend.size(digest) == size:
+            return ArtifactRef(digest, size)
+        return None
 
     def put_bytes(self, data: bytes) -> ArtifactRef:
         """Store `data` (kept in memory: use `put_file` for large blobs)."""
@@ -195,6 +211,9 @@ def open_artifact_store(
     """An artifact store for a local folder or an `s3://bucket/prefix` URL."""
     backend: BlobBackend
     if url.startswith("s3://"):
+        # Imported here: fsspec is only needed by S3 stores, and the local store stays light.
+        from loopml.artifacts.s3 import S3BlobBackend
+
         backend = S3BlobBackend(url, endpoint_url=endpoint_url)
     elif "://" in url and not url.startswith("file://"):
         raise ValidationError(
