@@ -504,22 +504,13 @@ class TrackingService:
             by_run: dict[str, dict[str, Any]] = {
                 i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base
             }
-            for run_id, key, value in conn.execute(
-                select(params.c.run_id, params.c.key, params.c.value).where(
-                    params.c.run_id.in_(ids)
-                )
+            for kind, table in (
+                ("params", "params"),
+                ("metrics", "latest_metrics"),
+                ("tags", "tags"),
             ):
-                by_run[run_id]["params"][key] = value
-            for run_id, key, value in conn.execute(
-                select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
-                    latest_metrics.c.run_id.in_(ids)
-                )
-            ):
-                by_run[run_id]["metrics"][key] = value
-            for run_id, key, value in conn.execute(
-                select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(ids))
-            ):
-                by_run[run_id]["tags"][key] = value
+                for run_id, key, value in _fetch_key_values(conn, table, ids):
+                    by_run[run_id][kind][key] = value
             for run_id, role, name, version, ds_id in conn.execute(
                 select(
                     run_inputs.c.run_id,
@@ -604,6 +595,22 @@ class TrackingService:
             path.unlink(missing_ok=True)
             recovered.append(header.run_id)
         return recovered
+
+
+def _fetch_key_values(conn: Connection, table: str, ids: list[str]) -> list[tuple[str, str, Any]]:
+    """(run_id, key, value) rows of a key-value table for many runs, on the DBAPI cursor:
+    searches return hundreds of runs with several values each, and this is their hot loop."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT run_id, key, value FROM {table} WHERE run_id IN "
+            f"({', '.join([mark] * len(ids))})",
+            tuple(ids),
+        )
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _uri(run_id: str) -> str:
