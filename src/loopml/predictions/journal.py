@@ -1,0 +1,145 @@
+"""The per-process journal of the prediction log: what makes `record()` durable.
+
+Each `PredictionLog` appends one line per record to its own journal file with a single
+`write(2)` before `record()` returns, so an acknowledged record is in the kernel's page
+cache and survives `kill -9` of the process. The writer holds an `flock` on its journal for
+its whole life; a journal that can be locked belongs to a dead process and is replayed by
+`PredictionLog.recover()`.
+
+How far a journal has been written to segments is stored in the metadata store, in the same
+transaction as the segments: a segment's id carries the journal id and the journal offset
+its flush ends at (`lseg-<journal>-<end offset, hex>-<n>`). Replay resumes after the
+highest committed offset, and re-inserting a segment id is a no-op, so every record lands
+in the log exactly once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+SUFFIX = ".plog"
+SEGMENT_PREFIX = "lseg-"
+
+
+@dataclass(frozen=True)
+class JournalHeader:
+    """The first line of a journal: who wrote it, for which store."""
+
+    journal_id: str
+    store: str
+    source: str
+    pid: int
+
+
+def new_journal_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def segment_id(journal_id: str, end_offset: int, n: int) -> str:
+    """The id of the `n`-th segment of the flush that ends at `end_offset` of a journal."""
+    return f"{SEGMENT_PREFIX}{journal_id}-{end_offset:x}-{n}"
+
+
+def segment_id_pattern(journal_id: str) -> str:
+    """A LIKE pattern matching every segment written from one journal."""
+    return f"{SEGMENT_PREFIX}{journal_id}-%"
+
+
+def committed_offset(segment_ids: list[str]) -> int:
+    """The highest journal offset covered by these segments (0 when there are none)."""
+    return max((int(sid.split("-")[2], 16) for sid in segment_ids), default=0)
+
+
+class PredictionJournal:
+    """The writer side: an append-only, flock'ed file owned by one `PredictionLog`."""
+
+    def __init__(self, folder: Path, journal_id: str, store: str, source: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.journal_id = journal_id
+        self.path = folder / f"{journal_id}{SUFFIX}"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        header = {"journal_id": journal_id, "store": store, "source": source, "pid": os.getpid()}
+        os.write(self.fd, orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
+        self.start = os.fstat(self.fd).st_size
+        self.offset = self.start
+
+    def append(self, line: bytes) -> None:
+        """Append one encoded record (a complete line) and advance `offset`."""
+        written = os.write(self.fd, line)
+        while written < len(line):  # short writes only happen on a full or failing disk
+            try:
+                written += os.write(self.fd, line[written:])
+            except OSError:
+                self.offset = os.fstat(self.fd).st_size
+                with suppress(OSError):  # end the torn line so the next one stays readable
+                    os.write(self.fd, b"\n")
+                    self.offset += 1
+                raise
+        self.offset += written
+
+    def close(self, *, remove: bool) -> None:
+        """Release the journal; `remove` deletes it (everything in it is committed)."""
+        if self.fd < 0:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+        self.fd = -1
+
+
+def read_header(path: Path) -> tuple[JournalHeader, int] | None:
+    """A journal's header and the offset where its records start, or None if unreadable."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if not first.endswith(b"\n"):
+        return None
+    try:
+        data = orjson.loads(first)
+        header = JournalHeader(
+            str(data["journal_id"]), str(data["store"]), str(data["source"]), int(data["pid"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    return header, len(first)
+
+
+def read_lines(path: Path, offset: int) -> list[tuple[bytes, int]]:
+    """Complete lines after `offset`, each with the journal offset just after it."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read()
+    lines = []
+    position = 0
+    while (end := data.find(b"\n", position)) >= 0:  # a torn last line was never acknowledged
+        lines.append((data[position : end + 1], offset + end + 1))
+        position = end + 1
+    return lines
+
+
+def orphaned_journals(folder: Path) -> Iterator[Path]:
+    """Journals whose writer is gone, each yielded while this process holds its lock."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is alive (or another process is replaying it)
+            if path.exists():  # not removed by its writer between the glob and the lock
+                yield path
+        finally:
+            os.close(fd)

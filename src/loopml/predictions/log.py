@@ -1,0 +1,248 @@
+"""`PredictionLog`: the serving app's durable, cheap prediction and feedback log.
+
+`record()` costs one orjson encode and one `write(2)` to this process's journal; rows reach
+Parquet segments in bulk from a background thread (`start()`), on `flush()` and on
+`close()`. See docs/prediction-log.md for the durability contract.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from loopml.errors import LoopmlError
+from loopml.predictions import queries
+from loopml.predictions.journal import (
+    PredictionJournal,
+    new_journal_id,
+    orphaned_journals,
+    read_header,
+    read_lines,
+)
+from loopml.predictions.records import (
+    PredictionRecord,
+    encode_feedback,
+    encode_prediction,
+    row_count,
+)
+from loopml.predictions.segments import journal_progress, write_segments
+from loopml.predictions.tables import batches
+from loopml.store import Stores
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FOLDER = "predictions"
+ROTATE_BYTES = 64 * 1024 * 1024  # start a new journal once this much is safely in segments
+
+
+class PredictionLog:
+    """Append-only prediction and feedback logs of deployments, one journal per process."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        *,
+        flush_interval_s: float = 1.0,
+        flush_rows: int = 20_000,
+        source: str | None = None,
+        rotate_bytes: int = ROTATE_BYTES,
+    ) -> None:
+        self.stores = stores
+        self.flush_interval_s = flush_interval_s
+        self.flush_rows = flush_rows
+        self.source = source or f"{socket.gethostname()}-{os.getpid()}"
+        self.rotate_bytes = rotate_bytes
+        self.folder = stores.journal_dir / JOURNAL_FOLDER
+        self._store = stores.engine.url.render_as_string(hide_password=True)
+        self._lock = threading.Lock()  # journal appends and the buffer
+        self._flush_lock = threading.Lock()  # one flush at a time, in journal order
+        self._journal = self._open_journal()
+        self._pending: list[bytes] = []
+        self._pending_rows = 0
+        # A flush that failed is retried as it was (same lines, same end offset), so a
+        # commit that succeeded but reported an error is not written twice.
+        self._inflight: tuple[PredictionJournal, list[bytes], int] | None = None
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ hot path
+    def record(self, rec: PredictionRecord) -> None:
+        """Log one answered request; durable (journaled) when this returns."""
+        self._append(encode_prediction(rec), row_count(rec))
+
+    def record_feedback(
+        self, deployment: str, request_id: str, label: Any, at: float | None = None
+    ) -> None:
+        """Log the true label of a request: one value for every row, or a list (one per row)."""
+        line = encode_feedback(deployment, request_id, label, time.time() if at is None else at)
+        self._append(line, len(label) if isinstance(label, list) else 1)
+
+    def _append(self, line: bytes, rows: int) -> None:
+        with self._lock:
+            if self._journal.fd < 0:
+                raise LoopmlError("this PredictionLog is closed: create a new one to record")
+            self._journal.append(line)
+            self._pending.append(line)
+            self._pending_rows += rows
+            full = self._pending_rows >= self.flush_rows
+        if full:
+            if self._thread is not None:
+                self._wake.set()  # the request path never waits for a flush
+            else:
+                self.flush()
+
+    # ------------------------------------------------------------------ flushing
+    def flush(self) -> int:
+        """Write every buffered record to segments; returns how many records were written."""
+        written = 0
+        with self._flush_lock:
+            while True:
+                if self._inflight is None:
+                    with self._lock:
+                        if not self._pending:
+                            return written
+                        self._inflight = (self._journal, self._pending, self._journal.offset)
+                        self._pending, self._pending_rows = [], 0
+                journal, lines, end = self._inflight
+                grouped, records = batches(lines)
+                write_segments(
+                    self.stores,
+                    grouped,
+                    journal_id=journal.journal_id,
+                    end_offset=end,
+                    source=self.source,
+                )
+                self._inflight = None
+                written += records
+                self._maybe_rotate(end)
+
+    def _maybe_rotate(self, committed: int) -> None:
+        """Replace a large, fully written journal by a fresh one (called under _flush_lock)."""
+        if self._journal.offset < self.rotate_bytes:
+            return
+        fresh = self._open_journal()
+        with self._lock:
+            old = self._journal
+            if old.offset != committed or self._pending:
+                fresh.close(remove=True)  # new records arrived meanwhile: next time
+                return
+            self._journal = fresh
+        old.close(remove=True)
+
+    def _open_journal(self) -> PredictionJournal:
+        while True:  # a journal id must never collide with one whose segments exist
+            journal_id = new_journal_id()
+            if journal_progress(self.stores, journal_id) == 0:
+                return PredictionJournal(self.folder, journal_id, self._store, self.source)
+
+    def start(self) -> None:
+        """Flush in a background thread every `flush_interval_s` (and when `flush_rows` fill)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._flush_periodically, daemon=True, name="loopml-prediction-log"
+        )
+        self._thread.start()
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the journal keeps everything: the next flush retries
+                log.exception("prediction log flush failed; will retry")
+                self._closed.wait(self.flush_interval_s)
+
+    def close(self) -> None:
+        """Stop the flusher and write everything; the journal is removed once all is stored."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                done = self._inflight is None and not self._pending
+                self._journal.close(remove=done)  # kept on failure: recover() replays it
+
+    def __enter__(self) -> PredictionLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> int:
+        """Write the records of journals left by dead processes; returns how many."""
+        recovered = 0
+        for path in orphaned_journals(self.folder):
+            parsed = read_header(path)
+            if parsed is None:
+                continue
+            header, start = parsed
+            if header.store != self._store:
+                continue  # written for another metadata store: leave it to its owner
+            offset = max(start, journal_progress(self.stores, header.journal_id))
+            lines = read_lines(path, offset)
+            for chunk in _chunks(lines, self.flush_rows):
+                grouped, records = batches(line for line, _ in chunk)
+                write_segments(
+                    self.stores,
+                    grouped,
+                    journal_id=header.journal_id,
+                    end_offset=chunk[-1][1],
+                    source=header.source,
+                )
+                recovered += records
+            path.unlink(missing_ok=True)
+            log.info("recovered %d prediction log records from %s", recovered, path)
+        return recovered
+
+    # ------------------------------------------------------------------ queries
+    def predictions(
+        self,
+        deployment: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        include_shadow: bool = False,
+    ) -> pd.DataFrame:
+        """Flushed prediction rows with `since <= time < until`, oldest first."""
+        return queries.predictions_frame(
+            self.stores, deployment, since=since, until=until, include_shadow=include_shadow
+        )
+
+    def feedback(self, deployment: str) -> pd.DataFrame:
+        """Flushed feedback rows (`row` is null for a label of the whole request)."""
+        return queries.feedback_frame(self.stores, deployment)
+
+    def labelled(
+        self,
+        deployment: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        include_shadow: bool = False,
+    ) -> pd.DataFrame:
+        """Prediction rows that have feedback, with the latest `label` and its `label_time`."""
+        return queries.labelled_frame(
+            self.stores, deployment, since=since, until=until, include_shadow=include_shadow
+        )
+
+    def duckdb(self, deployment: str) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with views `predictions` and `feedback` for ad-hoc SQL."""
+        return queries.connect(self.stores, deployment)
+
+
+def _chunks(lines: list[tuple[bytes, int]], size: int) -> list[list[tuple[bytes, int]]]:
+    return [lines[i : i + size] for i in range(0, len(lines), max(size, 1))]

@@ -1,0 +1,130 @@
+"""DuckDB over verified local copies of a deployment's segments."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+from sqlalchemy import select
+
+from loopml.predictions.tables import FEEDBACK_KIND, PREDICTIONS
+from loopml.store import Stores
+from loopml.store.schema import log_segments
+
+EMPTY = {
+    PREDICTIONS: (
+        "NULL::VARCHAR AS request_id, NULL::DOUBLE AS time, NULL::VARCHAR AS deployment, "
+        "NULL::VARCHAR AS model, NULL::BOOLEAN AS shadow, NULL::DOUBLE AS latency_ms, "
+        "NULL::BIGINT AS row, NULL::VARCHAR AS prediction"
+    ),
+    FEEDBACK_KIND: (
+        "NULL::VARCHAR AS request_id, NULL::DOUBLE AS time, NULL::VARCHAR AS deployment, "
+        "NULL::BIGINT AS row, NULL::VARCHAR AS label"
+    ),
+}
+
+# The latest label for each prediction row: a row-level label, or a request-level one (row
+# NULL) that applies to every row; on equal times the row-level label wins.
+LABELLED = """
+SELECT p.*, f.label, f.time AS label_time
+FROM ({predictions}) AS p
+JOIN feedback AS f ON f.request_id = p.request_id AND (f.row IS NULL OR f.row = p.row)
+QUALIFY row_number() OVER (
+    PARTITION BY p.request_id, p.row, p.model, p.shadow
+    ORDER BY f.time DESC, f.row IS NULL
+) = 1
+ORDER BY p.time, p.request_id, p.shadow, p.row
+"""
+
+
+def segment_files(
+    stores: Stores,
+    deployment: str,
+    kind: str,
+    since: float | None = None,
+    until: float | None = None,
+) -> list[str]:
+    """Local, hash-verified paths of the segments that may hold rows in [since, until)."""
+    query = select(log_segments.c.digest).where(
+        log_segments.c.deployment == deployment, log_segments.c.kind == kind
+    )
+    if since is not None:
+        query = query.where(log_segments.c.max_time >= since)
+    if until is not None:
+        query = query.where(log_segments.c.min_time < until)
+    with stores.engine.connect() as conn:
+        digests = sorted(set(conn.execute(query).scalars()))
+    return [str(stores.artifacts.local_path(digest)) for digest in digests]
+
+
+def connect(
+    stores: Stores, deployment: str, since: float | None = None, until: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with views `predictions` and `feedback` of one deployment."""
+    conn = duckdb.connect()
+    for kind in (PREDICTIONS, FEEDBACK_KIND):
+        window = (since, until) if kind == PREDICTIONS else (None, None)
+        files = segment_files(stores, deployment, kind, *window)
+        if files:
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+        else:
+            source = f"SELECT {EMPTY[kind]} WHERE false"
+        conn.execute(f"CREATE VIEW {kind} AS {source}")
+    return conn
+
+
+def _filter(since: float | None, until: float | None, include_shadow: bool) -> str:
+    clauses = ["true"]
+    if since is not None:
+        clauses.append(f"time >= {float(since)!r}")
+    if until is not None:
+        clauses.append(f"time < {float(until)!r}")
+    if not include_shadow:
+        clauses.append("NOT shadow")
+    return " AND ".join(clauses)
+
+
+def predictions_frame(
+    stores: Stores,
+    deployment: str,
+    *,
+    since: float | None,
+    until: float | None,
+    include_shadow: bool,
+) -> pd.DataFrame:
+    with connect(stores, deployment, since, until) as conn:
+        sql = (
+            f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)} "
+            "ORDER BY time, request_id, shadow, row"
+        )
+        return _ordered(conn.execute(sql).df())
+
+
+def feedback_frame(stores: Stores, deployment: str) -> pd.DataFrame:
+    with connect(stores, deployment) as conn:
+        return _ordered(conn.execute("SELECT * FROM feedback ORDER BY time, request_id, row").df())
+
+
+def labelled_frame(
+    stores: Stores,
+    deployment: str,
+    *,
+    since: float | None,
+    until: float | None,
+    include_shadow: bool,
+) -> pd.DataFrame:
+    with connect(stores, deployment, since, until) as conn:
+        inner = f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)}"
+        frame = _ordered(conn.execute(LABELLED.format(predictions=inner)).df())
+    tail = ["label", "label_time"]
+    return frame[[c for c in frame.columns if c not in tail] + tail]
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Base columns, then `proba_<i>` in numeric order, then the inputs as first seen."""
+    names = list(frame.columns)
+    proba = sorted((n for n in names if n.startswith("proba_")), key=lambda n: int(n[6:]))
+    rest = [n for n in names if n not in proba]
+    first = [n for n in rest if not n.startswith("in_")]
+    inputs = [n for n in rest if n.startswith("in_")]
+    return frame[first + proba + inputs].reset_index(drop=True)

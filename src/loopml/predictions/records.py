@@ -1,0 +1,103 @@
+"""What the prediction log stores, and its one-line journal encoding.
+
+A journal line is a compact JSON array, encoded with orjson on the request path:
+`["p", deployment, request_id, model, inputs, outputs, probabilities, latency_ms, shadow, at]`
+for a prediction and `["f", deployment, request_id, label, at]` for feedback. Values JSON
+cannot hold are stored as their `str()`, NaN and infinities as null; encoding never fails.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+PREDICTION = "p"
+FEEDBACK = "f"
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One answered request: its inputs (a dict per row), outputs and timing."""
+
+    deployment: str
+    request_id: str
+    model: str
+    inputs: list[dict[str, Any]]
+    outputs: list[Any]
+    probabilities: list[list[float]] | None
+    latency_ms: float
+    shadow: bool = False
+    at: float = field(default_factory=time.time)
+
+
+def encode_prediction(rec: PredictionRecord) -> bytes:
+    """The journal line of a prediction."""
+    return encode(
+        [
+            PREDICTION,
+            rec.deployment,
+            rec.request_id,
+            rec.model,
+            rec.inputs,
+            rec.outputs,
+            rec.probabilities,
+            rec.latency_ms,
+            rec.shadow,
+            rec.at,
+        ]
+    )
+
+
+def encode_feedback(deployment: str, request_id: str, label: Any, at: float) -> bytes:
+    """The journal line of a feedback label."""
+    return encode([FEEDBACK, deployment, request_id, label, at])
+
+
+def encode(value: list[Any]) -> bytes:
+    """orjson with `str()` for unknown types; a slow, sanitising path if that still fails."""
+    try:
+        return orjson.dumps(value, default=str, option=OPTIONS)
+    except Exception:  # big ints, failing __str__, cycles: the request must still be logged
+        return orjson.dumps(sanitize(value, 0), option=OPTIONS)
+
+
+def sanitize(value: Any, depth: int) -> Any:
+    """A JSON-safe copy of `value`: anything unusual becomes a string."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return value if INT64_MIN <= value <= INT64_MAX else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth > 32:
+        return _text(value)
+    if isinstance(value, dict):
+        return {_text(k): sanitize(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sanitize(v, depth + 1) for v in value]
+    try:
+        return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+    except Exception:
+        return _text(value)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def row_count(rec: PredictionRecord) -> int:
+    """How many table rows a record becomes (for the flush threshold; never raises)."""
+    try:
+        return max(len(rec.inputs), len(rec.outputs), 1)
+    except TypeError:
+        return 1
