@@ -14,6 +14,7 @@ from loopml.config import find_workspace, init_workspace, load_settings
 from loopml.config.settings import Settings
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
+from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
@@ -31,6 +32,7 @@ class Client:
         self.tracking = TrackingService(self.stores)
         self._local = threading.local()  # each thread has its own stack of active runs
         self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
+        self.deployments = DeploymentService(self.stores, self.models.registry)
         if settings.token:
             self.login(settings.token)
         self.recovered_runs = self.tracking.recover_journals()

@@ -1,0 +1,36 @@
+"""Fixtures: model versions trained on real data and registered through the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from loopml.registry import ModelVersion
+from loopml.sdk import Client
+from tests.deployments.helpers import BikeHours, bike_hours, register_broken, register_ridge
+
+Register = Callable[..., list[ModelVersion]]
+
+
+@pytest.fixture(scope="session")
+def hours() -> BikeHours:
+    return bike_hours()
+
+
+@pytest.fixture
+def register(hours: BikeHours) -> Register:
+    """`register(client, 3)` → versions 1..3 of model `bikes` (Ridge, growing alpha)."""
+
+    def make(client: Client, count: int = 1, name: str = "bikes") -> list[ModelVersion]:
+        return [register_ridge(client, hours, name, alpha=float(i + 1)) for i in range(count)]
+
+    return make
+
+
+@pytest.fixture
+def broken(hours: BikeHours) -> Callable[[Client], ModelVersion]:
+    def make(client: Client) -> ModelVersion:
+        return register_broken(client, hours, "bikes")
+
+    return make
