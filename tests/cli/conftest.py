@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +11,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loopml.cli import app
+from loopml.registry import ModelVersion
 from loopml.sdk import Client
-from tests.cli.helpers import Invoke
+from tests.cli.helpers import BikeTables, Invoke, bike_tables, train_bikes
 
 
 @pytest.fixture(autouse=True)
@@ -32,11 +34,13 @@ def workspace(client: Client) -> Path:
 
 @pytest.fixture
 def cli(workspace: Path) -> Invoke:
-    """Run `loopml --workspace <workspace> ARGS…` in-process."""
+    """Run `loopml --workspace <workspace> ARGS…` in-process; `token=` acts as its principal
+    (through LOOPML_TOKEN, as a shell user would)."""
     runner = CliRunner()
 
-    def invoke(*args: str) -> Result:
-        return runner.invoke(app, ["--workspace", str(workspace), *args])
+    def invoke(*args: str, token: str | None = None) -> Result:
+        env = {"LOOPML_TOKEN": token} if token is not None else None
+        return runner.invoke(app, ["--workspace", str(workspace), *args], env=env)
 
     return invoke
 
@@ -69,3 +73,30 @@ def bikes_parquet(tmp_path: Path) -> Path:
         }
     ).to_parquet(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def bikes() -> BikeTables:
+    """The Bike Sharing hours, read once per test process."""
+    return bike_tables()
+
+
+Train = Callable[..., ModelVersion]
+
+
+@pytest.fixture
+def trained(client: Client, bikes: BikeTables) -> Train:
+    """Train a Ridge through the SDK and register it: `trained(alpha=50.0)` → next version."""
+
+    def make(alpha: float = 1.0, name: str = "bikes") -> ModelVersion:
+        _, version = train_bikes(client, bikes, alpha=alpha, name=name)
+        assert version is not None
+        return version
+
+    return make
+
+
+@pytest.fixture
+def summer(client: Client, bikes: BikeTables) -> str:
+    """The summer hours as dataset `bikes-summer`: data the winter model never saw."""
+    return client.log_dataset("bikes-summer", bikes.summer).uri

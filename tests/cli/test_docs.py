@@ -36,6 +36,22 @@ def _long_options(command: object) -> list[str]:
     return names
 
 
+MODEL_COMMANDS = [
+    "list",
+    "show",
+    "register",
+    "lineage",
+    "alias",
+    "state",
+    "request",
+    "requests",
+    "approve",
+    "reject",
+    "cancel",
+    "policy",
+    "evaluate",
+    "card",
+]
 COMMANDS = dict(_commands(get_command(app)))
 
 
@@ -50,6 +66,14 @@ def test_the_app_has_the_commands_the_docs_promise() -> None:
         "loopml runs show",
         "loopml runs compare",
         "loopml experiments list",
+        *(f"loopml models {name}" for name in MODEL_COMMANDS),
+        "loopml auth principal create",
+        "loopml auth principal list",
+        "loopml auth token create",
+        "loopml auth token revoke",
+        "loopml auth whoami",
+        "loopml audit log",
+        "loopml audit verify",
     }
 
 

@@ -11,6 +11,22 @@ from loopml import __version__
 from loopml.cli import run
 from tests.cli.helpers import Invoke, run_cli, user_error
 
+MODEL_COMMANDS = [
+    "list",
+    "show",
+    "register",
+    "lineage",
+    "alias",
+    "state",
+    "request",
+    "requests",
+    "approve",
+    "reject",
+    "cancel",
+    "policy",
+    "evaluate",
+    "card",
+]
 COMMANDS = [
     ["init"],
     ["data", "add"],
@@ -21,13 +37,22 @@ COMMANDS = [
     ["runs", "show"],
     ["runs", "compare"],
     ["experiments", "list"],
+    *(["models", name] for name in MODEL_COMMANDS),
+    ["auth", "principal", "create"],
+    ["auth", "principal", "list"],
+    ["auth", "token", "create"],
+    ["auth", "token", "revoke"],
+    ["auth", "whoami"],
+    ["audit", "log"],
+    ["audit", "verify"],
 ]
 
 
 def test_help_lists_the_command_groups() -> None:
     result = run_cli(["--help"])
     assert result.exit_code == 0
-    for name in ("init", "data", "runs", "experiments", "--workspace"):
+    groups = ("init", "data", "runs", "experiments", "models", "auth", "audit")
+    for name in (*groups, "--workspace", "--token"):
         assert name in result.stdout
 
 

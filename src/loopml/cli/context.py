@@ -1,4 +1,4 @@
-"""What every command shares: the `--workspace` option and a lazily opened client."""
+"""What every command shares: the global options and a lazily opened client."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from loopml.sdk import Client, connect
 
 @dataclass
 class CliState:
-    """Set by the root callback; `client` stays None until a command needs the store."""
+    """Set by the root callback; `client` stays None until a command needs the store.
+
+    `token` (from `--token`) wins over LOOPML_TOKEN and the workspace's settings.
+    """
 
     workspace: Path | None = None
+    token: str | None = None
     client: Client | None = None
 
     def close(self) -> None:
@@ -27,6 +31,6 @@ def client_of(ctx: typer.Context) -> Client:
     """The workspace's client, opened on first use and closed when the command ends."""
     state = ctx.ensure_object(CliState)
     if state.client is None:
-        state.client = connect(state.workspace, create=False)
+        state.client = connect(state.workspace, create=False, token=state.token)
         ctx.call_on_close(state.close)
     return state.client

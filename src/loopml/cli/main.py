@@ -10,11 +10,18 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from loopml import __version__
+from loopml.cli.audit import audit_app
+from loopml.cli.auth import auth_app
 from loopml.cli.context import CliState
 from loopml.cli.data import data_app
+from loopml.cli.deploy import deploy_app
 from loopml.cli.experiments import experiments_app
+from loopml.cli.export import EXPORT_EPILOG, export
+from loopml.cli.models import models_app
+from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
 from loopml.cli.runs import runs_app
+from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk import connect
@@ -40,7 +47,7 @@ app = typer.Typer(
     epilog=(
         "Start with [bold]loopml init[/bold], then [bold]loopml data add NAME FILE[/bold]. "
         "Store locations come from loopml.toml, overridden by LOOPML_STORE_URL and "
-        "LOOPML_ARTIFACTS_URL."
+        "LOOPML_ARTIFACTS_URL. Act as another principal with --token or LOOPML_TOKEN."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -49,6 +56,13 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(models_app, name="models")
+app.add_typer(auth_app, name="auth")
+app.add_typer(audit_app, name="audit")
+app.add_typer(deploy_app, name="deploy")
+app.command("predict", epilog=PREDICT_EPILOG)(predict)
+app.command("export", epilog=EXPORT_EPILOG)(export)
+app.command("serve", epilog=SERVE_EPILOG)(serve)
 
 
 def _print_version(show: bool) -> None:
@@ -69,6 +83,16 @@ def main(
             show_default=False,
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Act as the principal of this API token (default: LOOPML_TOKEN, else the "
+            "local admin).",
+            metavar="TOKEN",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -77,7 +101,7 @@ def main(
     ] = False,
 ) -> None:
     """loopml: versioned data, tracked runs and the rest of the ML loop, from the shell."""
-    ctx.obj = CliState(workspace=workspace)
+    ctx.obj = CliState(workspace=workspace, token=token)
 
 
 @app.command(

@@ -34,7 +34,11 @@ class Client:
         self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
         self.deployments = DeploymentService(self.stores, self.models.registry)
         if settings.token:
-            self.login(settings.token)
+            try:
+                self.login(settings.token)
+            except BaseException:
+                self.stores.close()
+                raise
         self.recovered_runs = self.tracking.recover_journals()
 
     # ------------------------------------------------------------------ identity

@@ -1,0 +1,130 @@
+"""`loopml audit …`: read the hash-chained audit trail and verify nobody edited it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from loopml.cli.context import client_of
+from loopml.cli.render import console, print_json, when
+from loopml.errors import ValidationError
+from loopml.governance import AuditEvent, list_events, verify_chain
+
+VERIFY_FAILED_EXIT = 1
+DETAILS_WIDTH = 60
+DETAILS_MIN = 20
+
+audit_app = typer.Typer(
+    help="The audit trail: every change, who made it and when, in a tamper-evident chain.",
+    no_args_is_help=True,
+)
+
+
+def details_text(details: dict[str, Any], width: int = DETAILS_WIDTH) -> str:
+    """`{"from": 1, "to": 2}` → `from=1 to=2`, cut at `width` characters."""
+    text = " ".join(
+        f"{k}={v if isinstance(v, str) else json.dumps(v, default=str)}" for k, v in details.items()
+    )
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_table(events: Sequence[AuditEvent], width: int, title: str | None = None) -> Table:
+    """One row per event; the details are cut to what is left of `width` characters."""
+    cells = [(str(e.seq), when(e.time), e.actor, e.action, e.object, e.details) for e in events]
+    headers = ("seq", "time", "actor", "action", "object")
+    used = 1 + sum(max(len(h), *(len(row[i]) for row in cells)) + 3 for i, h in enumerate(headers))
+    room = max(DETAILS_MIN, min(DETAILS_WIDTH, width - used - 3))
+    table = Table(title=title, title_justify="left")
+    table.add_column("seq", justify="right", no_wrap=True)
+    for header in headers[1:]:
+        table.add_column(header, no_wrap=True)
+    table.add_column("details")
+    for *fixed, details in cells:
+        table.add_row(*fixed, details_text(details, room))
+    return table
+
+
+@audit_app.command(
+    "log",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml audit log\n"
+        "  loopml audit log --object model:bikes        (its versions and aliases too)\n"
+        "  loopml audit log --limit 500 --json"
+    ),
+)
+def log(
+    ctx: typer.Context,
+    obj: Annotated[
+        str | None,
+        typer.Option(
+            "--object",
+            help="Only events about this object and those under it, e.g. model:bikes "
+            "(also model:bikes/3, model:bikes@champion), dataset:bikes, run:3f9c2a1b, "
+            "request:req-1a2b3c4d, principal:alice.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show the newest N events.", metavar="N")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List audit events, oldest first (the newest N): sequence number, time, actor,
+    action, object and details."""
+    if limit < 1:
+        raise ValidationError(f"--limit must be at least 1, got {limit}")
+    events = list_events(client_of(ctx).stores.engine, obj, limit + 1)
+    more = len(events) > limit
+    events = events[-limit:]
+    if as_json:
+        print_json([dataclasses.asdict(e) for e in events])
+        return
+    out = console()
+    if not events:
+        out.print(f"no audit events about {obj}" if obj else "no audit events yet")
+        return
+    out.print(event_table(events, out.width))
+    if more:
+        out.print(f"showing the newest {limit} events; older ones exist: raise --limit")
+
+
+@audit_app.command(
+    "verify",
+    epilog="[bold]Examples[/bold]\n\n  loopml audit verify\n  loopml audit verify --json",
+)
+def verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Recompute the hash chain of the whole trail. Exit code 0: intact; 1: an event was
+    edited, deleted, inserted or reordered (the first bad one is named)."""
+    engine = client_of(ctx).stores.engine
+    result = verify_chain(engine)
+    if as_json:
+        print_json(dataclasses.asdict(result))
+    elif result.ok:
+        console().print(
+            Text.assemble(("audit trail intact: ", "green"), f"{result.checked:,} events")
+        )
+    else:
+        out = console()
+        out.print(
+            Text.assemble(
+                ("audit trail BROKEN at event ", "bold red"),
+                (str(result.first_bad_seq), "bold red"),
+                f": {result.reason}",
+            ),
+            soft_wrap=True,
+        )
+        bad = [e for e in list_events(engine) if e.seq == result.first_bad_seq]
+        if bad:
+            out.print(event_table(bad, out.width, title="as stored now"))
+        out.print(f"the {result.checked:,} event(s) before it are intact")
+    if not result.ok:
+        raise typer.Exit(VERIFY_FAILED_EXIT)

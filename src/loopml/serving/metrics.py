@@ -1,0 +1,111 @@
+"""Prometheus metrics of one serving app, on a registry of its own (no process globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0
+)  # fmt: skip
+ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+UNKNOWN = "unknown"  # label for names a client made up: keeps label cardinality bounded
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMeter:
+    """The series of one (deployment, model version), looked up once: `.labels()` is not free."""
+
+    requests: Any
+    latency: Any
+    rows: Any
+
+
+class ServingMetrics:
+    """Every series the data plane exports; children are bound once per model, not per call."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "loopml_serving_requests",
+            "Predictions answered, by deployment and model version.",
+            ["deployment", "model"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "loopml_serving_errors",
+            "Requests refused or failed, by deployment and HTTP status.",
+            ["deployment", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "loopml_serving_request_seconds",
+            "Time from the body being read to the answer being built.",
+            ["deployment", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rows = Counter(
+            "loopml_serving_rows", "Rows scored, by model version.", ["model"], registry=r
+        )
+        self.batch_rows = Histogram(
+            "loopml_serving_batch_rows",
+            "Rows per predict call (micro-batches coalesce several requests).",
+            ["model"],
+            buckets=ROW_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "loopml_serving_queue_wait_seconds",
+            "Time a request waited for its micro-batch to start.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.shadow = Counter(
+            "loopml_serving_shadow",
+            "Shadow scorings, by outcome (scored, dropped when saturated, failed, invalid).",
+            ["deployment", "model", "outcome"],
+            registry=r,
+        )
+        self.revision = Gauge(
+            "loopml_serving_deployment_revision",
+            "Revision of each deployment's routes this process serves.",
+            ["deployment"],
+            registry=r,
+        )
+        self.swaps = Counter(
+            "loopml_serving_swaps", "Route tables swapped in.", ["deployment"], registry=r
+        )
+        self.watcher_errors = Counter(
+            "loopml_serving_watcher_errors",
+            "Failed polls or model loads (the previous routes stay in service).",
+            registry=r,
+        )
+        self.log_errors = Counter(
+            "loopml_serving_log_errors",
+            "Predictions that could not be handed to the prediction log.",
+            registry=r,
+        )
+        self.loaded_models = Gauge(
+            "loopml_serving_loaded_models", "Model versions held in memory.", registry=r
+        )
+
+    def meter(self, deployment: str, model: str) -> TargetMeter:
+        return TargetMeter(
+            self.requests.labels(deployment, model),
+            self.latency.labels(deployment, model),
+            self.rows.labels(model),
+        )
+
+    def error(self, deployment: str, status: int) -> None:
+        self.errors.labels(deployment, str(status)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

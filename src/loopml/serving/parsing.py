@@ -1,0 +1,169 @@
+"""Request bodies: every accepted JSON layout, decoded into one of two shapes.
+
+Accepted (the MLflow `/invocations` layouts included, so MLflow clients work unchanged):
+
+* `{"records": [{...}, ...]}`, a bare list of records, `{"dataframe_records": [...]}`
+* `{"columns": [...], "data": [[...], ...]}`, `{"dataframe_split": {"columns", "data"}}`
+* `{"instances": [...]}` (records, or rows in signature order)
+* `{"inputs": {"col": [...], ...}}` (columns) or `{"inputs": [...]}` (as instances)
+
+Nothing here knows the model: `validation.py` lines the payload up with a signature.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from loopml.serving.errors import ServingError
+
+FORMATS_HINT = (
+    'send {"records": [{...}]}, a list of records, {"columns": [...], "data": [[...]]}, '
+    "or an MLflow body (dataframe_split, dataframe_records, instances, inputs)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """One JSON object per row, keyed by column name."""
+
+    records: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def first_value(self, column: str) -> Any:
+        first = self.records[0]
+        return first.get(column) if isinstance(first, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Rows of values; `columns` names their order, None meaning the signature's order."""
+
+    columns: list[str] | None
+    rows: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def first_value(self, column: str) -> Any:
+        if self.columns is None or column not in self.columns:
+            return None
+        first = self.rows[0]
+        position = self.columns.index(column)
+        return first[position] if isinstance(first, list) and position < len(first) else None
+
+
+Payload = Records | Table
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON document in `body`; HTTP 400 when it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if b"NaN" in body or b"Infinity" in body:
+            try:  # pandas and numpy write these non-standard literals; let them through
+                return json.loads(body)
+            except (ValueError, RecursionError):
+                pass
+        raise ServingError.one(
+            400, "body", f"the body is not valid JSON ({exc})", "send a UTF-8 JSON document"
+        ) from None
+
+
+def parse_payload(body: bytes) -> Payload:
+    """Decode a predict body; HTTP 400 for bad JSON, 422 for a layout it does not know."""
+    return payload_of(decode_json(body))
+
+
+def payload_of(data: Any) -> Payload:
+    if isinstance(data, list):
+        return _rows_or_records(data, "body")
+    if not isinstance(data, dict):
+        raise _layout("body", f"expected a JSON object or list, got {_kind(data)}")
+    if "records" in data:
+        return _records(data["records"], "records")
+    if "dataframe_records" in data:
+        return _records(data["dataframe_records"], "dataframe_records")
+    if "dataframe_split" in data:
+        split = data["dataframe_split"]
+        if not isinstance(split, dict):
+            raise _layout("dataframe_split", f"expected an object, got {_kind(split)}")
+        return _table(split.get("columns"), split.get("data"), "dataframe_split")
+    if "instances" in data:
+        return _rows_or_records(data["instances"], "instances")
+    if "inputs" in data:
+        inputs = data["inputs"]
+        if isinstance(inputs, dict):
+            return _column_dict(inputs)
+        return _rows_or_records(inputs, "inputs")
+    if "data" in data:
+        return _table(data.get("columns"), data["data"], "data")
+    keys = ", ".join(repr(k) for k in list(data)[:5]) or "none"
+    raise _layout("body", f"no known layout (keys: {keys})")
+
+
+def _records(value: Any, where: str) -> Records:
+    if not isinstance(value, list):
+        raise _layout(where, f"expected a list of records, got {_kind(value)}")
+    if not value:
+        raise _layout(where, "no records to score")
+    return Records(value)
+
+
+def _rows_or_records(value: Any, where: str) -> Payload:
+    if not isinstance(value, list):
+        raise _layout(where, f"expected a list, got {_kind(value)}")
+    if not value:
+        raise _layout(where, "no records to score")
+    if all(isinstance(item, dict) for item in value):
+        return Records(value)
+    if all(isinstance(item, list) for item in value):
+        return Table(None, value)
+    raise _layout(where, "expected every item to be a record (object) or every one a row (list)")
+
+
+def _table(columns: Any, rows: Any, where: str) -> Table:
+    if columns is not None and (
+        not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise _layout(f"{where}.columns", "expected a list of column names (strings)")
+    if not isinstance(rows, list):
+        raise _layout(f"{where}.data", f"expected a list of rows, got {_kind(rows)}")
+    if not rows:
+        raise _layout(f"{where}.data", "no rows to score")
+    if not all(isinstance(row, list) for row in rows):
+        raise _layout(f"{where}.data", "expected every row to be a list of values")
+    return Table(columns, rows)
+
+
+def _column_dict(inputs: dict[str, Any]) -> Table:
+    """`{"col": [v0, v1], ...}` (or one value per column for one row) as rows."""
+    if not inputs:
+        raise _layout("inputs", "no columns to score")
+    columns = list(inputs)
+    values = list(inputs.values())
+    if not any(isinstance(v, list) for v in values):
+        return Table(columns, [values])
+    lengths = {len(v) for v in values if isinstance(v, list)}
+    if len(lengths) != 1 or not all(isinstance(v, list) for v in values):
+        raise _layout("inputs", "every column must be a list of the same length")
+    if 0 in lengths:
+        raise _layout("inputs", "no rows to score")
+    return Table(columns, [list(row) for row in zip(*values, strict=True)])
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
+
+
+def _layout(field: str, problem: str) -> ServingError:
+    return ServingError.one(422, field, problem, FORMATS_HINT)

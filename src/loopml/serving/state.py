@@ -1,0 +1,95 @@
+"""`ServingState`: everything one serving app holds, hung on `app.state.serving`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.serving.batching import MicroBatcher
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.routing import RouteTable
+from loopml.serving.scoring import ModelRunner
+from loopml.serving.shadow import ShadowScorer
+from loopml.serving.watcher import DeploymentWatcher, ModelCache
+from loopml.store import Stores
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+@dataclass
+class ServingState:
+    """The watcher, the loaded models, the logs and the metrics of one app."""
+
+    stores: Stores
+    watcher: DeploymentWatcher
+    cache: ModelCache
+    metrics: ServingMetrics
+    shadows: ShadowScorer
+    log_predictions: bool = True
+    predictions: PredictionLog | None = None  # opened by start(): it creates a journal file
+    max_body_bytes: int = MAX_BODY_BYTES
+    inline_rows: int = 256  # larger requests are scored in a worker thread
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="loopml-predict")
+    )
+    batchers: dict[tuple[str, str], MicroBatcher] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
+
+    def request_id(self, given: str | None) -> str:
+        """The client's X-Request-Id when it is a sane token, else a new unique one."""
+        if given is not None and _CLIENT_ID.match(given):
+            return given
+        return f"req-{self._prefix}-{next(self._ids):x}"
+
+    def batcher(self, table: RouteTable, runner: ModelRunner) -> MicroBatcher | None:
+        """The micro-batcher of a deployment's model version (made on first use, on the loop)."""
+        config = table.batching
+        if config is None:
+            return None
+        key = (table.deployment, runner.uri)
+        batcher = self.batchers.get(key)
+        if batcher is None or batcher.runner is not runner or batcher.config != config:
+            self.batchers = {k: b for k, b in self.batchers.items() if self.cache.holds(b.runner)}
+            batcher = MicroBatcher(runner, config, self.executor, self.metrics)
+            self.batchers[key] = batcher
+        return batcher
+
+    def record(self, record: PredictionRecord) -> None:
+        """Hand one prediction to the log; a logging failure never fails the request."""
+        if self.predictions is None:
+            return
+        try:
+            self.predictions.record(record)
+        except Exception:
+            self.metrics.log_errors.inc()
+            log.exception("prediction log refused a record")
+
+    def start(self) -> None:
+        """Blocking start-up (run in a thread): recover and open the log, load the routes."""
+        if self.log_predictions:
+            self.predictions = PredictionLog(self.stores)
+            self.predictions.recover()
+            self.predictions.start()
+        try:
+            self.watcher.sync()
+        except Exception:  # the store is unreachable: /readyz says so, the watcher retries
+            self.metrics.watcher_errors.inc()
+            log.exception("first load of the deployments failed")
+        self.watcher.start()
+
+    def stop(self) -> None:
+        """Blocking shutdown: stop polling, finish shadow jobs, flush the prediction log."""
+        self.watcher.stop()
+        self.shadows.close(wait=True)
+        self.executor.shutdown(wait=True)
+        if self.predictions is not None:
+            self.predictions.close()
