@@ -50,6 +50,7 @@ def test_protected_alias_needs_an_approval_by_someone_else(team: Team, bikes: Bi
 
     done = team["bob"].models.approvals.approve(request.id, comment="metrics look right")
     assert done.status == "APPROVED"
+    assert (done.reason, done.outcome) == ("first champion", "metrics look right")
     assert [(d.principal, d.decision, d.comment) for d in done.decisions] == [
         ("bob", "APPROVE", "metrics look right")
     ]

@@ -181,9 +181,8 @@ def request_info(request: ApprovalRequest) -> Table:
             ("status", request_status(request.status)),
             ("move", f"{request.model}@{request.alias}: {previous} → v{request.version}"),
             ("requester", request.requester),
-            # the store keeps one reason: the requester's until the request closes, then
-            # why it closed (the deciding comment, the failed checks, the cancellation)
-            ("reason" if request.status == "PENDING" else "outcome", request.reason),
+            ("reason", request.reason),  # the requester's; `outcome` says why it closed
+            ("outcome", request.outcome),
             ("approvals", approvals_progress(request)),
             ("opened", when(request.created_at)),
             ("decided", when(request.decided_at)),

@@ -238,7 +238,7 @@ class ApprovalService:
         conn.execute(
             update(approval_requests)
             .where(approval_requests.c.id == request_id)
-            .values(status=status, decided_at=time.time(), reason=reason)
+            .values(status=status, decided_at=time.time(), outcome=reason)
         )
         append_event(
             conn, actor, f"approval.{status.lower()}", f"request:{request_id}", {"reason": reason}

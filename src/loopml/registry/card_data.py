@@ -98,6 +98,7 @@ def card_data(
                 "status": r.status,
                 "requester": r.requester,
                 "reason": r.reason,
+                "outcome": r.outcome,
                 "checks": r.checks,
                 "decisions": [
                     {

@@ -77,6 +77,7 @@ class ApprovalRequest:
     reason: str | None
     created_at: float
     decided_at: float | None
+    outcome: str | None = None
     decisions: list[Decision] = field(default_factory=list)
 
     @property

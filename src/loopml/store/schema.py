@@ -277,6 +277,7 @@ approval_requests = Table(
     Column("reason", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("decided_at", Float, nullable=True),
+    Column("outcome", Text, nullable=True),
 )
 
 approval_decisions = Table(

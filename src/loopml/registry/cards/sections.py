@@ -187,6 +187,8 @@ def _approvals(card: Mapping[str, Any]) -> list[Block]:
         facts = [("Requester", user_text(request.get("requester")))]
         if request.get("reason"):
             facts.append(("Reason", value_text(request["reason"])))
+        if request.get("outcome"):
+            facts.append(("Outcome", value_text(request["outcome"])))
         blocks.append(Facts(tuple(facts)))
         decisions = tuple(
             (
