@@ -6,6 +6,7 @@ CI=true, where every backend is mandatory.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import uuid
@@ -133,3 +134,18 @@ def client(make_client: Callable[..., Client]) -> Client:
 def any_client(request: pytest.FixtureRequest, make_client: Callable[..., Client]) -> Client:
     """The same test on every backend combination."""
     return make_client(request.param)
+
+
+@pytest.fixture
+def spawn_context(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> multiprocessing.context.SpawnContext:
+    """A 'spawn' context whose children can import the test module that holds their target.
+
+    With `--import-mode=importlib` pytest does not put test folders on `sys.path`; a spawned
+    child unpickles its target by module name, so the folder is added for this test only.
+    """
+    module = request.module
+    depth = module.__name__.count(".")
+    monkeypatch.syspath_prepend(str(Path(module.__file__).resolve().parents[depth]))
+    return multiprocessing.get_context("spawn")

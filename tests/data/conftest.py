@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -44,18 +41,3 @@ def stored_state_of(client: Client) -> StoredState:
 def stored_state() -> Callable[[Client], StoredState]:
     """Snapshot of what a client's stores hold, to prove a failed log wrote nothing."""
     return stored_state_of
-
-
-@pytest.fixture
-def spawn_context(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> multiprocessing.context.SpawnContext:
-    """A 'spawn' context whose children can import the test module that holds their target.
-
-    With `--import-mode=importlib` pytest does not put test folders on `sys.path`; a spawned
-    child unpickles its target by module name, so the folder is added for this test only.
-    """
-    module = request.module
-    depth = module.__name__.count(".")
-    monkeypatch.syspath_prepend(str(Path(module.__file__).resolve().parents[depth]))
-    return multiprocessing.get_context("spawn")

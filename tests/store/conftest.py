@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,18 +25,3 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def spawn_context(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> multiprocessing.context.SpawnContext:
-    """A 'spawn' context whose children can import the test module that holds their target.
-
-    With `--import-mode=importlib` pytest does not put test folders on `sys.path`; a spawned
-    child unpickles its target by module name, so the folder is added for this test only.
-    """
-    module = request.module
-    depth = module.__name__.count(".")
-    monkeypatch.syspath_prepend(str(Path(module.__file__).resolve().parents[depth]))
-    return multiprocessing.get_context("spawn")
