@@ -59,7 +59,9 @@ class ServingState:
         batcher = self.batchers.get(key)
         if batcher is None or batcher.runner is not runner or batcher.config != config:
             self.batchers = {k: b for k, b in self.batchers.items() if self.cache.holds(b.runner)}
-            batcher = MicroBatcher(runner, config, self.executor, self.metrics)
+            batcher = MicroBatcher(
+                runner, config, self.executor, self.metrics, inline_rows=self.inline_rows
+            )
             self.batchers[key] = batcher
         return batcher
 
