@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 from rich import box
@@ -31,12 +32,16 @@ import loopml
 import loopml.sklearn
 from loopml.config import init_workspace
 from loopml.governance import verify_chain
+from loopml.predictions.queries import labelled_frame
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
+from loopml.serving.app import create_app
+from loopml.serving.background import serve_in_background
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "demo-workspace"
 EXPERIMENT = "bikes-demand"
 MODEL = "bikes-demand"
+DEPLOYMENT = "bikes"
 HOLDOUT = 0.2  # the last fifth of winter, in time order, judges the candidates
 console = Console()
 
@@ -336,6 +341,45 @@ def register_and_approve(
     return version.uri
 
 
+def serve_and_collect_feedback(client: loopml.Client, bikes: pd.DataFrame) -> None:
+    """Deploy the champion, replay spring day by day through REST, post the ground truth."""
+    deployment = client.deployments.create(DEPLOYMENT, f"model:{MODEL}@champion")
+    spring = split_by_months(bikes, [4, 5, 6])
+    days = [rows for _, rows in spring.groupby(spring["timestamp"].dt.date)]
+    latencies: list[float] = []
+    with (
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        console.print(
+            f"  {deployment.uri} → {deployment.routes[0].uri} (revision {deployment.revision}), "
+            f"serving at {url}"
+        )
+        for rows in days:
+            records = bikeshare_features(rows).to_dict(orient="records")
+            started = time.perf_counter()
+            answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": records})
+            latencies.append((time.perf_counter() - started) * 1000)
+            answer.raise_for_status()
+            request_id = answer.json()["request_id"]
+            labels = [float(v) for v in rows[TARGET]]
+            http.post(
+                f"/v1/deployments/{DEPLOYMENT}/feedback",
+                json={"request_id": request_id, "labels": labels},
+            ).raise_for_status()
+    labelled = labelled_frame(
+        client.stores, DEPLOYMENT, since=None, until=None, include_shadow=False
+    )
+    live = scores(labelled["label"], labelled["prediction"].to_numpy(dtype=float))
+    console.print(
+        f"  {len(days)} requests ({len(spring):,} hours) answered, median latency "
+        f"{np.median(latencies):.1f} ms; ground truth posted as feedback for each\n"
+        f"  prediction log: {len(labelled):,} labelled predictions → live R² "
+        f"[bold red]{live['r2']:.3f}[/], RMSE {live['rmse']:.1f} (winter hold-out R² was "
+        f"higher: the drift below)"
+    )
+
+
 def drift(client: loopml.Client, best: loopml.RunRecord, split: Split, bikes: pd.DataFrame) -> None:
     """The champion meets warmer months: the drop the monitors and retraining react to."""
     model = client.models.load(f"{MODEL}@champion")  # every file verified against its hash
@@ -403,7 +447,10 @@ def main() -> None:
     step(6, "Register the best model and promote it to champion under a policy")
     register_and_approve(client, best, holdout_dataset(split, winter))
 
-    step(7, "Score the champion on later months")
+    step(7, "Deploy the champion, replay spring through the REST endpoint, post feedback")
+    serve_and_collect_feedback(client, bikes)
+
+    step(8, "Score the champion on later months")
     drift(client, best, split, bikes)
 
     client.close()
