@@ -52,6 +52,8 @@ def onnx_parity(model: Any, onnx_model: bytes, X: pd.DataFrame | Any) -> float:
     """
     converted = OnnxPredictor(new_session(onnx_model))
     matrix = X.to_numpy(dtype=np.float32) if isinstance(X, pd.DataFrame) else np.asarray(X)
+    if isinstance(X, pd.DataFrame) and not hasattr(model, "feature_names_in_"):
+        X = X.to_numpy()  # fitted on an array: give it one, as at training time
     expected = np.asarray(model.predict(X))
     got = converted.predict(matrix)
     if is_classifier(model):
