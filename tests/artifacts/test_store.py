@@ -276,8 +276,8 @@ def test_a_write_interrupted_half_way_leaves_nothing(
     real_hasher = new_hasher
 
     class CrashingHasher:
-        def __init__(self) -> None:
-            self.inner = real_hasher()
+        def __init__(self, **options: Any) -> None:
+            self.inner = real_hasher(**options)
             self.updates = 0
 
         def update(self, data: Any) -> None:
@@ -349,8 +349,8 @@ store = open_artifact_store(url, Path(cache), endpoint_url=endpoint or None)
 real = store_module.new_hasher
 
 class DyingHasher:
-    def __init__(self):
-        self.inner, self.updates = real(), 0
+    def __init__(self, **options):
+        self.inner, self.updates = real(**options), 0
     def update(self, data):
         self.updates += 1
         if self.updates == 2:

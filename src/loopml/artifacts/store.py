@@ -21,7 +21,7 @@ from loopml.artifacts.hashing import CHUNK_SIZE, hash_file, new_hasher
 from loopml.artifacts.local import LocalBlobBackend
 from loopml.errors import ArtifactCorruptedError, NotFoundError, ValidationError
 
-COPY_CHUNK = 4 * CHUNK_SIZE
+COPY_CHUNK = 8 * CHUNK_SIZE  # large enough for the hasher to use every core
 DEDUPE_CHECK_BYTES = 64 * CHUNK_SIZE  # files this large are hashed before being copied
 
 
@@ -66,7 +66,7 @@ class ArtifactStore:
         except OSError as exc:
             raise ValidationError(f"cannot store {source}: {exc.strerror or exc}") from exc
         staged = self.backend.staging_path()
-        hasher = new_hasher()
+        hasher = new_hasher(parallel=True)
         size = 0
         try:
             with src, open(staged, "wb", buffering=0) as dst:
