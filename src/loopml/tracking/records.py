@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,9 +38,19 @@ class RunRecord:
     git_commit: str | None = None
     git_dirty: bool | None = None
     git_diff_digest: str | None = None
-    environment: dict[str, Any] | None = None
+    environment_json: str | dict[str, Any] | None = field(default=None, repr=False)
     error: str | None = None
     created_by: str = ""
+
+    @property
+    def environment(self) -> dict[str, Any] | None:
+        """Python, platform and packages of the run (decoded on first use: searches return
+        hundreds of runs whose environment is rarely read)."""
+        raw = self.environment_json
+        if raw is None or isinstance(raw, dict):
+            return raw
+        decoded: dict[str, Any] = json.loads(raw)
+        return decoded
 
     @property
     def uri(self) -> str:
@@ -50,7 +61,10 @@ class RunRecord:
         return None if self.end_time is None else self.end_time - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["environment"] = self.environment
+        del data["environment_json"]
+        return data
 
 
 class RunList(list[RunRecord]):

@@ -47,7 +47,8 @@ class Run:
         self._resolve_dataset = resolve_dataset
         self._on_end = on_end
         self._model_logger = model_logger
-        self._writer: MetricWriter = service.open_metric_writer(run_id)
+        self._metric_writer: MetricWriter | None = None  # opened by the first buffered point
+        self._steps: dict[str, int] = {}
         self.status = "RUNNING"
         _open_runs.add(self)
 
@@ -71,6 +72,19 @@ class Run:
     def set_tags(self, values: Mapping[str, Any]) -> None:
         self._service.set_tags(self.id, values)
 
+    @property
+    def _writer(self) -> MetricWriter:
+        if self._metric_writer is None:
+            self._metric_writer = self._service.open_metric_writer(self.id)
+        return self._metric_writer
+
+    def _step(self, key: str, step: int | None) -> int:
+        """The given step, or the next one of that key; remembers the highest seen."""
+        at = self._steps.get(key, -1) + 1 if step is None else check_step(key, step)
+        if at > self._steps.get(key, -1):
+            self._steps[key] = at
+        return at
+
     def log_metric(
         self, key: str, value: float, step: int | None = None, timestamp: float | None = None
     ) -> None:
@@ -78,8 +92,8 @@ class Run:
         self._check_open()
         check_key("metric", key)
         number = check_metric_value(key, value)
-        step = self._writer.next_step(key) if step is None else check_step(key, step)
-        self._writer.log(key, number, step, time.time() if timestamp is None else float(timestamp))
+        at = self._step(key, step)
+        self._writer.log(key, number, at, time.time() if timestamp is None else float(timestamp))
 
     def log_metrics(self, values: Mapping[str, float], step: int | None = None) -> None:
         """Several metrics at one step; all are validated before any is recorded."""
@@ -89,9 +103,10 @@ class Run:
         for key, value in values.items():
             check_key("metric", key)
             number = check_metric_value(key, value)
-            at = self._writer.next_step(key) if step is None else check_step(key, step)
-            points.append((key, number, at, now))
-        self._writer.log_many(points)
+            if step is not None:
+                check_step(key, step)
+            points.append((key, number, step, now))
+        self._writer.log_many([(k, v, self._step(k, at), t) for k, v, at, t in points])
 
     def log_batch(
         self,
@@ -99,7 +114,8 @@ class Run:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """Many points (key, value, step), params and tags in as few writes as possible."""
+        """Many points (key, value, step), params and tags in one transaction: committed,
+        hence durable, when this returns (no journal needed)."""
         self._check_open()
         now = time.time()
         points = []
@@ -109,16 +125,14 @@ class Run:
             key, value, step = item
             check_key("metric", key)
             points.append((key, check_metric_value(key, value), check_step(key, step), now))
-        if params:
-            self._service.log_params(self.id, params)
-        if tags:
-            self._service.set_tags(self.id, tags)
-        if points:
-            self._writer.log_many(points)
+        self._service.log_batch(self.id, points, params or {}, tags or {})
+        for key, _, step, _ in points:
+            self._step(key, step)
 
     def flush(self) -> None:
         """Write buffered metric points to the store now."""
-        self._writer.flush()
+        if self._metric_writer is not None:
+            self._metric_writer.flush()
 
     def log_input(self, dataset: Any, role: str = "training") -> None:
         """Link a dataset version (object or reference such as `bikes@3`) as an input."""
@@ -189,7 +203,7 @@ class Run:
         """Flush everything and record the final status. Ending twice does nothing."""
         if self.status != "RUNNING":
             return
-        self._service.end_run(self.id, status, error=error, writer=self._writer)
+        self._service.end_run(self.id, status, error=error, writer=self._metric_writer)
         self.status = status
         _open_runs.discard(self)
         if self._on_end is not None:

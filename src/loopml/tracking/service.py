@@ -292,6 +292,53 @@ class TrackingService:
             if missing:
                 _INSERT_PARAMS.executemany(conn, missing)
 
+    def log_batch(
+        self,
+        run_id: str,
+        points: list[Point],
+        params_: Mapping[str, Any],
+        tags_: Mapping[str, Any],
+    ) -> None:
+        """Params, tags and metric points in one transaction (params stay immutable)."""
+        require(self.stores.actor, "write", "log to runs")
+        param_rows = [
+            {
+                "run_id": run_id,
+                "key": check_key("param", k),
+                "value": check_text_value("param", k, v),
+            }
+            for k, v in params_.items()
+        ]
+        tag_rows = self._tag_rows(run_id, tags_)
+        try:  # the common case: new param keys on a live run
+            with self.engine.begin() as conn:
+                self._write_batch(conn, run_id, points, param_rows, tag_rows)
+            return
+        except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
+            pass
+        self.log_params(run_id, params_)  # raises on an unknown run or a changed param
+        with self.engine.begin() as conn:
+            self._write_batch(conn, run_id, points, [], tag_rows)
+
+    def _write_batch(
+        self,
+        conn: Connection,
+        run_id: str,
+        points: list[Point],
+        param_rows: list[dict[str, str]],
+        tag_rows: list[dict[str, str]],
+    ) -> None:
+        if param_rows:
+            _INSERT_PARAMS.executemany(conn, param_rows)
+        if tag_rows:
+            conn.execute(
+                tags.delete().where(
+                    tags.c.run_id == run_id, tags.c.key.in_([r["key"] for r in tag_rows])
+                )
+            )
+            _INSERT_TAGS.executemany(conn, tag_rows)
+        write_points(conn, self.engine, run_id, points)
+
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
         require(self.stores.actor, "write", "set tags")
         rows = self._tag_rows(run_id, values)
@@ -483,7 +530,7 @@ class TrackingService:
             .limit(max_results + 1)
         )
         with self.engine.connect() as conn:
-            ids = list(conn.execute(query).scalars())
+            ids = list(conn.execute(query).scalars().all())
         more = len(ids) > max_results
         ids = ids[:max_results]
         token = _encode_token(offset + max_results) if more else None
@@ -493,14 +540,7 @@ class TrackingService:
         if not ids:
             return []
         with self.engine.connect() as conn:
-            base = {
-                r.id: r
-                for r in conn.execute(
-                    select(runs, experiments.c.name.label("experiment"))
-                    .join(experiments, experiments.c.id == runs.c.experiment_id)
-                    .where(runs.c.id.in_(ids))
-                )
-            }
+            base = {row[0]: row for row in _fetch_runs(conn, ids)}
             by_run: dict[str, dict[str, Any]] = {
                 i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base
             }
@@ -521,30 +561,30 @@ class TrackingService:
                 )
                 .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
                 .where(run_inputs.c.run_id.in_(ids))
-            ):
+            ).all():
                 by_run[run_id]["inputs"].append(
                     {"dataset": f"dataset:{name}@{version}", "id": ds_id, "role": role}
                 )
         records = []
         for run_id in ids:
-            if run_id not in base:
+            row = base.get(run_id)
+            if row is None:
                 continue
-            r = base[run_id]
             records.append(
                 RunRecord(
-                    id=r.id,
-                    experiment=r.experiment,
-                    name=r.name,
-                    status=r.status,
-                    start_time=r.start_time,
-                    end_time=r.end_time,
-                    parent_id=r.parent_id,
-                    git_commit=r.git_commit,
-                    git_dirty=r.git_dirty,
-                    git_diff_digest=r.git_diff_digest,
-                    environment=r.environment,
-                    error=r.error,
-                    created_by=r.created_by,
+                    id=row[0],
+                    experiment=row[1],
+                    name=row[2],
+                    status=row[3],
+                    start_time=row[4],
+                    end_time=row[5],
+                    parent_id=row[6],
+                    git_commit=row[7],
+                    git_dirty=None if row[8] is None else bool(row[8]),
+                    git_diff_digest=row[9],
+                    environment_json=row[10],
+                    error=row[11],
+                    created_by=row[12],
                     **by_run[run_id],
                 )
             )
@@ -595,6 +635,24 @@ class TrackingService:
             path.unlink(missing_ok=True)
             recovered.append(header.run_id)
         return recovered
+
+
+def _fetch_runs(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
+    """The run rows of a result page on the DBAPI cursor (environment left as stored)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT runs.id, experiments.name, runs.name, runs.status, runs.start_time, "
+            "runs.end_time, runs.parent_id, runs.git_commit, runs.git_dirty, "
+            "runs.git_diff_digest, runs.environment, runs.error, runs.created_by "
+            "FROM runs JOIN experiments ON experiments.id = runs.experiment_id "
+            f"WHERE runs.id IN ({', '.join([mark] * len(ids))})",
+            tuple(ids),
+        )
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _fetch_key_values(conn: Connection, table: str, ids: list[str]) -> list[tuple[str, str, Any]]:
