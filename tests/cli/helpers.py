@@ -84,3 +84,22 @@ def field(output: str, key: str) -> str:
         if line.startswith(key + " "):
             return line[len(key) :].strip()
     raise AssertionError(f"no {key!r} line in:\n{output}")
+
+
+# Every `loopml models` subcommand, in the order `--help` lists them.
+MODEL_COMMANDS = [
+    "list",
+    "show",
+    "register",
+    "lineage",
+    "alias",
+    "state",
+    "request",
+    "requests",
+    "approve",
+    "reject",
+    "cancel",
+    "policy",
+    "evaluate",
+    "card",
+]

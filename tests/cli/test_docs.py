@@ -10,6 +10,7 @@ import pytest
 from typer.main import get_command
 
 from loopml.cli import app
+from tests.cli.helpers import MODEL_COMMANDS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
@@ -36,22 +37,6 @@ def _long_options(command: object) -> list[str]:
     return names
 
 
-MODEL_COMMANDS = [
-    "list",
-    "show",
-    "register",
-    "lineage",
-    "alias",
-    "state",
-    "request",
-    "requests",
-    "approve",
-    "reject",
-    "cancel",
-    "policy",
-    "evaluate",
-    "card",
-]
 COMMANDS = dict(_commands(get_command(app)))
 
 

@@ -9,24 +9,8 @@ import pytest
 
 from loopml import __version__
 from loopml.cli import run
-from tests.cli.helpers import Invoke, run_cli, user_error
+from tests.cli.helpers import MODEL_COMMANDS, Invoke, run_cli, user_error
 
-MODEL_COMMANDS = [
-    "list",
-    "show",
-    "register",
-    "lineage",
-    "alias",
-    "state",
-    "request",
-    "requests",
-    "approve",
-    "reject",
-    "cancel",
-    "policy",
-    "evaluate",
-    "card",
-]
 COMMANDS = [
     ["init"],
     ["data", "add"],
