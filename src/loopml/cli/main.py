@@ -60,9 +60,6 @@ app.add_typer(models_app, name="models")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deploy_app, name="deploy")
-app.command("predict", epilog=PREDICT_EPILOG)(predict)
-app.command("export", epilog=EXPORT_EPILOG)(export)
-app.command("serve", epilog=SERVE_EPILOG)(serve)
 
 
 def _print_version(show: bool) -> None:
@@ -150,6 +147,11 @@ def init(
     out.print(key_value_table(None, rows))
     if fresh:
         out.print(Text("next: loopml data add NAME PATH", style="dim"))
+
+
+app.command("predict", epilog=PREDICT_EPILOG)(predict)
+app.command("export", epilog=EXPORT_EPILOG)(export)
+app.command("serve", epilog=SERVE_EPILOG)(serve)
 
 
 def run() -> None:
