@@ -15,15 +15,16 @@ in the log exactly once.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
+from loopml.store.journal import LockedJournal
+from loopml.store.journal import orphaned_journals as locked_orphans
 
 SUFFIX = ".plog"
 SEGMENT_PREFIX = "lseg-"
@@ -58,42 +59,15 @@ def committed_offset(segment_ids: list[str]) -> int:
     return max((int(sid.split("-")[2], 16) for sid in segment_ids), default=0)
 
 
-class PredictionJournal:
+class PredictionJournal(LockedJournal):
     """The writer side: an append-only, flock'ed file owned by one `PredictionLog`."""
 
     def __init__(self, folder: Path, journal_id: str, store: str, source: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         self.journal_id = journal_id
-        self.path = folder / f"{journal_id}{SUFFIX}"
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
         header = {"journal_id": journal_id, "store": store, "source": source, "pid": os.getpid()}
-        os.write(self.fd, orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
-        self.start = os.fstat(self.fd).st_size
-        self.offset = self.start
-
-    def append(self, line: bytes) -> None:
-        """Append one encoded record (a complete line) and advance `offset`."""
-        written = os.write(self.fd, line)
-        while written < len(line):  # short writes only happen on a full or failing disk
-            try:
-                written += os.write(self.fd, line[written:])
-            except OSError:
-                self.offset = os.fstat(self.fd).st_size
-                with suppress(OSError):  # end the torn line so the next one stays readable
-                    os.write(self.fd, b"\n")
-                    self.offset += 1
-                raise
-        self.offset += written
-
-    def close(self, *, remove: bool) -> None:
-        """Release the journal; `remove` deletes it (everything in it is committed)."""
-        if self.fd < 0:
-            return
-        if remove:
-            self.path.unlink(missing_ok=True)
-        os.close(self.fd)
-        self.fd = -1
+        super().__init__(
+            folder / f"{journal_id}{SUFFIX}", orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE)
+        )
 
 
 def read_header(path: Path) -> tuple[JournalHeader, int] | None:
@@ -126,20 +100,5 @@ def read_lines(path: Path, offset: int) -> list[tuple[bytes, int]]:
 
 
 def orphaned_journals(folder: Path) -> Iterator[Path]:
-    """Journals whose writer is gone, each yielded while this process holds its lock."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.glob(f"*{SUFFIX}")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its writer is alive (or another process is replaying it)
-            if path.exists():  # not removed by its writer between the glob and the lock
-                yield path
-        finally:
-            os.close(fd)
+    """Prediction journals whose writer is gone (see `loopml.store.journal`)."""
+    return locked_orphans(folder, SUFFIX)

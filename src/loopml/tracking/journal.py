@@ -9,13 +9,16 @@ writer for the writer's whole life: a journal that can be locked belongs to a de
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopml.store.journal import LockedJournal
+from loopml.store.journal import orphaned_journals as locked_orphans
+
+SUFFIX = ".journal"
 Point = tuple[str, float, int, float]  # key, value, step, timestamp
 
 
@@ -30,33 +33,12 @@ def encode_point(key: str, value: float, step: int, timestamp: float) -> bytes:
     return f"{key}\t{value!r}\t{step}\t{timestamp!r}\n".encode()
 
 
-class MetricJournal:
+class MetricJournal(LockedJournal):
     """The writer side: created with the run, removed when the run has ended cleanly."""
 
     def __init__(self, folder: Path, run_id: str, store: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / f"{run_id}.journal"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
         header = json.dumps({"run_id": run_id, "store": store, "pid": os.getpid()}) + "\n"
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, header.encode())
-        self.offset = os.fstat(self._fd).st_size
-        self.start_offset = self.offset
-
-    def append(self, line: bytes) -> int:
-        """Append one encoded point; returns the journal size after it."""
-        os.write(self._fd, line)
-        self.offset += len(line)
-        return self.offset
-
-    def close(self, *, remove: bool) -> None:
-        if self._fd < 0:
-            return
-        if remove:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = -1
+        super().__init__(folder / f"{run_id}{SUFFIX}", header.encode())
 
 
 def read_header(path: Path) -> tuple[JournalHeader, int] | None:
@@ -85,21 +67,6 @@ def read_points(path: Path, offset: int) -> tuple[list[Point], int]:
     return points, offset + end
 
 
-def orphaned_journals(folder: Path) -> Iterator[tuple[Path, int]]:
-    """Journals whose writer is gone, each yielded while this process holds its lock."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.glob("*.journal")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its writer is alive
-            if path.exists():
-                yield path, fd
-        finally:
-            os.close(fd)
+def orphaned_journals(folder: Path) -> Iterator[Path]:
+    """Metric journals whose writer is gone (see `loopml.store.journal`)."""
+    return locked_orphans(folder, SUFFIX)

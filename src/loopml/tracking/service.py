@@ -597,7 +597,7 @@ class TrackingService:
     def recover_journals(self) -> list[str]:
         """Replay journals left by killed processes; their runs end as KILLED."""
         recovered = []
-        for path, _fd in orphaned_journals(self.stores.journal_dir):
+        for path in orphaned_journals(self.stores.journal_dir):
             parsed = read_header(path)
             if parsed is None:
                 continue
