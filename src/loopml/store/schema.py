@@ -337,3 +337,59 @@ log_segments = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_log_segments_deployment_kind_day", "deployment", "kind", "day"),
 )
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("source", JSON, nullable=False),  # {"deployment": name} or {"dataset": name}
+    Column("reference", String(KEY_LEN), nullable=True),  # dataset URI; None = from lineage
+    Column("config", JSON, nullable=False),  # columns, window, schedule, tests, rules
+    Column("cursor", Float, nullable=True),  # end of the last window processed
+    Column("next_run_at", Float, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+monitor_results = Table(
+    "monitor_results",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("monitor", String(KEY_LEN), ForeignKey("monitors.name"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("window_start", Float, nullable=True),
+    Column("window_end", Float, nullable=True),
+    Column("label", String(KEY_LEN), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dataset_drift", Boolean, nullable=True),
+    Column("drift_share", Float, nullable=True),
+    Column("rows", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("monitor", "seq"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("monitor", String(KEY_LEN), ForeignKey("monitors.name"), nullable=False),
+    Column("rule", String(KEY_LEN), nullable=False),
+    Column("subject", String(KEY_LEN), nullable=False),  # a column, a metric, a model version
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # open | resolved
+    Column("open_key", String(KEY_LEN * 2 + 2), nullable=True),  # set while open: one per rule
+    Column("message", Text, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("occurrences", Integer, nullable=False),
+    Column("first_result", String(ID_LEN), nullable=False),
+    Column("last_result", String(ID_LEN), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("resolved_at", Float, nullable=True),
+    UniqueConstraint("open_key"),
+    Index("ix_alerts_monitor_state", "monitor", "state"),
+)
