@@ -72,6 +72,9 @@ runs = Table(
     Column("host", String(KEY_LEN), nullable=True),
     Column("pid", Integer, nullable=True),
     Column("created_by", String(KEY_LEN), nullable=False),
+    # params, latest metric values and tags as one JSON document, rebuilt from their tables
+    # by every write to them (tracking/key_values.py); searches read it instead of the rows
+    Column("key_values", Text, nullable=True),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_id"),
 )

@@ -19,6 +19,7 @@ from loopml.store import dialect_insert
 from loopml.store.fastpath import RawStatement
 from loopml.store.schema import latest_metrics, metrics, runs
 from loopml.tracking.journal import MetricJournal, Point, encode_point
+from loopml.tracking.key_values import keep_current as keep_key_values_current
 
 _INSERT_METRICS = RawStatement(
     metrics.insert().values(
@@ -153,6 +154,7 @@ class MetricWriter:
                 with self.engine.begin() as conn:
                     write_points(conn, self.engine, self.run_id, points)
                     set_journal_offset(conn, self.run_id, offset)
+                    keep_key_values_current(conn, self.run_id)
             except BaseException:
                 with self._lock:  # keep them for the next attempt; the journal has them too
                     self._pending[:0] = points

@@ -24,9 +24,7 @@ from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
 from loopml.store.fastpath import RawStatement
 from loopml.store.schema import (
-    dataset_versions,
     experiments,
-    latest_metrics,
     metrics,
     params,
     run_artifacts,
@@ -42,9 +40,11 @@ from loopml.tracking.journal import (
     read_header,
     read_points,
 )
+from loopml.tracking.key_values import build as build_key_values
+from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord, normalize_run_id
-from loopml.tracking.search import compile_filter, parse_order_by
+from loopml.tracking.run_query import RUN_BY_ID, page_query, records
 from loopml.validation import check_key, check_name, check_text_value
 
 MAX_RESULTS_LIMIT = 50_000
@@ -58,7 +58,12 @@ _INSERT_RUN_ARTIFACTS = RawStatement(run_artifacts.insert())
 _END_RUN_STATEMENT = (
     update(runs)
     .where(runs.c.id == bindparam("rid"))
-    .values(status=bindparam("new_status"), end_time=bindparam("ended"), error=bindparam("err"))
+    .values(
+        status=bindparam("new_status"),
+        end_time=bindparam("ended"),
+        error=bindparam("err"),
+        key_values=bindparam("kv"),
+    )
 )
 _END_RUN_NO_JOURNAL = RawStatement(_END_RUN_STATEMENT)
 _END_RUN = RawStatement(_END_RUN_STATEMENT.values(journal_offset=bindparam("offset")))
@@ -72,6 +77,7 @@ class TrackingService:
         self.engine = stores.engine
         self._experiment_ids: dict[str, str] = {}
         self._recorded: set[str] = set()
+        self._captured: dict[bytes, ArtifactRef] = {}
 
     # ------------------------------------------------------------------ experiments
     def experiment_id(self, name: str, *, create: bool = True) -> str:
@@ -143,11 +149,11 @@ class TrackingService:
         diff_digest = None
         if capture:
             packages = capture_packages()
-            pkg_ref = self.stores.artifacts.put_bytes(packages)
+            pkg_ref = self._put_captured(packages)
             artifacts.append(("environment/requirements.txt", pkg_ref, "text/plain"))
             environment = environment_record(pkg_ref.digest, packages.count(b"\n"))
             if code is not None and code.diff:
-                diff_ref = self.stores.artifacts.put_bytes(code.diff)
+                diff_ref = self._put_captured(code.diff)
                 artifacts.append(("code/uncommitted.diff", diff_ref, "text/x-diff"))
                 diff_digest = diff_ref.digest
         with self.engine.begin() as conn:
@@ -172,6 +178,7 @@ class TrackingService:
                     "host": _HOST,
                     "pid": os.getpid(),
                     "created_by": self.stores.actor.name,
+                    "key_values": None,  # built when the run ends (key_values.py)
                 },
             )
             if tag_rows:
@@ -200,6 +207,14 @@ class TrackingService:
             )
         self._recorded.update(recorded)  # only once the rows are committed
         return run_id
+
+    def _put_captured(self, data: bytes) -> ArtifactRef:
+        """Store a captured blob: the same one or two for every run of a process (the
+        captures are cached), so hash and store each once."""
+        ref = self._captured.get(data)
+        if ref is None:
+            ref = self._captured[data] = self.stores.artifacts.put_bytes(data)
+        return ref
 
     def _record_once(self, conn: Connection, ref: ArtifactRef, media: str) -> bool:
         """Artifact rows are immutable: record each digest once per process."""
@@ -241,7 +256,13 @@ class TrackingService:
             if writer is None:
                 _END_RUN_NO_JOURNAL.execute(
                     conn,
-                    {"rid": run_id, "new_status": status, "ended": time.time(), "err": error},
+                    {
+                        "rid": run_id,
+                        "new_status": status,
+                        "ended": time.time(),
+                        "err": error,
+                        "kv": build_key_values(conn, run_id),
+                    },
                 )
             else:
                 _END_RUN.execute(
@@ -251,6 +272,7 @@ class TrackingService:
                         "new_status": status,
                         "ended": time.time(),
                         "err": error,
+                        "kv": build_key_values(conn, run_id),
                         "offset": offset,
                     },
                 )
@@ -268,6 +290,7 @@ class TrackingService:
         try:  # the common case: new keys on a live run, one statement
             with self.engine.begin() as conn:
                 _INSERT_PARAMS.executemany(conn, new_rows)
+                keep_key_values_current(conn, run_id)
             return
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
             pass  # an unknown run or a key logged before: find out which, below
@@ -291,6 +314,7 @@ class TrackingService:
             missing = [row for row in new_rows if row["key"] not in existing]
             if missing:
                 _INSERT_PARAMS.executemany(conn, missing)
+                keep_key_values_current(conn, run_id)
 
     def log_batch(
         self,
@@ -338,6 +362,8 @@ class TrackingService:
             )
             _INSERT_TAGS.executemany(conn, tag_rows)
         write_points(conn, self.engine, run_id, points)
+        if param_rows or tag_rows or points:
+            keep_key_values_current(conn, run_id)
 
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
         require(self.stores.actor, "write", "set tags")
@@ -352,6 +378,7 @@ class TrackingService:
                 )
             )
             conn.execute(tags.insert(), rows)
+            keep_key_values_current(conn, run_id)
 
     def _tag_rows(self, run_id: str, values: Mapping[str, Any]) -> list[dict[str, str]]:
         return [
@@ -467,10 +494,11 @@ class TrackingService:
 
     def get_run(self, run_id: str) -> RunRecord:
         run_id = normalize_run_id(run_id)
-        found = self._records([run_id])
-        if not found:
-            raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
-        return found[0]
+        with self.engine.connect() as conn:
+            rows = RUN_BY_ID.fetchall(conn, {"run_id": run_id})
+            if not rows:
+                raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
+            return records(conn, rows)[0]
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         run_id = normalize_run_id(run_id)
@@ -499,96 +527,21 @@ class TrackingService:
         ):
             raise ValidationError(f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}")
         offset = _decode_token(page_token)
-        query = select(runs.c.id).join(experiments, experiments.c.id == runs.c.experiment_id)
+        values: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
+        names = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
-            ids = [self.experiment_id(n, create=False) for n in names]
-            query = query.where(runs.c.experiment_id.in_(ids))
-        condition = compile_filter(filter)
-        if condition is not None:
-            query = query.where(condition)
+            values.update(
+                (f"experiment_{i}", self.experiment_id(name, create=False))
+                for i, name in enumerate(names)
+            )
         orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
-        for index, item in enumerate(orders):
-            kind, key, descending = parse_order_by(item)
-            if kind == "metric":
-                alias = latest_metrics.alias(f"om{index}")
-                query = query.outerjoin(alias, (alias.c.run_id == runs.c.id) & (alias.c.key == key))
-                column: Any = alias.c.value
-            elif kind in ("param", "tag"):
-                table = params if kind == "param" else tags
-                alias = table.alias(f"o{kind}{index}")
-                query = query.outerjoin(alias, (alias.c.run_id == runs.c.id) & (alias.c.key == key))
-                column = alias.c.value
-            else:
-                column = runs.c.id if key == "run_id" else runs.c[key]
-            query = query.order_by(
-                column.desc().nulls_last() if descending else column.asc().nulls_last()
-            )
-        query = (
-            query.order_by(runs.c.start_time.desc(), runs.c.id)
-            .offset(offset)
-            .limit(max_results + 1)
-        )
+        query = page_query(filter, orders, None if names is None else len(names))
         with self.engine.connect() as conn:
-            ids = list(conn.execute(query).scalars().all())
-        more = len(ids) > max_results
-        ids = ids[:max_results]
-        token = _encode_token(offset + max_results) if more else None
-        return RunList(self._records(ids), token)
-
-    def _records(self, ids: list[str]) -> list[RunRecord]:
-        if not ids:
-            return []
-        with self.engine.connect() as conn:
-            base = {row[0]: row for row in _fetch_runs(conn, ids)}
-            by_run: dict[str, dict[str, Any]] = {
-                i: {"params": {}, "metrics": {}, "tags": {}, "inputs": []} for i in base
-            }
-            for kind, table in (
-                ("params", "params"),
-                ("metrics", "latest_metrics"),
-                ("tags", "tags"),
-            ):
-                for run_id, key, value in _fetch_key_values(conn, table, ids):
-                    by_run[run_id][kind][key] = value
-            for run_id, role, name, version, ds_id in conn.execute(
-                select(
-                    run_inputs.c.run_id,
-                    run_inputs.c.role,
-                    dataset_versions.c.name,
-                    dataset_versions.c.version,
-                    dataset_versions.c.id,
-                )
-                .join(dataset_versions, dataset_versions.c.id == run_inputs.c.dataset_version_id)
-                .where(run_inputs.c.run_id.in_(ids))
-            ).all():
-                by_run[run_id]["inputs"].append(
-                    {"dataset": f"dataset:{name}@{version}", "id": ds_id, "role": role}
-                )
-        records = []
-        for run_id in ids:
-            row = base.get(run_id)
-            if row is None:
-                continue
-            records.append(
-                RunRecord(
-                    id=row[0],
-                    experiment=row[1],
-                    name=row[2],
-                    status=row[3],
-                    start_time=row[4],
-                    end_time=row[5],
-                    parent_id=row[6],
-                    git_commit=row[7],
-                    git_dirty=None if row[8] is None else bool(row[8]),
-                    git_diff_digest=row[9],
-                    environment_json=row[10],
-                    error=row[11],
-                    created_by=row[12],
-                    **by_run[run_id],
-                )
-            )
-        return records
+            rows = query.fetchall(conn, values)
+            more = len(rows) > max_results
+            found = records(conn, rows[:max_results])
+        return RunList(found, _encode_token(offset + max_results) if more else None)
 
     # ------------------------------------------------------------------ recovery
     def _store_label(self) -> str:
@@ -612,7 +565,10 @@ class TrackingService:
                     continue
                 points, end = read_points(path, max(start, int(row.journal_offset)))
                 write_points(conn, self.engine, header.run_id, points)
-                values: dict[str, Any] = {"journal_offset": end}
+                values: dict[str, Any] = {
+                    "journal_offset": end,
+                    "key_values": build_key_values(conn, header.run_id),
+                }
                 if row.status == "RUNNING":
                     last = max((p[3] for p in points), default=None)
                     values.update(
@@ -635,40 +591,6 @@ class TrackingService:
             path.unlink(missing_ok=True)
             recovered.append(header.run_id)
         return recovered
-
-
-def _fetch_runs(conn: Connection, ids: list[str]) -> list[tuple[Any, ...]]:
-    """The run rows of a result page on the DBAPI cursor (environment left as stored)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(
-            "SELECT runs.id, experiments.name, runs.name, runs.status, runs.start_time, "
-            "runs.end_time, runs.parent_id, runs.git_commit, runs.git_dirty, "
-            "runs.git_diff_digest, runs.environment, runs.error, runs.created_by "
-            "FROM runs JOIN experiments ON experiments.id = runs.experiment_id "
-            f"WHERE runs.id IN ({', '.join([mark] * len(ids))})",
-            tuple(ids),
-        )
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-def _fetch_key_values(conn: Connection, table: str, ids: list[str]) -> list[tuple[str, str, Any]]:
-    """(run_id, key, value) rows of a key-value table for many runs, on the DBAPI cursor:
-    searches return hundreds of runs with several values each, and this is their hot loop."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(
-            f"SELECT run_id, key, value FROM {table} WHERE run_id IN "
-            f"({', '.join([mark] * len(ids))})",
-            tuple(ids),
-        )
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def _uri(run_id: str) -> str:

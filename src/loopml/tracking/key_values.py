@@ -1,0 +1,93 @@
+"""A run's params, latest metric values and tags as one JSON document: `runs.key_values`.
+
+A search returns hundreds of runs with every key-value of each; decoding one short
+document per run costs a fraction of stepping through their rows in `params`,
+`latest_metrics` and `tags`. Those tables stay the source of truth (filters and ordering
+run on them), and the document is a copy that is either absent or current:
+
+* it is built when the run ends, in the transaction that ends it (`build`), so the writes
+  of a live run do not pay for it;
+* every later transaction that writes to those tables calls `keep_current`, which
+  rebuilds a document that exists;
+* readers fall back to the tables for runs without one (live runs, mostly).
+
+Only Python's `json` writes and reads the document: SQLite's JSON functions print floats
+with 15 significant digits, which would change metric values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+KeyValues = tuple[dict[str, str], dict[str, float], dict[str, str]]
+
+_READ = (
+    "SELECT 'p', \"key\", value, NULL FROM params WHERE run_id = {mark} "
+    "UNION ALL SELECT 'm', \"key\", NULL, value FROM latest_metrics WHERE run_id = {mark} "
+    "UNION ALL SELECT 't', \"key\", value, NULL FROM tags WHERE run_id = {mark}"
+)
+_BUILT = "SELECT key_values IS NOT NULL FROM runs WHERE id = {mark}"
+_WRITE = "UPDATE runs SET key_values = {mark} WHERE id = {mark}"
+# PostgreSQL lets transactions that write to one run overlap: the one that reads the rows
+# for a document must hold the run row first, so that a writer it cannot see yet waits for
+# it and then rebuilds. NO KEY UPDATE does not wait for the KEY SHARE locks that the foreign
+# keys of concurrent inserts take. SQLite runs one writer at a time (BEGIN IMMEDIATE).
+_LOCK = " FOR NO KEY UPDATE"
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_DECODER = json.JSONDecoder()
+
+
+def encode(params: Mapping[str, str], metrics: Mapping[str, float], tags: Mapping[str, str]) -> str:
+    """The document; empty sections are left out."""
+    doc = {
+        name: values
+        for name, values in (("params", params), ("metrics", metrics), ("tags", tags))
+        if values
+    }
+    return _ENCODER.encode(doc)
+
+
+def decode(text: str) -> KeyValues:
+    """(params, metrics, tags) of a stored document; new dicts on every call."""
+    doc: dict[str, Any] = _DECODER.raw_decode(text)[0]  # json.loads without its checks
+    return doc.get("params", {}), doc.get("metrics", {}), doc.get("tags", {})
+
+
+def build(conn: Connection, run_id: str) -> str:
+    """The run's document from its rows, as the caller's write transaction sees them."""
+    mark = _mark(conn)
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name != "sqlite":
+            cursor.execute(f"SELECT id FROM runs WHERE id = {mark}{_LOCK}", (run_id,))
+        cursor.execute(_READ.format(mark=mark), (run_id, run_id, run_id))
+        rows = list(cursor.fetchall())
+    finally:
+        cursor.close()
+    rows.sort()  # by section, then key: (section, key) is unique
+    sections: dict[str, dict[str, Any]] = {"p": {}, "m": {}, "t": {}}
+    for kind, key, text, number in rows:
+        sections[kind][key] = number if kind == "m" else text
+    return encode(sections["p"], sections["m"], sections["t"])
+
+
+def keep_current(conn: Connection, run_id: str) -> None:
+    """After writing params, metrics or tags of a run: rebuild its document if it has one."""
+    mark = _mark(conn)
+    lock = _LOCK if conn.dialect.name != "sqlite" else ""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(_BUILT.format(mark=mark) + lock, (run_id,))
+        found = cursor.fetchone()
+        if found is not None and found[0]:
+            cursor.execute(_WRITE.format(mark=mark), (build(conn, run_id), run_id))
+    finally:
+        cursor.close()
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
