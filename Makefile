@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+EVIDENTLY_VENV := .venv-evidently
+EVIDENTLY_REQS := tests/monitoring/evidently-requirements.txt
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast lint format bench clean
@@ -17,10 +20,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Evidently (pandas 2) in its own environment, for the drift agreement tests.
+$(EVIDENTLY_STAMP): $(EVIDENTLY_REQS)
+	test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r $(EVIDENTLY_REQS)
+	touch $(EVIDENTLY_STAMP)
+
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(EVIDENTLY_STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -40,4 +49,4 @@ bench: $(STAMP)
 	$(PY) bench/artifacts.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-workspace
+	rm -rf $(VENV) $(EVIDENTLY_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-workspace

@@ -18,6 +18,7 @@ from loopml.cli.deploy import deploy_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
 from loopml.cli.models import models_app
+from loopml.cli.monitor import monitor_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
 from loopml.cli.runs import runs_app
@@ -60,6 +61,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(monitor_app, name="monitor")
 
 
 def _print_version(show: bool) -> None:

@@ -1,4 +1,9 @@
-"""DuckDB over verified local copies of a deployment's segments."""
+"""DuckDB over verified local copies of a deployment's segments.
+
+The view `prediction_log` holds every logged row, failed requests included (`status` >= 400,
+one row each, no inputs or outputs); `predictions` holds only the answered rows and no
+`status` column, so everything that reads predictions ignores failures without a filter.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from loopml.predictions.tables import FEEDBACK_KIND, PREDICTIONS
 from loopml.store import Stores
 from loopml.store.schema import log_segments
 
+PREDICTION_LOG = "prediction_log"
+OK_BELOW = 400  # statuses from here on are failed requests
 EMPTY = {
     PREDICTIONS: (
         "NULL::VARCHAR AS request_id, NULL::DOUBLE AS time, NULL::VARCHAR AS deployment, "
         "NULL::VARCHAR AS model, NULL::BOOLEAN AS shadow, NULL::DOUBLE AS latency_ms, "
-        "NULL::BIGINT AS row, NULL::VARCHAR AS prediction"
+        "NULL::INTEGER AS status, NULL::BIGINT AS row, NULL::VARCHAR AS prediction"
     ),
     FEEDBACK_KIND: (
         "NULL::VARCHAR AS request_id, NULL::DOUBLE AS time, NULL::VARCHAR AS deployment, "
@@ -59,7 +66,8 @@ def segment_files(
 def connect(
     stores: Stores, deployment: str, since: float | None = None, until: float | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views `predictions` and `feedback` of one deployment."""
+    """An in-memory DuckDB with views `prediction_log`, `predictions` and `feedback` of one
+    deployment (see the module docstring)."""
     conn = duckdb.connect()
     for kind in (PREDICTIONS, FEEDBACK_KIND):
         window = (since, until) if kind == PREDICTIONS else (None, None)
@@ -69,8 +77,25 @@ def connect(
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
         else:
             source = f"SELECT {EMPTY[kind]} WHERE false"
-        conn.execute(f"CREATE VIEW {kind} AS {source}")
+        if kind == PREDICTIONS:
+            _create_prediction_views(conn, source)
+        else:
+            conn.execute(f"CREATE VIEW {kind} AS {source}")
     return conn
+
+
+def _create_prediction_views(conn: duckdb.DuckDBPyConnection, source: str) -> None:
+    # Segments written before failed requests were logged have no `status`: all were 200.
+    names = {row[0] for row in conn.execute(f"DESCRIBE {source}").fetchall()}
+    if "status" in names:
+        logged = f"SELECT * REPLACE (coalesce(status, 200)::INTEGER AS status) FROM ({source})"
+    else:
+        logged = f"SELECT *, 200::INTEGER AS status FROM ({source})"
+    conn.execute(f"CREATE VIEW {PREDICTION_LOG} AS {logged}")
+    conn.execute(
+        f"CREATE VIEW {PREDICTIONS} AS SELECT * EXCLUDE (status) FROM {PREDICTION_LOG} "
+        f"WHERE status < {OK_BELOW}"
+    )
 
 
 def _filter(since: float | None, until: float | None, include_shadow: bool) -> str:

@@ -2,8 +2,10 @@
 
 A journal line is a compact JSON array, encoded with orjson on the request path:
 `["p", deployment, request_id, model, inputs, outputs, probabilities, latency_ms, shadow, at]`
-for a prediction and `["f", deployment, request_id, label, at]` for feedback. Values JSON
-cannot hold are stored as their `str()`, NaN and infinities as null; encoding never fails.
+for a prediction and `["f", deployment, request_id, label, at]` for feedback. A failed
+request adds its HTTP status as an eleventh element; answered requests leave it out, so their
+lines stay readable by older versions during a rolling upgrade. Values JSON cannot hold are
+stored as their `str()`, NaN and infinities as null; encoding never fails.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ PREDICTION = "p"
 FEEDBACK = "f"
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+OK_STATUS = 200  # the status of every line without one
 
 
 @dataclass(frozen=True)
 class PredictionRecord:
-    """One answered request: its inputs (a dict per row), outputs and timing."""
+    """One request: its inputs (a dict per row), outputs and timing.
+
+    A failed request has its HTTP `status` (>= 400), no inputs and no outputs; it counts
+    for the error rate and is never read as a prediction.
+    """
 
     deployment: str
     request_id: str
@@ -35,24 +42,26 @@ class PredictionRecord:
     latency_ms: float
     shadow: bool = False
     at: float = field(default_factory=time.time)
+    status: int = OK_STATUS
 
 
 def encode_prediction(rec: PredictionRecord) -> bytes:
-    """The journal line of a prediction."""
-    return encode(
-        [
-            PREDICTION,
-            rec.deployment,
-            rec.request_id,
-            rec.model,
-            rec.inputs,
-            rec.outputs,
-            rec.probabilities,
-            rec.latency_ms,
-            rec.shadow,
-            rec.at,
-        ]
-    )
+    """The journal line of a prediction (or of a failed request)."""
+    line: list[Any] = [
+        PREDICTION,
+        rec.deployment,
+        rec.request_id,
+        rec.model,
+        rec.inputs,
+        rec.outputs,
+        rec.probabilities,
+        rec.latency_ms,
+        rec.shadow,
+        rec.at,
+    ]
+    if rec.status != OK_STATUS:
+        line.append(rec.status)
+    return encode(line)
 
 
 def encode_feedback(deployment: str, request_id: str, label: Any, at: float) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from loopml.predictions.records import FEEDBACK, PREDICTION
+from loopml.predictions.records import FEEDBACK, OK_STATUS, PREDICTION
 
 PREDICTIONS = "predictions"
 FEEDBACK_KIND = "feedback"
@@ -24,6 +24,7 @@ PREDICTION_COLUMNS = [
     "model",
     "shadow",
     "latency_ms",
+    "status",
     "row",
     "prediction",
 ]
@@ -69,7 +70,7 @@ def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
             kind = item[0]
         except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
             continue  # a line torn by a failing disk: never acknowledged
-        if kind == PREDICTION and len(item) == 10:
+        if kind == PREDICTION and len(item) in (10, 11):  # 11: a failed request's status
             rows = _prediction_rows(item)
             kind_name = PREDICTIONS
         elif kind == FEEDBACK and len(item) == 5:
@@ -92,7 +93,9 @@ def day_of(at: float) -> str:
 
 
 def _prediction_rows(item: list[Any]) -> list[dict[str, Any]]:
-    _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = item
+    head, tail = item[:10], item[10:]  # the tail holds a failed request's status
+    _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = head
+    status = tail[0] if tail else OK_STATUS
     inputs = inputs if isinstance(inputs, list) else [inputs]
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
@@ -103,6 +106,7 @@ def _prediction_rows(item: list[Any]) -> list[dict[str, Any]]:
         "model": _str(model),
         "shadow": bool(shadow),
         "latency_ms": latency if isinstance(latency, int | float) else None,
+        "status": status if _is_int(status) else None,
     }
     rows = []
     for i in range(max(len(inputs), len(outputs), 1)):
@@ -132,6 +136,10 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000
+
+
 def _time(at: Any) -> float:
     if isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at):
         return float(at)
@@ -152,6 +160,7 @@ FIXED_TYPES = {
     "model": pa.string(),
     "shadow": pa.bool_(),
     "latency_ms": pa.float64(),
+    "status": pa.int32(),
     "row": pa.int64(),
 }
 

@@ -16,6 +16,7 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
+from loopml.monitoring.service import MonitorService
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
 from loopml.store.principal import Principal
@@ -33,6 +34,9 @@ class Client:
         self._local = threading.local()  # each thread has its own stack of active runs
         self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
         self.deployments = DeploymentService(self.stores, self.models.registry)
+        self.monitors = MonitorService(
+            self.stores, self.datasets, self.tracking, self.models.registry, self.deployments
+        )
         if settings.token:
             try:
                 self.login(settings.token)

@@ -59,6 +59,7 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
     started = time.perf_counter()
     table = state.watcher.tables.get(name)
     label = name if table is not None else UNKNOWN
+    target: Target | None = None
     try:
         if table is None:
             raise not_served(name, sorted(state.watcher.tables))
@@ -69,13 +70,14 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
         scores = await _score(state, table, target, rows)
     except ServingError as exc:
         state.metrics.error(label, exc.status)
-        return exc.response()
+        return _failed(state, table, target, request, started, exc.status, exc.response())
     except Exception:
         state.metrics.error(label, 500)
         log.exception("predict on deployment %s failed", name)
-        return ServingError.one(
+        failure = ServingError.one(
             500, "server", "the server failed to score this request", "see the server log"
-        ).response()
+        )
+        return _failed(state, table, target, request, started, 500, failure.response())
     request_id = state.request_id(request.headers.get(REQUEST_ID_HEADER))
     latency = time.perf_counter() - started
     _log(state, table, target, request_id, payload, rows, scores, latency)
@@ -89,6 +91,40 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
     meter.rows.inc(len(rows))
     meter.latency.observe(latency)
     return Response(orjson.dumps(answer), media_type=JSON, headers={REQUEST_ID_HEADER: request_id})
+
+
+def _failed(
+    state: ServingState,
+    table: RouteTable | None,
+    target: Target | None,
+    request: Request,
+    started: float,
+    status: int,
+    response: Response,
+) -> Response:
+    """Log a refused request of a served deployment (for its error rate) and answer it.
+
+    Requests to a deployment not served here have no prediction log to go to.
+    """
+    if table is None:
+        return response
+    request_id = state.request_id(request.headers.get(REQUEST_ID_HEADER))
+    response.headers[REQUEST_ID_HEADER] = request_id
+    state.record(
+        PredictionRecord(
+            deployment=table.deployment,
+            request_id=request_id,
+            model="" if target is None else target.uri,
+            inputs=[],
+            outputs=[],
+            probabilities=None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            shadow=False,
+            at=time.time(),
+            status=status,
+        )
+    )
+    return response
 
 
 def _route(table: RouteTable, payload: Payload, request: Request) -> Target:

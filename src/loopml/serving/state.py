@@ -66,7 +66,8 @@ class ServingState:
         return batcher
 
     def record(self, record: PredictionRecord) -> None:
-        """Hand one prediction to the log; a logging failure never fails the request."""
+        """Hand one prediction (or failed request) to the log; a logging failure never fails
+        the request."""
         if self.predictions is None:
             return
         try:

@@ -1,0 +1,385 @@
+"""`loopml monitor …`: declare monitors, run them, read their results, reports and alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from loopml.cli.context import client_of
+from loopml.cli.monitor_views import (
+    alerts_table,
+    columns_table,
+    latency_table,
+    monitor_info,
+    monitors_table,
+    performance_text,
+    runs_table,
+)
+from loopml.cli.render import console, print_json
+from loopml.errors import ValidationError
+
+monitor_app = typer.Typer(
+    help="Watch deployments (or successive dataset versions) for data drift, prediction drift, "
+    "accuracy and latency; alert when rules fire.",
+    no_args_is_help=True,
+)
+
+NAME_HELP = "The monitor's name."
+JSON_HELP = "Print JSON instead of tables."
+
+
+def _epilog(*examples: str) -> str:
+    return "[bold]Examples[/bold]\n\n" + "\n".join(f"  {e}" for e in examples)
+
+
+def _assignments(values: list[str] | None, what: str) -> dict[str, str]:
+    """`col=value` options (`*=value` for every column)."""
+    parsed: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValidationError(f"{what} {item!r} must look like COLUMN=VALUE (or *=VALUE)")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def _thresholds(values: list[str] | None) -> dict[str, float]:
+    parsed = {}
+    for key, value in _assignments(values, "--threshold").items():
+        try:
+            parsed[key] = float(value)
+        except ValueError as exc:
+            raise ValidationError(
+                f"--threshold {key}={value}: the threshold must be a number"
+            ) from exc
+    return parsed
+
+
+@monitor_app.command(
+    "create",
+    epilog=_epilog(
+        "loopml monitor create bikes-drift deployment:bikes-api --window '720 rows' "
+        "--alert dataset_drift --alert column_drift:temp --alert metric_below:r2:0.6",
+        "loopml monitor create nightly dataset:bikes --reference dataset:bikes@1 --schedule 1d",
+    ),
+)
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="deployment:NAME (its prediction log) or dataset:NAME (each new "
+            "version is a window).",
+            metavar="SOURCE",
+        ),
+    ],
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="dataset:NAME@VERSION to compare with (default: the "
+            "deployed model's training data, through lineage).",
+            show_default=False,
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Comma-separated columns (default: the model's inputs that the reference holds).",
+            show_default=False,
+        ),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="'N rows' or a duration such as 15m, 1h, 1d.")
+    ] = "1000 rows",
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="Run every this long (e.g. 1h) from `loopml monitor run --due` or the controller.",
+            show_default=False,
+        ),
+    ] = None,
+    test: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--test",
+            help="COLUMN=TEST (or *=TEST): ks, wasserstein, psi, "
+            "jensenshannon, chisquare, z. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold", help="COLUMN=NUMBER (or *=NUMBER). Repeatable.", show_default=False
+        ),
+    ] = None,
+    drift_share: Annotated[
+        float,
+        typer.Option(
+            "--drift-share", help="Dataset drift when this share of tested columns drift."
+        ),
+    ] = 0.5,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", help="classification or regression (default: inferred).", show_default=False
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Dataset sources: the label column.", show_default=False),
+    ] = None,
+    prediction: Annotated[
+        str | None,
+        typer.Option(
+            "--prediction", help="Dataset sources: the prediction column.", show_default=False
+        ),
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert",
+            help="A rule: dataset_drift, column_drift:COLUMN, "
+            "metric_below:METRIC:VALUE, metric_above:METRIC:VALUE, "
+            "latency_above:p99:MS, error_rate_above:SHARE. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    sink: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sink",
+            help="Where alerts go besides the store: log, or webhook:URL. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Redefine an existing monitor (its results are kept).")
+    ] = False,
+) -> None:
+    """Declare a monitor; its source, reference and options are checked now."""
+    monitor = client_of(ctx).monitors.create(
+        name,
+        source,
+        reference=reference,
+        columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+        window=window,
+        schedule=schedule,
+        tests=_assignments(test, "--test"),
+        thresholds=_thresholds(threshold),
+        drift_share=drift_share,
+        task=task,
+        target=target,
+        prediction=prediction,
+        rules=list(alert or []),
+        sinks=list(sink or []),
+        replace=replace,
+    )
+    out = console()
+    out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))
+    out.print(monitor_info(monitor, client_of(ctx).monitors.evaluator.reference_uri(monitor)))
+
+
+@monitor_app.command(
+    "run",
+    epilog=_epilog(
+        "loopml monitor run bikes-drift",
+        "loopml monitor run --due",
+        "loopml monitor run bikes-drift --partial --json",
+    ),
+)
+def run(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help=NAME_HELP + " Omit with --due.", metavar="[NAME]")
+    ] = None,
+    due: Annotated[
+        bool, typer.Option("--due", help="Run every scheduled monitor whose time has come.")
+    ] = False,
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Also evaluate the window that is not complete yet.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Evaluate every complete window since the last run, record results, apply alert rules."""
+    service = client_of(ctx).monitors
+    if due == (name is not None):
+        raise ValidationError("give a monitor NAME, or --due for every scheduled monitor")
+    batches = service.run_due() if due else {name or "": service.run(name or "", partial=partial)}
+    if as_json:
+        print_json(
+            {
+                monitor: [
+                    {**item.result.to_dict(), "alerts": item.alerts.to_dict()} for item in runs
+                ]
+                for monitor, runs in batches.items()
+            }
+        )
+        return
+    out = console()
+    for monitor, runs in batches.items():
+        if not runs:
+            out.print(
+                f"{monitor}: no complete window since the last run "
+                "(use --partial to evaluate the open one)"
+            )
+            continue
+        table = runs_table(runs)
+        table.title = f"monitor {monitor}: {len(runs)} window(s)"
+        out.print(table)
+
+
+@monitor_app.command("list")
+def list_monitors(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Every monitor with its latest window and open alerts."""
+    service = client_of(ctx).monitors
+    rows = []
+    for monitor in service.list():
+        latest = service.results(monitor.name, limit=1)
+        opened = service.alerts.list(monitor=monitor.name, state="open")
+        rows.append((monitor, latest[-1] if latest else None, len(opened)))
+    if as_json:
+        print_json(
+            [
+                {**m.to_dict(), "results": last.seq if last else 0, "open_alerts": n}
+                for m, last, n in rows
+            ]
+        )
+        return
+    console().print(monitors_table(rows))
+
+
+@monitor_app.command(
+    "show",
+    epilog=_epilog(
+        "loopml monitor show bikes-drift", "loopml monitor show bikes-drift --result 3 --json"
+    ),
+)
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
+    result: Annotated[
+        int | None,
+        typer.Option("--result", help="Result number (default: the latest).", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """A monitor's definition and one result: per-column drift, performance, latency, alerts."""
+    service = client_of(ctx).monitors
+    monitor = service.get(name)
+    results = service.results(name, limit=1)
+    chosen = service.result(name, result) if (result is not None or results) else None
+    opened = service.alerts.list(monitor=name, state="open")
+    if as_json:
+        print_json(
+            {
+                "monitor": monitor.to_dict(),
+                "result": chosen.to_dict() if chosen else None,
+                "open_alerts": [a.to_dict() for a in opened],
+            }
+        )
+        return
+    out = console()
+    out.print(monitor_info(monitor, service.evaluator.reference_uri(monitor)))
+    if chosen is None:
+        out.print(f"\nno results yet: run `loopml monitor run {name}`")
+        return
+    window = chosen.window
+    drift = window.drift
+    out.print()
+    out.print(
+        Text.assemble(
+            (f"result #{chosen.seq}", "bold"),
+            f": {window.label}, {window.rows:,} rows, status {chosen.status}",
+        )
+    )
+    if drift is not None:
+        share = drift.share
+        verdict = {
+            True: ("yes", "bold red"),
+            False: ("no", "green"),
+            None: ("not tested", "yellow"),
+        }
+        out.print(
+            Text.assemble(
+                "dataset drift: ",
+                verdict[drift.dataset_drift],
+                f" — {len(drift.drifted)} of {len(drift.tested)} tested columns drifted"
+                + (
+                    f" ({share:.0%}, threshold {drift.drift_share:.0%})"
+                    if share is not None
+                    else ""
+                )
+                + (f"; {drift.message}" if drift.message and drift.status != "ok" else ""),
+            )
+        )
+        out.print(columns_table(window))
+    out.print(f"performance: {performance_text(window)}")
+    if window.latency:
+        out.print(latency_table(window))
+    if opened:
+        out.print(alerts_table(opened))
+
+
+@monitor_app.command("report", epilog=_epilog("loopml monitor report bikes-drift -o drift.html"))
+def report(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the HTML (default: NAME-RESULT.html).",
+            show_default=False,
+        ),
+    ] = None,
+    result: Annotated[
+        int | None,
+        typer.Option("--result", help="Result number (default: the latest).", show_default=False),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report (aggregates only; opens offline)."""
+    service = client_of(ctx).monitors
+    chosen = service.result(name, result)
+    html = service.report(name, chosen.seq)
+    path = output or Path(f"{name}-{chosen.seq}.html")
+    path.write_text(html, encoding="utf-8")
+    console().print(
+        f"wrote {path} ({len(html.encode()) / 1024:.0f} KiB) for result #{chosen.seq} of {name}"
+    )
+
+
+@monitor_app.command(
+    "alerts", epilog=_epilog("loopml monitor alerts", "loopml monitor alerts bikes-drift --all")
+)
+def alerts(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help="Only this monitor's alerts.", metavar="[NAME]")
+    ] = None,
+    all_states: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Open alerts (or all with --all), newest first."""
+    service = client_of(ctx).monitors
+    if name is not None:
+        service.get(name)
+    found = service.alerts.list(monitor=name, state=None if all_states else "open")
+    if as_json:
+        print_json([a.to_dict() for a in found])
+        return
+    if not found:
+        console().print("no open alerts" if not all_states else "no alerts")
+        return
+    console().print(alerts_table(found))

@@ -1,0 +1,220 @@
+"""A monitor's declaration: what it watches, against what, how often, and what it alerts on."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from loopml.errors import ValidationError
+from loopml.validation import check_name
+
+_DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|m|min|h|d)?\s*$")
+_UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_ROWS = re.compile(r"^\s*(?P<n>\d[\d_,]*)\s*rows?\s*$")
+TASKS = ("classification", "regression")
+
+
+def parse_duration(text: str | float | int, what: str) -> float:
+    """Seconds from `90`, `90s`, `15m`, `1h` or `1d`."""
+    if isinstance(text, bool):
+        raise ValidationError(f"{what} must be a duration such as 30s, 15m, 1h or 1d")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise ValidationError(
+                f"{what} {text!r} is not a duration: write e.g. 30s, 15m, 1h or 1d"
+            )
+        seconds = float(match.group("n")) * _UNITS[match.group("unit")]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValidationError(f"{what} must be a positive duration, got {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Window:
+    """Consecutive windows of the source: `rows` predictions each, or `seconds` of time."""
+
+    rows: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.rows is None) == (self.seconds is None):
+            raise ValidationError("a window is either a number of rows or a duration, not both")
+        if self.rows is not None and (
+            isinstance(self.rows, bool) or not isinstance(self.rows, int) or self.rows < 1
+        ):
+            raise ValidationError(f"window rows must be an integer ≥ 1, got {self.rows!r}")
+
+    @classmethod
+    def parse(cls, text: str | int | Window) -> Window:
+        """`1000 rows`, `1000`, or a duration (`1h`, `15m`, `1d`)."""
+        if isinstance(text, Window):
+            return text
+        if isinstance(text, int) and not isinstance(text, bool):
+            return cls(rows=text)
+        if isinstance(text, str):
+            rows = _ROWS.match(text)
+            if rows:
+                return cls(rows=int(rows.group("n").replace("_", "").replace(",", "")))
+            if text.strip().isdigit():
+                return cls(rows=int(text.strip()))
+            return cls(seconds=parse_duration(text, "window"))
+        raise ValidationError(f"window {text!r} must be e.g. '1000 rows' or a duration like '1h'")
+
+    def __str__(self) -> str:
+        if self.rows is not None:
+            return f"{self.rows:,} rows"
+        return format_duration(self.seconds or 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "seconds": self.seconds}
+
+
+def format_duration(seconds: float) -> str:
+    """3600 → `1h`, 90 → `90s`: durations as users write them."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A deployment's prediction log, or the successive versions of a dataset."""
+
+    deployment: str | None = None
+    dataset: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.deployment is None) == (self.dataset is None):
+            raise ValidationError("a monitor watches either a deployment or a dataset")
+        check_name("deployment" if self.deployment else "dataset", self.name)
+
+    @property
+    def name(self) -> str:
+        return self.deployment or self.dataset or ""
+
+    @classmethod
+    def parse(cls, text: str | Source) -> Source:
+        """`deployment:NAME` (or just NAME) or `dataset:NAME`."""
+        if isinstance(text, Source):
+            return text
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError("monitor source must be deployment:NAME or dataset:NAME")
+        kind, _, name = text.strip().partition(":")
+        if not name:
+            return cls(deployment=kind)
+        if kind == "deployment":
+            return cls(deployment=name)
+        if kind == "dataset":
+            return cls(dataset=name.split("@")[0])
+        raise ValidationError(f"monitor source {text!r}: write deployment:NAME or dataset:NAME")
+
+    def __str__(self) -> str:
+        return f"deployment:{self.deployment}" if self.deployment else f"dataset:{self.dataset}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"deployment": self.deployment, "dataset": self.dataset}
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """The options a monitor runs with (stored as JSON)."""
+
+    window: Window
+    columns: list[str] | None = None  # None: the model's inputs found in the reference
+    schedule_s: float | None = None
+    tests: dict[str, str] = field(default_factory=dict)  # column (or "*") → test name
+    thresholds: dict[str, float] = field(default_factory=dict)  # column (or "*") → threshold
+    drift_share: float = 0.5
+    task: str | None = None  # classification | regression; None: inferred
+    target: str | None = None  # dataset sources: the label column, for performance
+    prediction: str | None = None  # dataset sources: the prediction column
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    sinks: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        columns = self.columns
+        if columns is not None and (
+            not columns or not all(isinstance(c, str) and c for c in columns)
+        ):
+            raise ValidationError("columns must be a non-empty list of column names")
+        share = self.drift_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ValidationError(f"drift_share must be in (0, 1], got {share!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise ValidationError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window": self.window.to_dict(),
+            "columns": self.columns,
+            "schedule_s": self.schedule_s,
+            "tests": dict(self.tests),
+            "thresholds": dict(self.thresholds),
+            "drift_share": self.drift_share,
+            "task": self.task,
+            "target": self.target,
+            "prediction": self.prediction,
+            "rules": list(self.rules),
+            "sinks": list(self.sinks),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorConfig:
+        window = data["window"]
+        return cls(**{**data, "window": Window(window.get("rows"), window.get("seconds"))})
+
+    def with_changes(self, **changes: Any) -> MonitorConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A stored monitor and where it is in its source."""
+
+    name: str
+    source: Source
+    reference: str | None
+    config: MonitorConfig
+    cursor: float | None
+    next_run_at: float | None
+    created_by: str
+    created_at: float
+    updated_at: float
+
+    @property
+    def uri(self) -> str:
+        return f"monitor:{self.name}"
+
+    @classmethod
+    def from_row(cls, row: Any) -> Monitor:
+        return cls(
+            name=row.name,
+            source=Source(**row.source),
+            reference=row.reference,
+            config=MonitorConfig.from_dict(row.config),
+            cursor=row.cursor,
+            next_run_at=row.next_run_at,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "source": str(self.source),
+            "reference": self.reference,
+            "config": self.config.to_dict(),
+            "cursor": self.cursor,
+            "next_run_at": self.next_run_at,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

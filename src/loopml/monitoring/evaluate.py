@@ -1,0 +1,263 @@
+"""One window of a monitor's source → drift, prediction drift, performance and latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import duckdb
+from sqlalchemy import select
+
+from loopml.data import DatasetService, DatasetVersion
+from loopml.deployments import DeploymentService
+from loopml.errors import ValidationError
+from loopml.monitoring.definition import Monitor
+from loopml.monitoring.drift import DriftOptions, check_drift
+from loopml.monitoring.performance import performance
+from loopml.monitoring.reference import (
+    PREDICTION,
+    Reference,
+    default_columns,
+    primary_version,
+    reference_relation,
+    scored_reference,
+    training_dataset,
+)
+from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
+from loopml.monitoring.window_queries import labelled_rows, latency_by_model
+from loopml.monitoring.windows import Span, plan_windows, served_filter, span_label
+from loopml.predictions import queries
+from loopml.registry import RegistryService
+from loopml.store import Stores
+from loopml.store.schema import monitor_results
+from loopml.tracking import TrackingService
+
+INPUT = "in_"
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    """A window to evaluate and the cursor value that marks it done."""
+
+    span: Span | None  # deployment sources
+    version: DatasetVersion | None  # dataset sources
+    cursor: float
+
+
+class WindowEvaluator:
+    """Turns a monitor and a planned window into a `WindowResult`."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        datasets: DatasetService,
+        tracking: TrackingService,
+        registry: RegistryService,
+        deployments: DeploymentService,
+    ) -> None:
+        self.stores = stores
+        self.datasets = datasets
+        self.tracking = tracking
+        self.registry = registry
+        self.deployments = deployments
+
+    # ------------------------------------------------------------------ reference
+    def reference(self, monitor: Monitor) -> Reference:
+        source = monitor.source
+        if source.deployment is not None:
+            model = primary_version(self.registry, self.deployments.get(source.deployment))
+            if monitor.reference is not None:
+                return Reference(self.datasets.get(monitor.reference), model)
+            return Reference(training_dataset(self.tracking, self.datasets, model), model)
+        if monitor.reference is not None:
+            return Reference(self.datasets.get(monitor.reference), None)
+        first = min(self.datasets.list(source.dataset), key=lambda v: v.version)
+        return Reference(first, None)
+
+    def reference_uri(self, monitor: Monitor) -> str | None:
+        try:
+            return self.reference(monitor).dataset.uri
+        except ValidationError:
+            return None
+
+    def columns(self, monitor: Monitor, reference: Reference) -> list[str]:
+        if monitor.config.columns is not None:
+            return list(monitor.config.columns)
+        config = monitor.config
+        exclude = {c for c in (config.target, config.prediction, PREDICTION) if c}
+        if reference.dataset.time_column:
+            exclude.add(reference.dataset.time_column)
+        return default_columns(reference, exclude)
+
+    def check_options(self, monitor: Monitor) -> None:
+        """Fail at creation, not at the first run: reference, columns and test options."""
+        reference = self.reference(monitor)
+        self.columns(monitor, reference)
+        self._options(monitor)
+
+    def _options(self, monitor: Monitor) -> DriftOptions:
+        config = monitor.config
+        return DriftOptions(
+            tests=dict(config.tests) or None,
+            thresholds=dict(config.thresholds) or None,
+            drift_share=config.drift_share,
+        )
+
+    def _single_column_options(self, monitor: Monitor, column: str) -> DriftOptions:
+        """The monitor's options restricted to one column (its own or the `*` entries)."""
+        config = monitor.config
+        keep = ("*", column)
+        return DriftOptions(
+            tests={k: v for k, v in config.tests.items() if k in keep} or None,
+            thresholds={k: v for k, v in config.thresholds.items() if k in keep} or None,
+            drift_share=1.0,
+        )
+
+    # ------------------------------------------------------------------ windows
+    def windows(
+        self, monitor: Monitor, now: float, *, partial: bool, limit: int
+    ) -> list[PlannedWindow]:
+        source = monitor.source
+        if source.deployment is not None:
+            with queries.connect(self.stores, source.deployment, monitor.cursor) as conn:
+                spans = plan_windows(
+                    conn, monitor.config.window, monitor.cursor, now, partial=partial, limit=limit
+                )
+            return [PlannedWindow(span, None, span.end) for span in spans]
+        after = monitor.cursor or 0.0
+        reference = self.reference(monitor)
+        versions = sorted(
+            (
+                v
+                for v in self.datasets.list(source.dataset)
+                if v.version > after and v.id != reference.dataset.id
+            ),
+            key=lambda v: v.version,
+        )
+        return [PlannedWindow(None, v, float(v.version)) for v in versions[:limit]]
+
+    # ------------------------------------------------------------------ evaluate
+    def evaluate(self, monitor: Monitor, planned: PlannedWindow) -> WindowResult:
+        if planned.span is not None:
+            return self._deployment_window(monitor, planned.span)
+        assert planned.version is not None
+        return self._dataset_window(monitor, planned.version)
+
+    def _deployment_window(self, monitor: Monitor, span: Span) -> WindowResult:
+        deployment = monitor.source.deployment or ""
+        reference = self.reference(monitor)
+        columns = self.columns(monitor, reference)
+        options = self._options(monitor)
+        with queries.connect(self.stores, deployment, span.start, span.end) as conn:
+            served = served_filter(conn)
+            bounds = f"time >= {span.start!r} AND time < {span.end!r}"
+            names = {row[0] for row in conn.execute("DESCRIBE predictions").fetchall()}
+            picked = [f'"{INPUT}{c}" AS "{c}"' for c in columns if f"{INPUT}{c}" in names]
+            if "prediction" in names:
+                picked.append("prediction")
+            current = conn.sql(
+                f"SELECT {', '.join(picked) or '1 AS _none'} FROM predictions "
+                f"WHERE {served} AND {bounds}"
+            )
+            ref = reference_relation(conn, self.datasets, reference.dataset)
+            drift = check_drift(ref, current, columns=columns, options=options)
+            drift = self._with_prediction_drift(monitor, conn, reference, current, drift, span)
+            labelled = labelled_rows(conn, span.start, span.end)
+            latencies = latency_by_model(conn, span.start, span.end)
+        quality = performance(labelled, task=monitor.config.task) if span.rows else None
+        return WindowResult(
+            label=span_label(span),
+            start=span.start,
+            end=span.end,
+            rows=span.rows,
+            drift=drift,
+            performance=quality
+            if quality is not None
+            else PerformanceResult(None, 0, 0, {}, status="empty", message="no predictions"),
+            latency=latencies,
+        )
+
+    def _with_prediction_drift(
+        self,
+        monitor: Monitor,
+        conn: duckdb.DuckDBPyConnection,
+        reference: Reference,
+        current: duckdb.DuckDBPyRelation,
+        drift: DriftResult,
+        span: Span,
+    ) -> DriftResult:
+        """Add the prediction column's drift against the reference's predictions."""
+        if PREDICTION not in current.columns or reference.model is None:
+            return drift
+        baseline = scored_reference(self.registry, self.datasets, reference, reference.model)
+        what = "the model's predictions on the reference"
+        if baseline is None:
+            first = self._first_window(monitor)
+            if first is None or first[0] >= span.start:
+                return drift  # this is the first window: it is the baseline
+            what = "the monitor's first window"
+            deployment = monitor.source.deployment or ""
+            with queries.connect(self.stores, deployment, first[0], first[1]) as earlier:
+                baseline = earlier.execute(
+                    f"SELECT prediction FROM predictions WHERE {served_filter(earlier)} "
+                    f"AND time >= {first[0]!r} AND time < {first[1]!r}"
+                ).df()
+            if baseline.empty:
+                return drift
+        column = check_drift(
+            baseline,
+            current.project(PREDICTION).df(),
+            columns=[PREDICTION],
+            options=self._single_column_options(monitor, PREDICTION),
+        ).columns[0]
+        message = f"compared with {what}" + (f"; {column.message}" if column.message else "")
+        marked = replace(column, is_prediction=True, message=message)
+        return replace(drift, columns=[*drift.columns, marked])
+
+    def _first_window(self, monitor: Monitor) -> tuple[float, float] | None:
+        with self.stores.engine.connect() as conn:
+            row = conn.execute(
+                select(monitor_results.c.window_start, monitor_results.c.window_end)
+                .where(monitor_results.c.monitor == monitor.name, monitor_results.c.rows > 0)
+                .order_by(monitor_results.c.seq)
+                .limit(1)
+            ).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return float(row[0]), float(row[1])
+
+    def _dataset_window(self, monitor: Monitor, version: DatasetVersion) -> WindowResult:
+        reference = self.reference(monitor)
+        columns = self.columns(monitor, reference)
+        config = monitor.config
+        options = self._options(monitor)
+        with duckdb.connect() as conn:
+            ref = reference_relation(conn, self.datasets, reference.dataset)
+            current = reference_relation(conn, self.datasets, version)
+            drift = check_drift(ref, current, columns=columns, options=options)
+            both = set(version.columns) & set(reference.dataset.columns)
+            if config.prediction and config.prediction in both:
+                column = check_drift(
+                    ref.project(f'"{config.prediction}"'),
+                    current.project(f'"{config.prediction}"'),
+                    columns=[config.prediction],
+                    options=self._single_column_options(monitor, config.prediction),
+                ).columns[0]
+                drift = replace(
+                    drift, columns=[*drift.columns, replace(column, is_prediction=True)]
+                )
+            quality = None
+            if config.target and config.prediction:
+                wanted = [config.target, config.prediction]
+                if set(wanted) <= set(version.columns):
+                    frame = current.project(
+                        f'"{config.prediction}" AS prediction, "{config.target}" AS label'
+                    ).df()
+                    quality = performance(frame, task=config.task)
+        return WindowResult(
+            label=version.uri,
+            start=None,
+            end=None,
+            rows=version.row_count,
+            drift=drift,
+            performance=quality,
+        )

@@ -1,0 +1,190 @@
+"""What a monitor computes: drift per column, performance, latency; plain, JSON-ready data.
+
+Every result says which test ran, its statistic, the threshold and the sample sizes, so a
+reader can check a verdict without re-running anything. A column or window that could not be
+tested says why in `status` and has `drift=None` — never a silent "no drift".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+ColumnKind = Literal["numerical", "categorical"]
+
+# Column statuses: "ok" means the test ran; every other status means it could not.
+OK = "ok"
+MISSING = "missing"  # the column is absent from the reference or the current window
+EMPTY = "empty"  # no non-null values in the current window (or the window has no rows)
+ALL_NULL = "all_null"  # every value is null in the current window while the reference has values
+NO_REFERENCE = "no_reference"  # no non-null values in the reference
+STATUSES = (OK, MISSING, EMPTY, ALL_NULL, NO_REFERENCE)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Reference-vs-current distribution of one column, as aggregates for plots.
+
+    Numerical: `edges` has len(counts)+1 bin edges. Categorical: `categories` names the
+    bars (the most frequent ones; the rest summed into "(other)").
+    """
+
+    reference: list[int]
+    current: list[int]
+    edges: list[float] | None = None
+    categories: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """The drift verdict of one column."""
+
+    column: str
+    kind: ColumnKind | None
+    test: str | None  # "wasserstein", "jensenshannon", "ks", "chisquare", "z", "psi"
+    statistic: float | None  # a distance (higher = more drift) or a p-value (lower = more)
+    threshold: float | None
+    drift: bool | None  # None when the test could not run (see `status`)
+    status: str = OK
+    message: str | None = None
+    reference_rows: int = 0  # non-null values used
+    current_rows: int = 0
+    reference_nulls: int = 0
+    current_nulls: int = 0
+    distinct: int | None = None  # distinct values in the reference
+    # distinct values over reference and current together: what the default test rule reads
+    distinct_union: int | None = None
+    is_prediction: bool = False
+    histogram: Histogram | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.statistic
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The verdict on a whole window: per-column drift and the dataset-level share rule."""
+
+    columns: list[ColumnDrift]
+    drift_share: float  # dataset drift when drifted / tested columns >= this
+    reference_rows: int
+    current_rows: int
+    dataset_drift: bool | None  # None when no column could be tested
+    status: str = OK  # "ok", "empty" (no current rows), "no_reference", "partial"
+    message: str | None = None
+
+    @property
+    def tested(self) -> list[ColumnDrift]:
+        """Feature columns whose test ran (the prediction column is reported, not counted)."""
+        return [c for c in self.columns if c.drift is not None and not c.is_prediction]
+
+    @property
+    def drifted(self) -> list[ColumnDrift]:
+        return [c for c in self.columns if c.drift and not c.is_prediction]
+
+    @property
+    def share(self) -> float | None:
+        tested = self.tested
+        return len(self.drifted) / len(tested) if tested else None
+
+    def column(self, name: str) -> ColumnDrift:
+        for item in self.columns:
+            if item.column == name:
+                return item
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PerformanceResult:
+    """Model quality from feedback joined by request id."""
+
+    task: Literal["classification", "regression"] | None
+    rows: int  # predictions in the window
+    labelled_rows: int  # of which have a label
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    status: str = OK  # "ok", "no_labels", "empty"
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Latency percentiles and error rate of one model version (or all: model=None)."""
+
+    model: str | None
+    requests: int
+    errors: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "error_rate": self.error_rate}
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """Everything a monitor computed for one window of its source."""
+
+    label: str  # e.g. "2026-11-27 10:00→11:00" or "rows 1→1,000" or "dataset:bikes@3"
+    start: float | None  # window bounds (epoch seconds) when the window is by time
+    end: float | None
+    rows: int
+    drift: DriftResult | None
+    performance: PerformanceResult | None = None
+    latency: list[LatencyResult] = field(default_factory=list)  # all models first, then each
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "rows": self.rows,
+            "drift": None if self.drift is None else self.drift.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
+            "latency": [item.to_dict() for item in self.latency],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowResult:
+        """The inverse of `to_dict` (a stored summary back to objects)."""
+        drift = data.get("drift")
+        performance = data.get("performance")
+        return cls(
+            label=data["label"],
+            start=data.get("start"),
+            end=data.get("end"),
+            rows=data.get("rows", 0),
+            drift=None if drift is None else drift_from_dict(drift),
+            performance=None if performance is None else PerformanceResult(**performance),
+            latency=[
+                LatencyResult(**{k: v for k, v in item.items() if k != "error_rate"})
+                for item in data.get("latency", [])
+            ],
+        )
+
+
+def drift_from_dict(data: dict[str, Any]) -> DriftResult:
+    """A stored `DriftResult.to_dict()` back to objects."""
+    columns = []
+    for item in data["columns"]:
+        histogram = item.get("histogram")
+        columns.append(
+            ColumnDrift(
+                **{
+                    **item,
+                    "histogram": None if histogram is None else Histogram(**histogram),
+                }
+            )
+        )
+    return DriftResult(**{**data, "columns": columns})

@@ -1,0 +1,99 @@
+"""The rows a monitor needs from one window of a deployment's prediction log.
+
+Each function takes a DuckDB connection with the views `prediction_log`, `predictions` and
+`feedback`, as `loopml.predictions.queries.connect(stores, deployment, since, until)`
+returns, and the window [since, until) in epoch seconds (None: unbounded). Shadow answers
+are left out unless asked for: they never reached a client.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from loopml.monitoring.latency import latency
+from loopml.monitoring.results import LatencyResult
+from loopml.predictions.queries import PREDICTION_LOG
+
+# Every prediction row of the window with its latest label, NULL when none came yet; the
+# same choice of label as `predictions.queries.LABELLED` (newest wins, row-level on a tie).
+WITH_LABELS = """
+SELECT p.*, f.label, f.time AS label_time
+FROM (SELECT * FROM predictions WHERE {where}) AS p
+LEFT JOIN feedback AS f
+    ON f.request_id = p.request_id AND (f.row IS NULL OR f.row = p.row)
+QUALIFY row_number() OVER (
+    PARTITION BY p.request_id, p.row, p.model, p.shadow
+    ORDER BY f.time DESC NULLS LAST, f.row IS NULL
+) = 1
+ORDER BY p.time, p.request_id, p.shadow, p.row
+"""
+
+# One row per request (answered or failed): its rows share one latency and one status.
+REQUESTS = f"""
+SELECT request_id, coalesce(model, '') AS model, shadow,
+       any_value(latency_ms) AS latency_ms, max(status) AS status,
+       count(*) AS rows, min(time) AS time
+FROM {PREDICTION_LOG}
+WHERE {{where}}
+GROUP BY request_id, coalesce(model, ''), shadow
+ORDER BY min(time), request_id
+"""
+
+
+def labelled_rows(
+    conn: duckdb.DuckDBPyConnection,
+    since: float | None,
+    until: float | None,
+    *,
+    include_shadow: bool = False,
+    model: str | None = None,
+) -> pd.DataFrame:
+    """Prediction rows of the window with `label` and `label_time` (null when unlabelled);
+    `model` keeps one version's rows (e.g. "model:bikes/3") to compare a canary."""
+    where, params = _where(since, until, include_shadow, model)
+    frame = conn.execute(WITH_LABELS.format(where=where), params).df()
+    return frame.reset_index(drop=True)
+
+
+def request_rows(
+    conn: duckdb.DuckDBPyConnection,
+    since: float | None,
+    until: float | None,
+    *,
+    include_shadow: bool = False,
+) -> pd.DataFrame:
+    """One row per request of the window: request_id, model, shadow, latency_ms, status,
+    rows, time."""
+    where, params = _where(since, until, include_shadow, None)
+    return conn.execute(REQUESTS.format(where=where), params).df()
+
+
+def latency_by_model(
+    conn: duckdb.DuckDBPyConnection,
+    since: float | None,
+    until: float | None,
+    *,
+    include_shadow: bool = False,
+) -> list[LatencyResult]:
+    """Latency percentiles and error rate of the window: all models, then each version."""
+    return latency(request_rows(conn, since, until, include_shadow=include_shadow))
+
+
+def _where(
+    since: float | None, until: float | None, include_shadow: bool, model: str | None
+) -> tuple[str, list[object]]:
+    clauses: list[str] = ["true"]
+    params: list[object] = []
+    if since is not None:
+        clauses.append("time >= ?")
+        params.append(float(since))
+    if until is not None:
+        clauses.append("time < ?")
+        params.append(float(until))
+    if not include_shadow:
+        clauses.append("NOT shadow")
+    if model is not None:
+        clauses.append("model = ?")
+        params.append(model)
+    return " AND ".join(clauses), params
