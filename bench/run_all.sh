@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the peers' and loopml's W1 (tracking) and W5 (artifacts) benchmarks one after the
+# Run the peers' and loopml's W1 (tracking), W5 (artifacts) and W3 (drift) benchmarks one after the
 # other, never two at once, keeping each JSON line in $RESULTS/<name>.json and its stderr
 # in $RESULTS/<name>.log; then print the comparison (bench/compare.py).
 #
@@ -19,7 +19,7 @@ DATA=${DATA:-/tmp/loopml-bench-data/w5_random_1GiB.bin}
 QUIET_WAIT=${QUIET_WAIT:-300}
 QUIET_BUSY=${QUIET_BUSY:-20}
 PY=$ROOT/.venv/bin/python
-ALL="mlflow_a mlflow_bc loopml_tracking dvc loopml_artifacts"
+ALL="mlflow_a mlflow_bc loopml_tracking dvc loopml_artifacts evidently_drift loopml_drift"
 ONLY=${ONLY:-$ALL}
 mkdir -p "$RESULTS"
 if [ -n "${BENCH_LOOPML_SRC:-}" ]; then
@@ -85,4 +85,12 @@ run mlflow_bc python3 "$PEERS/mlflow_tracking.py" --backend sqlite --parts b,c -
 run loopml_tracking "$PY" bench/tracking.py
 run dvc python3 "$PEERS/dvc_hash.py" --file "$DATA" --parts dvc --reps 3
 run loopml_artifacts "$PY" bench/artifacts.py "$DATA"
+case " $ONLY " in *drift*)
+    python3 "$PEERS/gen_data.py" --only w3 >&2 ;;  # keeps files that exist
+esac
+run evidently_drift python3 "$PEERS/evidently_drift.py" --sizes 100k,1m --reps 1 --parts evidently,limit
+run loopml_drift "$PY" bench/drift.py --sizes 100k,1m --reps 3
 "$PY" bench/compare.py "$RESULTS"
+if [ -f "$RESULTS/loopml_drift.json" ] && [ -f "$RESULTS/evidently_drift.json" ]; then
+    "$PY" bench/compare_drift.py "$RESULTS"
+fi
