@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import duckdb
+import pandas as pd
 from sqlalchemy import select
 
 from loopml.data import DatasetService, DatasetVersion
@@ -59,6 +61,7 @@ class WindowEvaluator:
         self.tracking = tracking
         self.registry = registry
         self.deployments = deployments
+        self._class_cache: dict[str, list[Any] | None] = {}
 
     # ------------------------------------------------------------------ reference
     def reference(self, monitor: Monitor) -> Reference:
@@ -163,7 +166,11 @@ class WindowEvaluator:
             drift = self._with_prediction_drift(monitor, conn, reference, current, drift, span)
             labelled = labelled_rows(conn, span.start, span.end)
             latencies = latency_by_model(conn, span.start, span.end)
-        quality = performance(labelled, task=monitor.config.task) if span.rows else None
+        quality = (
+            performance(labelled, task=monitor.config.task, labels=self._classes(labelled))
+            if span.rows
+            else None
+        )
         return WindowResult(
             label=span_label(span),
             start=span.start,
@@ -175,6 +182,20 @@ class WindowEvaluator:
             else PerformanceResult(None, 0, 0, {}, status="empty", message="no predictions"),
             latency=latencies,
         )
+
+    def _classes(self, labelled: pd.DataFrame) -> list[Any] | None:
+        """The class order of the window's probability columns: the model's `classes_`."""
+        if not any(str(c).startswith("proba_") for c in labelled.columns) or labelled.empty:
+            return None
+        models = labelled["model"].dropna()
+        if models.empty:
+            return None
+        uri = str(models.mode().iloc[0])
+        if uri not in self._class_cache:
+            raw = self.registry.load(uri).raw
+            classes = getattr(raw, "classes_", None)
+            self._class_cache[uri] = None if classes is None else list(classes)
+        return self._class_cache[uri]
 
     def _with_prediction_drift(
         self,
