@@ -19,6 +19,10 @@ if TYPE_CHECKING:
         DatasetDiff,
         DatasetVersion,
     )
+    from loopml.pipelines import (
+        pipeline,
+        step,
+    )
     from loopml.sdk.client import (
         Client,
         connect,
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "DatasetDiff": "loopml.data",
     "DatasetVersion": "loopml.data",
+    "pipeline": "loopml.pipelines",
+    "step": "loopml.pipelines",
     "Client": "loopml.sdk.client",
     "connect": "loopml.sdk.client",
     "active_run": "loopml.sdk.fluent",
@@ -121,8 +127,10 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "pipeline",
     "search_runs",
     "set_client",
     "set_tag",
     "start_run",
+    "step",
 ]

@@ -13,14 +13,17 @@ from loopml import __version__
 from loopml.cli.audit import audit_app
 from loopml.cli.auth import auth_app
 from loopml.cli.context import CliState
+from loopml.cli.controller import CONTROLLER_EPILOG, controller, trigger_app
 from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
+from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
@@ -62,6 +65,9 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(rollout_app, name="rollout")
+app.add_typer(trigger_app, name="trigger")
+app.add_typer(pipeline_app, name="pipeline")
 
 
 def _print_version(show: bool) -> None:
@@ -154,6 +160,7 @@ def init(
 app.command("predict", epilog=PREDICT_EPILOG)(predict)
 app.command("export", epilog=EXPORT_EPILOG)(export)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
+app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
 
 
 def run() -> None:

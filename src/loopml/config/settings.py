@@ -61,6 +61,10 @@ class Settings(BaseModel):
         description="API token: act as its principal instead of the local admin.",
         repr=False,
     )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster for the ray executor (ray://host:10001); none starts one.",
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",

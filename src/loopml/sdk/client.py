@@ -12,9 +12,10 @@ import pandas as pd
 
 from loopml.config import find_workspace, init_workspace, load_settings
 from loopml.config.settings import Settings
+from loopml.controller import TriggerService
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
-from loopml.deployments import DeploymentService
+from loopml.deployments import DeploymentService, RolloutService
 from loopml.errors import ConfigError, ValidationError
 from loopml.monitoring.service import MonitorService
 from loopml.sdk.models import ModelsAPI
@@ -34,9 +35,13 @@ class Client:
         self._local = threading.local()  # each thread has its own stack of active runs
         self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
         self.deployments = DeploymentService(self.stores, self.models.registry)
+        self.rollouts = RolloutService(
+            self.stores, self.deployments, self.models.registry, self.models.approvals
+        )
         self.monitors = MonitorService(
             self.stores, self.datasets, self.tracking, self.models.registry, self.deployments
         )
+        self.triggers = TriggerService(self.stores)
         if settings.token:
             try:
                 self.login(settings.token)

@@ -396,3 +396,106 @@ alerts = Table(
     UniqueConstraint("open_key"),
     Index("ix_alerts_monitor_state", "monitor", "state"),
 )
+
+# ---------------------------------------------------------------------- pipelines
+step_cache = Table(
+    "step_cache",
+    metadata,
+    # blake3 over the step's code fingerprint, its parameters and its inputs' content hashes
+    Column("key", String(80), primary_key=True),
+    Column("pipeline", String(KEY_LEN), nullable=False),
+    Column("step", String(KEY_LEN), nullable=False),
+    Column("output", JSON, nullable=False),  # how to reach the output (pipelines/outputs.py)
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_step_cache_pipeline_step", "pipeline", "step"),
+)
+
+# ---------------------------------------------------------------------- rollouts
+# A progressive rollout of a candidate version on a deployment. `revision` guards every
+# transition (compare-and-set); `active_key` holds the deployment's name while the rollout
+# is unfinished, so the unique constraint allows one active rollout per deployment.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("deployment", String(KEY_LEN), ForeignKey("deployments.name"), nullable=False),
+    Column("candidate", String(KEY_LEN), nullable=False),  # model:NAME/VERSION
+    Column("stable", String(KEY_LEN), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("step", Integer, nullable=False),  # index into plan["steps"]
+    Column("step_started_at", Float, nullable=True),  # set once the step's routing is live
+    Column("target", JSON, nullable=False),  # the routing this state asks for
+    Column("applied", Boolean, nullable=False),  # target confirmed on the deployment
+    Column("approval_id", String(ID_LEN), nullable=True),
+    Column("reasons", JSON, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("active_key", String(KEY_LEN), nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    UniqueConstraint("active_key"),
+    Index("ix_rollouts_deployment", "deployment"),
+)
+
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("rollout_id", String(ID_LEN), ForeignKey("rollouts.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("action", String(24), nullable=False),  # start, step, promote, rollback, abort
+    Column("state", String(24), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("analysis", JSON, nullable=True),
+    Column("reasons", JSON, nullable=False),
+    Column("actor", String(KEY_LEN), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+# Triggers and the controller's work queue: one event per (trigger, cause); the unique
+# constraint is the deduplication, the owner and lease make claiming crash-safe.
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("kind", String(16), nullable=False),  # dataset | alert | schedule
+    Column("source", JSON, nullable=False),  # {"dataset"}, {"monitor", "rule"}, {"every_s"/"cron"}
+    Column("pipeline", String(KEY_LEN), nullable=False),  # import path "module:attr"
+    Column("params", JSON, nullable=False),
+    Column("cooldown_s", Float, nullable=False),
+    Column("rollout", JSON, nullable=True),  # {"deployment", "plan"}
+    Column("enabled", Boolean, nullable=False),
+    Column("cursor", Float, nullable=False),  # causes at or below it were seen
+    Column("last_fired_at", Float, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+trigger_events = Table(
+    "trigger_events",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("trigger_name", String(KEY_LEN), ForeignKey("triggers.name"), nullable=False),
+    Column("cause", String(KEY_LEN), nullable=False),
+    Column("cause_info", JSON, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("owner", String(KEY_LEN), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("pipeline_run_id", String(KEY_LEN), nullable=True),
+    Column("outcome", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("rollout_state", String(16), nullable=True),
+    Column("rollout", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    UniqueConstraint("trigger_name", "cause"),
+    Index("ix_trigger_events_state", "state"),
+    Index("ix_trigger_events_rollout_state", "rollout_state"),
+)

@@ -1,0 +1,143 @@
+"""`loopml pipeline …`: run a pipeline by import path, and list pipeline runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from loopml.cli.context import client_of
+from loopml.cli.render import console, duration, print_json, short_hash, status, when
+from loopml.errors import ValidationError
+from loopml.pipelines import (
+    EXECUTORS,
+    PipelineFailedError,
+    PipelineResult,
+    list_pipeline_runs,
+    run_pipeline,
+)
+
+pipeline_app = typer.Typer(
+    help="Run pipelines (cached steps, local/process/ray executors) and list their runs.",
+    no_args_is_help=True,
+)
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """`k=v` pairs; a value that reads as JSON (3, 0.5, true, [1,2]) is taken as such."""
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--param takes KEY=VALUE, got {item!r}")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+def _steps_table(result: PipelineResult) -> Table:
+    table = Table(title=f"{result.pipeline} · {result.run_id} · {result.status}")
+    for column in ("step", "status", "cached", "run", "output", "time"):
+        table.add_column(column)
+    for step in result.steps.values():
+        table.add_row(
+            step.name,
+            status(step.status),
+            f"from {step.cached_from}" if step.cached else "no",
+            step.run_id or "-",
+            f"{step.output.kind}:{short_hash(step.output.digest)}" if step.output else "-",
+            duration(step.seconds) if not step.cached else "-",
+        )
+    return table
+
+
+@pipeline_app.command(
+    "run",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml pipeline run bikes.pipelines:train --param alpha=0.5\n"
+        "  loopml pipeline run bikes.pipelines:train --executor process --json"
+    ),
+)
+def run(
+    ctx: typer.Context,
+    target: Annotated[
+        str, typer.Argument(help="The pipeline as MODULE:ATTR, e.g. bikes.pipelines:train.")
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A pipeline parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", "-e", help=f"Where steps run: {', '.join(EXECUTORS)}.")
+    ] = "local",
+    max_workers: Annotated[
+        int | None,
+        typer.Option("--max-workers", help="Parallel workers (process and ray executors)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Run a pipeline: cached steps are skipped, the others run on the chosen executor."""
+    params = parse_params(param or [])
+    try:
+        result = run_pipeline(
+            target,
+            client_of(ctx),
+            params=params,
+            executor=executor,
+            max_workers=max_workers,
+        )
+    except PipelineFailedError as exc:
+        if as_json:
+            print_json({**exc.result.to_dict(), "error": str(exc)})
+        else:
+            console().print(_steps_table(exc.result))
+        raise
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console().print(_steps_table(result))
+
+
+@pipeline_app.command(
+    "runs",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml pipeline runs\n"
+        "  loopml pipeline runs train-bikes --max 5 --json"
+    ),
+)
+def runs(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Argument(help="Only runs of this pipeline.", show_default=False)
+    ] = None,
+    max_results: Annotated[int, typer.Option("--max", "-n", help="Show at most N runs.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List pipeline runs, newest first, with their step and cache-hit counts."""
+    found = list_pipeline_runs(client_of(ctx).stores, name, limit=max_results)
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    if not found:
+        console().print("no pipeline runs yet; start one with `loopml pipeline run MODULE:ATTR`")
+        return
+    table = Table()
+    for column in ("run", "pipeline", "status", "started", "steps", "cached", "failed"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.run_id,
+            r.pipeline,
+            status(r.status),
+            when(r.start_time),
+            str(r.steps),
+            str(r.cached),
+            str(r.failed),
+        )
+    console().print(table)

@@ -1,0 +1,105 @@
+"""Launching a plain Python function by import path, as a pipeline.
+
+`FunctionLauncher` is what the controller uses for targets that are ordinary functions
+(and, until `loopml.pipelines` is installed, for every target). The function is called
+with the trigger's params as keyword arguments, plus `client` and `trigger` when its
+signature declares them. Its return value is the outcome: see `outcomes.py`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from loopml.controller.outcomes import candidate_of, summarize
+from loopml.controller.ports import FAILED, SUCCEEDED, LaunchOutcome
+from loopml.controller.trigger_records import RESERVED_PARAM
+from loopml.errors import LoopmlError, NotFoundError, ValidationError
+
+log = logging.getLogger("loopml.controller")
+
+
+def resolve_target(target: str) -> Any:
+    """The object an import path `package.module:attr` names."""
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValidationError(f"pipeline {target!r} is not an import path: write MODULE:ATTR")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise NotFoundError(
+            f"cannot import module {module_name!r} of pipeline {target!r} ({exc}); run the "
+            "controller where that module is importable (the workspace folder is on the path)"
+        ) from exc
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise NotFoundError(
+                f"module {module_name!r} has no {attribute!r} (pipeline {target!r})"
+            )
+        found = getattr(found, part)
+    return found
+
+
+def accepts(function: Callable[..., Any], name: str) -> bool:
+    """Whether `function` takes a keyword argument `name` (by name or through **kwargs)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        (p.name == name and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        or p.kind == p.VAR_KEYWORD
+        for p in parameters
+    )
+
+
+def call_arguments(
+    function: Callable[..., Any], params: dict[str, Any], client: Any
+) -> dict[str, Any]:
+    """The params, with `trigger` and `client` only for a function that declares them."""
+    arguments = {k: v for k, v in params.items() if k != RESERVED_PARAM}
+    if RESERVED_PARAM in params and accepts(function, RESERVED_PARAM):
+        arguments[RESERVED_PARAM] = params[RESERVED_PARAM]
+    if "client" not in arguments and accepts(function, "client"):
+        arguments["client"] = client
+    return arguments
+
+
+def outcome_of(result: Any, pipeline_run_id: str | None = None) -> LaunchOutcome:
+    """A succeeded outcome for a return value (failed when its candidate is malformed)."""
+    try:
+        candidate = candidate_of(result)
+    except ValidationError as exc:
+        return LaunchOutcome(FAILED, pipeline_run_id, summarize(result), error=str(exc))
+    return LaunchOutcome(SUCCEEDED, pipeline_run_id, summarize(result), candidate)
+
+
+def failure(exc: BaseException, target: str) -> LaunchOutcome:
+    """A failed outcome that says what went wrong (the traceback goes to the log)."""
+    if not isinstance(exc, LoopmlError):
+        log.error("pipeline %s failed", target, exc_info=exc)
+    return LaunchOutcome(FAILED, error=f"{type(exc).__name__}: {exc}")
+
+
+class FunctionLauncher:
+    """Calls `module:function(**params)` in this process; the return value is the outcome.
+
+    A plain function has no step cache: to resume after a crash without repeating work, it
+    keeps its own record of what it finished (keyed by `trigger["event"]`), or it is a
+    `loopml.pipelines` pipeline, whose steps are cached.
+    """
+
+    def launch(
+        self, target: str, params: dict[str, Any], *, client: Any, key: str
+    ) -> LaunchOutcome:
+        try:
+            function = resolve_target(target)
+            if not callable(function):
+                raise ValidationError(f"pipeline {target!r} names {function!r}, not a function")
+            result = function(**call_arguments(function, params, client))
+        except Exception as exc:  # the pipeline's failure is its outcome, not the controller's
+            return failure(exc, target)
+        return outcome_of(result)

@@ -1,0 +1,164 @@
+"""`RolloutPlan`: the declared shape of a progressive rollout — its steps and its SLOs.
+
+Each step sends a percentage of the deployment's traffic to the candidate and is held for
+at least `hold_s` seconds and `min_requests` candidate requests; then the step's window is
+analysed against the SLOs (see `rollout_analysis`). `(100,)` is blue-green: one switch, one
+analysis, then promotion.
+
+A step that has held `timeout_s` seconds without reaching `min_requests` fails (and the
+rollout rolls back): a candidate that cannot be measured is not promoted. With the default
+`timeout_s=None` such a step waits for traffic indefinitely.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from loopml.errors import ValidationError
+
+LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
+HIGHER_IS_BETTER = ("accuracy", "f1", "r2", "roc_auc")
+METRICS = LOWER_IS_BETTER + HIGHER_IS_BETTER
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """Canary steps (percent of traffic to the candidate) and the SLOs each step must meet.
+
+    SLOs (None turns one off):
+    - `max_error_rate`: the candidate's failed requests (HTTP status ≥ 400) over its
+      requests in the step window, at most this fraction.
+    - `max_p99_ms`: the 99th percentile latency of the candidate's answered requests.
+    - `max_accuracy_drop`: the candidate's `metric` against the stable version's over the
+      same window. For error metrics (rmse, mae, log_loss) the candidate may be at most this
+      fraction worse (0.05: rmse at most 5 % above the stable's); for scores (accuracy, f1,
+      r2, roc_auc) at most this much lower, in the metric's units (0.05: accuracy at most
+      5 points lower). Skipped, with the reason recorded, while either side has fewer than
+      `min_labelled` labelled predictions.
+    """
+
+    steps: tuple[float, ...] = (10.0, 50.0, 100.0)
+    hold_s: float = 300.0
+    min_requests: int = 100
+    max_error_rate: float | None = 0.01
+    max_p99_ms: float | None = None
+    max_accuracy_drop: float | None = 0.05
+    metric: str | None = None  # None: rmse for regression, accuracy for classification
+    min_labelled: int = 30
+    timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", _steps(self.steps))
+        object.__setattr__(self, "hold_s", _number("hold_s", self.hold_s, minimum=0.0))
+        object.__setattr__(self, "min_requests", _count("min_requests", self.min_requests))
+        object.__setattr__(self, "min_labelled", _count("min_labelled", self.min_labelled, 1))
+        for name in ("max_error_rate", "max_accuracy_drop"):
+            limit = getattr(self, name)
+            if limit is not None:
+                object.__setattr__(self, name, _number(name, limit, minimum=0.0))
+        if self.max_error_rate is not None and self.max_error_rate > 1:
+            raise ValidationError(
+                f"max_error_rate is a fraction of requests between 0 and 1 (0.01 = 1 %), "
+                f"got {self.max_error_rate:g}"
+            )
+        if self.max_p99_ms is not None:
+            object.__setattr__(
+                self, "max_p99_ms", _number("max_p99_ms", self.max_p99_ms, minimum=0.0, open=True)
+            )
+        if self.metric is not None and self.metric not in METRICS:
+            raise ValidationError(
+                f"metric must be one of {', '.join(METRICS)}, got {self.metric!r} "
+                "(or leave it unset: rmse for regression, accuracy for classification)"
+            )
+        if self.timeout_s is not None:
+            timeout = _number("timeout_s", self.timeout_s, minimum=0.0, open=True)
+            if timeout < self.hold_s:
+                raise ValidationError(
+                    f"timeout_s ({timeout:g} s) must be at least hold_s ({self.hold_s:g} s): "
+                    "a step cannot time out before it has held"
+                )
+            object.__setattr__(self, "timeout_s", timeout)
+
+    @property
+    def blue_green(self) -> bool:
+        """One step straight to 100 %."""
+        return self.steps == (100.0,)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["steps"] = list(self.steps)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RolloutPlan:
+        """A plan from its dict form (unknown keys are refused, each one named)."""
+        if isinstance(data, RolloutPlan):
+            return data
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ValidationError(f"a rollout plan must be a RolloutPlan or a dict, got {data!r}")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValidationError(
+                f"unknown rollout plan keys {unknown}; use " + ", ".join(cls.__dataclass_fields__)
+            )
+        values = dict(data)
+        if "steps" in values and isinstance(values["steps"], list):
+            values["steps"] = tuple(values["steps"])
+        return cls(**values)
+
+
+def parse_steps(text: str) -> tuple[float, ...]:
+    """`10,50,100` (or `10 50 100`, with optional %) as percentages."""
+    parts = [p.strip().removesuffix("%") for p in text.replace(",", " ").split()]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValidationError(
+            f"steps {text!r} must be percentages separated by commas, e.g. 10,50,100"
+        ) from None
+    return _steps(values)
+
+
+def _steps(steps: Any) -> tuple[float, ...]:
+    if isinstance(steps, str) or not isinstance(steps, tuple | list) or not steps:
+        raise ValidationError(
+            f"steps must be a non-empty sequence of percentages ending at 100, e.g. "
+            f"(10, 50, 100) or (100,) for blue-green; got {steps!r}"
+        )
+    values = tuple(_number("step", s, minimum=0.0, open=True) for s in steps)
+    if any(v > 100 for v in values):
+        raise ValidationError(f"steps are percentages of traffic, at most 100; got {steps!r}")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValidationError(
+            f"steps must increase strictly (e.g. 10, 50, 100); got {', '.join(map(_pc, values))}"
+        )
+    if values[-1] != 100:
+        raise ValidationError(
+            f"the last step must be 100 (all traffic to the candidate before promotion); got "
+            f"{', '.join(map(_pc, values))} — append 100"
+        )
+    return values
+
+
+def _pc(value: float) -> str:
+    return f"{value:g}"
+
+
+def _number(name: str, value: Any, *, minimum: float, open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"{name} must be a finite number, got {value!r}")
+    if value < minimum or (open and value == minimum):
+        bound = "greater than" if open else "at least"
+        raise ValidationError(f"{name} must be {bound} {minimum:g}, got {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValidationError(f"{name} must be a whole number ≥ {minimum}, got {value!r}")
+    return value

@@ -1,0 +1,614 @@
+"""`RolloutService`: progressive rollouts of a candidate version on a deployment.
+
+A rollout is declared once (`start`) and driven by `advance`, which a controller may call as
+often as it likes: each call makes at most one transition, and a call with nothing to do
+writes nothing.
+
+Crash safety. A transition first records the rollout's next state together with the routing
+that state asks for (`target`, `applied=False`), in one transaction guarded by a
+compare-and-set on the row's `revision` and holding the audit event; only then is the
+routing applied through `DeploymentService` (its own revision, history and audit), and the
+row marked `applied`. A process killed between the two leaves `applied=False`, and the next
+`advance` applies the recorded routing (a no-op when it is already live) before anything
+else — no step is lost, and the compare-and-set means none is taken twice. A step's hold
+starts when its routing is confirmed live.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import math
+import time
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from loopml.deployments.records import Deployment, Route, describe
+from loopml.deployments.rollout_analysis import (
+    StepAnalysis,
+    analyse_step,
+    candidate_traffic,
+    traffic_analysis,
+)
+from loopml.deployments.rollout_approval import APPROVED, PENDING, seek_approval
+from loopml.deployments.rollout_plan import RolloutPlan
+from loopml.deployments.rollout_records import (
+    ABORTED,
+    ACTIVE,
+    AWAITING_APPROVAL,
+    PROMOTED,
+    ROLLED_BACK,
+    RUNNING,
+    STATES,
+    Rollout,
+    RolloutStep,
+    Target,
+    rollout_from_mapping,
+    rollout_from_row,
+)
+from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
+from loopml.deployments.strategies import smoke_test, without
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.governance import append_event, require
+from loopml.registry import ApprovalService, RegistryService
+from loopml.store import Stores, new_id
+from loopml.store.schema import rollout_events, rollouts
+from loopml.validation import check_name
+
+
+class _AlreadyLive(Exception):
+    """The deployment already routes as the rollout asks: nothing to write."""
+
+
+class RolloutService:
+    """Start, advance, abort and read progressive rollouts."""
+
+    def __init__(
+        self,
+        stores: Stores,
+        deployments: DeploymentService,
+        registry: RegistryService,
+        approvals: ApprovalService,
+    ) -> None:
+        self.stores = stores
+        self.engine = stores.engine
+        self.deployments = deployments
+        self.registry = registry
+        self.approvals = approvals
+
+    # ------------------------------------------------------------------ start
+    def start(
+        self,
+        deployment: str,
+        candidate_ref: str,
+        plan: RolloutPlan | dict[str, Any] | None = None,
+        *,
+        reason: str | None = None,
+    ) -> Rollout:
+        """Send the first step's share of traffic to `candidate_ref` (for a `(100,)` plan:
+        all of it, blue-green, after a smoke test); the stable version is the deployment's
+        current primary route."""
+        actor = self.stores.actor
+        require(actor, "write", "start rollouts")
+        check_name("deployment", deployment)
+        parsed = RolloutPlan.from_dict(plan)
+        _check_reason(reason)
+        current = self.deployments.get(deployment)
+        with self.engine.connect() as conn:
+            self._check_idle(conn, deployment)
+        candidate = self._candidate(candidate_ref)
+        stable = _stable(current, candidate)
+        if parsed.blue_green:
+            smoke_test(self.registry.load(candidate.uri), candidate.uri)
+        now = time.time()
+        rollout_id = new_id("ro")
+        target = _step_target(parsed, 0, stable, candidate)
+        row = {
+            "id": rollout_id,
+            "deployment": deployment,
+            "candidate": candidate.uri,
+            "stable": stable.uri,
+            "plan": parsed.to_dict(),
+            "state": RUNNING,
+            "step": 0,
+            "step_started_at": None,
+            "target": target.to_dict(),
+            "applied": False,
+            "approval_id": None,
+            "reasons": [reason] if reason else [],
+            "revision": 1,
+            "active_key": deployment,
+            "created_by": actor.name,
+            "created_at": now,
+            "updated_at": now,
+            "finished_at": None,
+        }
+        try:
+            with self.engine.begin() as conn:
+                self._check_idle(conn, deployment)
+                conn.execute(rollouts.insert().values(**row))
+                self._event(conn, rollout_from_mapping(row), "start", None, now)
+        except IntegrityError as exc:  # started concurrently by someone else
+            raise _busy(deployment, "another") from exc
+        started = self._by_id(rollout_id)
+        try:
+            return self._apply(started, now)
+        except Exception as exc:  # nothing changed: the rollout ends where it began
+            note = f"its first step could not be applied: {exc}"
+            self._finish(started, ABORTED, [note], now, keep=self.deployments.get(deployment))
+            raise
+
+    # ------------------------------------------------------------------ advance
+    def advance(self, deployment: str, now: float | None = None) -> RolloutStep:
+        """One idempotent reconcile of the deployment's rollout (see the module docstring)."""
+        require(self.stores.actor, "write", f"advance rollouts of {deployment!r}")
+        at = _now(now)
+        rollout = self.get(deployment)
+        if not rollout.applied:
+            return RolloutStep(self._apply(rollout, at), "repair")
+        if not rollout.active:
+            return RolloutStep(rollout, "none")
+        live = self.deployments.get(deployment)
+        if not rollout.target.matches(live.routes, live.strategy):
+            note = (
+                f"the routing of deployment {deployment!r} was changed outside the rollout "
+                f"(revision {live.revision}: {describe(live.routes)})"
+            )
+            return self._end(rollout, ABORTED, [note], at, keep=live)
+        if rollout.state == AWAITING_APPROVAL:
+            return self._promote(rollout, at, None)
+        return self._analyse(rollout, at)
+
+    def _analyse(self, rollout: Rollout, now: float) -> RolloutStep:
+        plan = rollout.plan
+        started = rollout.step_started_at if rollout.step_started_at is not None else now
+        held = now - started
+        traffic = candidate_traffic(
+            self.stores, rollout.deployment, rollout.candidate, started, now
+        )
+        waiting = []
+        if held < plan.hold_s:
+            waiting.append(f"hold: {plan.hold_s - held:.0f} s more at {rollout.weight:g}%")
+        if traffic.requests < plan.min_requests:
+            waiting.append(
+                f"requests: {traffic.requests} of {plan.min_requests} to {rollout.candidate}"
+            )
+        enough = traffic.requests >= plan.min_requests
+        if waiting and not enough and plan.timeout_s is not None and held >= plan.timeout_s:
+            note = (
+                f"step {rollout.step + 1} ({rollout.weight:g}%) timed out: the candidate got "
+                f"{traffic.requests} of {plan.min_requests} requests in {plan.timeout_s:g} s"
+            )
+            return self._end(rollout, ROLLED_BACK, [note], now)
+        if waiting and not enough:
+            return RolloutStep(rollout, "wait", waiting)
+        if waiting:  # enough requests, still holding: errors and latency may fail it early
+            early = traffic_analysis(plan, traffic, started, now)
+            if not early.passed:
+                return self._end(rollout, ROLLED_BACK, early.failures, now, analysis=early)
+            return RolloutStep(rollout, "wait", waiting, early)
+        analysis = analyse_step(
+            self.stores,
+            rollout.deployment,
+            candidate=rollout.candidate,
+            stable=rollout.stable,
+            plan=plan,
+            since=started,
+            until=now,
+            baseline_since=rollout.created_at - plan.hold_s,
+        )
+        if not analysis.passed:
+            return self._end(rollout, ROLLED_BACK, analysis.failures, now, analysis=analysis)
+        if rollout.step + 1 < len(plan.steps):
+            nxt = rollout.step + 1
+            target = _step_target(plan, nxt, rollout.stable_route, rollout.candidate_route)
+            moved = self._transition(
+                rollout,
+                "step",
+                now,
+                state=RUNNING,
+                step=nxt,
+                target=target,
+                reasons=[f"step {rollout.step + 1} ({rollout.weight:g}%) passed"],
+                analysis=analysis,
+            )
+            if moved is None:
+                return self._lost(rollout)
+            return RolloutStep(self._apply(moved, now), "step", analysis=analysis)
+        return self._promote(rollout, now, analysis)
+
+    def _promote(self, rollout: Rollout, now: float, analysis: StepAnalysis | None) -> RolloutStep:
+        """Every step passed: move champion through the approval rules, then route 100 %."""
+        approval = seek_approval(
+            self.registry,
+            self.approvals,
+            rollout.candidate_route,
+            request_id=rollout.approval_id,
+            since=rollout.created_at,
+            reason=f"rollout {rollout.id} of {rollout.candidate} on {rollout.deployment} "
+            "passed every step",
+        )
+        if approval.status == APPROVED:
+            return self._end(
+                rollout, PROMOTED, [approval.message], now, analysis, approval.request_id
+            )
+        if approval.status == PENDING:
+            if rollout.state == AWAITING_APPROVAL and rollout.approval_id == approval.request_id:
+                return RolloutStep(rollout, "wait", [approval.message], analysis)
+            waiting = self._transition(
+                rollout,
+                "step",
+                now,
+                state=AWAITING_APPROVAL,
+                step=rollout.step,
+                target=rollout.target,
+                reasons=[approval.message],
+                analysis=analysis,
+                approval_id=approval.request_id,
+                applied=True,
+            )
+            if waiting is None:
+                return self._lost(rollout)
+            return RolloutStep(waiting, "step", [approval.message], analysis)
+        return self._end(
+            rollout, ROLLED_BACK, [approval.message], now, analysis, approval.request_id
+        )
+
+    # ------------------------------------------------------------------ abort
+    def abort(self, deployment: str, reason: str) -> Rollout:
+        """Stop the deployment's active rollout and send all traffic back to the stable."""
+        require(self.stores.actor, "write", f"abort rollouts of {deployment!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("say why the rollout is aborted: reason must be a sentence")
+        rollout = self.get(deployment)
+        if not rollout.active:
+            raise ConflictError(
+                f"rollout {rollout.id} of {deployment!r} already finished ({rollout.state}); "
+                "there is nothing to abort"
+            )
+        step = self._end(rollout, ABORTED, [reason.strip()], _now(None))
+        if step.action == "wait":
+            raise ConflictError(
+                f"rollout {rollout.id} changed while it was being aborted; "
+                "check `loopml rollout status` and try again"
+            )
+        return step.rollout
+
+    # ------------------------------------------------------------------ reads
+    def get(self, deployment: str) -> Rollout:
+        """The deployment's current rollout, or its last one when none is active."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(rollouts)
+                .where(rollouts.c.deployment == deployment)
+                .order_by(rollouts.c.created_at.desc(), rollouts.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            self.deployments.get(deployment)  # an unknown deployment says so
+            raise NotFoundError(
+                f"deployment {deployment!r} has no rollout; start one with "
+                f"`loopml rollout start {deployment} MODEL_REF`"
+            )
+        return rollout_from_row(row)
+
+    def list(
+        self, state: str | None = None, *, deployment: str | None = None
+    ) -> builtins.list[Rollout]:
+        """Rollouts oldest first; `state` keeps one state (or "active": running or awaiting
+        approval)."""
+        query = select(rollouts).order_by(rollouts.c.created_at, rollouts.c.id)
+        if state == "active":
+            query = query.where(rollouts.c.state.in_(ACTIVE))
+        elif state is not None:
+            if state not in STATES:
+                raise ValidationError(
+                    f"state must be one of active, {', '.join(STATES)}; got {state!r}"
+                )
+            query = query.where(rollouts.c.state == state)
+        if deployment is not None:
+            query = query.where(rollouts.c.deployment == deployment)
+        with self.engine.connect() as conn:
+            return [rollout_from_row(r) for r in conn.execute(query).all()]
+
+    def due(self) -> builtins.list[Rollout]:
+        """What a controller should `advance`: active rollouts, and finished ones whose last
+        routing change has not reached the deployment yet."""
+        query = (
+            select(rollouts)
+            .where(rollouts.c.state.in_(ACTIVE) | rollouts.c.applied.is_(False))
+            .order_by(rollouts.c.created_at, rollouts.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [rollout_from_row(r) for r in conn.execute(query).all()]
+
+    def history(self, rollout_id: str) -> builtins.list[dict[str, Any]]:
+        """Every transition oldest first: action, state, step, weight, analysis, reasons."""
+        self._by_id(rollout_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rollout_events)
+                .where(rollout_events.c.rollout_id == rollout_id)
+                .order_by(rollout_events.c.seq)
+            ).all()
+        return [
+            {
+                "seq": r.seq,
+                "action": r.action,
+                "state": r.state,
+                "step": r.step,
+                "weight": r.weight,
+                "analysis": r.analysis,
+                "reasons": list(r.reasons or []),
+                "actor": r.actor,
+                "at": r.at,
+            }
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ internals
+    def _check_idle(self, conn: Connection, deployment: str) -> None:
+        active = conn.execute(
+            select(rollouts.c.id).where(rollouts.c.active_key == deployment)
+        ).scalar()
+        if active is not None:
+            raise _busy(deployment, active)
+
+    def _candidate(self, ref: str) -> Route:
+        if not isinstance(ref, str) or not ref.strip():
+            raise ValidationError(
+                f"candidate must be a model reference like model:bikes/4, got {ref!r}"
+            )
+        version = self.registry.get_version(ref.strip())
+        if version.state != "REGISTERED":
+            raise ValidationError(
+                f"{version.uri} is {version.state}; only REGISTERED versions can be rolled out"
+            )
+        return Route(version.model, version.version)
+
+    def _end(
+        self,
+        rollout: Rollout,
+        state: str,
+        reasons: builtins.list[str],
+        now: float,
+        analysis: StepAnalysis | None = None,
+        approval_id: str | None = None,
+        *,
+        keep: Deployment | None = None,
+    ) -> RolloutStep:
+        """Finish the rollout: promoted (candidate 100 %), rolled back or aborted (stable
+        100 %); `keep` leaves the deployment's routing as it is."""
+        action = {PROMOTED: "promote", ROLLED_BACK: "rollback", ABORTED: "abort"}[state]
+        finished = self._finish(rollout, state, reasons, now, analysis, approval_id, keep)
+        if finished is None:
+            return self._lost(rollout)
+        return RolloutStep(self._apply(finished, now), action, analysis=analysis)
+
+    def _finish(
+        self,
+        rollout: Rollout,
+        state: str,
+        reasons: builtins.list[str],
+        now: float,
+        analysis: StepAnalysis | None = None,
+        approval_id: str | None = None,
+        keep: Deployment | None = None,
+    ) -> Rollout | None:
+        action = {PROMOTED: "promote", ROLLED_BACK: "rollback", ABORTED: "abort"}[state]
+        if keep is not None:
+            target = Target(keep.routes, keep.strategy)
+        else:
+            winner = rollout.candidate_route if state == PROMOTED else rollout.stable_route
+            target = Target([winner], "single")
+        return self._transition(
+            rollout,
+            action,
+            now,
+            state=state,
+            step=rollout.step,
+            target=target,
+            reasons=reasons,
+            analysis=analysis,
+            approval_id=approval_id or rollout.approval_id,
+            applied=keep is not None,
+        )
+
+    def _transition(
+        self,
+        rollout: Rollout,
+        action: str,
+        now: float,
+        *,
+        state: str,
+        step: int,
+        target: Target,
+        reasons: builtins.list[str],
+        analysis: StepAnalysis | None = None,
+        approval_id: str | None = None,
+        applied: bool = False,
+    ) -> Rollout | None:
+        """Record the next state if the row is still at `rollout.revision` (None if not)."""
+        finished = state not in ACTIVE
+        values: dict[str, Any] = {
+            "state": state,
+            "step": step,
+            "target": target.to_dict(),
+            "applied": applied,
+            "approval_id": approval_id,
+            "reasons": reasons,
+            "revision": rollout.revision + 1,
+            "updated_at": now,
+        }
+        if step != rollout.step:
+            values["step_started_at"] = None  # set when the new routing is live
+        if finished:
+            values.update(active_key=None, finished_at=now)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(rollouts)
+                .where(rollouts.c.id == rollout.id, rollouts.c.revision == rollout.revision)
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                return None
+            moved = rollout_from_row(
+                conn.execute(select(rollouts).where(rollouts.c.id == rollout.id)).one()
+            )
+            self._event(conn, moved, action, analysis, now)
+        return moved
+
+    def _apply(self, rollout: Rollout, now: float) -> Rollout:
+        """Make the deployment route as `rollout.target` says (skipped when it already
+        does), then mark the row applied; a step's hold starts here."""
+        target = rollout.target
+
+        def plan(current: Deployment) -> Plan:
+            # Checked under the deployment's row lock: a routing already live is not written
+            # again, even when two controllers repair the same rollout at once.
+            if target.matches(current.routes, current.strategy):
+                raise _AlreadyLive
+            return Plan(
+                routes=target.routes,
+                shadows=without(current.shadows, *(r.key for r in target.routes)),
+                strategy=target.strategy,
+                sticky_key=current.sticky_key,
+            )
+
+        back = rollout.state in (ROLLED_BACK, ABORTED)
+        with contextlib.suppress(_AlreadyLive):
+            self.deployments._change(  # the package's own locked read-modify-write
+                rollout.deployment,
+                plan,
+                operation="rollback" if back else "rollout",
+                reason=f"rollout {rollout.id}: {_describe_state(rollout)}",
+                servable=RESTORABLE if back else SERVABLE,
+            )
+        values: dict[str, Any] = {
+            "applied": True,
+            "revision": rollout.revision + 1,
+            "updated_at": now,
+        }
+        if rollout.active and rollout.step_started_at is None:
+            values["step_started_at"] = now
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(rollouts)
+                .where(rollouts.c.id == rollout.id, rollouts.c.revision == rollout.revision)
+                .values(**values)
+            )
+        return self._by_id(rollout.id)
+
+    def _event(
+        self,
+        conn: Connection,
+        rollout: Rollout,
+        action: str,
+        analysis: StepAnalysis | None,
+        now: float,
+    ) -> None:
+        """The history row and the audit event of a transition, in its transaction."""
+        seq = conn.execute(
+            select(func.coalesce(func.max(rollout_events.c.seq), 0)).where(
+                rollout_events.c.rollout_id == rollout.id
+            )
+        ).scalar_one()
+        analysed = None if analysis is None else analysis.to_dict()
+        actor = self.stores.actor
+        conn.execute(
+            rollout_events.insert().values(
+                rollout_id=rollout.id,
+                seq=int(seq) + 1,
+                action=action,
+                state=rollout.state,
+                step=rollout.step,
+                weight=rollout.weight,
+                analysis=analysed,
+                reasons=rollout.reasons,
+                actor=actor.name,
+                at=now,
+            )
+        )
+        append_event(
+            conn,
+            actor,
+            f"rollout.{action}",
+            rollout.uri,
+            {
+                "deployment": rollout.deployment,
+                "candidate": rollout.candidate,
+                "stable": rollout.stable,
+                "state": rollout.state,
+                "step": rollout.step,
+                "weight": rollout.weight,
+                "routes": [r.to_dict() for r in rollout.target.routes],
+                "approval_id": rollout.approval_id,
+                "reasons": rollout.reasons,
+                "analysis": analysed,
+            },
+        )
+
+    def _lost(self, rollout: Rollout) -> RolloutStep:
+        current = self._by_id(rollout.id)
+        note = f"rollout {rollout.id} was advanced concurrently (now revision {current.revision})"
+        return RolloutStep(current, "wait", [note])
+
+    def _by_id(self, rollout_id: str) -> Rollout:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
+        if row is None:
+            raise NotFoundError(f"no rollout {rollout_id!r}; `loopml rollout status` lists them")
+        return rollout_from_row(row)
+
+
+def _stable(current: Deployment, candidate: Route) -> Route:
+    """The route the candidate replaces: the heaviest other route, which must be the only
+    other one."""
+    others = [r for r in current.routes if r.key != candidate.key]
+    if not others:
+        raise ValidationError(
+            f"{candidate.uri} already serves all traffic of deployment {current.name!r}; "
+            "roll out a different version"
+        )
+    if len(others) > 1:
+        raise ValidationError(
+            f"deployment {current.name!r} splits traffic between {describe(current.routes)}; a "
+            "rollout moves traffic from one stable version to the candidate — settle the "
+            f"split first (`loopml deploy promote {current.name} MODEL_REF`)"
+        )
+    return Route(others[0].model, others[0].version)
+
+
+def _step_target(plan: RolloutPlan, step: int, stable: Route, candidate: Route) -> Target:
+    weight = plan.steps[step]
+    if weight >= 100:
+        return Target([candidate.with_weight(100.0)], "blue-green")
+    return Target([stable.with_weight(100.0 - weight), candidate.with_weight(weight)], "canary")
+
+
+def _describe_state(rollout: Rollout) -> str:
+    if rollout.state == RUNNING:
+        return f"step {rollout.step + 1}/{len(rollout.plan.steps)} ({rollout.weight:g}%)"
+    return rollout.state.replace("_", " ")
+
+
+def _check_reason(reason: str | None) -> None:
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationError(f"reason must be text, got {type(reason).__name__}")
+
+
+def _now(now: float | None) -> float:
+    if now is None:
+        return time.time()
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        raise ValidationError(f"now must be epoch seconds, got {now!r}")
+    return float(now)
+
+
+def _busy(deployment: str, rollout_id: str) -> ConflictError:
+    return ConflictError(
+        f"deployment {deployment!r} already has an active rollout ({rollout_id}); wait for it "
+        f"to finish or stop it with `loopml rollout abort {deployment} --reason ...`"
+    )
