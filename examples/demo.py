@@ -1,5 +1,5 @@
-"""loopml in a minute: version data, track a sweep, register and approve the best, watch it
-drift.
+"""loopml in a minute, the whole loop: version data, track a sweep, approve and deploy the
+best, monitor it, and let drift retrain, gate, canary and promote its successor.
 
 Run it with `make demo`. Everything lands in ./demo-workspace, recreated on every run, and
 nothing touches the network: the data are the Bike Sharing hours bundled with loopml.
@@ -32,7 +32,9 @@ from sklearn.preprocessing import OneHotEncoder
 import loopml
 import loopml.sklearn
 from loopml.config import init_workspace
+from loopml.controller import Controller
 from loopml.governance import verify_chain
+from loopml.pipelines.queries import list_pipeline_runs
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
 from loopml.serving.app import create_app
 from loopml.serving.background import serve_in_background
@@ -319,6 +321,7 @@ def register_and_approve(
     identity = client.models.identity
     identity.create_principal("alice", "approver")
     token = identity.create_token("alice", label="demo")
+    ALICE_TOKEN[:] = [token]
     reviewer = loopml.connect(WORKSPACE, token=token)
     decided = reviewer.models.approvals.approve(request.id, comment="checks pass; ship it")
     reviewer.close()
@@ -345,6 +348,16 @@ def register_and_approve(
 MONITOR = "bikes-health"
 REPLAY_MONTHS = (4, 5, 6, 7, 8)
 HOURS_PER_WINDOW = 672  # four weeks of hours: one monitor window per replayed month
+ALICE_TOKEN: list[str] = []  # the approver's token, kept for the promotion at the end
+ROLLOUT_PLAN: dict[str, Any] = {
+    "steps": [10, 50, 100],
+    "hold_s": 2,  # seconds per step here; minutes or hours in production
+    "min_requests": 15,
+    "min_labelled": 20,
+    "max_error_rate": 0.01,
+    "max_p99_ms": 250,
+    "max_accuracy_drop": 0.05,
+}
 ALERT_RULES = ["dataset_drift", "column_drift:temp", "metric_below:r2:0.6", "latency_above:p99:250"]
 
 
@@ -354,6 +367,14 @@ def deploy_and_monitor(client: loopml.Client) -> None:
     monitor = client.monitors.create(
         MONITOR, f"deployment:{DEPLOYMENT}", window=f"{HOURS_PER_WINDOW} rows", rules=ALERT_RULES
     )
+    client.triggers.create(
+        "retrain-on-accuracy-drop",
+        f"alert:{MONITOR}:metric_below:r2:0.6",
+        "bikes_pipeline:retrain",
+        params={"dataset": "bikes", "holdout": "bikes-recent"},
+        cooldown="1h",
+        rollout={"deployment": DEPLOYMENT, "plan": ROLLOUT_PLAN},
+    )
     reference = client.monitors.evaluator.reference(monitor)
     columns = client.monitors.evaluator.columns(monitor, reference)
     console.print(
@@ -361,7 +382,9 @@ def deploy_and_monitor(client: loopml.Client) -> None:
         f"  {monitor.uri}: windows of {monitor.config.window}, reference "
         f"[bold]{reference.dataset.uri}[/] (the champion's training data, found through lineage)"
         f"\n  columns: {', '.join(columns)} + the prediction\n"
-        f"  alert rules: {', '.join(ALERT_RULES)}"
+        f"  alert rules: {', '.join(ALERT_RULES)}\n"
+        "  trigger retrain-on-accuracy-drop: the r2 alert → pipeline bikes_pipeline:retrain → "
+        f"rollout {'% → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %"
     )
 
 
@@ -458,6 +481,167 @@ def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
     )
 
 
+def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | None:
+    """Version the labelled months, judge on the newest weeks, and let the controller act."""
+    labelled = loopml.log_dataset(
+        "bikes",
+        split_by_months(bikes, range(1, 9)),
+        time_column="timestamp",
+        parent="bikes@2",
+        description="hourly rentals, January to August 2011: everything labelled so far",
+    )
+    august = split_by_months(bikes, [8]).sort_values("timestamp")[:HOURS_PER_WINDOW]
+    recent = loopml.log_dataset(
+        "bikes-recent",
+        bikeshare_features(august).assign(**{TARGET: august[TARGET].to_numpy()}),
+        description="the newest four labelled weeks, as model inputs plus the target",
+    )
+    judged = {"dataset": recent.uri, "target": TARGET}
+    client.models.set_policy(
+        MODEL,
+        {
+            "required_approvals": 1,
+            "four_eyes": True,
+            "thresholds": [{"metric": "val_r2", "op": ">=", "value": 0.8}],
+            "no_regression": {**judged, "metric": "rmse"},
+            "fairness": {**judged, "sensitive": ["workingday"], "limits": {"mae_ratio": 0.3}},
+        },
+    )
+    console.print(
+        f"  [green]{labelled.uri}[/] {labelled.row_count:,} rows (Jan-Aug), "
+        f"[green]{recent.uri}[/] (the newest 4 weeks); the policy now judges on {recent.uri}"
+    )
+    started = time.perf_counter()
+    with console.status("controller: one reconcile pass (trigger → pipeline → gate → rollout)"):
+        report = Controller(client, owner="demo-controller").reconcile_once()
+    for event in report.recorded:
+        console.print(f"  controller: trigger {event.trigger} fired once for alert {event.cause}")
+    request_id = None
+    for event in report.finished:
+        outcome = event.outcome or {}
+        [summary] = [
+            r
+            for r in list_pipeline_runs(client.stores, "bikes-retrain")
+            if r.run_id == event.pipeline_run_id
+        ]
+        console.print(
+            f"  pipeline bikes-retrain ({summary.run_id}) {summary.status} in "
+            f"{time.perf_counter() - started:.1f} s: {summary.steps} step runs "
+            f"(newest data, a 3-setting sweep, the gate), {summary.cached} from cache"
+        )
+        gate = outcome.get("outputs") or {}
+        for check in gate.get("checks", []):
+            mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
+            console.print(f"  gate {mark} {check['name']}: {check['message']}")
+        request_id = gate.get("request")
+        console.print(
+            f"  {gate.get('version')} registered as challenger; approval request {request_id} "
+            "for champion opened (the policy needs one approver, four eyes)"
+        )
+    for error in report.errors:
+        console.print(f"  [red]{error}[/]")
+    rollout = client.rollouts.get(DEPLOYMENT)
+    console.print(
+        f"  {rollout.uri} started: {rollout.candidate} gets {rollout.weight:g} % of "
+        f"deployment:{DEPLOYMENT}, {rollout.stable} keeps the rest"
+    )
+    return request_id
+
+
+def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -> None:
+    """September hour by hour through REST; the controller checks SLOs between requests."""
+    controller = Controller(client, owner="demo-controller")
+    september = split_by_months(bikes, [9]).sort_values("timestamp")
+    features = bikeshare_features(september).to_dict(orient="records")
+    approved = False
+    table = compact_table("rollout steps, judged on live traffic and feedback")
+    for column in ("step", "requests", "errors", "p99 ms", "RMSE new", "RMSE old", "verdict"):
+        table.add_column(column, justify="left" if column in ("step", "verdict") else "right")
+    with (
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        for hour, (record, truth) in enumerate(zip(features, september[TARGET], strict=True)):
+            answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": [record]})
+            answer.raise_for_status()
+            http.post(
+                f"/v1/deployments/{DEPLOYMENT}/feedback",
+                json={"request_id": answer.json()["request_id"], "labels": [float(truth)]},
+            ).raise_for_status()
+            if hour % 25:
+                continue
+            before = client.rollouts.get(DEPLOYMENT)
+            controller.reconcile_once()
+            after = client.rollouts.get(DEPLOYMENT)
+            if after.revision != before.revision:
+                _rollout_row(table, client, before, after)
+            if after.state == "awaiting_approval" and not approved and request_id:
+                reviewer = loopml.connect(WORKSPACE, token=ALICE_TOKEN[0])
+                reviewer.models.approvals.approve(request_id, comment="canary healthy; promote")
+                reviewer.close()
+                approved = True
+                console.print(
+                    f"  every step passed its SLOs; alice (approver) approves {request_id}"
+                )
+            if not after.active:
+                break
+    console.print(table)
+    final = client.rollouts.get(DEPLOYMENT)
+    deployment = client.deployments.get(DEPLOYMENT)
+    console.print(
+        f"  {final.uri}: [bold]{final.state}[/] after {hour + 1} requests → deployment:"
+        f"{DEPLOYMENT} serves {', '.join(r.uri for r in deployment.routes)}; "
+        f"{MODEL}@champion = {client.models.get(f'{MODEL}@champion').uri}"
+    )
+
+
+def _rollout_row(table: Table, client: loopml.Client, before: Any, after: Any) -> None:
+    history = client.rollouts.history(after.id)
+    analysis = next((h.get("analysis") for h in reversed(history) if h.get("analysis")), None) or {}
+    verdict = {
+        "running": f"→ {after.weight:g} %",
+        "awaiting_approval": "→ approval",
+        "promoted": "[green]promoted[/]",
+        "rolled_back": "[red]rolled back[/]",
+    }
+    if before.state == "awaiting_approval":
+        table.add_row("approval", "", "", "", "", "", verdict.get(after.state, after.state))
+        return
+    table.add_row(
+        f"{before.weight:g} %",
+        str(analysis.get("requests", "")),
+        str(analysis.get("errors", "")),
+        _fmt(analysis.get("p99_ms"), 0),
+        _fmt(analysis.get("candidate_value"), 1),
+        _fmt(analysis.get("stable_value"), 1),
+        verdict.get(after.state, after.state),
+    )
+
+
+def _fmt(value: Any, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def where_things_are(client: loopml.Client, started: float) -> None:
+    """The closing summary: what serves now, and where its records are."""
+    champion = client.models.get(f"{MODEL}@champion")
+    card = WORKSPACE / "model-card.html"
+    card.write_text(client.models.card_html(champion.uri))
+    audit = verify_chain(client.stores.engine)
+    console.print(f"  serving: deployment:{DEPLOYMENT} → {champion.uri} ({MODEL}@champion)")
+    console.print("  lineage of the model now serving:")
+    for line in client.models.lineage_text(champion.uri).splitlines():
+        console.print(f"    {line}", highlight=False)
+    console.print(
+        f"  model card: {card.relative_to(ROOT)}\n"
+        f"  drift report: {(WORKSPACE / 'drift-report.html').relative_to(ROOT)}\n"
+        f"  audit log: {audit.checked} events, "
+        + ("hash chain intact" if audit.ok else f"[red]broken: {audit.reason}[/]")
+        + " (loopml -w demo-workspace audit log)"
+    )
+    del started
+
+
 def _score(column: Any) -> str:
     """A distance with two decimals, a p-value (KS, chi-square, Z on small windows) as `p=…`."""
     if column.statistic is None:
@@ -471,8 +655,8 @@ def main() -> None:
     started = time.perf_counter()
     console.print(
         Panel.fit(
-            "[bold]loopml demo[/]: version data → track a sweep → approve the best → "
-            "watch it drift\n"
+            "[bold]loopml demo[/]: version data → train and track → approve → deploy → "
+            "monitor → alert\n→ retrain → gate → canary with SLOs → promote: the whole loop\n"
             "[dim]Capital Bikeshare, Washington D.C., hourly rentals 2011 (UCI, CC BY 4.0)[/]",
             border_style="cyan",
         )
@@ -511,13 +695,24 @@ def main() -> None:
     step(9, "The monitor finds the summer drift and the drop in accuracy")
     monitor_report(client, best)
 
+    step(10, "New labelled data; the alert's trigger retrains, gates and starts a canary")
+    request_id = new_data_and_retrain(client, bikes)
+
+    step(11, "Canary 10 % → 50 % → 100 % on live September traffic, SLOs checked, promoted")
+    canary(client, bikes, request_id)
+
+    step(12, "The loop is closed")
+    where_things_are(client, started)
+
     client.close()
     loopml.set_client(None)
     console.print()
     console.print(
         Panel.fit(
             f"Done in {time.perf_counter() - started:.1f} s. Workspace: [bold]{WORKSPACE}[/]\n"
-            "Try: [bold]loopml -w demo-workspace runs list[/]\n"
+            "Try: [bold]loopml -w demo-workspace monitor show bikes-health[/]\n"
+            "     [bold]loopml -w demo-workspace rollout status[/]\n"
+            "     [bold]loopml -w demo-workspace trigger events[/]\n"
             f"     [bold]loopml -w demo-workspace models lineage model:{MODEL}@champion[/]",
             border_style="green",
         )
