@@ -198,6 +198,13 @@ def test_prediction_column_is_marked(large: tuple[pd.DataFrame, pd.DataFrame]) -
         ("age", False),
         ("income", True),
     ]
+    # Reported beside the features, but only the features count towards dataset drift: a
+    # drifted prediction next to one undrifted feature is not a drifted dataset.
+    reference, current = large
+    shifted = current.assign(income=current["income"] * 3)
+    both = check_drift(reference, shifted, columns=["age"], prediction_column="income")
+    assert both.column("income").drift is True and both.column("age").drift is False
+    assert [c.column for c in both.tested] == ["age"] and both.dataset_drift is False
 
 
 def test_histograms(large: tuple[pd.DataFrame, pd.DataFrame]) -> None:

@@ -280,7 +280,8 @@ def _plan(
 def _summarise(
     results: list[ColumnDrift], skipped: list[str], drift_share: float, ref_rows: int, cur_rows: int
 ) -> DriftResult:
-    tested = [c for c in results if c.drift is not None]
+    # The prediction column is reported beside the features, not counted in the share.
+    tested = [c for c in results if c.drift is not None and not c.is_prediction]
     drifted = [c for c in tested if c.drift]
     dataset_drift = len(drifted) / len(tested) >= drift_share if tested else None
     untested = [c for c in results if c.drift is None]
