@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from loopml.artifacts.base import BlobBackend
+from loopml.artifacts.copying import copy_in_kernel
 from loopml.artifacts.hashing import CHUNK_SIZE, hash_file, new_hasher
 from loopml.artifacts.local import LocalBlobBackend
 from loopml.errors import ArtifactCorruptedError, NotFoundError, ValidationError
@@ -69,6 +70,16 @@ class ArtifactStore:
         hasher = new_hasher(parallel=True)
         size = 0
         try:
+            if self._large(source):
+                with src, open(staged, "wb", buffering=0) as dst:
+                    copied = copy_in_kernel(src.fileno(), dst.fileno())
+                if copied is not None:
+                    # The id is the hash of the bytes that were stored, read back from the
+                    # staged copy: a source changing meanwhile cannot mislabel the blob.
+                    digest = hash_file(staged)
+                    self.backend.publish(staged, digest, fsync=self.fsync)
+                    return ArtifactRef(digest, copied)
+                src = open(source, "rb", buffering=0)  # noqa: SIM115 (closed below)
             with src, open(staged, "wb", buffering=0) as dst:
                 buffer = bytearray(COPY_CHUNK)
                 view = memoryview(buffer)
@@ -84,6 +95,13 @@ class ArtifactStore:
             staged.unlink(missing_ok=True)
             raise
         return ArtifactRef(digest, size)
+
+    @staticmethod
+    def _large(source: Path) -> bool:
+        try:
+            return source.stat().st_size >= DEDUPE_CHECK_BYTES
+        except OSError:
+            return False
 
     def _already_stored(self, source: Path) -> ArtifactRef | None:
         """For a large file, a fast parallel hash first: storing it again copies nothing."""
