@@ -86,8 +86,8 @@ def test_a_failing_pipeline_is_recorded_not_retried(
 @pytest.mark.parametrize(
     ("target", "error"),
     [
-        ("tests.controller.no_such_module:run", "cannot import module"),
-        (f"{PIPELINES}:missing", "has no 'missing'"),
+        ("tests.controller.no_such_module:run", "cannot import 'tests.controller.no_such_module'"),
+        (f"{PIPELINES}:missing", "has no attribute 'missing'"),
         (f"{PIPELINES}:WAIT_S", "not a function"),
     ],
 )

@@ -51,5 +51,5 @@ def test_libraries_and_loopml_are_not_project_code() -> None:
     assert is_project_module(sp)
     assert not is_project_module(pd)
     assert not is_project_module(types)
-    assert not is_project_module("loopml.pipelines.step")
+    assert not is_project_module("loopml.pipelines.steps")
     assert not is_project_module("no.such.module")

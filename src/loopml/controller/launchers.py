@@ -8,7 +8,6 @@ signature declares them. Its return value is the outcome: see `outcomes.py`.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -17,30 +16,15 @@ from typing import Any
 from loopml.controller.outcomes import candidate_of, summarize
 from loopml.controller.ports import FAILED, SUCCEEDED, LaunchOutcome
 from loopml.controller.trigger_records import RESERVED_PARAM
-from loopml.errors import LoopmlError, NotFoundError, ValidationError
+from loopml.errors import LoopmlError, ValidationError
+from loopml.pipelines.loader import resolve_import_path
 
 log = logging.getLogger("loopml.controller")
 
 
 def resolve_target(target: str) -> Any:
     """The object an import path `package.module:attr` names."""
-    module_name, sep, attribute = target.partition(":")
-    if not sep or not module_name or not attribute:
-        raise ValidationError(f"pipeline {target!r} is not an import path: write MODULE:ATTR")
-    try:
-        found: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise NotFoundError(
-            f"cannot import module {module_name!r} of pipeline {target!r} ({exc}); run the "
-            "controller where that module is importable (the workspace folder is on the path)"
-        ) from exc
-    for part in attribute.split("."):
-        if not hasattr(found, part):
-            raise NotFoundError(
-                f"module {module_name!r} has no {attribute!r} (pipeline {target!r})"
-            )
-        found = getattr(found, part)
-    return found
+    return resolve_import_path(target)
 
 
 def accepts(function: Callable[..., Any], name: str) -> bool:

@@ -24,7 +24,7 @@ from loopml.data import DatasetVersion
 from loopml.governance import append_event, require
 from loopml.pipelines.graph import StepOutput
 from loopml.pipelines.outputs import StoredOutput, canonical_json, is_json, pickle_bytes
-from loopml.pipelines.step import Step
+from loopml.pipelines.steps import Step
 from loopml.registry.records import ModelVersion
 from loopml.store import Stores
 from loopml.store.schema import step_cache

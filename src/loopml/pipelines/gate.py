@@ -20,7 +20,7 @@ from typing import Any
 
 from loopml.errors import ConflictError, ValidationError
 from loopml.pipelines.context import PipelineClient, current_client, current_run
-from loopml.pipelines.step import step
+from loopml.pipelines.steps import step
 from loopml.registry.checks import run_checks
 from loopml.registry.policy import parse_policy
 from loopml.registry.records import ModelVersion

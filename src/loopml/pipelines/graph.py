@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.errors import ValidationError
 
 if TYPE_CHECKING:
-    from loopml.pipelines.step import Step
+    from loopml.pipelines.steps import Step
 
 _recording: contextvars.ContextVar[Graph | None] = contextvars.ContextVar(
     "loopml_pipeline_graph", default=None

@@ -13,16 +13,15 @@ from typing import Any
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.pipelines.context import PipelineClient
-from loopml.pipelines.pipeline import Pipeline
+from loopml.pipelines.definition import Pipeline
 from loopml.pipelines.results import PipelineResult
 
 
-def load_pipeline(path: str) -> Pipeline:
-    """The `Pipeline` at `"package.module:attr"`."""
+def resolve_import_path(path: str, what: str = "pipeline") -> Any:
+    """The object `"package.module:attr"` names (the current folder is importable)."""
     if not isinstance(path, str) or path.count(":") != 1:
         raise ValidationError(
-            f"a pipeline is named 'package.module:attr' (e.g. 'bikes.pipelines:train'), "
-            f"got {path!r}"
+            f"a {what} is named 'package.module:attr' (e.g. 'bikes.pipelines:train'), got {path!r}"
         )
     module_name, attr = (part.strip() for part in path.split(":"))
     if not module_name or not attr:
@@ -32,15 +31,21 @@ def load_pipeline(path: str) -> Pipeline:
         sys.path.insert(0, cwd)
     try:
         target: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         raise NotFoundError(
-            f"cannot import {module_name!r} for pipeline {path!r}: {exc}; run from the folder "
+            f"cannot import {module_name!r} for {what} {path!r}: {exc}; run from the folder "
             "that holds the package, or install it"
         ) from exc
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise NotFoundError(f"{module_name} has no attribute {attr!r} (pipeline {path!r})")
+            raise NotFoundError(f"{module_name} has no attribute {attr!r} ({what} {path!r})")
         target = getattr(target, part)
+    return target
+
+
+def load_pipeline(path: str) -> Pipeline:
+    """The `Pipeline` at `"package.module:attr"`."""
+    target = resolve_import_path(path)
     if not isinstance(target, Pipeline):
         raise ValidationError(
             f"{path} is a {type(target).__name__}, not a pipeline; decorate it with @pipeline"

@@ -22,7 +22,7 @@ from typing import Any
 
 from loopml.errors import ValidationError
 from loopml.pipelines.graph import StepOutput, current_graph
-from loopml.pipelines.step import Step, step
+from loopml.pipelines.steps import Step, step
 from loopml.tracking import RunRecord
 
 Trials = list[dict[str, Any]]

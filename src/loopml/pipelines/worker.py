@@ -21,7 +21,7 @@ from loopml.pipelines.cache import StepCache
 from loopml.pipelines.context import PipelineClient, executing
 from loopml.pipelines.graph import StepOutput, outputs_in, pick, substitute
 from loopml.pipelines.outputs import StoredOutput, load_output, store_output
-from loopml.pipelines.step import Step
+from loopml.pipelines.steps import Step
 
 ClientFactory = Callable[[Settings], PipelineClient]
 
