@@ -72,6 +72,11 @@ def bikes() -> pd.DataFrame:
 @pytest.fixture
 def deployed(client: Client, bikes: pd.DataFrame) -> Deployed:
     """`bikes-api` serving a boosted-trees model trained on Jan-Feb; lineage has its data."""
+    return deploy_bikes(client, bikes)
+
+
+def deploy_bikes(client: Client, bikes: pd.DataFrame) -> Deployed:
+    """Train on Jan-Feb, log the training data as the run's input, deploy as `bikes-api`."""
     winter = split_by_months(bikes, [1, 2])
     training = client.log_dataset(
         "bikes-train", bikeshare_features(winter).assign(**{TARGET: winter[TARGET].to_numpy()})

@@ -13,7 +13,7 @@ from loopml.governance.audit import list_events, verify_chain
 from loopml.predictions import PredictionLog, PredictionRecord
 from loopml.samples import FEATURES, split_by_months
 from loopml.sdk import Client
-from tests.monitoring.conftest import T0, Deployed
+from tests.monitoring.conftest import T0, Deployed, deploy_bikes
 
 HOUR = 3600.0
 
@@ -292,3 +292,21 @@ def test_failed_requests_count_in_latency_not_in_drift(
     assert run.result.window.rows == 20
     overall = run.result.window.latency[0]
     assert overall.requests == 25 and overall.errors == 5
+
+
+def test_windows_verdicts_and_alerts_on_every_backend(
+    any_client: Client, bikes: pd.DataFrame
+) -> None:
+    """SQLite + local folder, PostgreSQL, and S3-compatible storage for the log segments."""
+    deployed = deploy_bikes(any_client, bikes)
+    monitors = any_client.monitors
+    monitors.create("m", "bikes-api", window="300 rows", rules=["column_drift:temp"])
+    deployed.replay(split_by_months(bikes, [1, 2]).sample(300, random_state=1), start=T0)
+    deployed.replay(split_by_months(bikes, [7]).iloc[:300], start=T0 + 500)
+    winter, summer = monitors.run("m")
+    assert winter.result.window.drift.column("temp").drift is False
+    assert summer.result.window.drift.column("temp").drift is True
+    assert [a.rule for a in summer.alerts.opened] == ["column_drift:temp"]
+    assert monitors.run("m") == []
+    assert [r.seq for r in monitors.results("m")] == [1, 2]
+    assert "temp" in monitors.report("m")
