@@ -488,3 +488,29 @@ def test_storing_a_large_file_again_copies_nothing(
 
     monkeypatch.setattr(artifact_store.backend, "staging_path", no_staging)
     assert artifact_store.put_file(source) == first
+
+
+def test_concurrent_fetches_to_one_destination(
+    artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
+    """Threads loading the same model fetch the same blob to the same place at once."""
+    data = os.urandom(4 * MiB)
+    ref = artifact_store.put_bytes(data)
+    destination = tmp_path / "fetched" / "model.bin"
+    errors: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            for _ in range(5):
+                artifact_store.fetch(ref.digest, destination)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert destination.read_bytes() == data
+    assert [p.name for p in destination.parent.iterdir()] == ["model.bin"]  # no leftovers

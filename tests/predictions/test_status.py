@@ -16,7 +16,7 @@ from tests.predictions.helpers import T0, rec
 OLD_COLUMNS = [c for c in tables.PREDICTION_COLUMNS if c != "status"]
 
 
-RowBuilder = Callable[[list[Any]], list[dict[str, Any]]]
+BlockBuilder = Callable[[list[Any]], tables.Block]
 
 
 def _failed(request_id: str, status: int = 500, at: float = T0) -> PredictionRecord:
@@ -59,7 +59,7 @@ def test_segments_written_before_the_status_column_read_as_answered(
 ) -> None:
     with monkeypatch.context() as patch:  # an older version's segment: no status column
         patch.setattr(tables, "PREDICTION_COLUMNS", OLD_COLUMNS)
-        patch.setattr(tables, "_prediction_rows", _without_status(tables._prediction_rows))
+        patch.setattr(tables, "_prediction_block", _without_status(tables._prediction_block))
         plog.record(rec("old"))
         plog.flush()
     plog.record(_failed("new-error", 502, T0 + 1))
@@ -77,7 +77,7 @@ def test_a_log_of_old_segments_only_still_has_a_status(
     plog: PredictionLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tables, "PREDICTION_COLUMNS", OLD_COLUMNS)
-    monkeypatch.setattr(tables, "_prediction_rows", _without_status(tables._prediction_rows))
+    monkeypatch.setattr(tables, "_prediction_block", _without_status(tables._prediction_block))
     plog.record(rec("old"))
     plog.flush()
     with plog.duckdb("bikes") as conn:
@@ -94,8 +94,10 @@ def test_an_empty_log_has_a_typed_status(plog: PredictionLog) -> None:
     assert described["status"] == "INTEGER"
 
 
-def _without_status(build: RowBuilder) -> RowBuilder:
-    def rows(item: list[Any]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in row.items() if k != "status"} for row in build(item)]
+def _without_status(build: BlockBuilder) -> BlockBuilder:
+    def block(item: list[Any]) -> tables.Block:
+        built = build(item)
+        shared = {k: v for k, v in built.shared.items() if k != "status"}
+        return tables.Block(built.rows, shared, built.per_row)
 
-    return rows
+    return block

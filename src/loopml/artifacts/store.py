@@ -179,9 +179,14 @@ class ArtifactStore:
         source = self.local_path(digest)
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        partial = destination.with_name(destination.name + ".part")
-        shutil.copyfile(source, partial)
-        os.replace(partial, destination)
+        # A name of its own per call: threads or processes fetching the same blob to the same
+        # place never write into each other's partial file; the last rename wins, same bytes.
+        partial = destination.with_name(f"{destination.name}.{uuid.uuid4().hex[:12]}.part")
+        try:
+            shutil.copyfile(source, partial)
+            os.replace(partial, destination)
+        finally:
+            partial.unlink(missing_ok=True)
         return destination
 
     # ------------------------------------------------------------------ helpers
@@ -201,7 +206,7 @@ class ArtifactStore:
         if cached.is_file():
             if hash_file(cached) == digest:
                 return cached
-            cached.unlink()
+            cached.unlink(missing_ok=True)
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}.part")
         hasher = new_hasher()

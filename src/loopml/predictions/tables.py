@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,21 +31,63 @@ PREDICTION_COLUMNS = [
 FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label"]
 
 
+@dataclass(frozen=True)
+class Block:
+    """The rows of one journal record: values shared by every row, and per-row columns."""
+
+    rows: int
+    shared: dict[str, Any]
+    per_row: dict[str, list[Any]]
+
+
 @dataclass
 class Batch:
-    """The rows of one (deployment, kind, day), column by column."""
+    """The rows of one (deployment, kind, day), column by column.
+
+    Records are added a block at a time (whole columns extended at once): building a dict
+    per row cost most of a flush.
+    """
 
     kind: str
-    columns: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    columns: dict[str, list[Any]] = field(default_factory=dict)
     rows: int = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        for name, value in row.items():
-            column = self.columns[name]
-            if len(column) < self.rows:  # a column first seen now: pad earlier rows
-                column.extend([None] * (self.rows - len(column)))
+    def add_block(self, block: Block) -> None:
+        if block.rows == 1:  # the common one-row request: one append per column
+            self._add_row(block)
+            return
+        for name, value in block.shared.items():
+            self._column(name).extend([value] * block.rows)
+        for name, values in block.per_row.items():
+            self._column(name).extend(values)
+        self.rows += block.rows
+
+    def _add_row(self, block: Block) -> None:
+        rows, columns = self.rows, self.columns
+        for name, value in block.shared.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * rows
+            elif len(column) < rows:
+                column.extend([None] * (rows - len(column)))
             column.append(value)
-        self.rows += 1
+        for name, values in block.per_row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * rows
+            elif len(column) < rows:
+                column.extend([None] * (rows - len(column)))
+            column.append(values[0])
+        self.rows = rows + 1
+
+    def _column(self, name: str) -> list[Any]:
+        """The column, padded with nulls for the earlier rows that did not have it."""
+        column = self.columns.get(name)
+        if column is None:
+            column = self.columns[name] = []
+        if len(column) < self.rows:
+            column.extend([None] * (self.rows - len(column)))
+        return column
 
     def to_table(self) -> pa.Table:
         names = _ordered(self.kind, list(self.columns))
@@ -71,35 +113,41 @@ def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
         except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
             continue  # a line torn by a failing disk: never acknowledged
         if kind == PREDICTION and len(item) in (10, 11):  # 11: a failed request's status
-            rows = _prediction_rows(item)
+            block = _prediction_block(item)
             kind_name = PREDICTIONS
         elif kind == FEEDBACK and len(item) == 5:
-            rows = _feedback_rows(item)
+            block = _feedback_block(item)
             kind_name = FEEDBACK_KIND
         else:
             continue
         records += 1
-        for row in rows:
-            key = (row["deployment"], kind_name, day_of(row["time"]))
-            batch = out.get(key)
-            if batch is None:
-                batch = out[key] = Batch(kind_name)
-            batch.add(row)
+        key = (block.shared["deployment"], kind_name, day_of(block.shared["time"]))
+        batch = out.get(key)
+        if batch is None:
+            batch = out[key] = Batch(kind_name)
+        batch.add_block(block)
     return out, records
 
 
 def day_of(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+    return _day(int(at // 86_400))
 
 
-def _prediction_rows(item: list[Any]) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=64)
+def _day(number: int) -> str:
+    """The UTC date of day `number` since the epoch (cached: a flush spans a day or two)."""
+    return datetime.fromtimestamp(number * 86_400, UTC).strftime("%Y-%m-%d")
+
+
+def _prediction_block(item: list[Any]) -> Block:
     head, tail = item[:10], item[10:]  # the tail holds a failed request's status
     _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = head
     status = tail[0] if tail else OK_STATUS
     inputs = inputs if isinstance(inputs, list) else [inputs]
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
-    base = {
+    rows = max(len(inputs), len(outputs), 1)
+    shared = {
         "request_id": _str(request_id),
         "time": _time(at),
         "deployment": _str(deployment),
@@ -108,28 +156,46 @@ def _prediction_rows(item: list[Any]) -> list[dict[str, Any]]:
         "latency_ms": latency if isinstance(latency, int | float) else None,
         "status": status if _is_int(status) else None,
     }
-    rows = []
-    for i in range(max(len(inputs), len(outputs), 1)):
-        row = dict(base, row=i, prediction=outputs[i] if i < len(outputs) else None)
-        proba = probabilities[i] if i < len(probabilities) else None
+    per_row: dict[str, list[Any]] = {
+        "row": list(range(rows)),
+        "prediction": _padded(outputs, rows),
+    }
+    per_row.update(_probability_columns(probabilities, rows))
+    per_row.update(_input_columns(inputs, rows))
+    return Block(rows, shared, per_row)
+
+
+def _padded(values: list[Any], rows: int) -> list[Any]:
+    return values[:rows] + [None] * (rows - len(values)) if len(values) != rows else values
+
+
+def _probability_columns(probabilities: list[Any], rows: int) -> dict[str, list[Any]]:
+    """`proba_<j>` columns; a row without probabilities (or a non-number) holds null."""
+    width = max((len(p) for p in probabilities if isinstance(p, list)), default=0)
+    columns: dict[str, list[Any]] = {f"proba_{j}": [None] * rows for j in range(width)}
+    for i, proba in enumerate(probabilities[:rows]):
         if isinstance(proba, list):
             for j, p in enumerate(proba):
-                row[f"proba_{j}"] = p if isinstance(p, int | float) else None
-        features = inputs[i] if i < len(inputs) else {}
-        if not isinstance(features, dict):
-            features = {"value": features}
-        for name, value in features.items():
-            row[f"in_{name}"] = value
-        rows.append(row)
-    return rows
+                columns[f"proba_{j}"][i] = p if isinstance(p, int | float) else None
+    return columns
 
 
-def _feedback_rows(item: list[Any]) -> list[dict[str, Any]]:
+def _input_columns(inputs: list[Any], rows: int) -> dict[str, list[Any]]:
+    """`in_<name>` columns from the rows' feature dicts (a non-dict row is `in_value`)."""
+    if rows == 1 and len(inputs) == 1 and isinstance(inputs[0], dict):
+        return {f"in_{name}": [value] for name, value in inputs[0].items()}
+    features = [value if isinstance(value, dict) else {"value": value} for value in inputs[:rows]]
+    features += [{}] * (rows - len(features))
+    names = dict.fromkeys(name for row in features for name in row)
+    return {f"in_{name}": [row.get(name) for row in features] for name in names}
+
+
+def _feedback_block(item: list[Any]) -> Block:
     _, deployment, request_id, label, at = item
-    base = {"request_id": _str(request_id), "time": _time(at), "deployment": _str(deployment)}
+    shared = {"request_id": _str(request_id), "time": _time(at), "deployment": _str(deployment)}
     if isinstance(label, list):  # one label per row of the request
-        return [dict(base, row=i, label=value) for i, value in enumerate(label)]
-    return [dict(base, row=None, label=label)]
+        return Block(len(label), shared, {"row": list(range(len(label))), "label": label})
+    return Block(1, shared, {"row": [None], "label": [label]})
 
 
 def _str(value: Any) -> str:
@@ -171,12 +237,23 @@ def _array(name: str, values: list[Any]) -> pa.Array:
         return pa.array(values, type=FIXED_TYPES[name])
     if name.startswith("proba_"):
         return pa.array(values, type=pa.float64())
-    if not any(isinstance(v, dict | list) for v in values):
-        try:
-            return pa.array(values)  # an all-null column stays null-typed: it unifies
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            pass
+    try:
+        array = pa.array(values)  # an all-null column stays null-typed: it unifies
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        array = None
+    if array is not None and not _nested(array.type):
+        return array
     return pa.array(
         [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values],
         type=pa.string(),
+    )
+
+
+def _nested(kind: pa.DataType) -> bool:
+    """Dicts become structs and lists become lists in Arrow: those are stored as JSON text."""
+    return bool(
+        pa.types.is_struct(kind)
+        or pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or pa.types.is_map(kind)
     )
