@@ -21,6 +21,7 @@ import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
@@ -397,29 +398,51 @@ def replay_months(client: loopml.Client, bikes: pd.DataFrame) -> None:
         httpx.Client(base_url=url, timeout=30) as http,
     ):
         console.print(f"  serving at {url}")
-        for month in REPLAY_MONTHS:
-            hours = split_by_months(bikes, [month]).sort_values("timestamp")[:HOURS_PER_WINDOW]
-            for start in range(0, len(hours), 24):
-                rows = hours.iloc[start : start + 24]
-                records = bikeshare_features(rows).to_dict(orient="records")
-                began = time.perf_counter()
-                answer = http.post(
-                    f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": records}
-                )
-                latencies.append((time.perf_counter() - began) * 1000)
-                answer.raise_for_status()
-                http.post(
-                    f"/v1/deployments/{DEPLOYMENT}/feedback",
-                    json={
-                        "request_id": answer.json()["request_id"],
-                        "labels": [float(v) for v in rows[TARGET]],
-                    },
-                ).raise_for_status()
-                requests += 1
+        progress = replay_progress()
+        task = progress.add_task("replaying", total=len(REPLAY_MONTHS) * HOURS_PER_WINDOW // 24)
+        with progress:
+            for month in REPLAY_MONTHS:
+                progress.update(task, description=f"{pd.Timestamp(2011, month, 1):%B}")
+                hours = split_by_months(bikes, [month]).sort_values("timestamp")
+                requests += post_days(http, hours[:HOURS_PER_WINDOW], latencies)
+                progress.advance(task, HOURS_PER_WINDOW // 24)
     console.print(
         f"  {requests} requests ({requests * 24:,} hours, {len(REPLAY_MONTHS)} months) answered, "
         f"median latency {np.median(latencies):.1f} ms; the ground truth posted as feedback"
     )
+
+
+def replay_progress() -> Progress:
+    """A bar for traffic replays (it disappears when done: the summary line stays)."""
+    return Progress(
+        TextColumn("  {task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("requests"),
+        console=console,
+        transient=True,
+    )
+
+
+def post_days(http: httpx.Client, hours: pd.DataFrame, latencies: list[float]) -> int:
+    """One request per day (24 hours) and its ground truth; returns how many were sent."""
+    sent = 0
+    for start in range(0, len(hours), 24):
+        rows = hours.iloc[start : start + 24]
+        records = bikeshare_features(rows).to_dict(orient="records")
+        began = time.perf_counter()
+        answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": records})
+        latencies.append((time.perf_counter() - began) * 1000)
+        answer.raise_for_status()
+        http.post(
+            f"/v1/deployments/{DEPLOYMENT}/feedback",
+            json={
+                "request_id": answer.json()["request_id"],
+                "labels": [float(v) for v in rows[TARGET]],
+            },
+        ).raise_for_status()
+        sent += 1
+    return sent
 
 
 def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
@@ -557,11 +580,15 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
     table = compact_table("rollout steps, judged on live traffic and feedback")
     for column in ("step", "requests", "errors", "p99 ms", "RMSE new", "RMSE old", "verdict"):
         table.add_column(column, justify="left" if column in ("step", "verdict") else "right")
+    progress = replay_progress()
+    task = progress.add_task("September", total=len(features))
     with (
         serve_in_background(create_app(client, [DEPLOYMENT])) as url,
         httpx.Client(base_url=url, timeout=30) as http,
+        progress,
     ):
         for hour, (record, truth) in enumerate(zip(features, september[TARGET], strict=True)):
+            progress.advance(task)
             answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": [record]})
             answer.raise_for_status()
             http.post(
@@ -580,7 +607,7 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 reviewer.models.approvals.approve(request_id, comment="canary healthy; promote")
                 reviewer.close()
                 approved = True
-                console.print(
+                progress.console.print(
                     f"  every step passed its SLOs; alice (approver) approves {request_id}"
                 )
             if not after.active:
