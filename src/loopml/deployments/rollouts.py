@@ -22,7 +22,7 @@ import math
 import time
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from loopml.deployments.records import Deployment, Route, describe
@@ -33,28 +33,26 @@ from loopml.deployments.rollout_analysis import (
     traffic_analysis,
 )
 from loopml.deployments.rollout_approval import APPROVED, PENDING, seek_approval
+from loopml.deployments.rollout_ledger import RolloutLedger
 from loopml.deployments.rollout_plan import RolloutPlan
 from loopml.deployments.rollout_records import (
     ABORTED,
-    ACTIVE,
     AWAITING_APPROVAL,
     PROMOTED,
     ROLLED_BACK,
     RUNNING,
-    STATES,
     Rollout,
     RolloutStep,
     Target,
     rollout_from_mapping,
-    rollout_from_row,
 )
 from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
 from loopml.deployments.strategies import smoke_test, without
 from loopml.errors import ConflictError, NotFoundError, ValidationError
-from loopml.governance import append_event, require
+from loopml.governance import require
 from loopml.registry import ApprovalService, RegistryService
 from loopml.store import Stores, new_id
-from loopml.store.schema import rollout_events, rollouts
+from loopml.store.schema import rollouts
 from loopml.validation import check_name
 
 
@@ -77,6 +75,7 @@ class RolloutService:
         self.deployments = deployments
         self.registry = registry
         self.approvals = approvals
+        self.ledger = RolloutLedger(stores)
 
     # ------------------------------------------------------------------ start
     def start(
@@ -129,10 +128,10 @@ class RolloutService:
             with self.engine.begin() as conn:
                 self._check_idle(conn, deployment)
                 conn.execute(rollouts.insert().values(**row))
-                self._event(conn, rollout_from_mapping(row), "start", None, now)
+                self.ledger.event(conn, rollout_from_mapping(row), "start", None, now)
         except IntegrityError as exc:  # started concurrently by someone else
             raise _busy(deployment, "another") from exc
-        started = self._by_id(rollout_id)
+        started = self.ledger.by_id(rollout_id)
         try:
             return self._apply(started, now)
         except Exception as exc:  # nothing changed: the rollout ends where it began
@@ -204,7 +203,7 @@ class RolloutService:
         if rollout.step + 1 < len(plan.steps):
             nxt = rollout.step + 1
             target = _step_target(plan, nxt, rollout.stable_route, rollout.candidate_route)
-            moved = self._transition(
+            moved = self.ledger.record(
                 rollout,
                 "step",
                 now,
@@ -237,7 +236,7 @@ class RolloutService:
         if approval.status == PENDING:
             if rollout.state == AWAITING_APPROVAL and rollout.approval_id == approval.request_id:
                 return RolloutStep(rollout, "wait", [approval.message], analysis)
-            waiting = self._transition(
+            waiting = self.ledger.record(
                 rollout,
                 "step",
                 now,
@@ -277,82 +276,37 @@ class RolloutService:
         return step.rollout
 
     # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ reads
     def get(self, deployment: str) -> Rollout:
         """The deployment's current rollout, or its last one when none is active."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(rollouts)
-                .where(rollouts.c.deployment == deployment)
-                .order_by(rollouts.c.created_at.desc(), rollouts.c.id.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+        found = self.ledger.latest(deployment)
+        if found is None:
             self.deployments.get(deployment)  # an unknown deployment says so
             raise NotFoundError(
                 f"deployment {deployment!r} has no rollout; start one with "
                 f"`loopml rollout start {deployment} MODEL_REF`"
             )
-        return rollout_from_row(row)
+        return found
 
     def list(
         self, state: str | None = None, *, deployment: str | None = None
     ) -> builtins.list[Rollout]:
         """Rollouts oldest first; `state` keeps one state (or "active": running or awaiting
         approval)."""
-        query = select(rollouts).order_by(rollouts.c.created_at, rollouts.c.id)
-        if state == "active":
-            query = query.where(rollouts.c.state.in_(ACTIVE))
-        elif state is not None:
-            if state not in STATES:
-                raise ValidationError(
-                    f"state must be one of active, {', '.join(STATES)}; got {state!r}"
-                )
-            query = query.where(rollouts.c.state == state)
-        if deployment is not None:
-            query = query.where(rollouts.c.deployment == deployment)
-        with self.engine.connect() as conn:
-            return [rollout_from_row(r) for r in conn.execute(query).all()]
+        return self.ledger.list(state, deployment=deployment)
 
     def due(self) -> builtins.list[Rollout]:
         """What a controller should `advance`: active rollouts, and finished ones whose last
         routing change has not reached the deployment yet."""
-        query = (
-            select(rollouts)
-            .where(rollouts.c.state.in_(ACTIVE) | rollouts.c.applied.is_(False))
-            .order_by(rollouts.c.created_at, rollouts.c.id)
-        )
-        with self.engine.connect() as conn:
-            return [rollout_from_row(r) for r in conn.execute(query).all()]
+        return self.ledger.due()
 
     def history(self, rollout_id: str) -> builtins.list[dict[str, Any]]:
         """Every transition oldest first: action, state, step, weight, analysis, reasons."""
-        self._by_id(rollout_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(rollout_events)
-                .where(rollout_events.c.rollout_id == rollout_id)
-                .order_by(rollout_events.c.seq)
-            ).all()
-        return [
-            {
-                "seq": r.seq,
-                "action": r.action,
-                "state": r.state,
-                "step": r.step,
-                "weight": r.weight,
-                "analysis": r.analysis,
-                "reasons": list(r.reasons or []),
-                "actor": r.actor,
-                "at": r.at,
-            }
-            for r in rows
-        ]
+        return self.ledger.history(rollout_id)
 
     # ------------------------------------------------------------------ internals
     def _check_idle(self, conn: Connection, deployment: str) -> None:
-        active = conn.execute(
-            select(rollouts.c.id).where(rollouts.c.active_key == deployment)
-        ).scalar()
+        active = self.ledger.active_id(conn, deployment)
         if active is not None:
             raise _busy(deployment, active)
 
@@ -403,7 +357,7 @@ class RolloutService:
         else:
             winner = rollout.candidate_route if state == PROMOTED else rollout.stable_route
             target = Target([winner], "single")
-        return self._transition(
+        return self.ledger.record(
             rollout,
             action,
             now,
@@ -415,50 +369,6 @@ class RolloutService:
             approval_id=approval_id or rollout.approval_id,
             applied=keep is not None,
         )
-
-    def _transition(
-        self,
-        rollout: Rollout,
-        action: str,
-        now: float,
-        *,
-        state: str,
-        step: int,
-        target: Target,
-        reasons: builtins.list[str],
-        analysis: StepAnalysis | None = None,
-        approval_id: str | None = None,
-        applied: bool = False,
-    ) -> Rollout | None:
-        """Record the next state if the row is still at `rollout.revision` (None if not)."""
-        finished = state not in ACTIVE
-        values: dict[str, Any] = {
-            "state": state,
-            "step": step,
-            "target": target.to_dict(),
-            "applied": applied,
-            "approval_id": approval_id,
-            "reasons": reasons,
-            "revision": rollout.revision + 1,
-            "updated_at": now,
-        }
-        if step != rollout.step:
-            values["step_started_at"] = None  # set when the new routing is live
-        if finished:
-            values.update(active_key=None, finished_at=now)
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(rollouts)
-                .where(rollouts.c.id == rollout.id, rollouts.c.revision == rollout.revision)
-                .values(**values)
-            )
-            if done.rowcount != 1:
-                return None
-            moved = rollout_from_row(
-                conn.execute(select(rollouts).where(rollouts.c.id == rollout.id)).one()
-            )
-            self._event(conn, moved, action, analysis, now)
-        return moved
 
     def _apply(self, rollout: Rollout, now: float) -> Rollout:
         """Make the deployment route as `rollout.target` says (skipped when it already
@@ -486,81 +396,12 @@ class RolloutService:
                 reason=f"rollout {rollout.id}: {_describe_state(rollout)}",
                 servable=RESTORABLE if back else SERVABLE,
             )
-        values: dict[str, Any] = {
-            "applied": True,
-            "revision": rollout.revision + 1,
-            "updated_at": now,
-        }
-        if rollout.active and rollout.step_started_at is None:
-            values["step_started_at"] = now
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(rollouts)
-                .where(rollouts.c.id == rollout.id, rollouts.c.revision == rollout.revision)
-                .values(**values)
-            )
-        return self._by_id(rollout.id)
-
-    def _event(
-        self,
-        conn: Connection,
-        rollout: Rollout,
-        action: str,
-        analysis: StepAnalysis | None,
-        now: float,
-    ) -> None:
-        """The history row and the audit event of a transition, in its transaction."""
-        seq = conn.execute(
-            select(func.coalesce(func.max(rollout_events.c.seq), 0)).where(
-                rollout_events.c.rollout_id == rollout.id
-            )
-        ).scalar_one()
-        analysed = None if analysis is None else analysis.to_dict()
-        actor = self.stores.actor
-        conn.execute(
-            rollout_events.insert().values(
-                rollout_id=rollout.id,
-                seq=int(seq) + 1,
-                action=action,
-                state=rollout.state,
-                step=rollout.step,
-                weight=rollout.weight,
-                analysis=analysed,
-                reasons=rollout.reasons,
-                actor=actor.name,
-                at=now,
-            )
-        )
-        append_event(
-            conn,
-            actor,
-            f"rollout.{action}",
-            rollout.uri,
-            {
-                "deployment": rollout.deployment,
-                "candidate": rollout.candidate,
-                "stable": rollout.stable,
-                "state": rollout.state,
-                "step": rollout.step,
-                "weight": rollout.weight,
-                "routes": [r.to_dict() for r in rollout.target.routes],
-                "approval_id": rollout.approval_id,
-                "reasons": rollout.reasons,
-                "analysis": analysed,
-            },
-        )
+        return self.ledger.mark_applied(rollout, now)
 
     def _lost(self, rollout: Rollout) -> RolloutStep:
-        current = self._by_id(rollout.id)
+        current = self.ledger.by_id(rollout.id)
         note = f"rollout {rollout.id} was advanced concurrently (now revision {current.revision})"
         return RolloutStep(current, "wait", [note])
-
-    def _by_id(self, rollout_id: str) -> Rollout:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
-        if row is None:
-            raise NotFoundError(f"no rollout {rollout_id!r}; `loopml rollout status` lists them")
-        return rollout_from_row(row)
 
 
 def _stable(current: Deployment, candidate: Route) -> Route:
