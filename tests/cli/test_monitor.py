@@ -33,10 +33,13 @@ def test_create_run_show_list_report_alerts(
         "log",
         "--threshold",
         "temp=0.15",
+        "--label-delay",
+        "1h",
     )
     assert created.exit_code == 0, created.output
     assert "created monitor:drift on deployment:bikes-api" in created.stdout
     assert field(created.stdout, "window") == "200 rows"
+    assert field(created.stdout, "label delay") == "1h"
     assert deployed.training.uri in field(created.stdout, "reference")
 
     idle = cli("monitor", "run", "drift")

@@ -310,3 +310,25 @@ def test_windows_verdicts_and_alerts_on_every_backend(
     assert monitors.run("m") == []
     assert [r.seq for r in monitors.results("m")] == [1, 2]
     assert "temp" in monitors.report("m")
+
+
+def test_a_label_delay_lets_late_ground_truth_count(
+    deployed: Deployed, bikes: pd.DataFrame
+) -> None:
+    monitors = deployed.client.monitors
+    monitors.create("eager", "bikes-api", window="50 rows")
+    patient = monitors.create("patient", "bikes-api", window="50 rows", label_delay="1h")
+    assert patient.config.label_delay_s == 3600.0
+    rows = split_by_months(bikes, [2]).iloc[:50]
+    deployed.replay(rows, start=T0, labels=False)
+    [eager] = monitors.run("eager", now=T0 + 60)
+    assert eager.result.window.performance.status == "no_labels"
+    assert monitors.run("patient", now=T0 + 60) == []  # too young: labels may still come
+    with PredictionLog(deployed.client.stores) as late:
+        for i, truth in enumerate(rows["bikers"]):
+            late.record_feedback("bikes-api", f"req-{T0:.0f}-{i}", [float(truth)], at=T0 + 1800)
+    [settled] = monitors.run("patient", now=T0 + 2 * HOUR)
+    quality = settled.result.window.performance
+    assert quality.status == "ok" and quality.labelled_rows == 50
+    with pytest.raises(ValidationError, match="label delay"):
+        monitors.create("bad", "bikes-api", label_delay="soon")

@@ -105,6 +105,15 @@ def create(
             show_default=False,
         ),
     ] = None,
+    label_delay: Annotated[
+        str | None,
+        typer.Option(
+            "--label-delay",
+            help="Evaluate a window only once its newest prediction is this old (e.g. 1d), so "
+            "that late ground truth counts.",
+            show_default=False,
+        ),
+    ] = None,
     test: Annotated[
         list[str] | None,
         typer.Option(
@@ -172,6 +181,7 @@ def create(
         columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
         window=window,
         schedule=schedule,
+        label_delay=label_delay,
         tests=_assignments(test, "--test"),
         thresholds=_thresholds(threshold),
         drift_share=drift_share,

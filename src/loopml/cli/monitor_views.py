@@ -42,6 +42,10 @@ def monitor_info(monitor: Monitor, reference: str | None) -> Table:
                 "schedule",
                 f"every {format_duration(config.schedule_s)}" if config.schedule_s else "on demand",
             ),
+            (
+                "label delay",
+                format_duration(config.label_delay_s) if config.label_delay_s else "none",
+            ),
             ("tests", _pairs(config.tests) or "Evidently's default rule"),
             ("thresholds", _pairs(config.thresholds) or "defaults"),
             ("drift share", f"≥ {config.drift_share:g} of tested columns"),

@@ -128,6 +128,7 @@ class MonitorConfig:
     window: Window
     columns: list[str] | None = None  # None: the model's inputs found in the reference
     schedule_s: float | None = None
+    label_delay_s: float = 0.0  # a window is evaluated once its labels had this long
     tests: dict[str, str] = field(default_factory=dict)  # column (or "*") → test name
     thresholds: dict[str, float] = field(default_factory=dict)  # column (or "*") → threshold
     drift_share: float = 0.5
@@ -154,6 +155,7 @@ class MonitorConfig:
             "window": self.window.to_dict(),
             "columns": self.columns,
             "schedule_s": self.schedule_s,
+            "label_delay_s": self.label_delay_s,
             "tests": dict(self.tests),
             "thresholds": dict(self.thresholds),
             "drift_share": self.drift_share,

@@ -121,9 +121,16 @@ class WindowEvaluator:
     ) -> list[PlannedWindow]:
         source = monitor.source
         if source.deployment is not None:
+            # Rows younger than the label delay wait: their ground truth may still come.
+            settled = now - monitor.config.label_delay_s
             with queries.connect(self.stores, source.deployment, monitor.cursor) as conn:
                 spans = plan_windows(
-                    conn, monitor.config.window, monitor.cursor, now, partial=partial, limit=limit
+                    conn,
+                    monitor.config.window,
+                    monitor.cursor,
+                    settled,
+                    partial=partial,
+                    limit=limit,
                 )
             return [PlannedWindow(span, None, span.end) for span in spans]
         after = monitor.cursor or 0.0

@@ -98,6 +98,7 @@ class MonitorService:
         columns: builtins.list[str] | None = None,
         window: str | int | Window = "1000 rows",
         schedule: str | float | None = None,
+        label_delay: str | float | None = None,
         tests: dict[str, str] | None = None,
         thresholds: dict[str, float] | None = None,
         drift_share: float = 0.5,
@@ -118,6 +119,9 @@ class MonitorService:
             window=Window.parse(window),
             columns=list(columns) if columns is not None else None,
             schedule_s=None if schedule is None else parse_duration(schedule, "schedule"),
+            label_delay_s=0.0
+            if label_delay is None
+            else parse_duration(label_delay, "label delay"),
             tests=dict(tests or {}),
             thresholds={k: float(v) for k, v in (thresholds or {}).items()},
             drift_share=drift_share,
