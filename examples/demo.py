@@ -385,7 +385,7 @@ def deploy_and_monitor(client: loopml.Client) -> None:
         f"\n  columns: {', '.join(columns)} + the prediction\n"
         f"  alert rules: {', '.join(ALERT_RULES)}\n"
         "  trigger retrain-on-accuracy-drop: the r2 alert → pipeline bikes_pipeline:retrain → "
-        f"rollout {'% → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %"
+        f"rollout {' % → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %"
     )
 
 
