@@ -20,10 +20,10 @@ from loopml.controller.launchers import (
     call_arguments,
     failure,
     outcome_of,
-    resolve_target,
 )
 from loopml.controller.outcomes import summarize
 from loopml.controller.ports import FAILED, LaunchOutcome, PipelineLauncher, RolloutChange
+from loopml.import_paths import resolve_import_path
 
 PIPELINES_MODULE = "loopml.pipelines"
 
@@ -50,7 +50,7 @@ class PipelineRunLauncher:
     ) -> LaunchOutcome:
         pipeline_type = getattr(self.pipelines, "Pipeline", None)
         try:
-            found = resolve_target(target)
+            found = resolve_import_path(target)
         except Exception as exc:
             return failure(exc, target)
         if pipeline_type is None or not isinstance(found, pipeline_type):

@@ -17,14 +17,9 @@ from loopml.controller.outcomes import candidate_of, summarize
 from loopml.controller.ports import FAILED, SUCCEEDED, LaunchOutcome
 from loopml.controller.trigger_records import RESERVED_PARAM
 from loopml.errors import LoopmlError, ValidationError
-from loopml.pipelines.loader import resolve_import_path
+from loopml.import_paths import resolve_import_path
 
 log = logging.getLogger("loopml.controller")
-
-
-def resolve_target(target: str) -> Any:
-    """The object an import path `package.module:attr` names."""
-    return resolve_import_path(target)
 
 
 def accepts(function: Callable[..., Any], name: str) -> bool:
@@ -80,7 +75,7 @@ class FunctionLauncher:
         self, target: str, params: dict[str, Any], *, client: Any, key: str
     ) -> LaunchOutcome:
         try:
-            function = resolve_target(target)
+            function = resolve_import_path(target)
             if not callable(function):
                 raise ValidationError(f"pipeline {target!r} names {function!r}, not a function")
             result = function(**call_arguments(function, params, client))

@@ -55,6 +55,8 @@ from loopml.store import Stores, new_id
 from loopml.store.schema import rollouts
 from loopml.validation import check_name
 
+FINISHING_ACTIONS = {PROMOTED: "promote", ROLLED_BACK: "rollback", ABORTED: "abort"}
+
 
 class _AlreadyLive(Exception):
     """The deployment already routes as the rollout asks: nothing to write."""
@@ -335,7 +337,7 @@ class RolloutService:
     ) -> RolloutStep:
         """Finish the rollout: promoted (candidate 100 %), rolled back or aborted (stable
         100 %); `keep` leaves the deployment's routing as it is."""
-        action = {PROMOTED: "promote", ROLLED_BACK: "rollback", ABORTED: "abort"}[state]
+        action = FINISHING_ACTIONS[state]
         finished = self._finish(rollout, state, reasons, now, analysis, approval_id, keep)
         if finished is None:
             return self._lost(rollout)
@@ -351,7 +353,7 @@ class RolloutService:
         approval_id: str | None = None,
         keep: Deployment | None = None,
     ) -> Rollout | None:
-        action = {PROMOTED: "promote", ROLLED_BACK: "rollback", ABORTED: "abort"}[state]
+        action = FINISHING_ACTIONS[state]
         if keep is not None:
             target = Target(keep.routes, keep.strategy)
         else:

@@ -26,9 +26,9 @@ from loopml.monitoring.reference import (
 )
 from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
 from loopml.monitoring.window_queries import labelled_rows, latency_by_model
-from loopml.monitoring.windows import Span, plan_windows, served_filter, span_label
+from loopml.monitoring.windows import SERVED, Span, plan_windows, span_label
 from loopml.predictions import queries
-from loopml.registry import RegistryService
+from loopml.registry import ModelVersion, RegistryService
 from loopml.store import Stores
 from loopml.store.schema import monitor_results
 from loopml.tracking import TrackingService
@@ -62,6 +62,7 @@ class WindowEvaluator:
         self.registry = registry
         self.deployments = deployments
         self._class_cache: dict[str, list[Any] | None] = {}
+        self._scored_cache: dict[tuple[str, str], pd.DataFrame | None] = {}
 
     # ------------------------------------------------------------------ reference
     def reference(self, monitor: Monitor) -> Reference:
@@ -158,7 +159,6 @@ class WindowEvaluator:
         columns = self.columns(monitor, reference)
         options = self._options(monitor)
         with queries.connect(self.stores, deployment, span.start, span.end) as conn:
-            served = served_filter(conn)
             bounds = f"time >= {span.start!r} AND time < {span.end!r}"
             names = {row[0] for row in conn.execute("DESCRIBE predictions").fetchall()}
             picked = [f'"{INPUT}{c}" AS "{c}"' for c in columns if f"{INPUT}{c}" in names]
@@ -166,7 +166,7 @@ class WindowEvaluator:
                 picked.append("prediction")
             current = conn.sql(
                 f"SELECT {', '.join(picked) or '1 AS _none'} FROM predictions "
-                f"WHERE {served} AND {bounds}"
+                f"WHERE {SERVED} AND {bounds}"
             )
             ref = reference_relation(conn, self.datasets, reference.dataset)
             drift = check_drift(ref, current, columns=columns, options=options)
@@ -204,6 +204,16 @@ class WindowEvaluator:
             self._class_cache[uri] = None if classes is None else list(classes)
         return self._class_cache[uri]
 
+    def _scored(self, reference: Reference, model: ModelVersion) -> pd.DataFrame | None:
+        """The reference's predictions, computed once per (model version, reference): a run
+        of many windows loads and scores the model one time, not once per window."""
+        key = (model.id, reference.dataset.id)
+        if key not in self._scored_cache:
+            self._scored_cache[key] = scored_reference(
+                self.registry, self.datasets, reference, model
+            )
+        return self._scored_cache[key]
+
     def _with_prediction_drift(
         self,
         monitor: Monitor,
@@ -216,7 +226,7 @@ class WindowEvaluator:
         """Add the prediction column's drift against the reference's predictions."""
         if PREDICTION not in current.columns or reference.model is None:
             return drift
-        baseline = scored_reference(self.registry, self.datasets, reference, reference.model)
+        baseline = self._scored(reference, reference.model)
         what = "the model's predictions on the reference"
         if baseline is None:
             first = self._first_window(monitor)
@@ -226,7 +236,7 @@ class WindowEvaluator:
             deployment = monitor.source.deployment or ""
             with queries.connect(self.stores, deployment, first[0], first[1]) as earlier:
                 baseline = earlier.execute(
-                    f"SELECT prediction FROM predictions WHERE {served_filter(earlier)} "
+                    f"SELECT prediction FROM predictions WHERE {SERVED} "
                     f"AND time >= {first[0]!r} AND time < {first[1]!r}"
                 ).df()
             if baseline.empty:

@@ -13,21 +13,7 @@ import pandas as pd
 
 from loopml.monitoring.latency import latency
 from loopml.monitoring.results import LatencyResult
-from loopml.predictions.queries import PREDICTION_LOG
-
-# Every prediction row of the window with its latest label, NULL when none came yet; the
-# same choice of label as `predictions.queries.LABELLED` (newest wins, row-level on a tie).
-WITH_LABELS = """
-SELECT p.*, f.label, f.time AS label_time
-FROM (SELECT * FROM predictions WHERE {where}) AS p
-LEFT JOIN feedback AS f
-    ON f.request_id = p.request_id AND (f.row IS NULL OR f.row = p.row)
-QUALIFY row_number() OVER (
-    PARTITION BY p.request_id, p.row, p.model, p.shadow
-    ORDER BY f.time DESC NULLS LAST, f.row IS NULL
-) = 1
-ORDER BY p.time, p.request_id, p.shadow, p.row
-"""
+from loopml.predictions.queries import PREDICTION_LOG, with_latest_label
 
 # One row per request (answered or failed): its rows share one latency and one status.
 REQUESTS = f"""
@@ -52,7 +38,8 @@ def labelled_rows(
     """Prediction rows of the window with `label` and `label_time` (null when unlabelled);
     `model` keeps one version's rows (e.g. "model:bikes/3") to compare a canary."""
     where, params = _where(since, until, include_shadow, model)
-    frame = conn.execute(WITH_LABELS.format(where=where), params).df()
+    sql = with_latest_label(f"SELECT * FROM predictions WHERE {where}", keep_unlabelled=True)
+    frame = conn.execute(sql, params).df()
     return frame.reset_index(drop=True)
 
 

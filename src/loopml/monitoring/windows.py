@@ -16,6 +16,8 @@ import duckdb
 
 from loopml.monitoring.definition import Window
 
+# The `predictions` view holds answered requests only (failures are in `prediction_log`);
+# shadow copies never reached a client.
 SERVED = "NOT shadow"
 
 
@@ -32,14 +34,6 @@ class Span:
         return self.rows == 0
 
 
-def served_filter(conn: duckdb.DuckDBPyConnection) -> str:
-    """Rows that were answered for real: not shadow copies, not failed requests."""
-    names = {row[0] for row in conn.execute("DESCRIBE predictions").fetchall()}
-    if "status" in names:
-        return f"{SERVED} AND (status IS NULL OR status < 400)"
-    return SERVED
-
-
 def plan_windows(
     conn: duckdb.DuckDBPyConnection,
     window: Window,
@@ -50,16 +44,14 @@ def plan_windows(
     limit: int = 1000,
 ) -> list[Span]:
     """The complete windows after `cursor` (and the unfinished one when `partial`)."""
-    served = served_filter(conn)
     after = -math.inf if cursor is None else cursor
     if window.rows is not None:
-        return _count_windows(conn, served, window.rows, after, now, partial, limit)
-    return _time_windows(conn, served, window.seconds or 0.0, after, now, partial, limit)
+        return _count_windows(conn, window.rows, after, now, partial, limit)
+    return _time_windows(conn, window.seconds or 0.0, after, now, partial, limit)
 
 
 def _count_windows(
     conn: duckdb.DuckDBPyConnection,
-    served: str,
     size: int,
     after: float,
     now: float,
@@ -70,25 +62,24 @@ def _count_windows(
     start = after
     while len(spans) < limit:
         row = conn.execute(
-            f"SELECT time FROM predictions WHERE {served} AND time >= ? AND time < ? "
+            f"SELECT time FROM predictions WHERE {SERVED} AND time >= ? AND time < ? "
             "ORDER BY time LIMIT 1 OFFSET ?",
             [start, now, size - 1],
         ).fetchone()
         if row is None:
             break
         end = math.nextafter(float(row[0]), math.inf)  # the whole last request is inside
-        rows = _count(conn, served, start, end)
-        spans.append(Span(_finite(conn, served, start), end, rows))
+        rows = _count(conn, start, end)
+        spans.append(Span(_finite(conn, start), end, rows))
         start = end
     if partial and len(spans) < limit:
-        rows = _count(conn, served, start, now)
-        spans.append(Span(_finite(conn, served, start, fallback=now), now, rows))
+        rows = _count(conn, start, now)
+        spans.append(Span(_finite(conn, start, fallback=now), now, rows))
     return spans
 
 
 def _time_windows(
     conn: duckdb.DuckDBPyConnection,
-    served: str,
     seconds: float,
     after: float,
     now: float,
@@ -97,7 +88,7 @@ def _time_windows(
 ) -> list[Span]:
     spans: list[Span] = []
     if math.isinf(after):
-        first = conn.execute(f"SELECT min(time) FROM predictions WHERE {served}").fetchone()
+        first = conn.execute(f"SELECT min(time) FROM predictions WHERE {SERVED}").fetchone()
         if first is None or first[0] is None:
             return []
         start = math.floor(float(first[0]) / seconds) * seconds
@@ -107,18 +98,18 @@ def _time_windows(
         end = math.floor(start / seconds) * seconds + seconds
         if end > now:
             break
-        rows = _count(conn, served, start, end)
+        rows = _count(conn, start, end)
         if rows == 0:
             # Collapse a stretch without traffic into one empty window up to the next data.
             nxt = conn.execute(
-                f"SELECT min(time) FROM predictions WHERE {served} AND time >= ?", [end]
+                f"SELECT min(time) FROM predictions WHERE {SERVED} AND time >= ?", [end]
             ).fetchone()
             upto = now if nxt is None or nxt[0] is None else float(nxt[0])
             end = max(end, min(math.floor(upto / seconds) * seconds, _floor(now, seconds)))
         spans.append(Span(start, end, rows))
         start = end
     if partial and len(spans) < limit and start < now:
-        spans.append(Span(start, now, _count(conn, served, start, now)))
+        spans.append(Span(start, now, _count(conn, start, now)))
     return spans
 
 
@@ -126,21 +117,19 @@ def _floor(value: float, step: float) -> float:
     return math.floor(value / step) * step
 
 
-def _count(conn: duckdb.DuckDBPyConnection, served: str, start: float, end: float) -> int:
+def _count(conn: duckdb.DuckDBPyConnection, start: float, end: float) -> int:
     row = conn.execute(
-        f"SELECT count(*) FROM predictions WHERE {served} AND time >= ? AND time < ?",
+        f"SELECT count(*) FROM predictions WHERE {SERVED} AND time >= ? AND time < ?",
         [start, end],
     ).fetchone()
     return int(row[0]) if row else 0
 
 
-def _finite(
-    conn: duckdb.DuckDBPyConnection, served: str, start: float, fallback: float | None = None
-) -> float:
+def _finite(conn: duckdb.DuckDBPyConnection, start: float, fallback: float | None = None) -> float:
     """A printable window start: the first row's time when the window is open-ended."""
     if not math.isinf(start):
         return start
-    row = conn.execute(f"SELECT min(time) FROM predictions WHERE {served}").fetchone()
+    row = conn.execute(f"SELECT min(time) FROM predictions WHERE {SERVED}").fetchone()
     if row is None or row[0] is None:
         return fallback if fallback is not None else 0.0
     return float(row[0])

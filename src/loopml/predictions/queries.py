@@ -30,17 +30,24 @@ EMPTY = {
 }
 
 # The latest label for each prediction row: a row-level label, or a request-level one (row
-# NULL) that applies to every row; on equal times the row-level label wins.
-LABELLED = """
+# NULL) that applies to every row; on equal times the row-level label wins. `{join}` is
+# JOIN (labelled rows only) or LEFT JOIN (every row, the label NULL until feedback comes).
+_LATEST_LABEL = """
 SELECT p.*, f.label, f.time AS label_time
 FROM ({predictions}) AS p
-JOIN feedback AS f ON f.request_id = p.request_id AND (f.row IS NULL OR f.row = p.row)
+{join} feedback AS f ON f.request_id = p.request_id AND (f.row IS NULL OR f.row = p.row)
 QUALIFY row_number() OVER (
     PARTITION BY p.request_id, p.row, p.model, p.shadow
-    ORDER BY f.time DESC, f.row IS NULL
+    ORDER BY f.time DESC NULLS LAST, f.row IS NULL
 ) = 1
 ORDER BY p.time, p.request_id, p.shadow, p.row
 """
+
+
+def with_latest_label(predictions: str, *, keep_unlabelled: bool = False) -> str:
+    """SQL adding `label` and `label_time` to the rows the `predictions` query selects."""
+    join = "LEFT JOIN" if keep_unlabelled else "JOIN"
+    return _LATEST_LABEL.format(predictions=predictions, join=join)
 
 
 def segment_files(
@@ -140,7 +147,7 @@ def labelled_frame(
 ) -> pd.DataFrame:
     with connect(stores, deployment, since, until) as conn:
         inner = f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)}"
-        frame = _ordered(conn.execute(LABELLED.format(predictions=inner)).df())
+        frame = _ordered(conn.execute(with_latest_label(inner)).df())
     tail = ["label", "label_time"]
     return frame[[c for c in frame.columns if c not in tail] + tail]
 
