@@ -9,6 +9,7 @@ import pytest
 
 from loopml import __version__
 from loopml.cli import run
+from loopml.cli.main import LOOP_ORDER
 from tests.cli.helpers import MODEL_COMMANDS, Invoke, run_cli, user_error
 
 COMMANDS = [
@@ -38,6 +39,13 @@ def test_help_lists_the_command_groups() -> None:
     groups = ("init", "data", "runs", "experiments", "models", "auth", "audit")
     for name in (*groups, "--workspace", "--token"):
         assert name in result.stdout
+
+
+def test_help_lists_the_commands_in_the_order_of_the_loop() -> None:
+    result = run_cli(["--help"])
+    lines = [line.strip("│ ").split(" ")[0] for line in result.stdout.splitlines()]
+    listed = [name for name in lines if name in LOOP_ORDER]
+    assert listed == list(LOOP_ORDER)
 
 
 def test_no_arguments_shows_help() -> None:

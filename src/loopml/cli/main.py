@@ -31,11 +31,35 @@ from loopml.errors import LoopmlError
 from loopml.sdk import connect
 
 USER_ERROR_EXIT = 2
+LOOP_ORDER = (
+    "init",
+    "data",
+    "runs",
+    "experiments",
+    "pipeline",
+    "models",
+    "deploy",
+    "serve",
+    "predict",
+    "export",
+    "monitor",
+    "trigger",
+    "rollout",
+    "controller",
+    "auth",
+    "audit",
+)
 
 
 class LoopmlGroup(TyperGroup):
     """The root group: a loopml error (or a refused file operation) ends the command with
     one red line on stderr and exit code 2, never a traceback."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        """Commands in the order of the loop a newcomer walks through, not of registration."""
+        known = super().list_commands(ctx)
+        ordered = [name for name in LOOP_ORDER if name in known]
+        return ordered + [name for name in known if name not in ordered]
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -49,7 +73,8 @@ app = typer.Typer(
     cls=LoopmlGroup,
     name="loopml",
     epilog=(
-        "Start with [bold]loopml init[/bold], then [bold]loopml data add NAME FILE[/bold]. "
+        "Start with [bold]loopml init[/bold], then [bold]loopml data add NAME FILE[/bold]; "
+        "[bold]make demo[/bold] in the source tree runs the whole loop. "
         "Store locations come from loopml.toml, overridden by LOOPML_STORE_URL and "
         "LOOPML_ARTIFACTS_URL. Act as another principal with --token or LOOPML_TOKEN."
     ),
@@ -105,7 +130,7 @@ def main(
         ),
     ] = False,
 ) -> None:
-    """loopml: versioned data, tracked runs and the rest of the ML loop, from the shell."""
+    """loopml: the whole ML loop from the shell: data, runs, models, serving, monitoring."""
     ctx.obj = CliState(workspace=workspace, token=token)
 
 
