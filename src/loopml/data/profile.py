@@ -97,44 +97,56 @@ def describe(paths: list[Path], fmt: str) -> tuple[list[dict[str, Any]], dict[st
 def _profile_column(
     conn: duckdb.DuckDBPyConnection, source: str, column: dict[str, Any], row_count: int
 ) -> dict[str, Any]:
+    """One scan of the column for its nulls and statistics (two for a categorical's top
+    values): a large file is read as few times as possible."""
     name, kind = column["name"], _kind(column["type"])
     q = _quote(name)
-    nulls = int(conn.execute(f"SELECT count(*) - count({q}) FROM {source}").fetchone()[0])  # type: ignore[index]
-    stats: dict[str, Any] = {
-        "kind": kind,
-        "nulls": nulls,
-        "null_fraction": nulls / row_count if row_count else 0.0,
-    }
+    nulls_sql = f"count(*) - count({q})"
     if kind == "numeric":
         qfun = "quantile_cont" if row_count <= EXACT_QUANTILE_ROWS else "approx_quantile"
         qlist = "[" + ", ".join(str(x) for x in QUANTILES) + "]"
         row = conn.execute(
-            f"SELECT min({q}), max({q}), avg({q}::DOUBLE), stddev_samp({q}::DOUBLE), "
-            f"{qfun}({q}::DOUBLE, {qlist}), approx_count_distinct({q}) FROM {source}"
+            f"SELECT {nulls_sql}, min({q}), max({q}), avg({q}::DOUBLE), "
+            f"stddev_samp({q}::DOUBLE), {qfun}({q}::DOUBLE, {qlist}), "
+            f"approx_count_distinct({q}) FROM {source}"
         ).fetchone()
         assert row is not None
-        quantiles = row[4] or [None] * len(QUANTILES)
+        stats = _base(kind, int(row[0]), row_count)
+        quantiles = row[5] or [None] * len(QUANTILES)
         stats.update(
-            min=_clean(row[0]),
-            max=_clean(row[1]),
-            mean=_clean(row[2]),
-            std=_clean(row[3]),
+            min=_clean(row[1]),
+            max=_clean(row[2]),
+            mean=_clean(row[3]),
+            std=_clean(row[4]),
             quantiles={str(p): _clean(v) for p, v in zip(QUANTILES, quantiles, strict=True)},
-            distinct=int(row[5] or 0),
+            distinct=int(row[6] or 0),
             quantiles_exact=row_count <= EXACT_QUANTILE_ROWS,
         )
     elif kind == "temporal":
-        row = conn.execute(f"SELECT min({q}), max({q}) FROM {source}").fetchone()
+        row = conn.execute(f"SELECT {nulls_sql}, min({q}), max({q}) FROM {source}").fetchone()
         assert row is not None
-        stats.update(min=_clean(row[0]), max=_clean(row[1]))
+        stats = _base(kind, int(row[0]), row_count)
+        stats.update(min=_clean(row[1]), max=_clean(row[2]))
     elif kind == "categorical":
-        distinct = conn.execute(f"SELECT approx_count_distinct({q}) FROM {source}").fetchone()
+        row = conn.execute(
+            f"SELECT {nulls_sql}, approx_count_distinct({q}) FROM {source}"
+        ).fetchone()
+        assert row is not None
         top = conn.execute(
             f"SELECT {q}::VARCHAR AS v, count(*) AS n FROM {source} WHERE {q} IS NOT NULL "
             f"GROUP BY v ORDER BY n DESC, v LIMIT {TOP_CATEGORIES}"
         ).fetchall()
+        stats = _base(kind, int(row[0]), row_count)
         stats.update(
-            distinct=int(distinct[0] if distinct else 0),
+            distinct=int(row[1] or 0),
             top=[{"value": v, "count": int(n)} for v, n in top],
         )
+    else:
+        row = conn.execute(f"SELECT {nulls_sql} FROM {source}").fetchone()
+        assert row is not None
+        stats = _base(kind, int(row[0]), row_count)
     return stats
+
+
+def _base(kind: str, nulls: int, row_count: int) -> dict[str, Any]:
+    return {"kind": kind, "nulls": nulls, "null_fraction": nulls / row_count if row_count else 0.0}
