@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from loopml.config import init_workspace, load_settings
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.store import open_stores
 
 

@@ -424,7 +424,7 @@ def metric_sums(text: str) -> dict[str, float]:
 def logged_predictions(workspace: Path, deployment: str) -> dict[str, int] | None:
     """Requests and rows in the deployment's prediction log (after the server flushed it)."""
     import loopml
-    from loopml.predictions import queries
+    from loopml.prediction_log import queries
 
     client = loopml.connect(workspace, create=False)
     try:

@@ -8,7 +8,7 @@ from loopml.deployments import Route
 from loopml.sdk import Client
 from tests.cli.helpers import Invoke, field, table_rows, user_error
 from tests.deployments.helpers import bike_hours, register_ridge
-from tests.deployments.test_rollouts import V2, send
+from tests.rollouts.test_service import V2, send
 
 NAME = "bikes-api"
 

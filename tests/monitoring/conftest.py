@@ -9,7 +9,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from loopml.data import DatasetVersion
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.registry import ModelVersion
 from loopml.samples import TARGET, bikeshare_features, load_bikeshare, split_by_months
 from loopml.sdk import Client

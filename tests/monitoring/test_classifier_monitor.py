@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.sdk import Client
 from tests.monitoring.conftest import T0
 

@@ -10,7 +10,7 @@ import pytest
 
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance.audit import list_events, verify_chain
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.samples import FEATURES, split_by_months
 from loopml.sdk import Client
 from tests.monitoring.conftest import T0, Deployed, deploy_bikes

@@ -11,8 +11,8 @@ import pytest
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import performance
 from loopml.monitoring.window_queries import labelled_rows, latency_by_model, request_rows
-from loopml.predictions import PredictionLog, PredictionRecord
-from loopml.predictions.queries import connect
+from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.prediction_log.queries import connect
 from loopml.sdk import Client
 
 T0 = 1_767_225_600.0

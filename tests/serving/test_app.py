@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from loopml.predictions import PredictionLog
+from loopml.prediction_log import PredictionLog
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app

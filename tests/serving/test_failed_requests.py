@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app, predict

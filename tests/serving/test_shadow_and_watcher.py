@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from loopml.predictions import PredictionLog
+from loopml.prediction_log import PredictionLog
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app

@@ -12,10 +12,10 @@ from rich.text import Text
 from loopml.cli.context import client_of
 from loopml.cli.deploy import routes_table
 from loopml.cli.render import NONE, console, key_value_table, print_json, value, when
-from loopml.deployments import Rollout, RolloutPlan, RolloutStep, StepAnalysis
-from loopml.deployments.rollout_plan import parse_steps
 from loopml.errors import ValidationError
 from loopml.monitoring.definition import parse_duration
+from loopml.rollouts import Rollout, RolloutPlan, RolloutStep, StepAnalysis
+from loopml.rollouts.plan import parse_steps
 
 rollout_app = typer.Typer(
     help="Progressive rollouts: canary steps held and checked against SLOs, then promotion "

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from loopml.controller.schedules import check_cron, check_interval
-from loopml.deployments import RolloutPlan
 from loopml.errors import ValidationError
 from loopml.monitoring.definition import parse_duration
+from loopml.rollouts import RolloutPlan
 from loopml.validation import check_name
 
 KINDS = ("dataset", "alert", "schedule")

@@ -27,7 +27,7 @@ from loopml.monitoring.reference import (
 from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
 from loopml.monitoring.window_queries import labelled_rows, latency_by_model
 from loopml.monitoring.windows import SERVED, Span, plan_windows, span_label
-from loopml.predictions import queries
+from loopml.prediction_log import queries
 from loopml.registry import ModelVersion, RegistryService
 from loopml.store import Stores
 from loopml.store.schema import monitor_results

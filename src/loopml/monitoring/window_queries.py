@@ -1,7 +1,7 @@
 """The rows a monitor needs from one window of a deployment's prediction log.
 
 Each function takes a DuckDB connection with the views `prediction_log`, `predictions` and
-`feedback`, as `loopml.predictions.queries.connect(stores, deployment, since, until)`
+`feedback`, as `loopml.prediction_log.queries.connect(stores, deployment, since, until)`
 returns, and the window [since, until) in epoch seconds (None: unbounded). Shadow answers
 are left out unless asked for: they never reached a client.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 
 from loopml.monitoring.latency import latency
 from loopml.monitoring.results import LatencyResult
-from loopml.predictions.queries import PREDICTION_LOG, with_latest_label
+from loopml.prediction_log.queries import PREDICTION_LOG, with_latest_label
 
 # One row per request (answered or failed): its rows share one latency and one status.
 REQUESTS = f"""

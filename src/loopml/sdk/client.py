@@ -15,9 +15,10 @@ from loopml.config.settings import Settings
 from loopml.controller import TriggerService
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
-from loopml.deployments import DeploymentService, RolloutService
+from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
 from loopml.monitoring.service import MonitorService
+from loopml.rollouts import RolloutService
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
 from loopml.store.principal import Principal

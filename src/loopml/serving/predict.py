@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from loopml.predictions import PredictionRecord
+from loopml.prediction_log import PredictionRecord
 from loopml.serving.errors import JSON, ServingError, not_served
 from loopml.serving.metrics import UNKNOWN
 from loopml.serving.parsing import Payload, parse_payload

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from loopml.predictions import PredictionRecord
+from loopml.prediction_log import PredictionRecord
 from loopml.serving.errors import ServingError
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.parsing import Payload

@@ -9,7 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import RouteTable

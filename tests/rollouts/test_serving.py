@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from loopml.deployments import RolloutPlan, Route
+from loopml.deployments import Route
 from loopml.registry import ModelVersion
 from loopml.registry.packaging import infer_signature
+from loopml.rollouts import RolloutPlan
 from loopml.sdk import Client
 from loopml.serving import create_app
 from tests.deployments.conftest import Register

@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from loopml.deployments.rollout_analysis import StepAnalysis
-from loopml.deployments.rollout_records import (
+from loopml.errors import NotFoundError, ValidationError
+from loopml.governance import append_event
+from loopml.rollouts.analysis import StepAnalysis
+from loopml.rollouts.records import (
     ACTIVE,
     STATES,
     Rollout,
     Target,
     rollout_from_row,
 )
-from loopml.errors import NotFoundError, ValidationError
-from loopml.governance import append_event
 from loopml.store import Stores
 from loopml.store.schema import rollout_events, rollouts
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from loopml.predictions.records import FEEDBACK, OK_STATUS, PREDICTION
+from loopml.prediction_log.records import FEEDBACK, OK_STATUS, PREDICTION
 
 PREDICTIONS = "predictions"
 FEEDBACK_KIND = "feedback"

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from loopml.predictions import PredictionLog, PredictionRecord, tables
-from loopml.predictions.records import encode_prediction
-from loopml.predictions.tables import batches
-from tests.predictions.helpers import T0, rec
+from loopml.prediction_log import PredictionLog, PredictionRecord, tables
+from loopml.prediction_log.records import encode_prediction
+from loopml.prediction_log.tables import batches
+from tests.prediction_log.helpers import T0, rec
 
 OLD_COLUMNS = [c for c in tables.PREDICTION_COLUMNS if c != "status"]
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from loopml.errors import LoopmlError
-from loopml.predictions import PredictionLog, segments
+from loopml.prediction_log import PredictionLog, segments
 from loopml.sdk import Client
 from loopml.store.schema import log_segments
-from tests.predictions.helpers import T0, rec
+from tests.prediction_log.helpers import T0, rec
 
 MakeLog = Callable[..., PredictionLog]
 
@@ -76,7 +76,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from loopml.config import load_settings
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.store import open_stores
 
 stores = open_stores(load_settings(Path(sys.argv[1]), environ={}))

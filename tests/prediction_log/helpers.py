@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loopml.predictions import PredictionRecord
+from loopml.prediction_log import PredictionRecord
 
 DAY = 86_400.0
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z

@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from loopml.predictions.journal import committed_offset, segment_id, segment_id_pattern
-from loopml.predictions.tables import Batch, Key
+from loopml.prediction_log.journal import committed_offset, segment_id, segment_id_pattern
+from loopml.prediction_log.tables import Batch, Key
 from loopml.store import Stores, dialect_insert, record_artifact
 from loopml.store.schema import log_segments
 

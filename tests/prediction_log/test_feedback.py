@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.predictions import PredictionLog
-from tests.predictions.helpers import T0, rec
+from loopml.prediction_log import PredictionLog
+from tests.prediction_log.helpers import T0, rec
 
 THREE_ROWS: dict[str, Any] = {
     "inputs": [{"x": 1}, {"x": 2}, {"x": 3}],

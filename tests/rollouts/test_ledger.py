@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from loopml.deployments.rollout_ledger import RolloutLedger
 from loopml.errors import NotFoundError, ValidationError
+from loopml.rollouts.ledger import RolloutLedger
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
-from tests.deployments.test_rollouts import FAST, NAME, setup
+from tests.rollouts.test_service import FAST, NAME, setup
 
 
 def test_a_stale_revision_records_nothing(client: Client, register: Register) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from loopml.deployments import DeploymentService, RolloutPlan, RolloutStep, Route
+from loopml.deployments import DeploymentService, Route
+from loopml.rollouts import RolloutPlan, RolloutStep
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
-from tests.deployments.test_rollouts import FAST, NAME, V1, V2, actions, send, setup, step_traffic
+from tests.rollouts.test_service import FAST, NAME, V1, V2, actions, send, setup, step_traffic
 
 
 class Killed(BaseException):

@@ -18,22 +18,22 @@ import duckdb
 import pandas as pd
 
 from loopml.errors import LoopmlError
-from loopml.predictions import queries
-from loopml.predictions.journal import (
+from loopml.prediction_log import queries
+from loopml.prediction_log.journal import (
     PredictionJournal,
     new_journal_id,
     orphaned_journals,
     read_header,
     read_lines,
 )
-from loopml.predictions.records import (
+from loopml.prediction_log.records import (
     PredictionRecord,
     encode_feedback,
     encode_prediction,
     row_count,
 )
-from loopml.predictions.segments import journal_progress, write_segments
-from loopml.predictions.tables import batches
+from loopml.prediction_log.segments import journal_progress, write_segments
+from loopml.prediction_log.tables import batches
 from loopml.store import Stores
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from loopml.deployments.rollout_plan import LOWER_IS_BETTER, RolloutPlan
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import infer_task, normalise, performance
 from loopml.monitoring.window_queries import labelled_rows, request_rows
-from loopml.predictions.queries import connect
+from loopml.prediction_log.queries import connect
+from loopml.rollouts.plan import LOWER_IS_BETTER, RolloutPlan
 from loopml.store import Stores
 
 NO_FEEDBACK = "no feedback yet"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loopml.predictions import PredictionLog
+from loopml.prediction_log import PredictionLog
 from loopml.sdk import Client
 from loopml.store import Stores
 

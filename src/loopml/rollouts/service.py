@@ -26,16 +26,21 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from loopml.deployments.records import Deployment, Route, describe
-from loopml.deployments.rollout_analysis import (
+from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
+from loopml.deployments.strategies import smoke_test, without
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.governance import require
+from loopml.registry import ApprovalService, RegistryService
+from loopml.rollouts.analysis import (
     StepAnalysis,
     analyse_step,
     candidate_traffic,
     traffic_analysis,
 )
-from loopml.deployments.rollout_approval import APPROVED, PENDING, seek_approval
-from loopml.deployments.rollout_ledger import RolloutLedger
-from loopml.deployments.rollout_plan import RolloutPlan
-from loopml.deployments.rollout_records import (
+from loopml.rollouts.approval import APPROVED, PENDING, seek_approval
+from loopml.rollouts.ledger import RolloutLedger
+from loopml.rollouts.plan import RolloutPlan
+from loopml.rollouts.records import (
     ABORTED,
     AWAITING_APPROVAL,
     PROMOTED,
@@ -46,11 +51,6 @@ from loopml.deployments.rollout_records import (
     Target,
     rollout_from_mapping,
 )
-from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
-from loopml.deployments.strategies import smoke_test, without
-from loopml.errors import ConflictError, NotFoundError, ValidationError
-from loopml.governance import require
-from loopml.registry import ApprovalService, RegistryService
 from loopml.store import Stores, new_id
 from loopml.store.schema import rollouts
 from loopml.validation import check_name

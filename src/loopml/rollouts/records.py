@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.deployments.records import Route, parse_route
-from loopml.deployments.rollout_analysis import StepAnalysis
-from loopml.deployments.rollout_plan import RolloutPlan
+from loopml.rollouts.analysis import StepAnalysis
+from loopml.rollouts.plan import RolloutPlan
 
 RUNNING = "running"
 AWAITING_APPROVAL = "awaiting_approval"

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from loopml.deployments import RolloutPlan, RolloutStep, Route
+from loopml.deployments import Route
 from loopml.governance import list_events, verify_chain
-from loopml.predictions import PredictionLog, PredictionRecord
+from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.rollouts import RolloutPlan, RolloutStep
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from loopml.deployments import RolloutPlan, Route
-from loopml.deployments.rollout_plan import parse_steps
+from loopml.deployments import Route
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import list_events
 from loopml.registry import ModelVersion
+from loopml.rollouts import RolloutPlan
+from loopml.rollouts.plan import parse_steps
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
 

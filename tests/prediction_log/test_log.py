@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from loopml.predictions import PredictionLog
+from loopml.prediction_log import PredictionLog
 from loopml.store.schema import log_segments
-from tests.predictions.helpers import DAY, T0, rec
+from tests.prediction_log.helpers import DAY, T0, rec
 
 BASE = ["request_id", "time", "deployment", "model", "shadow", "latency_ms", "row", "prediction"]
 

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 from sqlalchemy import select
 
-from loopml.predictions.tables import FEEDBACK_KIND, PREDICTIONS
+from loopml.prediction_log.tables import FEEDBACK_KIND, PREDICTIONS
 from loopml.store import Stores
 from loopml.store.schema import log_segments
 
