@@ -33,7 +33,7 @@ def test_values_come_from_loopml_toml(tmp_path: Path) -> None:
         'artifacts_url = "s3://bucket/prefix"\n'
         "artifacts_fsync = true\n"
         "metric_flush_points = 10\n"
-        'user = "alice"\n',
+        "require_tokens = true\n",
     )
 
     settings = load_settings(tmp_path, environ={})
@@ -42,7 +42,7 @@ def test_values_come_from_loopml_toml(tmp_path: Path) -> None:
     assert settings.resolved_artifacts_url() == "s3://bucket/prefix"
     assert settings.artifacts_fsync is True
     assert settings.metric_flush_points == 10
-    assert settings.user == "alice"
+    assert settings.require_tokens is True
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -80,9 +80,16 @@ def test_arguments_override_the_environment_and_none_is_ignored(tmp_path: Path) 
 
 
 def test_reads_os_environ_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOOPML_USER", "from-os-environ")
+    monkeypatch.setenv("LOOPML_AUDIT_KEY_FILE", "/from/os/environ")
 
-    assert load_settings(tmp_path).user == "from-os-environ"
+    assert load_settings(tmp_path).audit_key_file == "/from/os/environ"
+
+
+def test_no_setting_chooses_who_acts(tmp_path: Path) -> None:
+    """The local identity is the operating-system account, never a configurable name."""
+    assert "user" not in Settings.model_fields
+    with pytest.raises(ConfigError, match="user"):
+        load_settings(tmp_path, environ={}, user="approver1")
 
 
 def test_the_root_cannot_be_overridden_from_the_environment(tmp_path: Path) -> None:
@@ -126,7 +133,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={})
 
     with pytest.raises(ValueError, match="frozen"):
-        settings.user = "mallory"  # type: ignore[misc]
+        settings.require_tokens = False  # type: ignore[misc]
 
 
 def test_every_setting_is_documented() -> None:
@@ -145,7 +152,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
 
 
 def test_config_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "loopml.toml").write_bytes(b'user = "\xff\xfe"\n')
+    (tmp_path / "loopml.toml").write_bytes(b'token = "\xff\xfe"\n')
 
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(tmp_path, environ={})

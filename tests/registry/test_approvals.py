@@ -194,3 +194,73 @@ def test_request_validation(client: Client, trained: Callable[..., ModelVersion]
         client.models.set_policy("bikes", {"required_approvals": 0})
     with pytest.raises(ValidationError, match=r"unknown_key|extra"):
         client.models.set_policy("bikes", {"unknown_key": 1})
+
+
+# ---------------------------------------------------------------------- four eyes, two people
+def test_attack_an_admin_approves_through_a_second_identity_it_created(
+    client: Client, tmp_path: Path, make_client: Callable[..., Client], bikes: BikeData
+) -> None:
+    """The admin opens a request, creates an approver and its token, approves through it."""
+    identity = client.models.identity
+    identity.create_principal("root", "admin")
+    root = make_client(root=tmp_path / "ws", token=identity.create_token("root"))
+    version = train_version(root, bikes)
+    request = root.models.request(version.uri, reason="mine")
+    root.models.identity.create_principal("sock", "approver")
+    sock = make_client(root=tmp_path / "ws", token=root.models.identity.create_token("sock"))
+    with pytest.raises(PermissionDeniedError, match="created by the requester"):
+        sock.models.approvals.approve(request.id)
+    assert client.models.approvals.get(request.id).status == "PENDING"
+    assert "champion" not in client.models.model("bikes").aliases
+
+
+def test_attack_an_approver_created_after_the_request_by_someone_else(
+    client: Client, tmp_path: Path, make_client: Callable[..., Client], bikes: BikeData
+) -> None:
+    identity = client.models.identity
+    identity.create_principal("erin", "editor")
+    erin = make_client(root=tmp_path / "ws", token=identity.create_token("erin"))
+    request = erin.models.request(train_version(erin, bikes).uri)
+    identity.create_principal("late", "approver")
+    late = make_client(root=tmp_path / "ws", token=identity.create_token("late"))
+    with pytest.raises(PermissionDeniedError, match="created after the request was opened"):
+        late.models.approvals.approve(request.id)
+    # a rejection is always allowed: it cannot move production
+    assert late.models.approvals.reject(request.id, "not ready").status == "REJECTED"
+
+
+def test_the_creation_chain_is_followed(
+    client: Client, tmp_path: Path, make_client: Callable[..., Client], bikes: BikeData
+) -> None:
+    """The requester creates an admin, who creates the approver: still the requester's."""
+    identity = client.models.identity
+    identity.create_principal("root", "admin")
+    root = make_client(root=tmp_path / "ws", token=identity.create_token("root"))
+    root.models.identity.create_principal("deputy", "admin")
+    deputy = make_client(root=tmp_path / "ws", token=root.models.identity.create_token("deputy"))
+    deputy.models.identity.create_principal("sock", "approver")
+    sock = make_client(root=tmp_path / "ws", token=deputy.models.identity.create_token("sock"))
+    request = root.models.request(train_version(root, bikes).uri)
+    with pytest.raises(PermissionDeniedError, match="root ← deputy ← sock"):
+        sock.models.approvals.approve(request.id)
+
+
+def test_a_policy_can_relax_independence_and_the_approval_says_so(
+    client: Client, tmp_path: Path, make_client: Callable[..., Client], bikes: BikeData
+) -> None:
+    identity = client.models.identity
+    identity.create_principal("erin", "editor")
+    erin = make_client(root=tmp_path / "ws", token=identity.create_token("erin"))
+    client.models.registry.create_model("bikes")
+    client.models.set_policy("bikes", {"independent_approvers": False})
+    request = erin.models.request(train_version(erin, bikes).uri)
+    identity.create_principal("late", "approver")
+    late = make_client(root=tmp_path / "ws", token=identity.create_token("late"))
+    assert late.models.approvals.approve(request.id).status == "APPROVED"
+    events = list_events(client.stores.engine, obj=f"request:{request.id}")
+    approve = next(e for e in events if e.action == "approval.approve")
+    assert "created after the request" in approve.details["independence_waived"]
+    policy = list_events(client.stores.engine, obj="model:bikes")
+    assert any(
+        e.action == "policy.set" and e.details.get("independent_approvers") is False for e in policy
+    )

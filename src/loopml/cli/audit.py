@@ -1,9 +1,10 @@
-"""`loopml audit …`: read the hash-chained audit trail and verify nobody edited it."""
+"""`loopml audit …`: read the MAC-chained audit trail, verify nobody edited it, re-key it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -15,13 +16,15 @@ from loopml.cli.context import client_of
 from loopml.cli.render import console, print_json, when
 from loopml.errors import ValidationError
 from loopml.governance import AuditEvent, list_events, verify_chain
+from loopml.governance.rotation import rotate_key
+from loopml.store.seal import parse_secret
 
 VERIFY_FAILED_EXIT = 1
 DETAILS_WIDTH = 60
 DETAILS_MIN = 20
 
 audit_app = typer.Typer(
-    help="The audit trail: every change, who made it and when, in a tamper-evident chain.",
+    help="The audit trail: every change, who made it and when, in a keyed tamper-evident chain.",
     no_args_is_help=True,
 )
 
@@ -102,8 +105,10 @@ def verify(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Recompute the hash chain of the whole trail. Exit code 0: intact; 1: an event was
-    edited, deleted, inserted or reordered (the first bad one is named)."""
+    """Recompute every MAC of the trail under the audit key and compare it with the
+    checkpoints kept outside the store. Exit code 0: intact; 1: an event was edited,
+    deleted, inserted or reordered, events were cut from the end or wiped, or the key was
+    replaced (the first bad event is named)."""
     engine = client_of(ctx).stores.engine
     result = verify_chain(engine)
     if as_json:
@@ -128,3 +133,56 @@ def verify(
         out.print(f"the {result.checked:,} event(s) before it are intact")
     if not result.ok:
         raise typer.Exit(VERIFY_FAILED_EXIT)
+
+
+@audit_app.command(
+    "rotate-key",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml audit rotate-key\n"
+        "  NEW=$(openssl rand -hex 32) loopml audit rotate-key --new-key-env NEW"
+    ),
+)
+def rotate(
+    ctx: typer.Context,
+    new_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--new-key-env",
+            help="Read the new key (hex or base64, 32+ bytes) from this environment "
+            "variable; needed when the key comes from the audit_key setting. Default: a "
+            "new random key written to the key file.",
+            metavar="NAME",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Re-MAC the whole audit trail under a new key (admins only). The trail must verify
+    first; the rotation is itself an audit event."""
+    new_key = None
+    if new_key_env is not None:
+        value = os.environ.get(new_key_env)
+        if not value:
+            raise ValidationError(f"--new-key-env {new_key_env}: that variable is not set")
+        new_key = parse_secret(value)
+    client = client_of(ctx)
+    done = rotate_key(client.stores, new_key)
+    if as_json:
+        print_json(dataclasses.asdict(done))
+        return
+    out = console()
+    out.print(
+        Text.assemble(
+            ("re-keyed the audit trail: ", "green"),
+            f"{done.events:,} events now under key {done.new_key_id} ",
+            (f"(was {done.old_key_id}; rotation recorded as event {done.seq})", "dim"),
+        )
+    )
+    if client.stores.seal.from_secret:
+        out.print(
+            Text(
+                f"now set LOOPML_AUDIT_KEY to the new key (from ${new_key_env}) for every "
+                "process that writes to this store",
+                style="bold yellow",
+            )
+        )

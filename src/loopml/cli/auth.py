@@ -80,7 +80,8 @@ def principal_list(
         return
     if not records:
         console().print(
-            "no principals yet; everyone acts as the local admin until an admin runs "
+            "no principals yet; everyone acts as the unauthenticated local user until an "
+            "admin runs "
             "`loopml auth principal create NAME --role ROLE`"
         )
         return
@@ -217,14 +218,14 @@ def whoami(
     """Show the principal commands act as, how it was established, and what its role allows."""
     client = client_of(ctx)
     principal = client.principal
-    by_token = bool(client.settings.token)
+    by_token = principal.authenticated
     allowed = [p for p, role in PERMISSIONS.items() if principal.at_least(role)]
     if as_json:
         print_json(
             {
                 "name": principal.name,
                 "role": principal.role,
-                "authenticated_by": "token" if by_token else "local",
+                "authenticated_by": "token" if by_token else "none",
                 "permissions": allowed,
             }
         )
@@ -239,7 +240,12 @@ def whoami(
                     "via",
                     "API token (--token or LOOPML_TOKEN)"
                     if by_token
-                    else "no token: the local user acts as admin",
+                    else "no token: the operating-system user, unauthenticated"
+                    + (
+                        " (this workspace requires tokens for changes)"
+                        if client.settings.require_tokens
+                        else " (the embedded default acts as admin)"
+                    ),
                 ),
                 ("may", ", ".join(allowed)),
             ],

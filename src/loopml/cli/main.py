@@ -118,7 +118,7 @@ def main(
         typer.Option(
             "--token",
             help="Act as the principal of this API token (default: LOOPML_TOKEN, else the "
-            "local admin).",
+            "unauthenticated local user).",
             metavar="TOKEN",
             show_default=False,
         ),
@@ -163,6 +163,12 @@ def init(
     try:
         store = client.stores.engine.url.render_as_string(hide_password=True)
         artifacts = client.settings.resolved_artifacts_url()
+        seal = client.stores.seal
+        audit_key = (
+            "from the audit_key setting"
+            if seal.from_secret
+            else f"{seal.key_file} (key {seal.key_id})"
+        )
     finally:
         client.close()
     out = console()
@@ -176,7 +182,11 @@ def init(
         (name if name == CONFIG_FILE else name + "/", "kept" if found else "created")
         for name, found in existed.items()
     ]
-    rows += [("store", f"{store} (schema up to date)"), ("artifacts", artifacts)]
+    rows += [
+        ("store", f"{store} (schema up to date)"),
+        ("artifacts", artifacts),
+        ("audit key", audit_key),
+    ]
     out.print(key_value_table(None, rows))
     if fresh:
         out.print(Text("next: loopml data add NAME PATH", style="dim"))

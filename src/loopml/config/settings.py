@@ -58,16 +58,35 @@ class Settings(BaseModel):
     )
     token: str | None = Field(
         default=None,
-        description="API token: act as its principal instead of the local admin.",
+        description="API token: act as its principal instead of the unauthenticated local user.",
         repr=False,
     )
     ray_address: str | None = Field(
         default=None,
         description="Ray cluster for the ray executor (ray://host:10001); none starts one.",
     )
-    user: str = Field(
-        default_factory=lambda: os.environ.get("USER") or "local",
-        description="Name recorded as the author of what this process creates.",
+    require_tokens: bool = Field(
+        default=False,
+        description="Refuse changes made without an API token (the local user may only read).",
+    )
+    token_check_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a checked token is trusted before revocation is checked again.",
+    )
+    audit_key: str | None = Field(
+        default=None,
+        description="Secret key of the audit trail's MACs (hex or base64, 32+ bytes); "
+        "none: the key file.",
+        repr=False,
+    )
+    audit_key_file: str = Field(
+        default=".loopml/keys/audit.key",
+        description="File holding the audit key, created (mode 0600) for a new trail.",
+    )
+    audit_anchor_file: str = Field(
+        default=".loopml/keys/audit.anchor",
+        description="Append-only file checkpointing the audit trail's head outside the store.",
     )
 
     @field_validator("store_url")

@@ -6,8 +6,9 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -32,6 +33,11 @@ def require(actor: Principal, permission: str, what: str) -> None:
     """Raise PermissionDeniedError unless `actor`'s role allows `permission`."""
     needed = PERMISSIONS[permission]
     if not actor.at_least(needed):
+        if not actor.authenticated:
+            raise PermissionDeniedError(
+                f"{actor.name} may not {what} without an API token: this workspace sets "
+                "require_tokens; pass --token or set LOOPML_TOKEN (`loopml auth token create`)"
+            )
         raise PermissionDeniedError(
             f"{actor.name} ({actor.role}) may not {what}: it needs the {needed} role or higher; "
             "ask an admin (`loopml auth principal create --role ...`)"
@@ -127,22 +133,66 @@ class IdentityService:
 
     def authenticate(self, token: str) -> Principal:
         """The principal a token belongs to; refuses unknown, revoked or expired tokens."""
+        return self.check_token(token)[0]
+
+    def check_token(self, token: str) -> tuple[Principal, float | None]:
+        """The token's principal and expiry time; refuses unknown, revoked or expired ones."""
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
             raise PermissionDeniedError("the API token is malformed; tokens start with 'lml_'")
-        with self.stores.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    principals.c.name,
-                    principals.c.role,
-                    principals.c.disabled,
-                    tokens.c.revoked,
-                    tokens.c.expires_at,
-                )
-                .join(principals, principals.c.id == tokens.c.principal_id)
-                .where(tokens.c.token_hash == hash_token(token))
-            ).first()
-        if row is None or row.revoked or row.disabled:
+        row = _token_row(self.stores.engine, hash_token(token))
+        if row is None or row[3] or row[2]:
             raise PermissionDeniedError("the API token is unknown or revoked")
-        if row.expires_at is not None and row.expires_at < time.time():
-            raise PermissionDeniedError("the API token has expired; ask an admin for a new one")
-        return Principal(row.name, row.role)
+        name, role, _, _, expires_at = row
+        if expires_at is not None and expires_at <= time.time():
+            raise PermissionDeniedError(EXPIRED)
+        return Principal(str(name), str(role)), None if expires_at is None else float(expires_at)
+
+
+_TOKEN_ROW = (
+    "SELECT p.name, p.role, p.disabled, t.revoked, t.expires_at FROM tokens t "
+    "JOIN principals p ON p.id = t.principal_id WHERE t.token_hash = {mark}"
+)
+
+
+def _token_row(engine: Engine, token_hash: str) -> Any:
+    """The token's row, read outside any transaction: the check runs in the middle of
+    service calls whose thread may hold the (SQLite) write lock on another connection."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(_TOKEN_ROW.format(mark=mark), (token_hash,))
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool, its read transaction (PostgreSQL) rolled back
+
+
+EXPIRED = "the API token has expired; ask an admin for a new one"
+
+
+class TokenSession:
+    """An `ActorSource` for a logged-in token, checked again on use.
+
+    Expiry is checked on every call; revocation, a disabled principal or a changed role
+    are seen at most `interval_s` seconds late (0: one query per call). A refused token
+    stays refused.
+    """
+
+    def __init__(self, identity: IdentityService, token: str, interval_s: float) -> None:
+        self.identity = identity
+        self.token = token
+        self.interval_s = interval_s
+        self.principal, self.expires_at = identity.check_token(token)
+        self.checked_at = time.monotonic()
+
+    def current(self) -> Principal:
+        now = time.monotonic()
+        if self.expires_at is not None and self.expires_at <= time.time():
+            raise PermissionDeniedError(EXPIRED)
+        if now - self.checked_at >= self.interval_s:
+            self.principal, self.expires_at = self.identity.check_token(self.token)
+            self.checked_at = now
+        return self.principal

@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import append_event, require
+from loopml.governance.independence import independence_problem
 from loopml.registry.checks import run_checks
 from loopml.registry.evaluation import EvaluationService
-from loopml.registry.policy import parse_policy
+from loopml.registry.policy import Policy, parse_policy
 from loopml.registry.records import ApprovalRequest, Decision
 from loopml.registry.service import RegistryService, check_alias, move_alias
 from loopml.store import new_id
@@ -156,6 +157,7 @@ class ApprovalService:
         policy = parse_policy(request.policy)
         self._require_pending(request)
         self._require_decider(actor, request, policy.approver_role, policy.four_eyes)
+        waived = self._independence(actor, request, policy, decision)
         now = time.time()
         try:
             with self.engine.begin() as conn:
@@ -173,12 +175,11 @@ class ApprovalService:
                         decided_at=now,
                     )
                 )
+                details: dict[str, Any] = {"comment": comment}
+                if waived:
+                    details["independence_waived"] = waived
                 append_event(
-                    conn,
-                    actor,
-                    f"approval.{decision.lower()}",
-                    f"request:{request_id}",
-                    {"comment": comment},
+                    conn, actor, f"approval.{decision.lower()}", f"request:{request_id}", details
                 )
                 if decision == "REJECT":
                     self._close(conn, request_id, "REJECTED", actor.name, comment or "rejected")
@@ -214,6 +215,8 @@ class ApprovalService:
         self, actor: Principal, request: ApprovalRequest, role: str, four_eyes: bool
     ) -> None:
         if not actor.at_least(role):
+            if not actor.authenticated:  # says that a token is needed
+                require(actor, "admin" if role == "admin" else "approve", "decide requests")
             raise PermissionDeniedError(
                 f"{actor.name} ({actor.role}) may not decide request {request.id}: the policy "
                 f"of {request.model} needs the {role} role"
@@ -225,6 +228,26 @@ class ApprovalService:
             )
         if any(d.principal == actor.name for d in request.decisions):
             raise ConflictError(f"{actor.name} has already decided request {request.id}")
+
+    def _independence(
+        self, actor: Principal, request: ApprovalRequest, policy: Policy, decision: str
+    ) -> str | None:
+        """Refuse an approval by someone not independent of the requester; returns the
+        reason when the policy waives the rule (recorded in the audit event)."""
+        if decision != "APPROVE" or not policy.four_eyes:
+            return None
+        problem = independence_problem(
+            self.engine, actor.name, request.requester, request.created_at
+        )
+        if problem is None:
+            return None
+        if not policy.independent_approvers:
+            return problem
+        raise PermissionDeniedError(
+            f"{actor.name} may not approve request {request.id}: {problem}, so the approval "
+            "would not come from a second person (four-eyes rule). Another approver must; an "
+            "admin can relax this with the policy option independent_approvers = false"
+        )
 
     def _close(
         self,

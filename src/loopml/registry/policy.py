@@ -50,6 +50,7 @@ class Policy(BaseModel):
     required_approvals: int = Field(default=1, ge=1, le=10)
     approver_role: Literal["approver", "admin"] = "approver"
     four_eyes: bool = True
+    independent_approvers: bool = True  # no approver created by the requester or later
     auto_approve: bool = False
     thresholds: list[MetricThreshold] = Field(default_factory=list)
     no_regression: NoRegression | None = None

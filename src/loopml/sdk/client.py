@@ -17,6 +17,7 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
+from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
 from loopml.rollouts import RolloutService
 from loopml.sdk.models import ModelsAPI
@@ -50,16 +51,24 @@ class Client:
                 self.stores.close()
                 raise
         self.recovered_runs = self.tracking.recover_journals()
+        self.recovered_runs += self.tracking.recover_dead_runs()
 
     # ------------------------------------------------------------------ identity
     @property
     def principal(self) -> Principal:
-        """Who this client acts as: the token's principal, or the local admin."""
+        """Who this client acts as: the token's principal, or the unauthenticated local
+        user (`local:<os user>`)."""
         return self.stores.actor
 
     def login(self, token: str) -> Principal:
-        """Act as the principal an API token belongs to (refused when unknown or revoked)."""
-        self.stores.actor = self.models.identity.authenticate(token)
+        """Act as the principal an API token belongs to (refused when unknown or revoked).
+
+        The token is checked again as the client is used, so revoking it or letting it
+        expire stops this client too (within `token_check_interval_s`).
+        """
+        self.stores.identity = TokenSession(
+            self.models.identity, token, self.settings.token_check_interval_s
+        )
         return self.stores.actor
 
     # ------------------------------------------------------------------ datasets

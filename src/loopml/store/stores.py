@@ -11,23 +11,34 @@ from loopml.artifacts import ArtifactStore, open_artifact_store
 from loopml.config import Settings
 from loopml.store.engine import create_store_engine
 from loopml.store.migrate import upgrade_to_head
-from loopml.store.principal import Principal
+from loopml.store.principal import ActorSource, FixedActor, Principal, local_principal
+from loopml.store.seal import AuditSeal, attach_seal
 
 
 @dataclass
 class Stores:
-    """What every domain service is built on."""
+    """What every domain service is built on.
+
+    `identity` says who acts; services read `actor` on every call, so a token-backed
+    identity can refuse a token revoked or expired since the client logged in.
+    """
 
     settings: Settings
     engine: Engine
     artifacts: ArtifactStore
-    actor: Principal = field(default_factory=lambda: Principal("local", "admin"))
+    seal: AuditSeal
+    identity: ActorSource = field(default_factory=lambda: FixedActor(local_principal()))
+
+    @property
+    def actor(self) -> Principal:
+        return self.identity.current()
 
     @property
     def journal_dir(self) -> Path:
         return self.settings.local_path(self.settings.journal_dir)
 
     def close(self) -> None:
+        self.seal.close()
         self.engine.dispose()
 
 
@@ -41,9 +52,17 @@ def open_stores(settings: Settings) -> Stores:
         endpoint_url=settings.s3_endpoint_url,
         fsync=settings.artifacts_fsync,
     )
+    seal = AuditSeal(
+        engine,
+        settings.local_path(settings.audit_key_file),
+        settings.local_path(settings.audit_anchor_file),
+        settings.audit_key,
+    )
+    attach_seal(engine, seal)
     return Stores(
         settings=settings,
         engine=engine,
         artifacts=artifacts,
-        actor=Principal(settings.user, "admin"),
+        seal=seal,
+        identity=FixedActor(local_principal(settings.require_tokens)),
     )

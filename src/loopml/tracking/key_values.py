@@ -75,8 +75,11 @@ def build(conn: Connection, run_id: str) -> str:
     return encode(sections["p"], sections["m"], sections["t"])
 
 
-def keep_current(conn: Connection, run_id: str) -> None:
-    """After writing params, metrics or tags of a run: rebuild its document if it has one."""
+def keep_current(conn: Connection, run_id: str) -> bool:
+    """After writing params, metrics or tags of a run: rebuild its document if it has one.
+
+    True when it had one: the run had already ended (the caller audits such late writes).
+    """
     mark = _mark(conn)
     lock = _LOCK if conn.dialect.name != "sqlite" else ""
     cursor = conn.connection.cursor()
@@ -85,6 +88,8 @@ def keep_current(conn: Connection, run_id: str) -> None:
         found = cursor.fetchone()
         if found is not None and found[0]:
             cursor.execute(_WRITE.format(mark=mark), (build(conn, run_id), run_id))
+            return True
+        return False
     finally:
         cursor.close()
 

@@ -6,12 +6,13 @@ The service owns every write; `Run` (run.py) is the handle a training script hol
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import mimetypes
 import os
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from loopml.store.schema import (
     runs,
     tags,
 )
+from loopml.tracking.dead_runs import RECOVERY_ACTOR, end_dead_runs
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
 from loopml.tracking.journal import (
     MetricJournal,
@@ -44,6 +46,7 @@ from loopml.tracking.key_values import build as build_key_values
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord, normalize_run_id
+from loopml.tracking.run_digest import summarize
 from loopml.tracking.run_query import RUN_BY_ID, page_query, records
 from loopml.validation import check_key, check_name, check_text_value
 
@@ -253,30 +256,22 @@ class TrackingService:
             points, offset = writer.take_pending()
         with self.engine.begin() as conn:
             write_points(conn, self.engine, run_id, points)
+            key_values = build_key_values(conn, run_id)
+            values = {
+                "rid": run_id,
+                "new_status": status,
+                "ended": time.time(),
+                "err": error,
+                "kv": key_values,
+            }
             if writer is None:
-                _END_RUN_NO_JOURNAL.execute(
-                    conn,
-                    {
-                        "rid": run_id,
-                        "new_status": status,
-                        "ended": time.time(),
-                        "err": error,
-                        "kv": build_key_values(conn, run_id),
-                    },
-                )
+                _END_RUN_NO_JOURNAL.execute(conn, values)
             else:
-                _END_RUN.execute(
-                    conn,
-                    {
-                        "rid": run_id,
-                        "new_status": status,
-                        "ended": time.time(),
-                        "err": error,
-                        "kv": build_key_values(conn, run_id),
-                        "offset": offset,
-                    },
-                )
-            append_event(conn, self.stores.actor, "run.end", _uri(run_id), {"status": status})
+                _END_RUN.execute(conn, {**values, "offset": offset})
+            summary = summarize(conn, run_id, key_values)
+            append_event(
+                conn, self.stores.actor, "run.end", _uri(run_id), {"status": status, **summary}
+            )
         if writer is not None:
             writer.journal.close(remove=True)
 
@@ -290,7 +285,8 @@ class TrackingService:
         try:  # the common case: new keys on a live run, one statement
             with self.engine.begin() as conn:
                 _INSERT_PARAMS.executemany(conn, new_rows)
-                keep_key_values_current(conn, run_id)
+                if keep_key_values_current(conn, run_id):
+                    self._audit_late_write(conn, run_id, params=new_rows)
             return
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
             pass  # an unknown run or a key logged before: find out which, below
@@ -314,7 +310,8 @@ class TrackingService:
             missing = [row for row in new_rows if row["key"] not in existing]
             if missing:
                 _INSERT_PARAMS.executemany(conn, missing)
-                keep_key_values_current(conn, run_id)
+                if keep_key_values_current(conn, run_id):
+                    self._audit_late_write(conn, run_id, params=missing)
 
     def log_batch(
         self,
@@ -362,8 +359,10 @@ class TrackingService:
             )
             _INSERT_TAGS.executemany(conn, tag_rows)
         write_points(conn, self.engine, run_id, points)
-        if param_rows or tag_rows or points:
-            keep_key_values_current(conn, run_id)
+        if (param_rows or tag_rows or points) and keep_key_values_current(conn, run_id):
+            self._audit_late_write(
+                conn, run_id, params=param_rows, tags=tag_rows, metric_points=points
+            )
 
     def set_tags(self, run_id: str, values: Mapping[str, Any]) -> None:
         require(self.stores.actor, "write", "set tags")
@@ -378,7 +377,25 @@ class TrackingService:
                 )
             )
             conn.execute(tags.insert(), rows)
-            keep_key_values_current(conn, run_id)
+            if keep_key_values_current(conn, run_id):
+                self._audit_late_write(conn, run_id, tags=rows)
+
+    def _audit_late_write(self, conn: Connection, run_id: str, **written: Sequence[Any]) -> None:
+        """A write to a run that has ended: its `run.end` event no longer covers it."""
+        details: dict[str, Any] = {
+            kind: (
+                len(rows)
+                if kind == "metric_points"
+                else sorted(str(row["key"] if isinstance(row, Mapping) else row) for row in rows)
+            )
+            for kind, rows in written.items()
+            if rows
+        }
+        body = json.dumps(
+            {kind: list(rows) for kind, rows in written.items()}, sort_keys=True, default=str
+        )
+        details["digest"] = hashlib.sha256(body.encode()).hexdigest()
+        append_event(conn, self.stores.actor, "run.update", _uri(run_id), details)
 
     def _tag_rows(self, run_id: str, values: Mapping[str, Any]) -> list[dict[str, str]]:
         return [
@@ -390,7 +407,7 @@ class TrackingService:
         require(self.stores.actor, "write", "link run inputs")
         check_key("input role", role)
         with self.engine.begin() as conn:
-            self._require_run(conn, run_id)
+            status = self._require_run(conn, run_id)
             conn.execute(
                 run_inputs.delete().where(
                     run_inputs.c.run_id == run_id,
@@ -402,6 +419,8 @@ class TrackingService:
                     run_id=run_id, dataset_version_id=dataset_version_id, role=role
                 )
             )
+            if status != "RUNNING":
+                self._audit_late_write(conn, run_id, inputs=[f"{dataset_version_id}:{role}"])
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, run_id: str, source: Path, name: str | None = None) -> list[str]:
@@ -421,9 +440,12 @@ class TrackingService:
             ]
         stored = [(path, self.stores.artifacts.put_file(p), _media_type(path)) for path, p in files]
         with self.engine.begin() as conn:
-            self._require_run(conn, run_id)
+            status = self._require_run(conn, run_id)
             for path, ref, media in stored:
                 self._attach(conn, run_id, path, ref, media)
+            if status != "RUNNING":
+                late = [f"{path}:{ref.digest}" for path, ref, _ in stored]
+                self._audit_late_write(conn, run_id, artifacts=late)
         return [path for path, _, _ in stored]
 
     def log_artifact_bytes(
@@ -433,8 +455,10 @@ class TrackingService:
         path = _artifact_path(name)
         ref = self.stores.artifacts.put_bytes(data)
         with self.engine.begin() as conn:
-            self._require_run(conn, run_id)
+            status = self._require_run(conn, run_id)
             self._attach(conn, run_id, path, ref, media_type or _media_type(path))
+            if status != "RUNNING":
+                self._audit_late_write(conn, run_id, artifacts=[f"{path}:{ref.digest}"])
         return path
 
     def _attach(
@@ -547,6 +571,10 @@ class TrackingService:
     def _store_label(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    def recover_dead_runs(self) -> list[str]:
+        """End as KILLED the runs of this host whose process died (dead_runs.py)."""
+        return end_dead_runs(self.engine, _HOST)
+
     def recover_journals(self) -> list[str]:
         """Replay journals left by killed processes; their runs end as KILLED."""
         recovered = []
@@ -581,12 +609,13 @@ class TrackingService:
                     )
                 conn.execute(update(runs).where(runs.c.id == header.run_id).values(**values))
                 if "status" in values:
+                    summary = summarize(conn, header.run_id, values["key_values"])
                     append_event(
                         conn,
-                        "loopml-recovery",
+                        RECOVERY_ACTOR,
                         "run.end",
                         _uri(header.run_id),
-                        {"status": "KILLED", "recovered_points": len(points)},
+                        {"status": "KILLED", "recovered_points": len(points), **summary},
                     )
             path.unlink(missing_ok=True)
             recovered.append(header.run_id)
