@@ -30,4 +30,5 @@ class PermissionDeniedError(LoopmlError, PermissionError):
 
 
 class AuditChainError(LoopmlError):
-    """The audit trail was edited, deleted from, inserted into or reordered."""
+    """The audit trail was visibly cut or is broken: a change that would extend it is
+    refused, and so is re-keying it (`loopml audit verify` says where)."""

@@ -35,7 +35,7 @@ def test_log_table(cli: Invoke, history: None, client: Client) -> None:
     assert [r[0] for r in rows] == [str(n) for n in range(1, len(rows) + 1)]
     by_action = {r[3]: r for r in rows}
     move = by_action["alias.move"]
-    assert move[2] == client.settings.user
+    assert move[2] == client.principal.name
     assert move[4] == "model:bikes@staging"
     assert move[5] == "from=null to=2"
     assert by_action["principal.create"][4:] == ["principal:alice", "role=approver"]
@@ -85,7 +85,8 @@ def test_verify_names_an_edited_event(cli: Invoke, history: None, workspace: Pat
     out = result.stdout
     assert out.splitlines()[0] == (
         f"audit trail BROKEN at event {move['seq']}: event {move['seq']} (alias.move "
-        "model:bikes@staging) was edited: its content no longer matches its hash"
+        "model:bikes@staging) was edited: its MAC does not match its content under the audit "
+        "key (a re-hash without the key, or another key)"
     )
     [row] = table_rows(out)
     assert row[:5] == [str(move["seq"]), row[1], "mallory", "alias.move", "model:bikes@staging"]
@@ -108,3 +109,30 @@ def test_verify_empty_trail(cli: Invoke) -> None:
     assert result.exit_code == 0
     assert result.stdout.strip() == "audit trail intact: 0 events"
     assert cli("audit", "log").stdout.strip() == "no audit events yet"
+
+
+def test_verify_a_wiped_trail_is_not_intact(cli: Invoke, history: None, workspace: Path) -> None:
+    """The attack that used to print "audit trail intact: 0 events"."""
+    tamper(workspace, "DELETE FROM audit_events")
+    tamper(workspace, "DELETE FROM audit_head")
+    result = cli("audit", "verify")
+    assert result.exit_code == 1, result.output
+    assert "the trail was wiped" in result.stdout
+
+
+def test_rotate_key(
+    cli: Invoke, history: None, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = workspace / ".loopml" / "keys" / "audit.key"
+    old = key_file.read_text()
+    done = cli("audit", "rotate-key", "--json")
+    assert done.exit_code == 0, done.output
+    rotation = json.loads(done.stdout)
+    assert key_file.read_text() != old
+    assert (key_file.parent / f"audit.key.{rotation['old_key_id']}").read_text() == old
+    assert cli("audit", "verify").exit_code == 0
+    last = json.loads(cli("audit", "log", "--json", "-n", "1").stdout)[0]
+    assert (last["seq"], last["action"]) == (rotation["seq"], "audit.rotate_key")
+    user_error(cli("audit", "rotate-key", "--new-key-env", "LOOPML_NO_SUCH_VAR"), "not set")
+    monkeypatch.setenv("SHORT_KEY", "abcd")
+    user_error(cli("audit", "rotate-key", "--new-key-env", "SHORT_KEY"), "at least 32")

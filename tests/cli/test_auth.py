@@ -6,6 +6,7 @@ import json
 import re
 
 from loopml.sdk import Client
+from loopml.store.principal import os_user
 from tests.cli.helpers import Invoke, field, table_rows, user_error
 
 
@@ -88,9 +89,10 @@ def test_token_json_and_revoke(cli: Invoke) -> None:
 
 def test_whoami_without_a_token_is_the_local_admin(cli: Invoke, client: Client) -> None:
     out = cli("auth", "whoami").stdout
-    assert field(out, "principal") == client.settings.user
+    assert field(out, "principal") == client.principal.name
+    assert client.principal.name == f"local:{os_user()}"
     assert field(out, "role") == "admin"
-    assert field(out, "via").startswith("no token")
+    assert field(out, "via").startswith("no token: the operating-system user, unauthenticated")
     assert field(out, "may") == "read, write, approve, admin"
 
 
