@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.governance.audit import list_events
 from loopml.registry.aliases import (
     alias_target,
     aliases_of,
@@ -48,3 +49,17 @@ def test_move_returns_the_previous_version_and_remove_needs_the_alias(
         assert alias_target(conn, "bikes", "staging") is None
         with pytest.raises(NotFoundError, match="has no alias 'staging'"):
             remove_alias(conn, "bikes", "staging", "ana")
+
+
+def test_the_registry_removes_an_unprotected_alias_only(client: Client, bikes: BikeData) -> None:
+    train_version(client, bikes)
+    registry = client.models.registry
+    registry.set_alias("bikes", "staging", 1)
+    registry.delete_alias("bikes", "staging")
+    assert registry.get_model("bikes").aliases == {}
+    with pytest.raises(NotFoundError, match="has no alias 'staging'"):
+        registry.delete_alias("bikes", "staging")
+    with pytest.raises(ConflictError, match="'champion' of bikes is protected and cannot be"):
+        registry.delete_alias("bikes", "champion")
+    removed = list_events(registry.engine, "model:bikes@staging")
+    assert [e.action for e in removed] == ["alias.move", "alias.delete"]
