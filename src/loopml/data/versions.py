@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import ArtifactRef, hash_bytes, hash_file
 from loopml.data.profile import describe
+from loopml.data.reads import DatasetRead, note_read
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
@@ -301,7 +302,7 @@ class DatasetService:
             with self.stores.engine.connect() as conn:
                 row = conn.execute(query.where(dataset_versions.c.id == ref)).first()
             if row is not None:
-                return DatasetVersion.from_row(row)
+                return _noted(ref, DatasetVersion.from_row(row), pinned=True)
             # not an id after all: datasets may be named like one, e.g. `ds-2024abcd`
         parsed = parse_dataset_ref(ref)
         query = query.where(dataset_versions.c.name == parsed.name)
@@ -323,7 +324,7 @@ class DatasetService:
                 else "`loopml data list` shows what exists"
             )
             raise NotFoundError(f"no dataset version {parsed}; {hint}")
-        return DatasetVersion.from_row(row)
+        return _noted(ref, DatasetVersion.from_row(row), pinned=parsed.version is not None)
 
     def list(self, name: str | None = None) -> list[DatasetVersion]:
         query = select(dataset_versions).order_by(
@@ -368,3 +369,8 @@ class DatasetService:
         """The version as a pandas DataFrame."""
         frame: pd.DataFrame = self.load_arrow(ref, columns).to_pandas()
         return frame
+
+
+def _noted(ref: str, version: DatasetVersion, *, pinned: bool) -> DatasetVersion:
+    note_read(DatasetRead(ref, version.id, version.uri, version.content_hash, pinned))
+    return version

@@ -12,6 +12,7 @@ import pandas as pd
 from loopml.data import DatasetDiff, DatasetVersion
 from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
+from loopml.pipelines.context import executing_client
 from loopml.sdk.client import Client, connect
 from loopml.tracking import Run, RunList, RunRecord
 
@@ -20,8 +21,13 @@ _lock = threading.Lock()
 
 
 def client() -> Client:
-    """The process's default client: the workspace of the current folder."""
+    """The client of the pipeline step executing now, else the process's default client
+    (the workspace of the current folder): `loopml.load_dataset` in a step reads the
+    workspace the pipeline runs on, and the step's cache sees the read."""
     global _default
+    executing = executing_client()
+    if isinstance(executing, Client):
+        return executing
     with _lock:
         if _default is None:
             _default = connect()
