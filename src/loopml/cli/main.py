@@ -23,6 +23,7 @@ from loopml.cli.monitor import monitor_app
 from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
@@ -42,6 +43,7 @@ LOOP_ORDER = (
     "serve",
     "predict",
     "export",
+    "reproduce",
     "monitor",
     "trigger",
     "rollout",
@@ -184,6 +186,7 @@ def init(
 
 app.command("predict", epilog=PREDICT_EPILOG)(predict)
 app.command("export", epilog=EXPORT_EPILOG)(export)
+app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
 
