@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from loopml import __version__
+from loopml.version import __version__
 from loopml.cli.audit import audit_app
 from loopml.cli.auth import auth_app
 from loopml.cli.context import CliState

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from loopml import __version__
+from loopml.version import __version__
 from loopml.sdk import Client
 from loopml.serving import endpoints
 from loopml.serving.batching import BatchingConfig
