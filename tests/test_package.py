@@ -149,7 +149,9 @@ def test_the_architecture_page_shows_the_layer_map() -> None:
     for row in re.findall(r"^\| \*\*(\w+)\*\* \|([^|]*)\|", text, re.M):
         shown[row[0]] = set(re.findall(r"`([\w.]+)`", row[1]))
     expected = {layer: {u for u, lay in PLACEMENT.items() if lay == layer} for layer in LAYERS}
-    assert shown == expected, f"docs/architecture.md's layer table differs from loopml/layers.py: {shown}"
+    assert shown == expected, (
+        f"docs/architecture.md's layer table differs from loopml/layers.py: {shown}"
+    )
 
 
 def test_modules_stay_small() -> None:

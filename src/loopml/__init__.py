@@ -96,7 +96,6 @@ def __dir__() -> list[str]:
     return sorted((set(globals()) | set(_LAZY)) - {"TYPE_CHECKING"})
 
 
-
 __all__ = [
     "ArtifactCorruptedError",
     "Client",

@@ -10,8 +10,7 @@ import pytest
 import loopml
 from loopml.errors import ValidationError
 from loopml.pipelines import Pipeline, pipeline, step
-from loopml.sdk import Client
-from loopml.sdk import fluent
+from loopml.sdk import Client, fluent
 
 
 @step

@@ -48,6 +48,7 @@ from loopml.governance import append_event, require
 
 log = logging.getLogger("loopml.controller")
 
+
 @dataclass
 class ReconcileReport:
     """What one pass did."""

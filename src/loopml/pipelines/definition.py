@@ -25,7 +25,6 @@ from loopml.pipelines.results import PipelineResult
 from loopml.pipelines.runner import PipelineRunner
 from loopml.validation import check_name
 
-
 ClientFactory = Callable[[], PipelineClient]
 
 
