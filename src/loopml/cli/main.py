@@ -9,7 +9,6 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from loopml import __version__
 from loopml.cli.audit import audit_app
 from loopml.cli.auth import auth_app
 from loopml.cli.context import CliState
@@ -30,6 +29,7 @@ from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk import connect
+from loopml.version import __version__
 
 USER_ERROR_EXIT = 2
 LOOP_ORDER = (
