@@ -8,6 +8,7 @@ from loopml.monitoring.report.values import (
     column_verdict,
     esc,
     number,
+    p_value_tests,
     rule_text,
 )
 from loopml.monitoring.results import ColumnDrift, DriftResult
@@ -44,8 +45,10 @@ def column_table_section(drift: DriftResult | None) -> str:
         return f'<section id="columns"><h2>Columns</h2>{body}</section>'
     head = "".join(f"<th>{h}</th>" for h in HEADERS)
     rows = [_row(index, column) for index, column in ordered(drift)]
+    names = p_value_tests()
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
     note = (
-        '<p class="note">Statistic is a p-value for ks, chisquare and z tests (drift when '
+        f'<p class="note">Statistic is a p-value for {listed} tests (drift when '
         "below the threshold) and a distance otherwise (drift at or above it). "
         "Columns not tested say why; they never count as no drift.</p>"
     )

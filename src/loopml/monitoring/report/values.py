@@ -7,14 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from loopml.monitoring.drift.stat_tests import TESTS
 from loopml.monitoring.results import OK, ColumnDrift, DriftResult
-from loopml.monitoring.selection import TESTS
 
 MISSING = "—"
-
-# Tests whose statistic is a p-value: drift when it falls below the threshold. The others
-# report a distance, where drift is a value at or above the threshold.
-P_VALUE_TESTS = frozenset({"ks", "chisquare", "z"})
 
 STATUS_TEXT = {
     "missing": "column missing",
@@ -72,8 +68,9 @@ def shares(counts: Sequence[int]) -> list[float]:
     return [c / total if total else 0.0 for c in counts]
 
 
-def is_p_value(test: str | None) -> bool:
-    return test in P_VALUE_TESTS
+def p_value_tests() -> list[str]:
+    """The registered tests whose statistic is a p-value (drift below the threshold)."""
+    return [name for name, test in TESTS.items() if test.statistic == "p_value"]
 
 
 def status_text(status: str) -> str:
@@ -104,10 +101,9 @@ def rule_text(column: ColumnDrift) -> str:
     if column.threshold is None:
         return MISSING
     known = TESTS.get(column.test or "")
-    inclusive = known.inclusive if known is not None else True
-    if is_p_value(column.test):
-        return f"p {'≤' if inclusive else '<'} {number(column.threshold)}"
-    return f"{'≥' if inclusive else '>'} {number(column.threshold)}"
+    if known is None:  # a result stored by a test no longer registered: a distance
+        return f"≥ {number(column.threshold)}"
+    return known.rule_text(number(column.threshold))
 
 
 def shorten(text: str, limit: int) -> str:

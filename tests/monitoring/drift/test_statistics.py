@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import spatial, stats
 
-from loopml.monitoring import statistics as st
+from loopml.monitoring.drift import statistics as st
 
 FloatArray = st.FloatArray
 
