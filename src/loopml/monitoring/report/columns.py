@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from loopml.monitoring.report.svg import histogram_svg
-from loopml.monitoring.report.values import (
-    MISSING,
-    column_verdict,
-    esc,
-    number,
-    p_value_tests,
-    rule_text,
-)
-from loopml.monitoring.results import ColumnDrift, DriftResult
+from loopml.htmlkit import MISSING, esc, number, paired_bars, step_overlay
+from loopml.monitoring.report.verdicts import column_verdict, p_value_tests, rule_text
+from loopml.monitoring.results import ColumnDrift, DriftResult, Histogram
 
 HEADERS = (
     "Column",
@@ -112,3 +105,10 @@ def _plot_card(index: int, column: ColumnDrift) -> str:
         f'<span class="pill {css}">{esc(verdict)}</span>'
         f'<div class="muted">{statistic}</div></figcaption>{chart}</figure>'
     )
+
+
+def histogram_svg(histogram: Histogram, title: str) -> str:
+    """The right chart for a histogram: overlaid shares for numbers, paired bars otherwise."""
+    if histogram.categories is not None:
+        return paired_bars(histogram.reference, histogram.current, histogram.categories, title)
+    return step_overlay(histogram.reference, histogram.current, histogram.edges, title)

@@ -1,16 +1,10 @@
-"""How numbers, times and verdicts are written in a report; every string leaves here escaped."""
+"""How a report words statuses and verdicts (numbers and escaping come from the HTML kit)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from html import escape
-
+from loopml.htmlkit import MISSING, number
 from loopml.monitoring.drift.stat_tests import TESTS
 from loopml.monitoring.results import OK, ColumnDrift, DriftResult
-
-MISSING = "—"
 
 STATUS_TEXT = {
     "missing": "column missing",
@@ -20,52 +14,6 @@ STATUS_TEXT = {
     "no_labels": "no labels yet",
     "partial": "some columns not tested",
 }
-
-
-def esc(value: object) -> str:
-    """Any value as HTML-safe text (quotes too, so it is safe inside attributes)."""
-    return escape(str(value), quote=True)
-
-
-def number(value: float | int | None) -> str:
-    """An int with thousands separators; a float to four significant digits; None as a dash."""
-    if value is None or isinstance(value, bool):
-        return MISSING if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if not math.isfinite(value):
-        return MISSING
-    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
-
-
-def compact(value: float) -> str:
-    """A number short enough for an axis label: 1.2M, 35k, 0.8123."""
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.4g}"
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    """A share in 0..1 as a percentage."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    if value and abs(value * 100) < 10**-digits:  # a rare error must not read as 0%
-        return f"{value * 100:.2g}%"
-    return f"{value * 100:.{digits}f}%"
-
-
-def when(epoch: float | None) -> str:
-    """Epoch seconds as a UTC timestamp."""
-    if epoch is None:
-        return MISSING
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def shares(counts: Sequence[int]) -> list[float]:
-    """Counts as shares of their total, so samples of different sizes compare."""
-    total = sum(counts)
-    return [c / total if total else 0.0 for c in counts]
 
 
 def p_value_tests() -> list[str]:
@@ -104,7 +52,3 @@ def rule_text(column: ColumnDrift) -> str:
     if known is None:  # a result stored by a test no longer registered: a distance
         return f"≥ {number(column.threshold)}"
     return known.rule_text(number(column.threshold))
-
-
-def shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
