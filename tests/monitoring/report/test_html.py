@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from loopml.monitoring.report import render_report
-from loopml.monitoring.report.svg import category_bars_svg, numeric_overlay_svg, trend_svg
 from loopml.monitoring.results import (
     ColumnDrift,
     DriftResult,
@@ -340,18 +339,6 @@ def step_heights(svg: str, css: str) -> list[float]:
     return [base - top for top in tops]
 
 
-def test_numeric_chart_draws_shares_of_each_sample() -> None:
-    reference = [100, 300, 600]  # shares .1 .3 .6
-    current = [5_000, 5_000, 0]  # shares .5 .5 0: a different sample size
-    svg = numeric_overlay_svg(reference, current, [0.0, 1.0, 2.0, 3.0], "x")
-    ref, cur = step_heights(svg, "ref"), step_heights(svg, "cur")
-    unit = ref[2] / 0.6  # the tallest share fills the plot
-    assert ref == pytest.approx([0.1 * unit, 0.3 * unit, 0.6 * unit], abs=0.01)
-    assert cur == pytest.approx([0.5 * unit, 0.5 * unit, 0.0], abs=0.01)
-    assert ">0<" in svg and ">3<" in svg  # outer edges labelled
-    assert len(svg) < 4_000
-
-
 def test_report_charts_match_the_histograms() -> None:
     result = big_window()
     assert result.drift is not None
@@ -364,26 +351,6 @@ def test_report_charts_match_the_histograms() -> None:
     expected = [c / total for c in column.histogram.reference]
     ratios = [h / e for h, e in zip(ref, expected, strict=True)]
     assert max(ratios) == pytest.approx(min(ratios), rel=0.01)
-
-
-def test_category_bars_are_proportional_to_shares() -> None:
-    svg = category_bars_svg([1, 3], [30, 10], ["a", "b"], "c")
-    bars = re.findall(r'<rect class="\w+" x="110" y="[\d.]+" width="([\d.]+)" height="8"', svg)
-    widths = [float(w) for w in bars]
-    ref_a, cur_a, ref_b, cur_b = widths
-    assert ref_b / ref_a == pytest.approx(3.0, rel=0.01)
-    assert cur_a / cur_b == pytest.approx(3.0, rel=0.01)
-    assert cur_a == pytest.approx(ref_b, rel=0.01)  # both are 75 % of their sample
-    assert svg.index("25% → 75%") < svg.index("75% → 25%")  # a, then b
-
-
-def test_trend_chart_skips_missing_windows() -> None:
-    svg = trend_svg("share", ["a", "b", "c", "d"], [0.1, None, 0.3, 0.4], limit=0.3)
-    line = re.search(r'<path class="line" d="([^"]+)"', svg)
-    assert line
-    assert re.findall(r"[ML]", line.group(1)) == ["M", "M", "L"]
-    assert svg.count("<circle") == 3
-    assert 'class="limit"' in svg
 
 
 def test_trends_use_history_once() -> None:

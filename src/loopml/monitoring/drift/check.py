@@ -17,14 +17,15 @@ from numbers import Real
 from typing import Any
 
 from loopml.errors import ValidationError
-from loopml.monitoring.column_drift import categorical_drift, numerical_drift, untested
-from loopml.monitoring.columns import (
+from loopml.monitoring.drift.column import categorical_drift, numerical_drift, untested
+from loopml.monitoring.drift.columns import (
     ColumnSource,
     Source,
     detect_kind,
     open_source,
     readable_as,
 )
+from loopml.monitoring.drift.stat_tests import DriftTest, get_test
 from loopml.monitoring.results import (
     EMPTY,
     MISSING,
@@ -34,7 +35,6 @@ from loopml.monitoring.results import (
     ColumnKind,
     DriftResult,
 )
-from loopml.monitoring.selection import StatTest, check_applicable, get_test
 
 ALL = "*"  # key of `tests` / `thresholds` that applies to every column
 # Columns tested at once by default. One: Arrow and DuckDB already decode a column on all
@@ -94,7 +94,7 @@ class DriftOptions:
             test = get_test(name, column)
             kind = self.declared_kind(column)
             if kind is not None:
-                check_applicable(test, kind, column)
+                test.check_applicable(kind, column)
         for column, threshold in (self.thresholds or {}).items():
             test = self.test_for(column)
             if test is not None:
@@ -105,7 +105,7 @@ class DriftOptions:
             return "numerical"
         return "categorical" if column in self.categorical else None
 
-    def test_for(self, column: str) -> StatTest | None:
+    def test_for(self, column: str) -> DriftTest | None:
         """The test forced on a column, if any."""
         tests = self.tests or {}
         name = tests.get(column, tests.get(ALL))
@@ -159,7 +159,7 @@ def check_drift(
 class _Column:
     name: str
     kind: ColumnKind | None
-    test: StatTest | None
+    test: DriftTest | None
     threshold: float | None
     missing_from: str | None  # "reference", "current window" or "reference and current window"
     is_prediction: bool
@@ -263,7 +263,7 @@ def _plan(
         test = options.test_for(name)
         threshold = options.threshold_for(name)
         if kind is not None and test is not None:
-            check_applicable(test, kind, name)
+            test.check_applicable(kind, name)
         plan.append(
             _Column(
                 name,

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import list_events, verify_chain
-from loopml.monitoring.alert_rules import AlertRule
-from loopml.monitoring.alert_sinks import AlertEvent, WebhookSink, check_url, parse_sinks
-from loopml.monitoring.alerts import AlertService, open_key, parse_rule
+from loopml.monitoring.alerts.rules import AlertRule
+from loopml.monitoring.alerts.service import AlertService, open_key, parse_rule
+from loopml.monitoring.alerts.sinks import AlertEvent, WebhookSink, check_url, parse_sinks
 from loopml.monitoring.results import LatencyResult, PerformanceResult, WindowResult
 from loopml.sdk import Client
 from loopml.store import Stores

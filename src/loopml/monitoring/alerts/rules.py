@@ -123,10 +123,6 @@ class Condition:
     threshold: float | None
     message: str
 
-    @property
-    def holds(self) -> bool:
-        return self.state == "firing"
-
 
 def evaluate_rules(rules: list[AlertRule], window: WindowResult) -> list[Condition]:
     """Every rule's conditions on `window`, firing, clear or unknown."""

@@ -25,7 +25,7 @@ from loopml.monitoring import DriftResult, check_drift
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
-ROOT = HERE.parent.parent
+ROOT = HERE.parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 NUMERICAL = ["num_normal", "num_lognormal", "num_int", "num_low", "num_bin"]
 CATEGORICAL = ["cat_str", "cat_many", "cat_bin", "cat_int", "cat_new"]

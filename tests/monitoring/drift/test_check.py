@@ -14,7 +14,7 @@ import pytest
 
 from loopml.errors import ValidationError
 from loopml.monitoring import DriftOptions, DriftResult, check_drift
-from loopml.monitoring.histograms import OTHER
+from loopml.monitoring.drift.histograms import OTHER
 from loopml.monitoring.results import ALL_NULL, EMPTY, MISSING, NO_REFERENCE, OK
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import performance
-from loopml.monitoring.window_queries import labelled_rows, latency_by_model, request_rows
+from loopml.monitoring.windows.queries import labelled_rows, latency_by_model, request_rows
 from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.prediction_log.queries import connect
 from loopml.sdk import Client

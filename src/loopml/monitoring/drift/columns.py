@@ -32,8 +32,8 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from loopml.errors import ValidationError
+from loopml.monitoring.drift.statistics import FloatArray, IntArray
 from loopml.monitoring.results import ColumnKind
-from loopml.monitoring.statistics import FloatArray, IntArray
 
 PathLike: TypeAlias = str | os.PathLike[str]
 Source: TypeAlias = (

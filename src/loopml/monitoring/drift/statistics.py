@@ -241,13 +241,6 @@ def psi(ref_counts: IntArray, cur_counts: IntArray, min_share: float = PSI_MIN_S
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def psi_band(value: float) -> str:
-    """The conventional reading of a PSI value."""
-    if value < 0.1:
-        return "no significant change"
-    return "moderate shift" if value < 0.25 else "significant shift"
-
-
 def decile_edges(ref: FloatArray, bins: int = PSI_BINS) -> FloatArray:
     """Inner bin edges at the reference's quantiles 1/bins … (bins-1)/bins, without repeats.
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from loopml.monitoring.drift.statistics import FloatArray, IntArray, count_below
 from loopml.monitoring.results import Histogram
-from loopml.monitoring.statistics import FloatArray, IntArray, count_below
 
 NUMERICAL_BINS = 25
 TOP_LEVELS = 20

@@ -1,8 +1,8 @@
 """Small inline SVG charts drawn from aggregates: no script, no external file, a few KB each.
 
-Distributions are drawn as shares of each sample, because the reference and the current
-window rarely have the same number of rows. Colours come from the page's CSS classes
-(`ref`, `cur`, `line`, `limit`), which keeps every chart short.
+Distributions are drawn as shares of each sample, because the samples compared rarely have
+the same number of rows. Colours come from the CSS classes in `CSS` (`ref`, `cur`, `line`,
+`limit`, `bar`), which every page carries, so each chart stays short.
 """
 
 from __future__ import annotations
@@ -10,8 +10,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from loopml.monitoring.report.values import compact, esc, number, percent, shares, shorten
-from loopml.monitoring.results import Histogram
+from loopml.htmlkit.text import compact, esc, number, percent, shares, shorten, value_text
+
+CSS = """
+svg { font: 11px system-ui, sans-serif; fill: var(--ink); display: block; }
+svg.bars { font-size: 12px; display: inline; }
+svg .chart-title { font-weight: 600; font-size: 12px; }
+svg .tick { fill: var(--muted); }
+svg .ref { fill: var(--ref); fill-opacity: .75; }
+svg path.cur { fill: none; stroke: var(--cur); stroke-width: 2; }
+svg rect.cur { fill: var(--cur); }
+svg .axis { stroke: var(--line); }
+svg .line { fill: none; stroke: var(--accent); stroke-width: 2; }
+svg .dot { fill: var(--accent); }
+svg .limit { stroke: var(--bad); stroke-dasharray: 4 3; }
+svg .bar { fill: var(--accent); }
+svg .undefined { fill: var(--muted); font-style: italic; }
+"""
 
 WIDTH = 320
 PLOT_LEFT = 44
@@ -22,16 +37,7 @@ HEIGHT = 170
 MAX_TICK = 12
 
 
-def histogram_svg(histogram: Histogram, title: str) -> str:
-    """The right chart for a histogram: overlaid shares for numbers, grouped bars otherwise."""
-    if histogram.categories is not None:
-        return category_bars_svg(
-            histogram.reference, histogram.current, histogram.categories, title
-        )
-    return numeric_overlay_svg(histogram.reference, histogram.current, histogram.edges, title)
-
-
-def numeric_overlay_svg(
+def step_overlay(
     reference: Sequence[int], current: Sequence[int], edges: Sequence[float] | None, title: str
 ) -> str:
     """Reference as a filled step area, current as a step outline over it.
@@ -79,7 +85,7 @@ CAT_BAR = 140
 CAT_ROW = 22
 
 
-def category_bars_svg(
+def paired_bars(
     reference: Sequence[int], current: Sequence[int], categories: Sequence[str], title: str
 ) -> str:
     """Two thin horizontal bars per category (reference above current), scaled to shares."""
@@ -114,7 +120,7 @@ TREND_HEIGHT = 150
 DOTS_UP_TO = 40
 
 
-def trend_svg(
+def trend_line(
     title: str,
     labels: Sequence[str],
     values: Sequence[float | None],
@@ -218,3 +224,51 @@ def _empty_svg(title: str, width: int = WIDTH, height: int = 60) -> str:
         f"{_open(width, height, title, heading=True)}"
         f'<text x="0" y="38" class="tick">no values to plot</text></svg>'
     )
+
+
+BAR_LABEL = 190
+BAR_LENGTH = 220
+BAR_VALUE = 70
+BAR_ROW = 22
+BAR_MAX_LABEL = 24
+
+
+def bar_chart(
+    title: str,
+    bars: Sequence[tuple[str, float | None]],
+    scale: float | None = None,
+    *,
+    missing: str = "undefined",
+) -> str:
+    """One horizontal bar per label, scaled to `scale` or the largest value; None as `missing`."""
+    values = [v for _, v in bars if v is not None and math.isfinite(v)]
+    top = scale or max((abs(v) for v in values), default=0.0) or 1.0
+    width = BAR_LABEL + BAR_LENGTH + BAR_VALUE
+    height = BAR_ROW * len(bars) + 28
+    parts = [
+        f'<svg class="bars" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+        f'<text x="0" y="14" class="chart-title">{esc(title)}</text>',
+    ]
+    for row, (label, value) in enumerate(bars):
+        y = 24 + row * BAR_ROW
+        parts.append(
+            f"<g><title>{esc(label)}: {esc(value_text(value, missing))}</title>"
+            f'<text x="{BAR_LABEL - 6}" y="{y + 14}" text-anchor="end">'
+            f"{esc(shorten(label, BAR_MAX_LABEL))}</text>"
+        )
+        if value is None or not math.isfinite(value):
+            parts.append(
+                f'<text x="{BAR_LABEL}" y="{y + 14}" class="undefined">{esc(missing)}</text>'
+            )
+        else:
+            length = max(1.0, min(1.0, abs(value) / top) * BAR_LENGTH)
+            parts.append(
+                f'<rect x="{BAR_LABEL}" y="{y + 3}" width="{length:.1f}" '
+                f'height="{BAR_ROW - 6}" rx="2" class="bar"/>'
+                f'<text x="{BAR_LABEL + BAR_LENGTH + 6}" y="{y + 14}">'
+                f"{esc(value_text(value))}</text>"
+            )
+        parts.append("</g>")
+    parts.append("</svg>")
+    return "".join(parts)

@@ -26,23 +26,12 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import append_event, require
-from loopml.monitoring.alert_rules import AlertRule, Condition, evaluate_rules
-from loopml.monitoring.alert_sinks import AlertEvent, AlertSink, deliver, parse_sinks
+from loopml.monitoring.alerts.rules import AlertRule, Condition, evaluate_rules
+from loopml.monitoring.alerts.sinks import AlertEvent, AlertSink, deliver, parse_sinks
 from loopml.monitoring.results import WindowResult
 from loopml.store import Stores
 from loopml.store.records import new_id
 from loopml.store.schema import KEY_LEN, alerts
-
-__all__ = [
-    "Alert",
-    "AlertChanges",
-    "AlertRule",
-    "AlertService",
-    "Condition",
-    "evaluate_rules",
-    "open_key",
-    "parse_rule",
-]
 
 log = logging.getLogger("loopml.alerts")
 

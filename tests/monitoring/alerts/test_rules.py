@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from loopml.errors import ValidationError
-from loopml.monitoring.alert_rules import AlertRule, evaluate_rules
+from loopml.monitoring.alerts.rules import AlertRule, evaluate_rules
 from loopml.monitoring.results import (
     ColumnDrift,
     DriftResult,

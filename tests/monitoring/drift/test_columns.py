@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loopml.errors import ValidationError
-from loopml.monitoring.columns import (
+from loopml.monitoring.drift.columns import (
     ColumnSource,
     align_levels,
     detect_kind,

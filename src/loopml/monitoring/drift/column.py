@@ -7,11 +7,9 @@ the test choice. A side with no usable values gives a status instead of a verdic
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-from loopml.monitoring import statistics as st
-from loopml.monitoring.columns import (
+from loopml.monitoring.drift.columns import (
     CategoricalCounts,
     ColumnSource,
     NumericalValues,
@@ -19,11 +17,11 @@ from loopml.monitoring.columns import (
     read_categorical,
     read_numerical,
 )
-from loopml.monitoring.histograms import categorical_histogram, numerical_histogram
+from loopml.monitoring.drift.histograms import categorical_histogram, numerical_histogram
+from loopml.monitoring.drift.samples import Samples
+from loopml.monitoring.drift.selection import default_test
+from loopml.monitoring.drift.stat_tests import DriftTest
 from loopml.monitoring.results import ALL_NULL, NO_REFERENCE, OK, ColumnDrift, Histogram
-from loopml.monitoring.selection import StatTest, default_test
-
-STURGES_MIN_DISTINCT = 20  # Evidently bins a numerical column for JS above this many values
 
 
 def numerical_drift(
@@ -32,7 +30,7 @@ def numerical_drift(
     cur_source: ColumnSource,
     name: str,
     *,
-    test: StatTest | None,
+    test: DriftTest | None,
     threshold: float | None,
     histograms: bool,
 ) -> ColumnDrift:
@@ -43,9 +41,9 @@ def numerical_drift(
     cur = read_numerical(cur_source, name)
     if cur.rows == 0:
         return untested(base, ALL_NULL, ref.nulls, cur.nulls, _all_null(cur.nulls), ref.rows)
-    pair = _SortedPair(ref.values, cur.values)
-    chosen = test or default_test("numerical", ref.rows, pair.distinct_union)
-    statistic = _numerical_statistic(chosen.name, pair)
+    samples = Samples(ref.values, cur.values)
+    chosen = test or default_test("numerical", ref.rows, samples.distinct_union)
+    statistic = chosen.on_values(samples)
     histogram = numerical_histogram(ref.values, cur.values) if histograms else None
     return _verdict(
         base,
@@ -56,8 +54,8 @@ def numerical_drift(
         cur.rows,
         ref.nulls,
         cur.nulls,
-        pair.distinct_ref,
-        pair.distinct_union,
+        samples.distinct_ref,
+        samples.distinct_union,
         histogram,
         _dropped(ref, cur),
     )
@@ -69,7 +67,7 @@ def categorical_drift(
     cur_source: ColumnSource,
     name: str,
     *,
-    test: StatTest | None,
+    test: DriftTest | None,
     threshold: float | None,
     histograms: bool,
 ) -> ColumnDrift:
@@ -82,7 +80,7 @@ def categorical_drift(
         return untested(base, ALL_NULL, ref.nulls, cur.nulls, _all_null(cur.nulls), ref.rows)
     levels, ref_counts, cur_counts = align_levels(ref, cur)
     chosen = test or default_test("categorical", ref.rows, len(levels))
-    statistic = _level_statistic(chosen.name, ref_counts, cur_counts)
+    statistic = chosen.score_levels(ref_counts, cur_counts)
     histogram = categorical_histogram(levels, ref_counts, cur_counts) if histograms else None
     return _verdict(
         base,
@@ -100,59 +98,9 @@ def categorical_drift(
     )
 
 
-class _SortedPair:
-    """The two sorted samples of a column, with what several tests share computed once."""
-
-    def __init__(self, ref: st.FloatArray, cur: st.FloatArray) -> None:
-        self.ref = ref
-        self.cur = cur
-        self.distinct_ref = st.count_distinct(ref)
-        self.distinct_cur = st.count_distinct(cur)
-
-    @cached_property
-    def merged(self) -> st.MergedSamples:
-        return st.merge_sorted(self.ref, self.cur)
-
-    @cached_property
-    def levels(self) -> tuple[st.FloatArray, st.IntArray, st.IntArray]:
-        return st.align_counts(*st.value_counts(self.ref), *st.value_counts(self.cur))
-
-    @cached_property
-    def distinct_union(self) -> int:
-        few = max(self.distinct_ref, self.distinct_cur) <= STURGES_MIN_DISTINCT
-        return int(self.levels[0].size) if few else self.merged.distinct
-
-
-def _numerical_statistic(test: str, pair: _SortedPair) -> float:
-    if test == "ks":
-        large = max(pair.ref.size, pair.cur.size) > st.KS_EXACT_MAX_N
-        return st.ks_pvalue(pair.ref, pair.cur, pair.merged if large else None)
-    if test == "wasserstein":
-        return st.wasserstein_normed(pair.ref, pair.merged)
-    if test == "psi":
-        return st.psi_numerical(pair.ref, pair.cur)
-    if test == "jensenshannon" and pair.distinct_ref > STURGES_MIN_DISTINCT:
-        _, ref_counts, cur_counts = st.sturges_counts(pair.ref, pair.cur)
-        return st.jensenshannon(ref_counts, cur_counts)
-    _, ref_counts, cur_counts = pair.levels  # few values: each one is a level
-    return _level_statistic(test, ref_counts, cur_counts)
-
-
-def _level_statistic(test: str, ref: st.IntArray, cur: st.IntArray) -> float:
-    if test == "jensenshannon":
-        return st.jensenshannon(ref, cur)
-    if test == "chisquare":
-        return st.chisquare_pvalue(ref, cur)
-    if test == "z":
-        return st.z_pvalue(ref, cur)
-    if test == "psi":
-        return st.psi(ref, cur)
-    raise AssertionError(f"test {test!r} reached a categorical column")  # refused in planning
-
-
 def _verdict(
     base: dict[str, Any],
-    test: StatTest,
+    test: DriftTest,
     statistic: float,
     threshold: float | None,
     ref_rows: int,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import spatial, stats
 
-from loopml.monitoring import statistics as st
+from loopml.monitoring.drift import statistics as st
 
 FloatArray = st.FloatArray
 
@@ -162,7 +162,7 @@ def test_psi_bins_are_fixed_by_the_reference() -> None:
     assert st.psi_numerical(np.full(50, 2.0), np.full(40, 2.0)) == 0.0
 
 
-def test_psi_of_levels_and_its_bands() -> None:
+def test_psi_of_levels() -> None:
     ref, cur = np.array([50, 30, 20]), np.array([20, 30, 50])
     shares_r, shares_c = ref / 100, cur / 100
     expected = np.sum((shares_c - shares_r) * np.log(shares_c / shares_r))
@@ -170,13 +170,6 @@ def test_psi_of_levels_and_its_bands() -> None:
     assert st.psi(np.array([10, 0]), np.array([5, 5])) == pytest.approx(
         (0.5 - 1.0) * math.log(0.5) + (0.5 - 1e-4) * math.log(0.5 / 1e-4)
     )
-    assert [st.psi_band(v) for v in (0.05, 0.1, 0.2, 0.25, 1.0)] == [
-        "no significant change",
-        "moderate shift",
-        "moderate shift",
-        "significant shift",
-        "significant shift",
-    ]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
