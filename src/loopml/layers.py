@@ -34,6 +34,7 @@ PLACEMENT: dict[str, str] = {
     "artifacts": "foundation",
     "config": "foundation",
     "errors": "foundation",
+    "htmlkit": "foundation",
     "import_paths": "foundation",
     "layers": "foundation",
     "samples": "foundation",
