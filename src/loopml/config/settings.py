@@ -88,6 +88,11 @@ class Settings(BaseModel):
         default=".loopml/keys/audit.anchor",
         description="Append-only file checkpointing the audit trail's head outside the store.",
     )
+    reproduce_run: str | None = Field(
+        default=None,
+        description="Set by `loopml reproduce`: floating dataset references resolve to the "
+        "versions this run read, and new runs are tagged `loopml.reproduces`.",
+    )
 
     @field_validator("store_url")
     @classmethod

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+
+from loopml.governance import append_event
+from loopml.store.principal import Principal
 
 # Per metric key: order-independent aggregates, so every backend computes the same digest.
 _METRICS = (
@@ -56,3 +60,24 @@ def summarize(conn: Connection, run_id: str, key_values: str) -> dict[str, Any]:
         "inputs": len(input_rows),
         "digest": hashlib.sha256(body.encode()).hexdigest(),
     }
+
+
+def audit_late_write(
+    conn: Connection, actor: Principal, run_uri: str, **written: Sequence[Any]
+) -> None:
+    """A write to a run that has ended gets its own `run.update` event: the keys (or
+    items) written, the number of metric points, and a digest of all of it."""
+    details: dict[str, Any] = {
+        kind: (
+            len(rows)
+            if kind == "metric_points"
+            else sorted(str(row["key"] if isinstance(row, Mapping) else row) for row in rows)
+        )
+        for kind, rows in written.items()
+        if rows
+    }
+    body = json.dumps(
+        {kind: list(rows) for kind, rows in written.items()}, sort_keys=True, default=str
+    )
+    details["digest"] = hashlib.sha256(body.encode()).hexdigest()
+    append_event(conn, actor, "run.update", run_uri, details)
