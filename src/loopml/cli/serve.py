@@ -15,7 +15,7 @@ SERVE_EPILOG = (
     "  loopml serve                                (every deployment, on 127.0.0.1:8000)\n"
     "  loopml serve bikes --host 0.0.0.0 --port 9000\n"
     "  loopml serve bikes --batch-rows 64 --batch-wait-ms 2   (micro-batching on)\n\n"
-    "  curl -d '{\"records\": [{...}]}' localhost:8000/v1/deployments/bikes/predict"
+    "  curl --json '{\"records\": [{...}]}' localhost:8000/v1/deployments/bikes/predict"
 )
 
 

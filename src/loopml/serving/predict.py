@@ -32,7 +32,9 @@ REQUEST_ID_HEADER = "x-request-id"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body; HTTP 413 as soon as it is known to exceed `limit` bytes."""
+    """The request body; HTTP 415 unless it is declared JSON (or not declared at all), 413 as
+    soon as it is known to exceed `limit` bytes."""
+    check_json_content_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
@@ -43,6 +45,22 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_json_content_type(header: str | None) -> None:
+    """Accept `application/json`, `application/*+json` and no Content-Type; 415 otherwise."""
+    if header is None:
+        return
+    media = header.split(";", 1)[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise ServingError.one(
+        415,
+        "content-type",
+        f"the body is declared as {media or 'nothing'!r}; only JSON is read",
+        "send it with Content-Type: application/json (curl: --json or -H 'Content-Type: "
+        "application/json')",
+    )
 
 
 def too_large(limit: int) -> ServingError:
