@@ -58,7 +58,7 @@ async def test_the_app_refuses_non_finite_ambiguous_and_non_json_bodies(
     deploy(client, "cancer", [route(cancer_v1)])
     record = cancer.records(1)[0]
     url = "/v1/deployments/cancer/predict"
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         body = orjson.dumps([{k: v for k, v in record.items() if k != "mean area"}])[:-2]
         r = await http.post(url, content=body + b', "mean area": Infinity}]')
         assert r.status_code == 422 and "non-finite" in r.text
@@ -66,7 +66,9 @@ async def test_the_app_refuses_non_finite_ambiguous_and_non_json_bodies(
         r = await http.post(url, json=both)
         assert r.status_code == 422 and "ambiguous" in r.text
         for media in ("text/plain", "application/x-www-form-urlencoded", "text/csv"):
-            r = await http.post(url, content=orjson.dumps([record]), headers={"content-type": media})
+            r = await http.post(
+                url, content=orjson.dumps([record]), headers={"content-type": media}
+            )
             assert r.status_code == 415, (media, r.text)
             assert "application/json" in r.json()["detail"][0]["hint"]
         r = await http.post(
@@ -76,7 +78,9 @@ async def test_the_app_refuses_non_finite_ambiguous_and_non_json_bodies(
         )
         assert r.status_code == 415
         for media in ("application/json", "application/json; charset=utf-8", "application/x+json"):
-            r = await http.post(url, content=orjson.dumps([record]), headers={"content-type": media})
+            r = await http.post(
+                url, content=orjson.dumps([record]), headers={"content-type": media}
+            )
             assert r.status_code == 200, (media, r.text)
         r = await http.post(url, content=orjson.dumps([record]))  # no Content-Type at all
         assert r.status_code == 200

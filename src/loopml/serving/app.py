@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from loopml import __version__
 from loopml.sdk import Client
 from loopml.serving import endpoints
+from loopml.serving.auth import AuthMode, DataPlaneAuth
 from loopml.serving.batching import BatchingConfig
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.openapi import (
@@ -32,6 +33,7 @@ def create_app(
     log_predictions: bool = True,
     batching: BatchingConfig | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    auth: AuthMode | None = None,
 ) -> FastAPI:
     """The REST data plane for `deployments` (default: every deployment in the store).
 
@@ -40,6 +42,9 @@ def create_app(
 
     The lifespan loads the routes, starts the revision watcher and the prediction log, and
     on shutdown stops them, finishing shadow jobs and flushing the log.
+
+    `auth` (default: the `serving_auth` setting) is `tokens` — predict and feedback need a
+    deployment token with that scope — or `open` (no token asked; local demos only).
     """
     if poll_interval_s <= 0 or max_body_bytes <= 0:
         raise ValueError("poll_interval_s and max_body_bytes must be positive")
@@ -53,6 +58,10 @@ def create_app(
         poll_interval_s=poll_interval_s,
         batching=batching,
     )
+    access = DataPlaneAuth(
+        auth or client.settings.serving_auth, client.deployments.tokens.grants, deployments
+    )
+    watcher.after_sync = access.refresh
     state = ServingState(
         stores=client.stores,
         watcher=watcher,
@@ -61,6 +70,7 @@ def create_app(
         shadows=ShadowScorer(metrics, lambda record: state.record(record)),
         log_predictions=log_predictions,
         max_body_bytes=max_body_bytes,
+        auth=access,
     )
 
     @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from loopml.serving import predict as predict_path
@@ -50,6 +50,7 @@ async def feedback(name: str, request: Request) -> Response:
     try:
         if name not in state.watcher.tables:
             raise not_served(name, sorted(state.watcher.tables))
+        state.auth.check(request.headers.get("authorization"), name, "feedback")
         if state.predictions is None:
             raise ServingError.one(
                 409,
@@ -63,6 +64,8 @@ async def feedback(name: str, request: Request) -> Response:
     except ServingError as exc:
         state.metrics.error(name if name in state.watcher.tables else "unknown", exc.status)
         return exc.response()
+    except ClientDisconnect:
+        return Response(status_code=predict_path.CLIENT_CLOSED)
     return _json({"deployment": name, "request_id": request_id, "recorded": True})
 
 

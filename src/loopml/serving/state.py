@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.serving.auth import DataPlaneAuth
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import RouteTable
@@ -33,6 +34,7 @@ class ServingState:
     cache: ModelCache
     metrics: ServingMetrics
     shadows: ShadowScorer
+    auth: DataPlaneAuth
     log_predictions: bool = True
     predictions: PredictionLog | None = None  # opened by start(): it creates a journal file
     max_body_bytes: int = MAX_BODY_BYTES

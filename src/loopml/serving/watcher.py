@@ -105,6 +105,7 @@ class DeploymentWatcher:
         self.problems: dict[str, str] = {}
         self.known: set[str] = set(names or [])
         self._failed: dict[str, tuple[int, float]] = {}
+        self.after_sync: Callable[[], None] | None = None  # e.g. reload the data-plane tokens
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -143,6 +144,8 @@ class DeploymentWatcher:
         for table in [*self.tables.values(), *self.previous.values()]:
             keep |= table.uris
         self.cache.retain(keep)
+        if self.after_sync is not None:
+            self.after_sync()
 
     def _build(self, deployment: Deployment) -> RouteTable:
         name = deployment.name
