@@ -203,7 +203,9 @@ async def test_predictions_and_feedback_reach_the_log(
     seen: list[Any] = []
     feedback: list[Any] = []
     monkeypatch.setattr(PredictionLog, "record", lambda self, rec: seen.append(rec))
-    monkeypatch.setattr(PredictionLog, "record_feedback", lambda self, *args: feedback.append(args))
+    monkeypatch.setattr(
+        PredictionLog, "record_feedback", lambda self, *args, **kw: feedback.append(args)
+    )
     async with serve(create_app(client, ["cancer"], auth="open")) as http:
         r = await http.post(
             "/v1/deployments/cancer/predict",

@@ -6,20 +6,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml import __version__
 from loopml.sdk import Client
 from loopml.serving import endpoints
 from loopml.serving.auth import AuthMode, DataPlaneAuth
 from loopml.serving.batching import BatchingConfig
+from loopml.serving.feedback import FeedbackAudit
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.openapi import (
     FEEDBACK_BODY,
     FEEDBACK_RESPONSES,
+    METRICS,
+    NOT_READY,
+    NOT_SERVED,
     PREDICT_BODY,
     PREDICT_RESPONSES,
 )
+from loopml.serving.schemas import build_openapi
 from loopml.serving.shadow import ShadowScorer
 from loopml.serving.state import MAX_BODY_BYTES, ServingState
 from loopml.serving.watcher import DeploymentWatcher, ModelCache
@@ -61,7 +68,6 @@ def create_app(
     access = DataPlaneAuth(
         auth or client.settings.serving_auth, client.deployments.tokens.grants, deployments
     )
-    watcher.after_sync = access.refresh
     state = ServingState(
         stores=client.stores,
         watcher=watcher,
@@ -71,7 +77,14 @@ def create_app(
         log_predictions=log_predictions,
         max_body_bytes=max_body_bytes,
         auth=access,
+        feedback_audit=FeedbackAudit(client.stores) if log_predictions else None,
     )
+
+    def after_poll() -> None:
+        access.refresh()
+        state.audit_feedback()
+
+    watcher.after_sync = after_poll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,8 +127,23 @@ def create_app(
         tags=["predict"],
     )
     api("/v1/deployments", endpoints.list_deployments, methods=["GET"], tags=["deployments"])
-    api("/v1/deployments/{name}", endpoints.get_deployment, methods=["GET"], tags=["deployments"])
+    api(
+        "/v1/deployments/{name}",
+        endpoints.get_deployment,
+        methods=["GET"],
+        responses=NOT_SERVED,
+        tags=["deployments"],
+    )
     api("/healthz", endpoints.healthz, methods=["GET"], tags=["health"])
-    api("/readyz", endpoints.readyz, methods=["GET"], tags=["health"])
-    api("/metrics", endpoints.metrics, methods=["GET"], tags=["health"])
+    api("/readyz", endpoints.readyz, methods=["GET"], responses=NOT_READY, tags=["health"])
+    api(
+        "/metrics",
+        endpoints.metrics,
+        methods=["GET"],
+        response_class=PlainTextResponse,
+        responses=METRICS,
+        tags=["health"],
+    )
+    app.add_exception_handler(StarletteHTTPException, endpoints.http_error)
+    app.openapi = lambda: build_openapi(app, state)  # type: ignore[method-assign]
     return app

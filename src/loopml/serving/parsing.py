@@ -106,6 +106,7 @@ def parse_payload(body: bytes) -> Payload:
 
 # Top-level keys that each name a whole layout; `columns` and `data` together are one.
 _LAYOUT_KEYS = ("records", "dataframe_records", "dataframe_split", "instances", "inputs")
+_KNOWN_KEYS = frozenset({*_LAYOUT_KEYS, "columns", "data"})
 
 
 def payload_of(data: Any) -> Payload:
@@ -113,6 +114,9 @@ def payload_of(data: Any) -> Payload:
         return _rows_or_records(data, "body")
     if not isinstance(data, dict):
         raise _layout("body", f"expected a JSON object or list, got {_kind(data)}")
+    unknown = [str(key) for key in data if key not in _KNOWN_KEYS]
+    if unknown:
+        raise _layout(unknown[0], "unexpected field at the top of the body")
     layouts = [key for key in _LAYOUT_KEYS if key in data]
     if "data" in data or "columns" in data:
         layouts.append("columns/data")
@@ -140,8 +144,7 @@ def payload_of(data: Any) -> Payload:
         return _table(data.get("columns"), data["data"], "data")
     if "columns" in data:
         raise _layout("data", "columns were sent without data")
-    keys = ", ".join(repr(k) for k in list(data)[:5]) or "none"
-    raise _layout("body", f"no known layout (keys: {keys})")
+    raise _layout("body", "no known layout (the body is an empty object)")
 
 
 def _records(value: Any, where: str) -> Records:

@@ -203,6 +203,7 @@ def _log(
 ) -> None:
     """Record the prediction, then hand the same input to every shadow model."""
     if state.predictions is not None:
+        state.answered.add(request_id, table.deployment, target.uri, len(rows))
         state.record(
             PredictionRecord(
                 deployment=table.deployment,

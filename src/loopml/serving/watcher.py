@@ -70,6 +70,14 @@ class ModelCache:
     def __contains__(self, uri: str) -> bool:
         return uri in self._runners
 
+    def peek(self, uri: str) -> ModelRunner | None:
+        """The loaded version `uri`, without loading it."""
+        return self._runners.get(uri)
+
+    def load(self, uri: str) -> LoadedModel:
+        """Load a version without keeping it (slow: call it in a worker thread)."""
+        return self._load(uri)
+
     def holds(self, runner: ModelRunner) -> bool:
         return self._runners.get(runner.uri) is runner
 
