@@ -70,6 +70,11 @@ class Settings(BaseModel):
         description="Data plane access: `tokens` (each predict or feedback request needs a "
         "deployment token with that scope) or `open` (no token asked: local demos only).",
     )
+    reproduce_run: str | None = Field(
+        default=None,
+        description="Set by `loopml reproduce`: floating dataset references resolve to the "
+        "versions this run read, and new runs are tagged `loopml.reproduces`.",
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",

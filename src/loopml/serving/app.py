@@ -10,7 +10,6 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loopml import __version__
 from loopml.sdk import Client
 from loopml.serving import endpoints
 from loopml.serving.auth import AuthMode, DataPlaneAuth
@@ -30,6 +29,7 @@ from loopml.serving.schemas import build_openapi
 from loopml.serving.shadow import ShadowScorer
 from loopml.serving.state import MAX_BODY_BYTES, ServingState
 from loopml.serving.watcher import DeploymentWatcher, ModelCache
+from loopml.version import __version__
 
 
 def create_app(

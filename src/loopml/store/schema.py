@@ -423,6 +423,9 @@ step_cache = Table(
     Column("pipeline", String(KEY_LEN), nullable=False),
     Column("step", String(KEY_LEN), nullable=False),
     Column("output", JSON, nullable=False),  # how to reach the output (pipelines/outputs.py)
+    # the dataset references the step resolved while it ran (data/reads.py): a floating
+    # one (`bikes`) that now means other content makes the entry stale
+    Column("reads", JSON, nullable=True),
     Column("run_id", String(ID_LEN), ForeignKey("runs.id"), nullable=False),
     Column("created_by", String(KEY_LEN), nullable=False),
     Column("created_at", Float, nullable=False),
