@@ -149,7 +149,7 @@ def test_eleven_hundred_idle_sockets_leave_loopml_serve_answering(
     url = f"http://127.0.0.1:{port}"
     idle: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # a busy machine loads the model slowly
         while True:
             assert server.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "server not ready: " + log_path.read_text()
