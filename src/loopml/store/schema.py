@@ -324,6 +324,23 @@ deployment_history = Table(
     Column("at", Float, nullable=False),
 )
 
+# Data-plane tokens: a hashed secret that lets its holder predict or send feedback to one
+# deployment (scopes: "predict", "feedback", comma-separated).
+deployment_tokens = Table(
+    "deployment_tokens",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("deployment", String(KEY_LEN), ForeignKey("deployments.name"), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(KEY_LEN), nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_deployment_tokens_deployment", "deployment"),
+)
+
 # Parquet segments of the prediction and feedback logs, kept in the artifact store.
 log_segments = Table(
     "log_segments",
