@@ -65,6 +65,10 @@ class Settings(BaseModel):
         default=None,
         description="Ray cluster for the ray executor (ray://host:10001); none starts one.",
     )
+    online_store_url: str = Field(
+        default="sqlite:///.loopml/online.db",
+        description="Online feature store: sqlite:///PATH (embedded) or redis://HOST:PORT/DB.",
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",
