@@ -121,7 +121,7 @@ def keys_unique(
     try:
         rows, distinct = conn.execute(
             f"SELECT count(*), count(DISTINCT ({columns})) FROM {scan_sql(source, False)}"
-        ).fetchone() or (0, 0)
+        ).fetchall()[0]
     except duckdb.Error as exc:
         raise ValidationError(
             f"feature view {view.name!r} cannot read its source {source.uri}: {exc}"
