@@ -123,10 +123,10 @@ class SQLiteOnlineStore:
             try:
                 if len(ids) == 1:
                     row = conn.execute(self._select(layout.view, item.features, 1), ids).fetchone()
-                    answers.append([(row[1], row[2:]) if row is not None else None])
+                    answers.append([(row[1], tuple(row[2:])) if row is not None else None])
                     continue
                 found = {
-                    r[0]: (r[1], r[2:])
+                    r[0]: (r[1], tuple(r[2:]))
                     for r in conn.execute(self._select(layout.view, item.features, len(ids)), ids)
                 }
             except sqlite3.OperationalError as exc:
@@ -135,7 +135,7 @@ class SQLiteOnlineStore:
                 answers.append([None] * len(ids))
                 continue
             answers.append([found.get(i) for i in ids])
-        return answers
+        return [_typed(item, found) for item, found in zip(reads, answers, strict=True)]
 
     def count(self, view: str) -> int:
         try:
@@ -153,3 +153,25 @@ class SQLiteOnlineStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _typed(
+    item: ViewRead, found: list[tuple[float, Row] | None]
+) -> list[tuple[float, Row] | None]:
+    """SQLite keeps booleans as 0/1: give them back as bool."""
+    types = dict(item.layout.features)
+    flags = [types[f] == "bool" for f in item.features]
+    if not any(flags):
+        return found
+    return [
+        None
+        if entry is None
+        else (
+            entry[0],
+            tuple(
+                bool(v) if flag and v is not None else v
+                for flag, v in zip(flags, entry[1], strict=True)
+            ),
+        )
+        for entry in found
+    ]
