@@ -43,7 +43,7 @@ def test_a_type_change_is_refused_and_nothing_is_written(
     plan = store.plan([changed])
     assert plan[0].action == "refused"
     assert "changes type float64 -> int64" in plan[0].details[0]
-    with pytest.raises(ValidationError, match="nothing applied.*changes type"):
+    with pytest.raises(ValidationError, match=r"nothing applied.*changes type"):
         store.apply([changed])
     assert len(store.registry.history("view", "station_stats")) == 1
 

@@ -155,9 +155,7 @@ class SQLiteOnlineStore:
         self._local = threading.local()
 
 
-def _typed(
-    item: ViewRead, found: list[tuple[float, Row] | None]
-) -> list[tuple[float, Row] | None]:
+def _typed(item: ViewRead, found: list[tuple[float, Row] | None]) -> list[tuple[float, Row] | None]:
     """SQLite keeps booleans as 0/1: give them back as bool."""
     types = dict(item.layout.features)
     flags = [types[f] == "bool" for f in item.features]
