@@ -23,14 +23,27 @@ from loopml.features.online.base import (
     key_text,
 )
 
+# KEYS: one per row; ARGV: per row its event time, its number of set fields, then the
+# field/value pairs. A row older than the stored one for its key is skipped.
 _UPSERT = """
-local current = redis.call('HGET', KEYS[1], '__ts')
-if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '__ts', unpack(ARGV))
-return 1
+local at = 1
+local written = 0
+for i, key in ipairs(KEYS) do
+  local ts = ARGV[at]
+  local n = tonumber(ARGV[at + 1])
+  local current = redis.call('HGET', key, '__ts')
+  if not current or tonumber(current) <= tonumber(ts) then
+    redis.call('DEL', key)
+    local fields = {'__ts', ts}
+    for j = 0, 2 * n - 1 do fields[#fields + 1] = ARGV[at + 2 + j] end
+    redis.call('HSET', key, unpack(fields))
+    written = written + 1
+  end
+  at = at + 2 + 2 * n
+end
+return written
 """
-CHUNK = 2000
+CHUNK = 500
 
 
 def _encode(dtype: str, value: Any) -> str | None:
@@ -73,20 +86,23 @@ class RedisOnlineStore:
         features = layout.features
         written = 0
         for start in range(0, len(keys), CHUNK):
-            pipe = self.client.pipeline(transaction=False)
+            names: list[str] = []
+            args: list[str] = []
             for key, ts, row in zip(
                 keys[start : start + CHUNK],
                 timestamps[start : start + CHUNK],
                 rows[start : start + CHUNK],
                 strict=True,
             ):
-                args: list[str] = [repr(float(ts))]
+                pairs: list[str] = []
                 for (name, dtype), value in zip(features, row, strict=True):
                     text = _encode(dtype, value)
                     if text is not None:
-                        args += [name, text]
-                self._upsert(keys=[self._key(layout.view, key)], args=args, client=pipe)
-            written += len(pipe.execute())
+                        pairs += [name, text]
+                names.append(self._key(layout.view, key))
+                args += [repr(float(ts)), str(len(pairs) // 2), *pairs]
+            self._upsert(keys=names, args=args)
+            written += len(names)
         return written
 
     def read(self, reads: Sequence[ViewRead]) -> list[list[tuple[float, Row] | None]]:
