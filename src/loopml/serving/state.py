@@ -9,6 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from loopml.features import FeatureStore
 from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.metrics import ServingMetrics
@@ -41,6 +42,7 @@ class ServingState:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="loopml-predict")
     )
     batchers: dict[tuple[str, str], MicroBatcher] = field(default_factory=dict)
+    _features: FeatureStore | None = None  # opened when a deployment first needs features
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
 
@@ -64,6 +66,12 @@ class ServingState:
             )
             self.batchers[key] = batcher
         return batcher
+
+    @property
+    def features(self) -> FeatureStore:
+        if self._features is None:
+            self._features = FeatureStore(self.stores)
+        return self._features
 
     def record(self, record: PredictionRecord) -> None:
         """Hand one prediction (or failed request) to the log; a logging failure never fails
@@ -96,3 +104,5 @@ class ServingState:
         self.executor.shutdown(wait=True)
         if self.predictions is not None:
             self.predictions.close()
+        if self._features is not None:
+            self._features.close()
