@@ -55,9 +55,7 @@ def test_plan_apply_list_show_materialize(cli: Invoke, tmp_path: Path) -> None:
     assert "deployments" in cli("features", "show", "demand").stdout
 
 
-def test_an_incompatible_change_is_refused_by_plan_and_apply(
-    cli: Invoke, tmp_path: Path
-) -> None:
+def test_an_incompatible_change_is_refused_by_plan_and_apply(cli: Invoke, tmp_path: Path) -> None:
     cli("features", "apply", str(_module(tmp_path)))
     changed = _module(tmp_path, "int64")
     planned = cli("features", "plan", str(changed))

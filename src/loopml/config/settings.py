@@ -69,6 +69,11 @@ class Settings(BaseModel):
         default="sqlite:///.loopml/online.db",
         description="Online feature store: sqlite:///PATH (embedded) or redis://HOST:PORT/DB.",
     )
+    reproduce_run: str | None = Field(
+        default=None,
+        description="Set by `loopml reproduce`: floating dataset references resolve to the "
+        "versions this run read, and new runs are tagged `loopml.reproduces`.",
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",
