@@ -203,6 +203,8 @@ def training_data(client: PipelineClient, version: ModelVersion) -> list[Dataset
     found = []
     with recording_reads():
         for item in run.inputs:
+            if item.get("role") != "training":
+                continue  # read by the run (e.g. its own validation data), not trained on
             try:
                 found.append(client.datasets.get(str(item["id"])))
             except NotFoundError:
