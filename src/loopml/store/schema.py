@@ -459,6 +459,19 @@ rollout_events = Table(
     Column("at", Float, nullable=False),
 )
 
+# Pipelines the controller may launch: registered by an admin under a name, pinned to the
+# code fingerprint they had then (a changed fingerprint needs a new registration).
+registered_pipelines = Table(
+    "registered_pipelines",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("import_path", String(KEY_LEN), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # pipeline | function
+    Column("fingerprint", String(80), nullable=False),
+    Column("registered_by", String(KEY_LEN), nullable=False),
+    Column("registered_at", Float, nullable=False),
+)
+
 # Triggers and the controller's work queue: one event per (trigger, cause); the unique
 # constraint is the deduplication, the owner and lease make claiming crash-safe.
 triggers = Table(
