@@ -10,40 +10,35 @@ import pytest
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError
 from loopml.governance import list_events, verify_chain
 from loopml.sdk import Client
-from loopml.store.schema import triggers as triggers_table
 from tests.controller.conftest import PIPELINES, MakeController, frame
 from tests.controller.helpers import lines
 
 
 def test_a_failed_event_is_retried_within_the_cooldown(
-    bikes_v1: Client, controller: MakeController, calls: Path, tmp_path: Path
+    bikes_v1: Client, controller: MakeController, calls: Path
 ) -> None:
-    broken_log = tmp_path / "broken.jsonl"
+    outage = Path(f"{calls}.down")
+    outage.write_text("down")
     triggers = bikes_v1.triggers
     triggers.create(
-        "retrain", "dataset:bikes", f"{PIPELINES}:broken", params={"log": str(broken_log)},
+        "retrain", "dataset:bikes", f"{PIPELINES}:needs_source", params={"log": str(calls)},
         cooldown="6h",
     )  # fmt: skip
     loop = controller()
     bikes_v1.log_dataset("bikes", frame(2))
     [failed] = loop.reconcile_once().finished
-    assert failed.state == "failed" and "no rows" in (failed.error or "")
-    # The cause of the failure is fixed (here: the trigger is pointed at a working
-    # pipeline); the retry runs now, although the cooldown has six hours to go.
-    with bikes_v1.stores.engine.begin() as conn:
-        conn.execute(
-            triggers_table.update()
-            .where(triggers_table.c.name == "retrain")
-            .values(pipeline=f"{PIPELINES}:record", params={"log": str(calls)})
-        )
+    assert failed.state == "failed" and "source is down" in (failed.error or "")
+    assert loop.reconcile_once().idle  # a failed event is not retried on its own
+    # The source is back: the retry runs now, although the cooldown has six hours to go.
+    outage.unlink()
     retried = triggers.retry(failed.id)
     assert (retried.state, retried.attempts, retried.error) == ("pending", 0, None)
     [done] = loop.reconcile_once().finished
-    assert (done.id, done.state) == (failed.id, "succeeded")
+    assert (done.id, done.state, done.attempts) == (failed.id, "succeeded", 1)
     assert lines(calls)[0]["trigger"]["cause"] == failed.cause
     retry_audit = [e for e in list_events(bikes_v1.stores.engine) if e.action == "trigger.retry"]
     assert retry_audit[0].details["was"] == "failed"
-    assert "no rows" in retry_audit[0].details["error"]
+    assert "source is down" in retry_audit[0].details["error"]
     assert verify_chain(bikes_v1.stores.engine).ok
 
 
