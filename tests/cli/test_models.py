@@ -45,7 +45,17 @@ def test_list_json(cli: Invoke, trained: Train) -> None:
     ]
     [listed] = json.loads(cli("models", "list", "model:bikes", "--json").stdout)
     assert listed["uri"] == "model:bikes/1" and listed["id"] == version.id
-    assert listed["signature"]["inputs"][0] == {"name": "hr", "nullable": False, "type": "integer"}
+    # Range and nulls from the run's training data, and the model (a Ridge) was seen to fail
+    # on a missing value.
+    assert listed["signature"]["inputs"][0] == {
+        "name": "hr",
+        "nullable": False,
+        "type": "integer",
+        "minimum": 0.0,
+        "maximum": 23.0,
+        "training_nulls": 0,
+        "model_takes_missing": False,
+    }
 
 
 def test_list_empty_and_unknown(cli: Invoke) -> None:

@@ -79,3 +79,34 @@ def test_predict_with_an_unknown_model_or_bad_chunk_size(
     user_error(cli("predict", "nope/1", "--input", str(source), "--output", out), "nope")
     refused = cli("predict", "nope/1", "--input", str(source), "--output", out, "--chunk-rows", "0")
     assert refused.exit_code == 2
+
+
+def test_predict_on_invalid_skip_writes_the_refused_row_beside_the_output(
+    cli: Invoke, trained: Train, bikes: BikeTables, tmp_path: Path
+) -> None:
+    trained()
+    source, dest = tmp_path / "summer.parquet", tmp_path / "scored.parquet"
+    summer = bikes.summer.drop(columns=["bikers"])
+    summer.loc[700, "hum"] = None
+    summer.to_parquet(source)
+
+    failed = cli("predict", "bikes/1", "--input", str(source), "--output", str(dest))
+    user_error(failed, "missing value at row 700", "--on-invalid skip")
+
+    result = cli(
+        "predict", "bikes/1", "--input", str(source), "--output", str(dest),
+        "--on-invalid", "skip",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    aside = tmp_path / "scored.invalid.parquet"
+    assert field(result.stdout, "refused rows") == "1"
+    assert field(result.stdout, "refused rows file") == str(aside.resolve())
+    assert len(pd.read_parquet(dest)) == len(summer) - 1
+    [refused] = pd.read_parquet(aside).to_dict("records")
+    assert refused["input_row"] == 700 and "hum: missing value" in refused["invalid_reasons"]
+
+    bad = cli(
+        "predict", "bikes/1", "--input", str(source), "--output", str(dest),
+        "--on-invalid", "drop",
+    )  # fmt: skip
+    user_error(bad, "on_invalid 'drop' is unknown")

@@ -60,6 +60,14 @@ def broken(log: str, trigger: dict[str, Any]) -> None:
     raise RuntimeError("the training data has no rows")
 
 
+def needs_source(log: str, trigger: dict[str, Any]) -> dict[str, Any]:
+    """Fails while `<log>.down` exists (a data source that is out), then records the call."""
+    if Path(log + ".down").exists():
+        raise RuntimeError("the feature source is down")
+    append(log, {"trigger": trigger})
+    return {"rows": 3}
+
+
 def two_stage(workdir: str, trigger: dict[str, Any]) -> dict[str, Any]:
     """Stage one records its completion (keyed by the event) and is skipped on a relaunch;
     stage two waits for `release` before finishing, so a test can kill it mid-pipeline."""

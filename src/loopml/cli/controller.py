@@ -112,6 +112,8 @@ def _rollout(deployment: str | None, plan: str | None) -> dict[str, Any] | None:
         "bikes.train:retrain --rollout-deployment bikes-api "
         "--rollout-plan '{\"steps\": [10, 100]}'",
         "loopml trigger create nightly cron:'0 2 * * *' --pipeline bikes.train:retrain",
+        "loopml trigger create on-drift alert:bikes-drift --pipeline bikes.train:retrain "
+        "--requires-new-data bikes --param data='{trigger.new_data}'",
     ),
 )
 def create(
@@ -159,6 +161,17 @@ def create(
     disabled: Annotated[
         bool, typer.Option("--disabled", help="Create it disabled (enable it later).")
     ] = False,
+    requires_new_data: Annotated[
+        str | None,
+        typer.Option(
+            "--requires-new-data",
+            help="Alert and schedule triggers: each event waits (state waiting_data) until "
+            "this dataset has a version newer than the cause, then launches with it as "
+            "'{trigger.new_data}'.",
+            metavar="DATASET",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Declare a trigger; it fires for causes that appear from now on."""
     created = client_of(ctx).triggers.create(
@@ -169,6 +182,7 @@ def create(
         cooldown=cooldown,
         rollout=_rollout(rollout_deployment, rollout_plan),
         enabled=not disabled,
+        requires_new_data=requires_new_data,
     )
     console().print(
         Text.assemble(("created ", "green"), (created.uri, "bold"), f" on {created.source}")
@@ -205,7 +219,7 @@ def events(
         str | None,
         typer.Option(
             "--state",
-            help="pending, running, succeeded, failed or skipped_cooldown.",
+            help="pending, waiting_data, running, succeeded, failed or skipped_cooldown.",
             show_default=False,
         ),
     ] = None,
@@ -221,6 +235,31 @@ def events(
         console().print("no events")
         return
     console().print(_events_table(found))
+
+
+@trigger_app.command(
+    "retry",
+    epilog=_epilog("loopml trigger retry tev-0c1f…", "loopml trigger retry tev-0c1f… --json"),
+)
+def retry(
+    ctx: typer.Context,
+    event: Annotated[
+        str, typer.Argument(help="The event's id (see `loopml trigger events`).", metavar="EVENT")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Queue a failed or cooldown-skipped event again; the cooldown does not hold it back.
+
+    The next controller pass launches it (or, if its trigger waits for new data that has not
+    come, it waits again). Its earlier attempts stay in the audit log.
+    """
+    retried = client_of(ctx).triggers.retry(event)
+    if as_json:
+        print_json(retried.to_dict())
+        return
+    console().print(
+        Text.assemble(("retrying ", "green"), (retried.id, "bold"), f": now {retried.state}")
+    )
 
 
 @trigger_app.command("enable", epilog=_epilog("loopml trigger enable retrain"))
@@ -253,9 +292,10 @@ def delete(
 def _triggers_table(found: list[Trigger]) -> Table:
     table = Table("name", "on", "pipeline", "cooldown", "rollout", "enabled", "last fired")
     for t in found:
+        waits = t.source.requires_new_data
         table.add_row(
             t.name,
-            str(t.source),
+            str(t.source) + (f" + new data:{waits}" if waits else ""),
             t.pipeline,
             f"{t.cooldown_s:g}s" if t.cooldown_s else NONE,
             t.rollout.deployment if t.rollout else NONE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
@@ -87,6 +87,15 @@ class Settings(BaseModel):
     audit_anchor_file: str = Field(
         default=".loopml/keys/audit.anchor",
         description="Append-only file checkpointing the audit trail's head outside the store.",
+    )
+    serving_auth: Literal["tokens", "open"] = Field(
+        default="tokens",
+        description="Data plane access: `tokens` (each predict or feedback request needs a "
+        "deployment token with that scope) or `open` (no token asked: local demos only).",
+    )
+    online_store_url: str = Field(
+        default="sqlite:///.loopml/online.db",
+        description="Online feature store: sqlite:///PATH (embedded) or redis://HOST:PORT/DB.",
     )
     reproduce_run: str | None = Field(
         default=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from loopml.controller.schedules import check_cron, check_interval
@@ -26,7 +26,9 @@ RUNNING = "running"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 SKIPPED_COOLDOWN = "skipped_cooldown"
-EVENT_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED_COOLDOWN)
+WAITING_DATA = "waiting_data"  # fired, but the trigger needs a new dataset version first
+EVENT_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED_COOLDOWN, WAITING_DATA)
+RETRYABLE = (FAILED, SKIPPED_COOLDOWN)
 
 # rollout_state of an event whose pipeline succeeded (None: the trigger has no rollout)
 ROLLOUT_PENDING = "pending"
@@ -42,6 +44,10 @@ CAUSE_KEYS = {
     "schedule": ("slot", "slot_time"),
 }
 COMMON_KEYS = ("kind", "trigger", "event", "cause")
+#: Keys added to the cause once the new data a trigger waited for has arrived.
+NEW_DATA_KEYS = ("new_data", "new_data_name", "new_data_version")
+#: Kinds of trigger that may wait for new data (a dataset trigger fires on new data already).
+WAITING_KINDS = ("alert", "schedule")
 RESERVED_PARAM = "trigger"
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -60,6 +66,7 @@ class TriggerSource:
     rule: str | None = None
     every_s: float | None = None
     cron: str | None = None
+    requires_new_data: str | None = None  # a dataset that needs a new version before launching
 
     @classmethod
     def parse(cls, on: str) -> TriggerSource:
@@ -87,6 +94,17 @@ class TriggerSource:
     @classmethod
     def from_dict(cls, kind: str, data: dict[str, Any]) -> TriggerSource:
         return cls(kind, **data)
+
+    def waiting_for(self, dataset: str | None) -> TriggerSource:
+        """This source, launching only once `dataset` has a version newer than the cause."""
+        if dataset is None:
+            return self
+        if self.kind not in WAITING_KINDS:
+            raise ValidationError(
+                f"requires_new_data is for alert and schedule triggers; a {self.kind} trigger "
+                "fires on a new dataset version already"
+            )
+        return replace(self, requires_new_data=check_name("dataset", dataset))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "kind" and v is not None}
@@ -178,6 +196,7 @@ class Trigger:
             "pipeline": self.pipeline,
             "params": self.params,
             "cooldown_s": self.cooldown_s,
+            "requires_new_data": self.source.requires_new_data,
             "rollout": None if self.rollout is None else self.rollout.to_dict(),
             "enabled": self.enabled,
             "last_fired_at": self.last_fired_at,
@@ -238,15 +257,17 @@ def check_json(what: str, value: Any) -> None:
         raise ValidationError(f"{what} must be JSON (text, numbers, lists, dicts): {exc}") from exc
 
 
-def check_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def check_params(
+    kind: str, params: dict[str, Any] | None, *, waits_for_data: bool = False
+) -> dict[str, Any]:
     """Keyword arguments of the pipeline: JSON values; `{trigger.KEY}` placeholders name a
-    key of the cause that this kind of trigger has."""
+    key of the cause that this kind of trigger has (and the new data's, when it waits)."""
     if params is None:
         return {}
     if not isinstance(params, dict):
         raise ValidationError(f"params must be a dict of NAME: VALUE, got {params!r}")
     check_json("params", params)
-    allowed = COMMON_KEYS + CAUSE_KEYS[kind]
+    allowed = COMMON_KEYS + CAUSE_KEYS[kind] + (NEW_DATA_KEYS if waits_for_data else ())
     for name, value in params.items():
         if not isinstance(name, str) or not _PARAM_NAME.match(name):
             raise ValidationError(f"param name {name!r} must be a Python identifier")

@@ -5,7 +5,8 @@ event per new cause and moves the trigger's cursor, so a cause is seen once howe
 controllers evaluate at the same moment; the UNIQUE (trigger, cause) constraint backs that
 up. Cooldown is decided here too: a cause arriving within `cooldown_s` of the last fire is
 recorded as `skipped_cooldown` (not queued), so one drift episode or one burst of data
-starts one retraining.
+starts one retraining. A fire whose pipeline failed does not hold back the next cause, and
+`retry` queues a failed or skipped event again whatever the cooldown says.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.controller.causes import Cause, new_causes, starting_cursor
+from loopml.controller.data_wait import release_waiting, wait_info
+from loopml.controller.event_retry import no_event, retry_event
 from loopml.controller.trigger_records import (
     EVENT_STATES,
+    FAILED,
     PENDING,
     RUNNING,
     SKIPPED_COOLDOWN,
+    WAITING_DATA,
     RolloutSpec,
     Trigger,
     TriggerEvent,
@@ -63,15 +68,22 @@ class TriggerService:
         cooldown: str | float | None = None,
         rollout: RolloutSpec | dict[str, Any] | None = None,
         enabled: bool = True,
+        requires_new_data: str | None = None,
     ) -> Trigger:
-        """Declare a trigger; it fires only for causes that appear after this call."""
+        """Declare a trigger; it fires only for causes that appear after this call.
+
+        With `requires_new_data=DATASET` (alert and schedule triggers), each event waits as
+        `waiting_data` until DATASET has a version created after the cause, then launches.
+        """
         actor = self.stores.actor
         require(actor, "write", "create triggers")
         check_name("trigger", name)
-        source = TriggerSource.parse(on)
+        source = TriggerSource.parse(on).waiting_for(requires_new_data)
         path = check_pipeline_reference(pipeline)
         PipelineCatalog(self.stores).admit(path)  # registered, or registered now by an admin
-        checked_params = check_params(source.kind, params)
+        checked_params = check_params(
+            source.kind, params, waits_for_data=source.requires_new_data is not None
+        )
         cooldown_s = check_cooldown(cooldown)
         spec = RolloutSpec.parse(rollout)
         if not isinstance(enabled, bool):
@@ -231,9 +243,7 @@ class TriggerService:
                 select(trigger_events).where(trigger_events.c.id == event_id)
             ).first()
         if row is None:
-            raise NotFoundError(
-                f"no trigger event {event_id!r}; see `loopml trigger events` for their ids"
-            )
+            raise no_event(event_id)
         return TriggerEvent.from_row(row)
 
     # ------------------------------------------------------------------ evaluate
@@ -256,37 +266,47 @@ class TriggerService:
                 return recorded
             trigger = Trigger.from_row(row)
             causes = new_causes(conn, trigger, now)
-            if not causes:
-                return recorded
-            seen = set(
-                conn.execute(
-                    select(trigger_events.c.cause).where(
-                        trigger_events.c.trigger_name == name,
-                        trigger_events.c.cause.in_([c.key for c in causes]),
-                    )
-                ).scalars()
-            )
-            fresh = [c for c in causes if c.key not in seen]
-            # With a cooldown, the newest of a burst fires: a retraining should see the
-            # freshest data. Without one, every cause fires, oldest first.
-            ordered = builtins.list(reversed(fresh)) if trigger.cooldown_s > 0 else fresh
-            last_fired = trigger.last_fired_at
-            for cause in ordered:
-                cooling = last_fired is not None and now - last_fired < trigger.cooldown_s
-                event = self._insert(conn, trigger, cause, now, cooling)
-                if event is None:
-                    continue
-                recorded.append(event)
-                if not cooling:
-                    last_fired = now
+            if causes:
+                recorded += self._record_causes(conn, trigger, causes, now)
+            if trigger.source.requires_new_data is not None:
+                release_waiting(conn, trigger, self.stores.actor)
+        return recorded
+
+    def _record_causes(
+        self, conn: Connection, trigger: Trigger, causes: builtins.list[Cause], now: float
+    ) -> builtins.list[TriggerEvent]:
+        """One event per unseen cause, pending or skipped by the cooldown; moves the cursor."""
+        name = trigger.name
+        recorded: builtins.list[TriggerEvent] = []
+        seen = set(
             conn.execute(
-                update(triggers)
-                .where(triggers.c.name == name)
-                .values(
-                    cursor=max(trigger.cursor, *(c.position for c in causes)),
-                    last_fired_at=last_fired,
+                select(trigger_events.c.cause).where(
+                    trigger_events.c.trigger_name == name,
+                    trigger_events.c.cause.in_([c.key for c in causes]),
                 )
+            ).scalars()
+        )
+        fresh = [c for c in causes if c.key not in seen]
+        # With a cooldown, the newest of a burst fires: a retraining should see the
+        # freshest data. Without one, every cause fires, oldest first.
+        ordered = builtins.list(reversed(fresh)) if trigger.cooldown_s > 0 else fresh
+        last_fired = None if self._last_fire_failed(conn, name) else trigger.last_fired_at
+        for cause in ordered:
+            cooling = last_fired is not None and now - last_fired < trigger.cooldown_s
+            event = self._insert(conn, trigger, cause, now, cooling)
+            if event is None:
+                continue
+            recorded.append(event)
+            if not cooling:
+                last_fired = now
+        conn.execute(
+            update(triggers)
+            .where(triggers.c.name == name)
+            .values(
+                cursor=max(trigger.cursor, *(c.position for c in causes)),
+                last_fired_at=last_fired,
             )
+        )
         return recorded
 
     def _insert(
@@ -299,8 +319,10 @@ class TriggerService:
             "event": event_id,
             "cause": cause.key,
             **cause.info,
+            **wait_info(conn, trigger),
         }
-        state = SKIPPED_COOLDOWN if cooling else PENDING
+        waits = trigger.source.requires_new_data is not None
+        state = SKIPPED_COOLDOWN if cooling else WAITING_DATA if waits else PENDING
         values: dict[str, Any] = {
             "id": event_id,
             "trigger_name": trigger.name,
@@ -334,6 +356,28 @@ class TriggerService:
         append_event(conn, self.stores.actor, action, trigger.uri, details)
         values["trigger"] = values.pop("trigger_name")
         return TriggerEvent(**values)
+
+    def _last_fire_failed(self, conn: Connection, name: str) -> bool:
+        """Whether the trigger's newest fired (not skipped) event failed: then the cooldown
+        holds nothing back, since no retraining came of that fire."""
+        state = conn.execute(
+            select(trigger_events.c.state)
+            .where(
+                trigger_events.c.trigger_name == name,
+                trigger_events.c.state != SKIPPED_COOLDOWN,
+            )
+            .order_by(trigger_events.c.created_at.desc(), trigger_events.c.id.desc())
+            .limit(1)
+        ).scalar()
+        return bool(state == FAILED)
+
+    # ------------------------------------------------------------------ retry
+    def retry(self, event_id: str) -> TriggerEvent:
+        """Queue a failed or cooldown-skipped event again, now and whatever the cooldown."""
+        require(self.stores.actor, "write", f"retry trigger event {event_id!r}")
+        with self.engine.begin() as conn:
+            retry_event(conn, self.stores.actor, event_id)
+        return self.event(event_id)
 
     def _row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
         query = select(triggers).where(triggers.c.name == name)

@@ -9,8 +9,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from loopml.features import FeatureStore
 from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.serving.auth import DataPlaneAuth
 from loopml.serving.batching import MicroBatcher
+from loopml.serving.feedback import AnsweredRequests, FeedbackAudit, LabelRule
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import RouteTable
 from loopml.serving.scoring import ModelRunner
@@ -33,6 +36,7 @@ class ServingState:
     cache: ModelCache
     metrics: ServingMetrics
     shadows: ShadowScorer
+    auth: DataPlaneAuth
     log_predictions: bool = True
     predictions: PredictionLog | None = None  # opened by start(): it creates a journal file
     max_body_bytes: int = MAX_BODY_BYTES
@@ -41,6 +45,10 @@ class ServingState:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="loopml-predict")
     )
     batchers: dict[tuple[str, str], MicroBatcher] = field(default_factory=dict)
+    answered: AnsweredRequests = field(default_factory=AnsweredRequests)
+    label_rules: dict[str, LabelRule] = field(default_factory=dict)
+    feedback_audit: FeedbackAudit | None = None
+    _features: FeatureStore | None = None  # opened when a deployment first needs features
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
 
@@ -64,6 +72,12 @@ class ServingState:
             )
             self.batchers[key] = batcher
         return batcher
+
+    @property
+    def features(self) -> FeatureStore:
+        if self._features is None:
+            self._features = FeatureStore(self.stores)
+        return self._features
 
     def record(self, record: PredictionRecord) -> None:
         """Hand one prediction (or failed request) to the log; a logging failure never fails
@@ -96,3 +110,18 @@ class ServingState:
         self.executor.shutdown(wait=True)
         if self.predictions is not None:
             self.predictions.close()
+        if self._features is not None:
+            self._features.close()
+        self.audit_feedback(final=True)
+
+    def audit_feedback(self, final: bool = False) -> None:
+        """Write the feedback counts to the audit trail (each minute, and at shutdown)."""
+        if self.feedback_audit is None:
+            return
+        try:
+            if final:
+                self.feedback_audit.flush()
+            else:
+                self.feedback_audit.maybe_flush()
+        except Exception:  # the store may be briefly unreachable: the counts are retried
+            log.exception("auditing feedback counts failed")

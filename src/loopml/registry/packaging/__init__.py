@@ -17,12 +17,21 @@ from loopml.registry.packaging.manifest import (
 from loopml.registry.packaging.onnx_export import export_onnx, onnx_parity
 from loopml.registry.packaging.save import save_model
 from loopml.registry.packaging.signature import Signature
+from loopml.registry.packaging.training_facts import (
+    ColumnFacts,
+    facts_from_frame,
+    facts_from_profile,
+    probe_missing,
+    with_missing_probe,
+    with_training_facts,
+)
 
 __all__ = [
     "COLUMN_TYPES",
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "MAX_CATEGORIES",
+    "ColumnFacts",
     "ColumnSpec",
     "ColumnType",
     "FieldError",
@@ -31,9 +40,14 @@ __all__ = [
     "ModelManifest",
     "Signature",
     "export_onnx",
+    "facts_from_frame",
+    "facts_from_profile",
     "infer_signature",
     "load_model",
     "onnx_parity",
+    "probe_missing",
     "read_manifest",
     "save_model",
+    "with_missing_probe",
+    "with_training_facts",
 ]

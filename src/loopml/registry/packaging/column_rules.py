@@ -230,7 +230,7 @@ class ColumnRule:
                 FieldError(
                     spec.name,
                     f"missing value at {_rows_text(nulls)}",
-                    f"{spec.name!r} was never empty in training; send a value",
+                    _null_hint(spec),
                 )
             )
         if wrong:
@@ -259,3 +259,11 @@ class ColumnRule:
         levels = self.spec.categories or []
         shown = ", ".join(repr(level) for level in levels[:_SHOWN_LEVELS])
         return shown + (f" … ({len(levels)} in all)" if len(levels) > _SHOWN_LEVELS else "")
+
+
+def _null_hint(spec: ColumnSpec) -> str:
+    if spec.model_takes_missing is False:
+        return (
+            f"the model fails on a missing {spec.name!r} (tried when it was logged); send a value"
+        )
+    return f"{spec.name!r} was never empty in training; send a value"

@@ -19,6 +19,10 @@ class ColumnSpec:
     type: ColumnType
     nullable: bool = False
     categories: list[str] | None = None
+    minimum: float | None = None  # numeric columns: the training data's range
+    maximum: float | None = None
+    training_nulls: int | None = None  # missing values in the training data, when known
+    model_takes_missing: bool | None = None  # a probe at logging time: predict took a null
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -39,6 +43,9 @@ class ColumnSpec:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
         if self.categories is not None:
             out["categories"] = list(self.categories)
+        for key in ("minimum", "maximum", "training_nulls", "model_takes_missing"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -51,7 +58,12 @@ class ColumnSpec:
         nullable = data.get("nullable", False)
         if not isinstance(nullable, bool):
             raise ValidationError(f"'nullable' of column {data['name']!r} must be true or false")
-        return cls(data["name"], cast(ColumnType, data["type"]), nullable, categories)
+        extra = {
+            key: data[key]
+            for key in ("minimum", "maximum", "training_nulls", "model_takes_missing")
+            if data.get(key) is not None
+        }
+        return cls(data["name"], cast(ColumnType, data["type"]), nullable, categories, **extra)
 
 
 @dataclass(frozen=True)
