@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import ValidationError
+from loopml.monitoring.drift.calibration import CALIBRATIONS, check_false_alarm_rate, check_season
 from loopml.validation import check_name
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|m|min|h|d)?\s*$")
 _UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ROWS = re.compile(r"^\s*(?P<n>\d[\d_,]*)\s*rows?\s*$")
 TASKS = ("classification", "regression")
+WINDOW_TIMES = ("request", "event")
 
 
 def parse_duration(text: str | float | int, what: str) -> float:
@@ -137,6 +139,13 @@ class MonitorConfig:
     prediction: str | None = None  # dataset sources: the prediction column
     rules: list[dict[str, Any]] = field(default_factory=list)
     sinks: list[str] = field(default_factory=list)
+    # Thresholds from the reference's own windows ("reference") or the tests' ("fixed").
+    calibrate: str = "reference"
+    false_alarm_rate: float = 0.05
+    seasonal: str | None = None  # month | dayofweek | hour: compare with the same period
+    resolve_after: int = 2  # an alert resolves after this many clean windows in a row
+    min_class_rows: int = 30  # labelled rows each class needs before its metrics count
+    window_time: str = "request"  # request | event: which timestamp cuts the windows
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -149,6 +158,22 @@ class MonitorConfig:
             raise ValidationError(f"drift_share must be in (0, 1], got {share!r}")
         if self.task is not None and self.task not in TASKS:
             raise ValidationError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise ValidationError(
+                f"calibrate must be 'reference' (thresholds from the reference's own windows) "
+                f"or 'fixed' (the tests' thresholds), got {self.calibrate!r}"
+            )
+        check_false_alarm_rate(self.false_alarm_rate)
+        check_season(self.seasonal)
+        for name in ("resolve_after", "min_class_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"{name} must be an integer ≥ 1, got {value!r}")
+        if self.window_time not in WINDOW_TIMES:
+            raise ValidationError(
+                f"window_time must be 'request' (when the request arrived) or 'event' (the "
+                f"event time the request carries), got {self.window_time!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +189,12 @@ class MonitorConfig:
             "prediction": self.prediction,
             "rules": list(self.rules),
             "sinks": list(self.sinks),
+            "calibrate": self.calibrate,
+            "false_alarm_rate": self.false_alarm_rate,
+            "seasonal": self.seasonal,
+            "resolve_after": self.resolve_after,
+            "min_class_rows": self.min_class_rows,
+            "window_time": self.window_time,
         }
 
     @classmethod

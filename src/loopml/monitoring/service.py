@@ -108,6 +108,12 @@ class MonitorService:
         rules: builtins.list[str | dict[str, Any] | AlertRule] = (),  # type: ignore[assignment]
         sinks: builtins.list[str] = (),  # type: ignore[assignment]
         replace: bool = False,
+        calibrate: str = "reference",
+        false_alarm_rate: float = 0.05,
+        seasonal: str | None = None,
+        resolve_after: int = 2,
+        min_class_rows: int = 30,
+        window_time: str = "request",
     ) -> Monitor:
         """Declare a monitor; checked now (source, reference, options), run later."""
         actor = self.stores.actor
@@ -130,6 +136,12 @@ class MonitorService:
             prediction=prediction,
             rules=[rule.to_dict() for rule in parsed_rules],
             sinks=list(sinks),
+            calibrate=calibrate,
+            false_alarm_rate=false_alarm_rate,
+            seasonal=seasonal,
+            resolve_after=resolve_after,
+            min_class_rows=min_class_rows,
+            window_time=window_time,
         )
         self.alerts.check_sinks(config.sinks)
         ref = self._check_source(parsed, reference, config)
