@@ -191,7 +191,12 @@ class WindowEvaluator:
             labelled = labelled_rows(conn, span.start, span.end)
             latencies = latency_by_model(conn, span.start, span.end)
         quality = (
-            performance(labelled, task=monitor.config.task, labels=self._classes(labelled))
+            performance(
+                labelled,
+                task=monitor.config.task,
+                labels=self._classes(labelled),
+                min_class_rows=monitor.config.min_class_rows,
+            )
             if span.rows
             else None
         )
@@ -319,7 +324,9 @@ class WindowEvaluator:
                     frame = current.project(
                         f'"{config.prediction}" AS prediction, "{config.target}" AS label'
                     ).df()
-                    quality = performance(frame, task=config.task)
+                    quality = performance(
+                        frame, task=config.task, min_class_rows=config.min_class_rows
+                    )
         return WindowResult(
             label=version.uri,
             start=None,

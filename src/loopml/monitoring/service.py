@@ -296,7 +296,14 @@ class MonitorService:
                         "rows": window.rows,
                     },
                 )
-                changes = self.alerts.apply_in(conn, monitor.name, result_id, rules, window)
+                changes = self.alerts.apply_in(
+                    conn,
+                    monitor.name,
+                    result_id,
+                    rules,
+                    window,
+                    resolve_after=monitor.config.resolve_after,
+                )
         except IntegrityError:  # a concurrent runner took the same sequence number
             return None
         self.alerts.notify(monitor.name, result_id, changes, monitor.config.sinks or None)
