@@ -209,14 +209,6 @@ def create(
             help="Labelled rows each class needs in a window before quality metrics count.",
         ),
     ] = 30,
-    window_time: Annotated[
-        str,
-        typer.Option(
-            "--window-time",
-            help="request: cut windows on arrival time; event: on the event time requests "
-            "carry (replays, backfills).",
-        ),
-    ] = "request",
 ) -> None:
     """Declare a monitor; its source, reference and options are checked now."""
     monitor = client_of(ctx).monitors.create(
@@ -241,7 +233,6 @@ def create(
         seasonal=seasonal,
         resolve_after=resolve_after,
         min_class_rows=min_class_rows,
-        window_time=window_time,
     )
     out = console()
     out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))

@@ -15,7 +15,6 @@ _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|m|min|h|d)?\s
 _UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _ROWS = re.compile(r"^\s*(?P<n>\d[\d_,]*)\s*rows?\s*$")
 TASKS = ("classification", "regression")
-WINDOW_TIMES = ("request", "event")
 
 
 def parse_duration(text: str | float | int, what: str) -> float:
@@ -145,7 +144,6 @@ class MonitorConfig:
     seasonal: str | None = None  # month | dayofweek | hour: compare with the same period
     resolve_after: int = 2  # an alert resolves after this many clean windows in a row
     min_class_rows: int = 30  # labelled rows each class needs before its metrics count
-    window_time: str = "request"  # request | event: which timestamp cuts the windows
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -169,11 +167,6 @@ class MonitorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValidationError(f"{name} must be an integer ≥ 1, got {value!r}")
-        if self.window_time not in WINDOW_TIMES:
-            raise ValidationError(
-                f"window_time must be 'request' (when the request arrived) or 'event' (the "
-                f"event time the request carries), got {self.window_time!r}"
-            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,7 +187,6 @@ class MonitorConfig:
             "seasonal": self.seasonal,
             "resolve_after": self.resolve_after,
             "min_class_rows": self.min_class_rows,
-            "window_time": self.window_time,
         }
 
     @classmethod

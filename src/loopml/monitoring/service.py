@@ -113,7 +113,6 @@ class MonitorService:
         seasonal: str | None = None,
         resolve_after: int = 2,
         min_class_rows: int = 30,
-        window_time: str = "request",
     ) -> Monitor:
         """Declare a monitor; checked now (source, reference, options), run later."""
         actor = self.stores.actor
@@ -141,7 +140,6 @@ class MonitorService:
             seasonal=seasonal,
             resolve_after=resolve_after,
             min_class_rows=min_class_rows,
-            window_time=window_time,
         )
         self.alerts.check_sinks(config.sinks)
         ref = self._check_source(parsed, reference, config)
