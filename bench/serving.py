@@ -456,6 +456,7 @@ def serve_and_load(
         loopml_bin = shutil.which("loopml") or loopml_bin
     port = free_port()
     cmd = [loopml_bin, "--workspace", str(workspace), "serve", "--port", str(port)]
+    cmd += ["--auth", "open"]  # measured without tokens, like the peer it is compared with
     cmd += [*extra, deployment]
     env = dict(os.environ)
     server = Server(cmd, env, Path(args.workdir) / f"serve{suffix or '_plain'}.log")

@@ -389,13 +389,21 @@ def deploy_and_monitor(client: loopml.Client) -> None:
     )
 
 
+def data_plane_headers(client: loopml.Client) -> dict[str, str]:
+    """A deployment token for the replayed traffic: the data plane asks for one."""
+    token = client.deployments.tokens.create(
+        DEPLOYMENT, ["predict", "feedback"], label="demo replay", expires_in_s=3600
+    )
+    return {"Authorization": f"Bearer {token.token}"}
+
+
 def replay_months(client: loopml.Client, bikes: pd.DataFrame) -> None:
     """Replay April-August day by day through REST and post the ground truth of each day."""
     latencies: list[float] = []
     requests = 0
     with (
         serve_in_background(create_app(client, [DEPLOYMENT])) as url,
-        httpx.Client(base_url=url, timeout=30) as http,
+        httpx.Client(base_url=url, timeout=30, headers=data_plane_headers(client)) as http,
     ):
         console.print(f"  serving at {url}")
         progress = replay_progress()
@@ -585,7 +593,7 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
     task = progress.add_task("September", total=len(features))
     with (
         serve_in_background(create_app(client, [DEPLOYMENT])) as url,
-        httpx.Client(base_url=url, timeout=30) as http,
+        httpx.Client(base_url=url, timeout=30, headers=data_plane_headers(client)) as http,
         progress,
     ):
         for hour, (record, truth) in enumerate(zip(features, september[TARGET], strict=True)):

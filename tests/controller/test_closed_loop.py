@@ -79,7 +79,7 @@ def test_drift_retrains_canaries_and_promotes_surviving_a_killed_controller(
     controller = Controller(client, owner="test-controller", lease_s=2)
 
     with (
-        serve_in_background(create_app(client, ["bikes-api"])) as url,
+        serve_in_background(create_app(client, ["bikes-api"], auth="open")) as url,
         httpx.Client(base_url=url, timeout=30) as http,
     ):
         send(http, summer.iloc[:150])  # July under a winter model: the accuracy drops

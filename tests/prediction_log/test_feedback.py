@@ -73,3 +73,25 @@ def test_labelled_filters_like_predictions(plog: PredictionLog) -> None:
     shadowed = plog.labelled("bikes", since=T0 + 50, include_shadow=True)
     assert shadowed["model"].tolist() == ["model:bikes/3", "model:bikes/4"]
     assert shadowed["label"].tolist() == ["label-new", "label-new"]
+
+
+def test_relabels_keep_their_version_and_every_version_is_kept(plog: PredictionLog) -> None:
+    plog.record(rec("a", **THREE_ROWS))
+    plog.record_feedback("bikes", "a", 1.0, at=T0 + 5)
+    plog.record_feedback("bikes", "a", 2.0, at=T0 + 6, version=2)
+    plog.flush()
+    history = plog.feedback("bikes")
+    assert history["version"].tolist() == [1, 2] and history["label"].tolist() == [1.0, 2.0]
+    assert plog.labelled("bikes")["label"].tolist() == [2.0, 2.0, 2.0]
+
+
+def test_answered_finds_a_flushed_request_and_counts_its_labels(plog: PredictionLog) -> None:
+    plog.record(rec("a", **THREE_ROWS))
+    plog.record(rec("s", shadow=True))
+    plog.record_feedback("bikes", "a", [1.0, 2.0, 3.0], at=T0 + 5)
+    plog.flush()
+    answered = plog.answered("bikes", "a")
+    assert answered is not None and (answered.rows, answered.labels) == (3, 1)
+    assert plog.answered("bikes", "s") is None  # a shadow answer was never returned
+    assert plog.answered("bikes", "never") is None
+    assert plog.answered("other", "a") is None

@@ -104,6 +104,7 @@ def test_unknown_deployment_gives_empty_frames(any_plog: PredictionLog) -> None:
         "deployment",
         "row",
         "label",
+        "version",
     ]
     assert list(any_plog.labelled("nothing").columns) == [*BASE, "label", "label_time"]
     with any_plog.duckdb("nothing") as conn:

@@ -65,7 +65,7 @@ async def _traffic(
     """Send `requests` one-row requests through the app (and their true labels); returns
     (status, answering version) counts."""
     seen: Counter[tuple[int, str]] = Counter()
-    app = create_app(client, [NAME], poll_interval_s=0.1)
+    app = create_app(client, [NAME], poll_interval_s=0.1, auth="open")
     async with serve(app) as http:
         for i in range(requests):
             row = hours.x.iloc[[i]].to_dict(orient="records")

@@ -18,12 +18,14 @@ from loopml.cli.serve import uvicorn_config
 
 
 @contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with the same uvicorn settings as `loopml serve`; yields its base URL."""
+def live_server(app: FastAPI, **guards: Any) -> Iterator[str]:
+    """Serve `app` with the same uvicorn settings as `loopml serve` (`guards`: its
+    max_connections and header_timeout_s); yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+    config = uvicorn_config(app, "127.0.0.1", port, log_level="warning", **guards)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

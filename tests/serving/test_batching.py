@@ -67,11 +67,13 @@ async def test_batched_app_answers_like_the_unbatched_one(
 ) -> None:
     deploy(client, "cancer", [route(cancer_v1)])
     records = cancer.records(40)
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         plain = [
             (await http.post("/v1/deployments/cancer/predict", json=[r])).json() for r in records
         ]
-    app = create_app(client, ["cancer"], batching=BatchingConfig(max_rows=16, max_wait_ms=5))
+    app = create_app(
+        client, ["cancer"], batching=BatchingConfig(max_rows=16, max_wait_ms=5), auth="open"
+    )
     async with serve(app) as http:
         batched = await asyncio.gather(
             *(http.post("/v1/deployments/cancer/predict", json=[r]) for r in records)
@@ -93,7 +95,7 @@ async def test_deployment_config_switches_batching(
 ) -> None:
     deploy(client, "on", [route(cancer_v1)], config={"batching": {"max_rows": 4}})
     deploy(client, "off", [route(cancer_v1)], config={"batching": False})
-    app = create_app(client, batching=BatchingConfig())
+    app = create_app(client, batching=BatchingConfig(), auth="open")
     async with serve(app) as http:
         tables = app.state.serving.watcher.tables
         assert tables["on"].batching == BatchingConfig(max_rows=4)

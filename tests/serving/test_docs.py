@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 
 def test_every_route_and_metric_is_documented(client: Client) -> None:
     text = DOC.read_text()
-    app = create_app(client)
+    app = create_app(client, auth="open")
     for api_route in app.routes:
         if isinstance(api_route, APIRoute):
             for method in api_route.methods:

@@ -21,7 +21,7 @@ async def test_failures_are_logged_with_status_model_and_latency(
     deploy(client, "cancer", [route(cancer_v1)])
     seen: list[PredictionRecord] = []
     monkeypatch.setattr(PredictionLog, "record", lambda self, rec: seen.append(rec))
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         url = "/v1/deployments/cancer/predict"
         bad = await http.post(url, content=b"{nope", headers={"X-Request-Id": "bad-1"})
         assert bad.status_code == 400 and bad.headers["x-request-id"] == "bad-1"
@@ -50,7 +50,7 @@ async def test_failures_never_show_as_predictions(
     client: Client, cancer: Cancer, cancer_v1: ModelVersion
 ) -> None:
     deploy(client, "cancer", [route(cancer_v1)])
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         url = "/v1/deployments/cancer/predict"
         assert (await http.post(url, json=cancer.records(3))).status_code == 200
         assert (await http.post(url, json=[{"mean area": 1}])).status_code == 422

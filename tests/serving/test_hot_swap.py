@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 def test_rollout_under_load_drops_nothing(client: Client, cancer: Cancer) -> None:
     v1, v2, v3 = (register_cancer(client, cancer, seed=s) for s in range(3))
     deploy(client, "cancer", [route(v1)])
-    app = create_app(client, ["cancer"], poll_interval_s=0.05)
+    app = create_app(client, ["cancer"], poll_interval_s=0.05, auth="open")
     body = {"records": cancer.records(1)}
     with live_server(app) as url, Load(f"{url}/v1/deployments/cancer/predict", body) as load:
         load.wait_for(0, 50)
@@ -45,7 +45,7 @@ def test_replicas_follow_a_route_change(make_client: Callable[..., Client], canc
     second = make_client(root=first.settings.root)
     v1, v2 = (register_cancer(first, cancer, seed=s) for s in range(2))
     deploy(first, "cancer", [route(v1)])
-    apps = [create_app(c, ["cancer"], poll_interval_s=0.2) for c in (first, second)]
+    apps = [create_app(c, ["cancer"], poll_interval_s=0.2, auth="open") for c in (first, second)]
     with live_server(apps[0]) as url_a, live_server(apps[1]) as url_b:
         changed = time.monotonic()
         revision = first.deployments.blue_green("cancer", v2.uri).revision

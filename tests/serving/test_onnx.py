@@ -28,7 +28,7 @@ async def test_an_exported_onnx_version_serves_the_same_predictions(
     deploy(client, "edge", [route(onnx_version)])
     original = client.models.load(cancer_v1.uri)
     rows = cancer.records(20)
-    async with serve(create_app(client, ["edge"], log_predictions=False)) as http:
+    async with serve(create_app(client, ["edge"], log_predictions=False, auth="open")) as http:
         answer = await http.post("/v1/deployments/edge/predict", json={"records": rows})
         bad = await http.post("/v1/deployments/edge/predict", json={"records": [{"x": 1}]})
     assert answer.status_code == 200, answer.text

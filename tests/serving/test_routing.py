@@ -63,7 +63,7 @@ async def test_sticky_deployment_routes_one_user_to_one_model(
     v2 = register_cancer(client, cancer, seed=1)
     deploy(client, "cancer", [route(cancer_v1, 50), route(v2, 50)], sticky_key="mean radius")
     records = cancer.records(30)
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         for record in records[:10]:
             models = set()
             for _ in range(5):

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import uvicorn
 from typer.testing import CliRunner
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from loopml.cli import app
 from loopml.registry import ModelVersion
@@ -21,20 +22,19 @@ def test_serve_runs_uvicorn_with_the_app(
     started: list[uvicorn.Config] = []
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, **kw: started.append(self.config))
     args = ["--workspace", str(client.settings.root), "serve", "cancer", "--port", "9123"]
-    args += ["--batch-rows", "32", "--max-body-mb", "1", "--no-log"]
+    args += ["--batch-rows", "32", "--max-body-mb", "1", "--no-log", "--auth", "open"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (config,) = started
-    assert (config.host, config.port, config.loop, config.http) == (
-        "127.0.0.1",
-        9123,
-        "uvloop",
-        "httptools",
-    )
+    assert (config.host, config.port, config.loop) == ("127.0.0.1", 9123, "uvloop")
+    assert isinstance(config.http, type) and issubclass(config.http, HttpToolsProtocol)
     assert config.access_log is False and config.workers == 1
     state: Any = config.app.state.serving  # type: ignore[attr-defined]
     assert state.watcher.names == ["cancer"] and state.watcher.batching.max_rows == 32
     assert state.max_body_bytes == 1024 * 1024 and state.log_predictions is False
+    assert state.auth.mode == "open"
+    result = CliRunner().invoke(app, [*args[:-1], "nobody"])
+    assert result.exit_code != 0 and "tokens, open" in result.output
 
 
 def test_serve_help_lists_the_endpoints() -> None:

@@ -24,7 +24,7 @@ async def test_shadow_answers_are_logged_and_never_returned(
 ) -> None:
     shadow = register_cancer(client, cancer, seed=1)
     deploy(client, "cancer", [route(cancer_v1)], shadows=[route(shadow)])
-    async with serve(create_app(client, ["cancer"])) as http:
+    async with serve(create_app(client, ["cancer"], auth="open")) as http:
         for i in range(5):
             r = await http.post(
                 "/v1/deployments/cancer/predict",

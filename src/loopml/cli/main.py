@@ -15,6 +15,7 @@ from loopml.cli.context import CliState
 from loopml.cli.controller import CONTROLLER_EPILOG, controller, trigger_app
 from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
+from loopml.cli.deploy_tokens import deploy_token_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
 from loopml.cli.models import models_app
@@ -90,6 +91,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(models_app, name="models")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
+deploy_app.add_typer(deploy_token_app, name="token")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(rollout_app, name="rollout")

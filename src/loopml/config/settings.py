@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
@@ -64,6 +64,11 @@ class Settings(BaseModel):
     ray_address: str | None = Field(
         default=None,
         description="Ray cluster for the ray executor (ray://host:10001); none starts one.",
+    )
+    serving_auth: Literal["tokens", "open"] = Field(
+        default="tokens",
+        description="Data plane access: `tokens` (each predict or feedback request needs a "
+        "deployment token with that scope) or `open` (no token asked: local demos only).",
     )
     reproduce_run: str | None = Field(
         default=None,

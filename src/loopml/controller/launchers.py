@@ -1,5 +1,5 @@
-"""Launching what a trigger names by import path: a `loopml.pipelines` pipeline, or a
-plain Python function.
+"""Launching what a trigger names — a registered `loopml.pipelines` pipeline, or a
+registered plain function of the project (see `loopml.pipelines.catalog`).
 
 `PipelineRunLauncher` (the controller's default) runs a `Pipeline` through `Pipeline.run`,
 whose cached steps let a relaunch after a crash skip the completed ones; any other target
@@ -19,8 +19,8 @@ from loopml.controller.outcomes import candidate_of, summarize
 from loopml.controller.ports import FAILED, SUCCEEDED, ControllerClient, LaunchOutcome
 from loopml.controller.trigger_records import RESERVED_PARAM
 from loopml.errors import LoopmlError, ValidationError
-from loopml.import_paths import resolve_import_path
 from loopml.pipelines import Pipeline, PipelineFailedError, PipelineResult
+from loopml.pipelines.catalog import PipelineCatalog
 
 log = logging.getLogger("loopml.controller")
 
@@ -67,7 +67,8 @@ def failure(exc: BaseException, target: str) -> LaunchOutcome:
 
 
 class FunctionLauncher:
-    """Calls `module:function(**params)` in this process; the return value is the outcome.
+    """Calls a registered plain function (`catalog.py`) with the params in this process; the
+    return value is the outcome.
 
     A plain function has no step cache: to resume after a crash without repeating work, it
     keeps its own record of what it finished (keyed by `trigger["event"]`), or it is a
@@ -78,9 +79,21 @@ class FunctionLauncher:
         self, target: str, params: dict[str, Any], *, client: ControllerClient, key: str
     ) -> LaunchOutcome:
         try:
-            function = resolve_import_path(target)
-            if not callable(function):
-                raise ValidationError(f"pipeline {target!r} names {function!r}, not a function")
+            function, _ = PipelineCatalog(client.stores).load(target)
+        except Exception as exc:
+            return failure(exc, target)
+        if isinstance(function, Pipeline):
+            return PipelineRunLauncher().launch(target, params, client=client, key=key)
+        return self.call(function, target, params, client)
+
+    def call(
+        self,
+        function: Callable[..., Any],
+        target: str,
+        params: dict[str, Any],
+        client: ControllerClient,
+    ) -> LaunchOutcome:
+        try:
             result = function(**call_arguments(function, params, client))
         except Exception as exc:  # the pipeline's failure is its outcome, not the controller's
             return failure(exc, target)
@@ -88,8 +101,9 @@ class FunctionLauncher:
 
 
 class PipelineRunLauncher:
-    """Runs `loopml.pipelines` pipelines through `Pipeline.run` (cached steps: a relaunch
-    after a crash skips the completed ones); any other target is called as a function."""
+    """Runs registered `loopml.pipelines` pipelines through `Pipeline.run` (cached steps: a
+    relaunch after a crash skips the completed ones); a registered plain function is called.
+    Anything not registered, or whose code changed since, is refused (`catalog.py`)."""
 
     def __init__(self) -> None:
         self.functions = FunctionLauncher()
@@ -98,11 +112,11 @@ class PipelineRunLauncher:
         self, target: str, params: dict[str, Any], *, client: ControllerClient, key: str
     ) -> LaunchOutcome:
         try:
-            found = resolve_import_path(target)
+            found, _ = PipelineCatalog(client.stores).load(target)
         except Exception as exc:
             return failure(exc, target)
         if not isinstance(found, Pipeline):
-            return self.functions.launch(target, params, client=client, key=key)
+            return self.functions.call(found, target, params, client)
         try:
             run = _run_pipeline(found, params, client)
         except PipelineFailedError as exc:  # a step failed: the run it recorded is the outcome

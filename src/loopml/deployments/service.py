@@ -34,6 +34,7 @@ from loopml.deployments.strategies import (
     strategy_for,
     without,
 )
+from loopml.deployments.tokens import DeploymentTokenService
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.registry import RegistryService
@@ -62,6 +63,7 @@ class DeploymentService:
         self.stores = stores
         self.engine = stores.engine
         self.registry = registry
+        self.tokens = DeploymentTokenService(stores)
 
     # ------------------------------------------------------------------ create
     def create(

@@ -79,10 +79,20 @@ class PredictionLog:
         self._append(encode_prediction(rec), row_count(rec))
 
     def record_feedback(
-        self, deployment: str, request_id: str, label: Any, at: float | None = None
+        self,
+        deployment: str,
+        request_id: str,
+        label: Any,
+        at: float | None = None,
+        *,
+        version: int = 1,
     ) -> None:
-        """Log the true label of a request: one value for every row, or a list (one per row)."""
-        line = encode_feedback(deployment, request_id, label, time.time() if at is None else at)
+        """Log the true label of a request: one value for every row, or a list (one per row).
+
+        `version` numbers the labels of one request (2 and up: re-labels); the latest wins.
+        """
+        now = time.time() if at is None else at
+        line = encode_feedback(deployment, request_id, label, now, version)
         self._append(line, len(label) if isinstance(label, list) else 1)
 
     def _append(self, line: bytes, rows: int) -> None:
@@ -238,6 +248,10 @@ class PredictionLog:
         return queries.labelled_frame(
             self.stores, deployment, since=since, until=until, include_shadow=include_shadow
         )
+
+    def answered(self, deployment: str, request_id: str) -> queries.Answered | None:
+        """How a flushed request was answered (model, rows, labels so far), or None."""
+        return queries.answered(self.stores, deployment, request_id)
 
     def duckdb(self, deployment: str) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with views `predictions` and `feedback` for ad-hoc SQL."""

@@ -7,6 +7,8 @@ one row each, no inputs or outputs); `predictions` holds only the answered rows 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import pandas as pd
 from sqlalchemy import select
@@ -25,9 +27,19 @@ EMPTY = {
     ),
     FEEDBACK_KIND: (
         "NULL::VARCHAR AS request_id, NULL::DOUBLE AS time, NULL::VARCHAR AS deployment, "
-        "NULL::BIGINT AS row, NULL::VARCHAR AS label"
+        "NULL::BIGINT AS row, NULL::VARCHAR AS label, NULL::BIGINT AS version"
     ),
 }
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An answered request as the log holds it: its model, its rows, its labels so far."""
+
+    model: str
+    rows: int
+    labels: int
+
 
 # The latest label for each prediction row: a row-level label, or a request-level one (row
 # NULL) that applies to every row; on equal times the row-level label wins. `{join}` is
@@ -160,3 +172,19 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     first = [n for n in rest if not n.startswith("in_")]
     inputs = [n for n in rest if n.startswith("in_")]
     return frame[first + proba + inputs].reset_index(drop=True)
+
+
+def answered(stores: Stores, deployment: str, request_id: str) -> Answered | None:
+    """The answered (non-shadow) request `request_id` of `deployment`, from flushed segments."""
+    with connect(stores, deployment) as conn:
+        found = conn.execute(
+            "SELECT model, count(*) FROM predictions WHERE request_id = ? AND NOT shadow "
+            "GROUP BY model ORDER BY count(*) DESC LIMIT 1",
+            [request_id],
+        ).fetchone()
+        if found is None:
+            return None
+        (labels,) = conn.execute(
+            "SELECT count(DISTINCT time) FROM feedback WHERE request_id = ?", [request_id]
+        ).fetchone() or (0,)
+    return Answered(str(found[0]), int(found[1]), int(labels))

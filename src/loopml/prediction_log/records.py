@@ -2,7 +2,8 @@
 
 A journal line is a compact JSON array, encoded with orjson on the request path:
 `["p", deployment, request_id, model, inputs, outputs, probabilities, latency_ms, shadow, at]`
-for a prediction and `["f", deployment, request_id, label, at]` for feedback. A failed
+for a prediction and `["f", deployment, request_id, label, at]` for feedback (a re-label
+adds its version, 2 and up, as a sixth element). A failed
 request adds its HTTP status as an eleventh element; answered requests leave it out, so their
 lines stay readable by older versions during a rolling upgrade. Values JSON cannot hold are
 stored as their `str()`, NaN and infinities as null; encoding never fails.
@@ -64,9 +65,14 @@ def encode_prediction(rec: PredictionRecord) -> bytes:
     return encode(line)
 
 
-def encode_feedback(deployment: str, request_id: str, label: Any, at: float) -> bytes:
-    """The journal line of a feedback label."""
-    return encode([FEEDBACK, deployment, request_id, label, at])
+def encode_feedback(
+    deployment: str, request_id: str, label: Any, at: float, version: int = 1
+) -> bytes:
+    """The journal line of a feedback label; a re-label (version > 1) adds its version."""
+    line = [FEEDBACK, deployment, request_id, label, at]
+    if version != 1:
+        line.append(version)
+    return encode(line)
 
 
 def encode(value: list[Any]) -> bytes:

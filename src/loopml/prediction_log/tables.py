@@ -28,7 +28,7 @@ PREDICTION_COLUMNS = [
     "row",
     "prediction",
 ]
-FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label"]
+FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label", "version"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
         if kind == PREDICTION and len(item) in (10, 11):  # 11: a failed request's status
             block = _prediction_block(item)
             kind_name = PREDICTIONS
-        elif kind == FEEDBACK and len(item) == 5:
+        elif kind == FEEDBACK and len(item) in (5, 6):  # 6: a re-label's version
             block = _feedback_block(item)
             kind_name = FEEDBACK_KIND
         else:
@@ -191,8 +191,14 @@ def _input_columns(inputs: list[Any], rows: int) -> dict[str, list[Any]]:
 
 
 def _feedback_block(item: list[Any]) -> Block:
-    _, deployment, request_id, label, at = item
-    shared = {"request_id": _str(request_id), "time": _time(at), "deployment": _str(deployment)}
+    _, deployment, request_id, label, at, *rest = item
+    version = rest[0] if rest and _is_version(rest[0]) else 1
+    shared = {
+        "request_id": _str(request_id),
+        "time": _time(at),
+        "deployment": _str(deployment),
+        "version": version,
+    }
     if isinstance(label, list):  # one label per row of the request
         return Block(len(label), shared, {"row": list(range(len(label))), "label": label})
     return Block(1, shared, {"row": [None], "label": [label]})
@@ -200,6 +206,10 @@ def _feedback_block(item: list[Any]) -> Block:
 
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _is_version(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 2**62
 
 
 def _is_int(value: Any) -> bool:
@@ -228,6 +238,7 @@ FIXED_TYPES = {
     "latency_ms": pa.float64(),
     "status": pa.int32(),
     "row": pa.int64(),
+    "version": pa.int64(),
 }
 
 

@@ -6,18 +6,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.sdk import Client
 from loopml.serving import endpoints
+from loopml.serving.auth import AuthMode, DataPlaneAuth
 from loopml.serving.batching import BatchingConfig
+from loopml.serving.feedback import FeedbackAudit
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.openapi import (
     FEEDBACK_BODY,
     FEEDBACK_RESPONSES,
+    METRICS,
+    NOT_READY,
+    NOT_SERVED,
     PREDICT_BODY,
     PREDICT_RESPONSES,
 )
+from loopml.serving.schemas import build_openapi
 from loopml.serving.shadow import ShadowScorer
 from loopml.serving.state import MAX_BODY_BYTES, ServingState
 from loopml.serving.watcher import DeploymentWatcher, ModelCache
@@ -32,6 +40,7 @@ def create_app(
     log_predictions: bool = True,
     batching: BatchingConfig | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    auth: AuthMode | None = None,
 ) -> FastAPI:
     """The REST data plane for `deployments` (default: every deployment in the store).
 
@@ -40,6 +49,9 @@ def create_app(
 
     The lifespan loads the routes, starts the revision watcher and the prediction log, and
     on shutdown stops them, finishing shadow jobs and flushing the log.
+
+    `auth` (default: the `serving_auth` setting) is `tokens` — predict and feedback need a
+    deployment token with that scope — or `open` (no token asked; local demos only).
     """
     if poll_interval_s <= 0 or max_body_bytes <= 0:
         raise ValueError("poll_interval_s and max_body_bytes must be positive")
@@ -53,6 +65,9 @@ def create_app(
         poll_interval_s=poll_interval_s,
         batching=batching,
     )
+    access = DataPlaneAuth(
+        auth or client.settings.serving_auth, client.deployments.tokens.grants, deployments
+    )
     state = ServingState(
         stores=client.stores,
         watcher=watcher,
@@ -61,7 +76,15 @@ def create_app(
         shadows=ShadowScorer(metrics, lambda record: state.record(record)),
         log_predictions=log_predictions,
         max_body_bytes=max_body_bytes,
+        auth=access,
+        feedback_audit=FeedbackAudit(client.stores) if log_predictions else None,
     )
+
+    def after_poll() -> None:
+        access.refresh()
+        state.audit_feedback()
+
+    watcher.after_sync = after_poll
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,8 +127,23 @@ def create_app(
         tags=["predict"],
     )
     api("/v1/deployments", endpoints.list_deployments, methods=["GET"], tags=["deployments"])
-    api("/v1/deployments/{name}", endpoints.get_deployment, methods=["GET"], tags=["deployments"])
+    api(
+        "/v1/deployments/{name}",
+        endpoints.get_deployment,
+        methods=["GET"],
+        responses=NOT_SERVED,
+        tags=["deployments"],
+    )
     api("/healthz", endpoints.healthz, methods=["GET"], tags=["health"])
-    api("/readyz", endpoints.readyz, methods=["GET"], tags=["health"])
-    api("/metrics", endpoints.metrics, methods=["GET"], tags=["health"])
+    api("/readyz", endpoints.readyz, methods=["GET"], responses=NOT_READY, tags=["health"])
+    api(
+        "/metrics",
+        endpoints.metrics,
+        methods=["GET"],
+        response_class=PlainTextResponse,
+        responses=METRICS,
+        tags=["health"],
+    )
+    app.add_exception_handler(StarletteHTTPException, endpoints.http_error)
+    app.openapi = lambda: build_openapi(app, state)  # type: ignore[method-assign]
     return app

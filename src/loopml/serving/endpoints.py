@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from loopml.prediction_log import PredictionLog
+from loopml.registry.packaging import FieldError
 from loopml.serving import predict as predict_path
-from loopml.serving.errors import JSON, ServingError, not_served
+from loopml.serving.errors import JSON, ServingError, error_response, not_served
+from loopml.serving.feedback import Answered, LabelRule, check_labels, never_answered
 from loopml.serving.parsing import decode_json
 from loopml.serving.routing import RouteTable, Target
 from loopml.serving.state import ServingState
@@ -45,12 +49,16 @@ async def invocations(request: Request) -> Response:
 
 
 async def feedback(name: str, request: Request) -> Response:
-    """Record the true label of an earlier prediction, joined later on its request id."""
+    """Record the true label of an answered prediction (a new version if it had one)."""
     state = _state(request)
+    checked = False
     try:
         if name not in state.watcher.tables:
             raise not_served(name, sorted(state.watcher.tables))
-        if state.predictions is None:
+        state.auth.check(request.headers.get("authorization"), name, "feedback")
+        checked = True
+        log = state.predictions
+        if log is None:
             raise ServingError.one(
                 409,
                 "server",
@@ -58,15 +66,55 @@ async def feedback(name: str, request: Request) -> Response:
                 "start it without --no-log to collect feedback",
             )
         body = await predict_path.read_body(request, state.max_body_bytes)
-        request_id, label = _feedback_of(decode_json(body))
-        state.predictions.record_feedback(name, request_id, label)
+        request_id, label, per_row = _feedback_of(decode_json(body))
+        answered = await _answered(state, log, name, request_id)
+        rule = await _label_rule(state, answered.model)
+        check_labels(rule, label, answered.rows, per_row)
+        version = state.answered.next_version(answered)
+        log.record_feedback(name, request_id, label, version=version)
     except ServingError as exc:
         state.metrics.error(name if name in state.watcher.tables else "unknown", exc.status)
+        if checked and state.feedback_audit is not None:
+            state.feedback_audit.count(name, "refused")
         return exc.response()
-    return _json({"deployment": name, "request_id": request_id, "recorded": True})
+    except ClientDisconnect:
+        return Response(status_code=predict_path.CLIENT_CLOSED)
+    if state.feedback_audit is not None:
+        state.feedback_audit.count(name, "relabels" if version > 1 else "labels")
+    return _json(
+        {"deployment": name, "request_id": request_id, "recorded": True, "version": version}
+    )
 
 
-def _feedback_of(data: Any) -> tuple[str, Any]:
+async def _answered(
+    state: ServingState, log: PredictionLog, name: str, request_id: str
+) -> Answered:
+    """This deployment's answer to `request_id`: from memory, else from the log; else 404."""
+    answered = state.answered.get(request_id)
+    if answered is not None and answered.deployment == name:
+        return answered
+    found = await run_in_threadpool(log.answered, name, request_id)
+    if found is None:
+        raise never_answered(name, request_id)
+    fresh = Answered(name, found.model, found.rows, found.labels)
+    if answered is not None:  # the id also names another deployment's answer
+        return fresh
+    return state.answered.remember(request_id, fresh)
+
+
+async def _label_rule(state: ServingState, uri: str) -> LabelRule:
+    rule = state.label_rules.get(uri)
+    if rule is None:
+        runner = state.cache.peek(uri)
+        model = (
+            runner.model if runner is not None else await run_in_threadpool(state.cache.load, uri)
+        )
+        rule = state.label_rules[uri] = LabelRule.of(model)
+    return rule
+
+
+def _feedback_of(data: Any) -> tuple[str, Any, bool]:
+    """(request id, label or labels, whether per row)."""
     hint = 'send {"request_id": "...", "label": ...} or {"request_id": "...", "labels": [...]}'
     if not isinstance(data, dict):
         raise ServingError.one(422, "body", "expected a JSON object", hint)
@@ -75,11 +123,14 @@ def _feedback_of(data: Any) -> tuple[str, Any]:
         raise ServingError.one(422, "request_id", "missing or not a string", hint)
     if ("label" in data) == ("labels" in data):
         raise ServingError.one(422, "label", "send exactly one of label and labels", hint)
+    unknown = sorted(set(data) - {"request_id", "label", "labels"})
+    if unknown:
+        raise ServingError.one(422, unknown[0], "unexpected field", hint)
     if "labels" in data:
         if not isinstance(data["labels"], list) or not data["labels"]:
             raise ServingError.one(422, "labels", "expected a non-empty list", hint)
-        return request_id, data["labels"]
-    return request_id, data["label"]
+        return request_id, data["labels"], True
+    return request_id, data["label"], False
 
 
 def _describe(table: RouteTable, with_signature: bool = False) -> dict[str, Any]:
@@ -145,3 +196,14 @@ async def metrics(request: Request) -> Response:
     """Prometheus exposition of this process's serving metrics."""
     state = _state(request)
     return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Routing refusals (no such path, wrong method) in the data plane's error format."""
+    status = getattr(exc, "status_code", 500)
+    hint = "see GET /openapi.json for the routes and their methods"
+    headers = getattr(exc, "headers", None)
+    problem = {404: "no such route", 405: "method not allowed on this route"}.get(
+        status, str(getattr(exc, "detail", "refused"))
+    )
+    return error_response(status, [FieldError("path", problem, hint)], headers)

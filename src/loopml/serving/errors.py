@@ -19,17 +19,30 @@ JSON = "application/json"
 class ServingError(Exception):
     """A request the server refuses: a status code and the problems found."""
 
-    def __init__(self, status: int, errors: Sequence[FieldError]) -> None:
+    def __init__(
+        self,
+        status: int,
+        errors: Sequence[FieldError],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__("; ".join(f"{e.field}: {e.problem}" for e in errors))
         self.status = status
         self.errors = list(errors)
+        self.headers = headers
 
     @classmethod
-    def one(cls, status: int, field: str, problem: str, hint: str) -> ServingError:
-        return cls(status, [FieldError(field, problem, hint)])
+    def one(
+        cls,
+        status: int,
+        field: str,
+        problem: str,
+        hint: str,
+        headers: dict[str, str] | None = None,
+    ) -> ServingError:
+        return cls(status, [FieldError(field, problem, hint)], headers)
 
-    def response(self, headers: dict[str, str] | None = None) -> Response:
-        return error_response(self.status, self.errors, headers)
+    def response(self) -> Response:
+        return error_response(self.status, self.errors, self.headers)
 
 
 def error_response(

@@ -120,11 +120,28 @@ PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     400: {"description": "The body is not JSON.", **_ERRORS},
+    401: {"description": "No deployment token, or an unknown, revoked or expired one.", **_ERRORS},
+    403: {"description": "The token does not allow predict on this deployment.", **_ERRORS},
     404: {"description": "The deployment is not served here.", **_ERRORS},
+    408: {"description": "The body did not arrive in time.", **_ERRORS},
     413: {"description": "The body is over the size limit.", **_ERRORS},
-    422: {"description": "The input does not match the model's signature.", **_ERRORS},
+    415: {"description": "The body is not declared as JSON.", **_ERRORS},
+    422: {
+        "description": "The body has no known layout or several, holds a non-finite number, or "
+        "does not match the model's signature.",
+        **_ERRORS,
+    },
     503: {"description": "The deployment has no route with traffic.", **_ERRORS},
 }
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "deploymentToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A deployment token (`loopml deploy token create NAME --scope …`).",
+    }
+}
+BEARER: list[dict[str, list[str]]] = [{"deploymentToken": []}]
 
 FEEDBACK_BODY: dict[str, Any] = {
     "required": True,
@@ -144,8 +161,54 @@ FEEDBACK_BODY: dict[str, Any] = {
 }
 
 FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The label was handed to the feedback log."},
+    200: {
+        "description": "The label was handed to the feedback log, as this version.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "deployment": {"type": "string"},
+                        "request_id": {"type": "string"},
+                        "recorded": {"type": "boolean"},
+                        "version": {"type": "integer", "minimum": 1},
+                    },
+                    "required": ["deployment", "request_id", "recorded", "version"],
+                }
+            }
+        },
+    },
+    400: {"description": "The body is not JSON.", **_ERRORS},
+    401: {"description": "No deployment token, or an unknown, revoked or expired one.", **_ERRORS},
+    403: {"description": "The token does not allow feedback on this deployment.", **_ERRORS},
+    404: {
+        "description": "The deployment is not served here, or never answered this request id.",
+        **_ERRORS,
+    },
+    408: {"description": "The body did not arrive in time.", **_ERRORS},
+    409: {
+        "description": "This server runs without a prediction log, or `labels` does not have "
+        "one label per row of the request.",
+        **_ERRORS,
+    },
+    413: {"description": "The body is over the size limit.", **_ERRORS},
+    415: {"description": "The body is not declared as JSON.", **_ERRORS},
+    422: {
+        "description": "The body is not {request_id, label | labels}, or a label does not fit "
+        "the model's output or the request's rows.",
+        **_ERRORS,
+    },
+}
+
+NOT_SERVED: dict[int | str, dict[str, Any]] = {
     404: {"description": "The deployment is not served here.", **_ERRORS},
-    409: {"description": "This server runs without a prediction log.", **_ERRORS},
-    422: {"description": "The body is not {request_id, label | labels}.", **_ERRORS},
+}
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Some served deployment has no models loaded yet."},
+}
+METRICS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition of this process's serving metrics.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
 }

@@ -61,16 +61,39 @@ class Table:
 Payload = Records | Table
 
 
+class _NonFinite(ValueError):
+    """A NaN or Infinity literal in a body otherwise valid for Python's lenient reader."""
+
+
+def _refuse_constant(literal: str) -> Any:
+    raise _NonFinite(literal)
+
+
 def decode_json(body: bytes) -> Any:
-    """The JSON document in `body`; HTTP 400 when it is not JSON."""
+    """The JSON document in `body`: HTTP 400 when it is not JSON, 422 when it holds a
+    non-finite number (NaN, Infinity or one beyond the range of a double).
+
+    orjson itself refuses those; the lenient reader only tells the two cases apart, so that
+    a pandas-written `NaN` gets a message saying to send null.
+    """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        if b"NaN" in body or b"Infinity" in body:
-            try:  # pandas and numpy write these non-standard literals; let them through
-                return json.loads(body)
+        non_finite = "infinity" in str(exc)
+        if not non_finite and (b"NaN" in body or b"Infinity" in body):
+            try:
+                json.loads(body, parse_constant=_refuse_constant)
+            except _NonFinite:
+                non_finite = True
             except (ValueError, RecursionError):
                 pass
+        if non_finite:
+            raise ServingError.one(
+                422,
+                "body",
+                "the body holds a non-finite number (NaN, Infinity or beyond ±1.8e308)",
+                "send null for a missing value and finite numbers otherwise",
+            ) from None
         raise ServingError.one(
             400, "body", f"the body is not valid JSON ({exc})", "send a UTF-8 JSON document"
         ) from None
@@ -81,11 +104,26 @@ def parse_payload(body: bytes) -> Payload:
     return payload_of(decode_json(body))
 
 
+# Top-level keys that each name a whole layout; `columns` and `data` together are one.
+_LAYOUT_KEYS = ("records", "dataframe_records", "dataframe_split", "instances", "inputs")
+_KNOWN_KEYS = frozenset({*_LAYOUT_KEYS, "columns", "data"})
+
+
 def payload_of(data: Any) -> Payload:
     if isinstance(data, list):
         return _rows_or_records(data, "body")
     if not isinstance(data, dict):
         raise _layout("body", f"expected a JSON object or list, got {_kind(data)}")
+    unknown = [str(key) for key in data if key not in _KNOWN_KEYS]
+    if unknown:
+        raise _layout(unknown[0], "unexpected field at the top of the body")
+    layouts = [key for key in _LAYOUT_KEYS if key in data]
+    if "data" in data or "columns" in data:
+        layouts.append("columns/data")
+    if len(layouts) > 1:
+        raise _layout(
+            "body", f"the body is ambiguous: it holds several layouts ({', '.join(layouts)})"
+        )
     if "records" in data:
         return _records(data["records"], "records")
     if "dataframe_records" in data:
@@ -104,8 +142,9 @@ def payload_of(data: Any) -> Payload:
         return _rows_or_records(inputs, "inputs")
     if "data" in data:
         return _table(data.get("columns"), data["data"], "data")
-    keys = ", ".join(repr(k) for k in list(data)[:5]) or "none"
-    raise _layout("body", f"no known layout (keys: {keys})")
+    if "columns" in data:
+        raise _layout("data", "columns were sent without data")
+    raise _layout("body", "no known layout (the body is an empty object)")
 
 
 def _records(value: Any, where: str) -> Records:

@@ -7,13 +7,14 @@ metrics children bound once per model, and one orjson call to build the answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from loopml.prediction_log import PredictionRecord
@@ -28,21 +29,50 @@ from loopml.serving.validation import Row
 log = logging.getLogger(__name__)
 
 STICKY_HEADER = "x-loopml-key"
+BODY_TIMEOUT_S = 30.0
+CLIENT_CLOSED = 499  # nginx's status for a request the client gave up on; never sent
 REQUEST_ID_HEADER = "x-request-id"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body; HTTP 413 as soon as it is known to exceed `limit` bytes."""
+    """The request body; HTTP 415 unless it is declared JSON (or not declared at all), 413 as
+    soon as it is known to exceed `limit` bytes."""
+    check_json_content_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):  # a trickled body must not hold a slot
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ServingError.one(
+            408,
+            "body",
+            f"the body did not arrive within {BODY_TIMEOUT_S:g} s",
+            "send the whole body at once",
+        ) from None
     return b"".join(chunks)
+
+
+def check_json_content_type(header: str | None) -> None:
+    """Accept `application/json`, `application/*+json` and no Content-Type; 415 otherwise."""
+    if header is None:
+        return
+    media = header.split(";", 1)[0].strip().lower()
+    if media == JSON or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise ServingError.one(
+        415,
+        "content-type",
+        f"the body is declared as {media or 'nothing'!r}; only JSON is read",
+        "send it with Content-Type: application/json (curl: --json or -H 'Content-Type: "
+        "application/json')",
+    )
 
 
 def too_large(limit: int) -> ServingError:
@@ -60,9 +90,14 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
     table = state.watcher.tables.get(name)
     label = name if table is not None else UNKNOWN
     target: Target | None = None
-    try:
+    try:  # refused callers are not logged: they must not move the deployment's error rate
         if table is None:
             raise not_served(name, sorted(state.watcher.tables))
+        state.auth.check(request.headers.get("authorization"), name, "predict")
+    except ServingError as exc:
+        state.metrics.error(label, exc.status)
+        return exc.response()
+    try:
         body = await read_body(request, state.max_body_bytes)
         payload = parse_payload(body)
         target = _route(table, payload, request)
@@ -71,6 +106,9 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
     except ServingError as exc:
         state.metrics.error(label, exc.status)
         return _failed(state, table, target, request, started, exc.status, exc.response())
+    except ClientDisconnect:  # the caller left: nobody to answer, and not the model's failure
+        log.debug("client disconnected before sending its whole body to %s", name)
+        return Response(status_code=CLIENT_CLOSED)
     except Exception:
         state.metrics.error(label, 500)
         log.exception("predict on deployment %s failed", name)
@@ -165,6 +203,7 @@ def _log(
 ) -> None:
     """Record the prediction, then hand the same input to every shadow model."""
     if state.predictions is not None:
+        state.answered.add(request_id, table.deployment, target.uri, len(rows))
         state.record(
             PredictionRecord(
                 deployment=table.deployment,

@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.serving.auth import DataPlaneAuth
 from loopml.serving.batching import MicroBatcher
+from loopml.serving.feedback import AnsweredRequests, FeedbackAudit, LabelRule
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.routing import RouteTable
 from loopml.serving.scoring import ModelRunner
@@ -33,6 +35,7 @@ class ServingState:
     cache: ModelCache
     metrics: ServingMetrics
     shadows: ShadowScorer
+    auth: DataPlaneAuth
     log_predictions: bool = True
     predictions: PredictionLog | None = None  # opened by start(): it creates a journal file
     max_body_bytes: int = MAX_BODY_BYTES
@@ -41,6 +44,9 @@ class ServingState:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="loopml-predict")
     )
     batchers: dict[tuple[str, str], MicroBatcher] = field(default_factory=dict)
+    answered: AnsweredRequests = field(default_factory=AnsweredRequests)
+    label_rules: dict[str, LabelRule] = field(default_factory=dict)
+    feedback_audit: FeedbackAudit | None = None
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
 
@@ -96,3 +102,16 @@ class ServingState:
         self.executor.shutdown(wait=True)
         if self.predictions is not None:
             self.predictions.close()
+        self.audit_feedback(final=True)
+
+    def audit_feedback(self, final: bool = False) -> None:
+        """Write the feedback counts to the audit trail (each minute, and at shutdown)."""
+        if self.feedback_audit is None:
+            return
+        try:
+            if final:
+                self.feedback_audit.flush()
+            else:
+                self.feedback_audit.maybe_flush()
+        except Exception:  # the store may be briefly unreachable: the counts are retried
+            log.exception("auditing feedback counts failed")

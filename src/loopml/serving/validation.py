@@ -19,6 +19,8 @@ from loopml.serving.parsing import Payload, Records
 
 Row = Sequence[Any]
 _SHOWN_NAMES = 10
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT32_MAX = 3.4028234663852886e38  # models compute in float32 or float64: beyond, absurd
 
 
 class InputPlan:
@@ -29,6 +31,11 @@ class InputPlan:
         self.nameset = frozenset(self.names)
         self.rules = list(enumerate(ColumnRule(spec) for spec in signature.inputs))
         self._by_name = _getter(self.names)
+        self._bounds = [
+            (i, r.spec.name, r.spec.type == "integer")
+            for i, r in self.rules
+            if r.spec.type in ("integer", "float")
+        ]
 
     def rows(self, payload: Payload) -> list[Row]:
         """The payload's rows in signature order; HTTP 422 listing every problem."""
@@ -49,6 +56,30 @@ class InputPlan:
                 if not fast_ok(row[position]):
                     errors += rule.check_values([row[position] for row in rows])
                     break
+        if not errors:
+            errors = self._out_of_range(rows)
+        return errors
+
+    def _out_of_range(self, rows: list[Row]) -> list[FieldError]:
+        """Numbers no model computes with: whole numbers beyond 64 bits, floats beyond the
+        float32 range (trees and many estimators convert to float32 and overflow)."""
+        errors = []
+        for position, name, whole in self._bounds:
+            low, high = (INT64_MIN, INT64_MAX) if whole else (-FLOAT32_MAX, FLOAT32_MAX)
+            bad = [
+                i
+                for i, row in enumerate(rows)
+                if row[position] is not None and not low <= row[position] <= high
+            ]
+            if bad:
+                what = "a 64-bit integer" if whole else "a 32-bit float (±3.4e38)"
+                errors.append(
+                    FieldError(
+                        name,
+                        f"value beyond the range of {what} at {_rows_text(bad)}",
+                        f"send a number between {low:g} and {high:g}",
+                    )
+                )
         return errors
 
     def records_of(self, rows: list[Row]) -> list[dict[str, Any]]:

@@ -70,6 +70,14 @@ class ModelCache:
     def __contains__(self, uri: str) -> bool:
         return uri in self._runners
 
+    def peek(self, uri: str) -> ModelRunner | None:
+        """The loaded version `uri`, without loading it."""
+        return self._runners.get(uri)
+
+    def load(self, uri: str) -> LoadedModel:
+        """Load a version without keeping it (slow: call it in a worker thread)."""
+        return self._load(uri)
+
     def holds(self, runner: ModelRunner) -> bool:
         return self._runners.get(runner.uri) is runner
 
@@ -105,6 +113,7 @@ class DeploymentWatcher:
         self.problems: dict[str, str] = {}
         self.known: set[str] = set(names or [])
         self._failed: dict[str, tuple[int, float]] = {}
+        self.after_sync: Callable[[], None] | None = None  # e.g. reload the data-plane tokens
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -143,6 +152,8 @@ class DeploymentWatcher:
         for table in [*self.tables.values(), *self.previous.values()]:
             keep |= table.uris
         self.cache.retain(keep)
+        if self.after_sync is not None:
+            self.after_sync()
 
     def _build(self, deployment: Deployment) -> RouteTable:
         name = deployment.name

@@ -324,6 +324,23 @@ deployment_history = Table(
     Column("at", Float, nullable=False),
 )
 
+# Data-plane tokens: a hashed secret that lets its holder predict or send feedback to one
+# deployment (scopes: "predict", "feedback", comma-separated).
+deployment_tokens = Table(
+    "deployment_tokens",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("deployment", String(KEY_LEN), ForeignKey("deployments.name"), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(KEY_LEN), nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_deployment_tokens_deployment", "deployment"),
+)
+
 # Parquet segments of the prediction and feedback logs, kept in the artifact store.
 log_segments = Table(
     "log_segments",
@@ -457,6 +474,19 @@ rollout_events = Table(
     Column("reasons", JSON, nullable=False),
     Column("actor", String(KEY_LEN), nullable=False),
     Column("at", Float, nullable=False),
+)
+
+# Pipelines the controller may launch: registered by an admin under a name, pinned to the
+# code fingerprint they had then (a changed fingerprint needs a new registration).
+registered_pipelines = Table(
+    "registered_pipelines",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("import_path", String(KEY_LEN), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # pipeline | function
+    Column("fingerprint", String(80), nullable=False),
+    Column("registered_by", String(KEY_LEN), nullable=False),
+    Column("registered_at", Float, nullable=False),
 )
 
 # Triggers and the controller's work queue: one event per (trigger, cause); the unique

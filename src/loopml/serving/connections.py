@@ -1,0 +1,105 @@
+"""Keep idle and slow connections from starving `loopml serve`.
+
+uvicorn closes a keep-alive connection a few seconds after its last answer, but a socket
+that never sends a request (or sends its headers a byte at a time) stays open for good, and
+each holds a file descriptor: some hundreds of them and the process can accept nothing
+more. Two guards, in uvicorn's own HTTP protocol (httptools):
+
+* a **header timeout**: a connection whose request headers are not complete
+  `header_timeout_s` after it opened (or after its next request began) is closed;
+* a **connection limit**: past `max_connections` open connections, each new one closes the
+  oldest connection with no request in flight, so a flood of idle sockets cannot keep
+  legitimate clients out; when every connection is busy the new one is closed instead.
+
+`fd_budget()` raises the soft file-descriptor limit to the hard one and says how many
+connections fit in it, leaving room for models, the store and the journals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+HEADER_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 1000
+RESERVED_FDS = 100  # model files, the store, journals, the listening socket, logs
+
+
+def fd_budget(wanted: int = MAX_CONNECTIONS) -> int:
+    """Connections that fit in this process's file descriptors (soft limit raised first)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # not allowed here: live with the soft limit
+            pass
+    return max(1, min(wanted, soft - RESERVED_FDS))
+
+
+def guarded_protocol(
+    max_connections: int = MAX_CONNECTIONS, header_timeout_s: float = HEADER_TIMEOUT_S
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a header timeout and a connection limit."""
+    if max_connections < 1 or header_timeout_s <= 0:
+        raise ValueError("max_connections and header_timeout_s must be positive")
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _opened_at = 0.0
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._opened_at = self.loop.time()
+            self._arm_header_timer()
+            if len(self.connections) > max_connections:
+                _make_room(self.connections, self)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_timer()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:
+                self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._disarm_header_timer()
+            super().on_headers_complete()
+
+        def busy(self) -> bool:
+            """A request is being read or answered on this connection."""
+            cycle = self.cycle
+            return self._header_timer is None and cycle is not None and not cycle.response_complete
+
+        def _arm_header_timer(self) -> None:
+            self._header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+
+        def _disarm_header_timer(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _header_timeout(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                log.debug("closing a connection that sent no complete request headers in time")
+                self.transport.close()
+
+    return GuardedHttpToolsProtocol
+
+
+def _make_room(connections: set[Any], newcomer: Any) -> None:
+    """Close the oldest idle connection, or the newcomer when every other one is busy."""
+    idle = [c for c in connections if c is not newcomer and not c.busy()]
+    victim = min(idle, key=lambda c: c._opened_at) if idle else newcomer
+    connections.discard(victim)
+    victim.transport.close()
