@@ -1,14 +1,21 @@
 """loopml in a minute, the whole loop: version data, track a sweep, approve and deploy the
 best, monitor it, and let drift retrain, gate, canary and promote its successor.
 
-Run it with `make demo`. Everything lands in ./demo-workspace, recreated on every run, and
-nothing touches the network: the data are the Bike Sharing hours bundled with loopml.
+Run it with `make demo`. Everything lands in ./demo-workspace (or `--workspace DIR`),
+recreated on every run, and nothing touches the network: the data are the Bike Sharing hours
+bundled with loopml. The story does not depend on the machine's speed: the canary's steps
+are held for a number of requests, not seconds, and live traffic is replayed until the
+rollout decides. The demo checks its own end state — the rollout promoted, `champion` is
+what the deployment serves — and exits with status 1 when it is not so.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +48,7 @@ from loopml.serving.app import create_app
 from loopml.serving.background import serve_in_background
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKSPACE = ROOT / "demo-workspace"
+WORKSPACE = ROOT / "demo-workspace"  # --workspace DIR replaces it
 EXPERIMENT = "bikes-demand"
 MODEL = "bikes-demand"
 DEPLOYMENT = "bikes"
@@ -339,7 +346,7 @@ def register_and_approve(
     card_html.write_text(client.models.card_html(version.uri))
     audit = verify_chain(client.stores.engine)
     console.print(
-        f"  model card: {card_md.relative_to(ROOT)} and {card_html.relative_to(ROOT)}\n"
+        f"  model card: {shown(card_md)} and {shown(card_html)}\n"
         f"  audit trail: {audit.checked} events, "
         + ("intact" if audit.ok else f"[red]broken: {audit.reason}[/]")
     )
@@ -352,7 +359,7 @@ HOURS_PER_WINDOW = 672  # four weeks of hours: one monitor window per replayed m
 ALICE_TOKEN: list[str] = []  # the approver's token, kept for the promotion at the end
 ROLLOUT_PLAN: dict[str, Any] = {
     "steps": [10, 50, 100],
-    "hold_s": 2,  # seconds per step here; minutes or hours in production
+    "hold_s": 0,  # held for requests, not seconds; minutes or hours in production
     "min_requests": 15,
     "min_labelled": 20,
     "max_error_rate": 0.01,
@@ -508,7 +515,7 @@ def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
     report.write_text(client.monitors.report(MONITOR), encoding="utf-8")
     console.print(
         f"  drift report (self-contained HTML, {report.stat().st_size / 1024:.0f} KiB): "
-        f"{report.relative_to(ROOT)}"
+        f"{shown(report)}"
     )
 
 
@@ -580,23 +587,41 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
     return request_id
 
 
-def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -> None:
-    """September hour by hour through REST; the controller checks SLOs between requests."""
+CANARY_MONTHS = (9, 10, 11, 12)  # live traffic for the canary, hour by hour, in order
+CHECK_EVERY = 25  # requests between two reconcile passes
+
+
+@dataclass
+class CanaryOutcome:
+    """How the canary ended: the rollout's state and how much traffic it took."""
+
+    state: str
+    requests: int
+    seconds: float
+
+
+def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -> CanaryOutcome:
+    """Autumn hour by hour through REST; the controller checks SLOs between requests, until
+    the rollout decides (each step is held for requests and labels, not for seconds, so a
+    slow machine takes longer, never a different turn). Autumn running out first is a
+    failure the end-state check reports."""
     controller = Controller(client, owner="demo-controller")
-    september = split_by_months(bikes, [9]).sort_values("timestamp")
-    features = bikeshare_features(september).to_dict(orient="records")
+    autumn = split_by_months(bikes, CANARY_MONTHS).sort_values("timestamp")
+    features = bikeshare_features(autumn).to_dict(orient="records")
     approved = False
-    table = compact_table("rollout steps, judged on live traffic and feedback")
+    table = compact_table("rollout steps, judged on live traffic and feedback of the same window")
     for column in ("step", "requests", "errors", "p99 ms", "RMSE new", "RMSE old", "verdict"):
         table.add_column(column, justify="left" if column in ("step", "verdict") else "right")
     progress = replay_progress()
-    task = progress.add_task("September", total=len(features))
+    task = progress.add_task("autumn", total=len(features))
+    began = time.perf_counter()
+    sent = 0
     with (
         serve_in_background(create_app(client, [DEPLOYMENT])) as url,
         httpx.Client(base_url=url, timeout=30, headers=data_plane_headers(client)) as http,
         progress,
     ):
-        for hour, (record, truth) in enumerate(zip(features, september[TARGET], strict=True)):
+        for record, truth in zip(features, autumn[TARGET], strict=True):
             progress.advance(task)
             answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": [record]})
             answer.raise_for_status()
@@ -604,7 +629,8 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 f"/v1/deployments/{DEPLOYMENT}/feedback",
                 json={"request_id": answer.json()["request_id"], "labels": [float(truth)]},
             ).raise_for_status()
-            if hour % 25:
+            sent += 1
+            if sent % CHECK_EVERY:
                 continue
             before = client.rollouts.get(DEPLOYMENT)
             controller.reconcile_once()
@@ -623,12 +649,45 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 break
     console.print(table)
     final = client.rollouts.get(DEPLOYMENT)
-    deployment = client.deployments.get(DEPLOYMENT)
     console.print(
-        f"  {final.uri}: [bold]{final.state}[/] after {hour + 1} requests → deployment:"
-        f"{DEPLOYMENT} serves {', '.join(r.uri for r in deployment.routes)}; "
-        f"{MODEL}@champion = {client.models.get(f'{MODEL}@champion').uri}"
+        f"  {final.uri}: [bold]{final.state}[/] after {sent} requests "
+        f"({time.perf_counter() - began:.1f} s); deployment:{DEPLOYMENT} routes "
+        f"{routes_text(client)}"
     )
+    return CanaryOutcome(final.state, sent, time.perf_counter() - began)
+
+
+def routes_text(client: loopml.Client) -> str:
+    """The deployment's live routing as stored: routes with weights, then shadows."""
+    deployment = client.deployments.get(DEPLOYMENT)
+    text = ", ".join(f"{r.uri} {r.weight:g} %" for r in deployment.routes)
+    if deployment.shadows:
+        text += " (mirrored to " + ", ".join(r.uri for r in deployment.shadows) + ")"
+    return text
+
+
+def end_state_problems(client: loopml.Client) -> list[str]:
+    """What is wrong with the loop's end state (empty when it closed as the story says)."""
+    problems = []
+    rollout = client.rollouts.get(DEPLOYMENT)
+    if rollout.state != "promoted":
+        problems.append(
+            f"{rollout.uri} is {rollout.state} at {rollout.weight:g} %, not promoted: "
+            + "; ".join(rollout.reasons)
+        )
+    champion = client.models.get(f"{MODEL}@champion")
+    deployment = client.deployments.get(DEPLOYMENT)
+    served = [(r.uri, r.weight) for r in deployment.routes]
+    if served != [(champion.uri, 100.0)]:
+        problems.append(
+            f"{MODEL}@champion is {champion.uri} but deployment:{DEPLOYMENT} routes "
+            f"{routes_text(client)}"
+        )
+    if rollout.state == "promoted" and champion.uri != rollout.candidate:
+        problems.append(f"the promoted candidate is {rollout.candidate}, champion {champion.uri}")
+    if deployment.shadows:
+        problems.append(f"deployment:{DEPLOYMENT} still mirrors traffic: {routes_text(client)}")
+    return problems
 
 
 def _rollout_row(table: Table, client: loopml.Client, before: Any, after: Any) -> None:
@@ -664,16 +723,19 @@ def where_things_are(client: loopml.Client, started: float) -> None:
     card = WORKSPACE / "model-card.html"
     card.write_text(client.models.card_html(champion.uri))
     audit = verify_chain(client.stores.engine)
-    console.print(f"  serving: deployment:{DEPLOYMENT} → {champion.uri} ({MODEL}@champion)")
+    console.print(
+        f"  serving: deployment:{DEPLOYMENT} routes {routes_text(client)}; "
+        f"{MODEL}@champion = {champion.uri}"
+    )
     console.print("  lineage of the model now serving:")
     for line in client.models.lineage_text(champion.uri).splitlines():
         console.print(f"    {line}", highlight=False)
     console.print(
-        f"  model card: {card.relative_to(ROOT)}\n"
-        f"  drift report: {(WORKSPACE / 'drift-report.html').relative_to(ROOT)}\n"
+        f"  model card: {shown(card)}\n"
+        f"  drift report: {shown(WORKSPACE / 'drift-report.html')}\n"
         f"  audit log: {audit.checked} events, "
         + ("hash chain intact" if audit.ok else f"[red]broken: {audit.reason}[/]")
-        + " (loopml -w demo-workspace audit log)"
+        + f" (loopml -w {shown(WORKSPACE)} audit log)"
     )
     del started
 
@@ -687,7 +749,12 @@ def _score(column: Any) -> str:
     return f"[bold red]{text}[/]" if column.drift else text
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the story; 0 when the loop closed as it says, 1 otherwise."""
+    global WORKSPACE
+    args = parse_args(argv)
+    WORKSPACE = args.workspace.resolve()
+    result_file: Path | None = args.result
     started = time.perf_counter()
     console.print(
         Panel.fit(
@@ -734,26 +801,70 @@ def main() -> None:
     step(10, "New labelled data; the alert's trigger retrains, gates and starts a canary")
     request_id = new_data_and_retrain(client, bikes)
 
-    step(11, "Canary 10 % → 50 % → 100 % on live September traffic, SLOs checked, promoted")
-    canary(client, bikes, request_id)
+    step(11, "Canary 10 % → 50 % → 100 % on live autumn traffic, SLOs checked, promoted")
+    outcome = canary(client, bikes, request_id)
 
-    step(12, "The loop is closed")
-    where_things_are(client, started)
-
+    problems = end_state_problems(client)
+    result = {
+        "ok": not problems,
+        "rollout": outcome.state,
+        "canary_requests": outcome.requests,
+        "canary_s": round(outcome.seconds, 3),
+        "champion": client.models.get(f"{MODEL}@champion").uri,
+        "routes": [r.to_dict() for r in client.deployments.get(DEPLOYMENT).routes],
+        "problems": problems,
+    }
+    if not problems:
+        step(12, "The loop is closed")
+        where_things_are(client, started)
     client.close()
     loopml.set_client(None)
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    if result_file is not None:
+        result_file.write_text(json.dumps(result, indent=2), encoding="utf-8")
     console.print()
+    if problems:
+        console.print(
+            Panel.fit(
+                "[bold red]The loop did not close as the story says:[/]\n"
+                + "\n".join(f"- {p}" for p in problems)
+                + f"\nWorkspace kept for inspection: [bold]{WORKSPACE}[/]",
+                border_style="red",
+            )
+        )
+        return 1
+    ws = shown(WORKSPACE)
     console.print(
         Panel.fit(
-            f"Done in {time.perf_counter() - started:.1f} s. Workspace: [bold]{WORKSPACE}[/]\n"
-            "Try: [bold]loopml -w demo-workspace monitor show bikes-health[/]\n"
-            "     [bold]loopml -w demo-workspace rollout status[/]\n"
-            "     [bold]loopml -w demo-workspace trigger events[/]\n"
-            f"     [bold]loopml -w demo-workspace models lineage model:{MODEL}@champion[/]",
+            f"Done in {result['seconds']:.1f} s. Workspace: [bold]{WORKSPACE}[/]\n"
+            f"Try: [bold]loopml -w {ws} monitor show bikes-health[/]\n"
+            f"     [bold]loopml -w {ws} rollout status[/]\n"
+            f"     [bold]loopml -w {ws} trigger events[/]\n"
+            f"     [bold]loopml -w {ws} models lineage model:{MODEL}@champion[/]",
             border_style="green",
         )
     )
+    return 0
+
+
+def shown(path: Path) -> str:
+    """A path relative to the current folder when it is inside it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The whole loopml loop on bundled data.")
+    parser.add_argument(
+        "--workspace", type=Path, default=WORKSPACE, help="where to work (recreated)"
+    )
+    parser.add_argument(
+        "--result", type=Path, default=None, help="write the end state as JSON to this file"
+    )
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,6 +25,7 @@ PLACEMENT: dict[str, str] = {
     "batch": "domain",
     "data": "domain",
     "deployments": "domain",
+    "features": "domain",
     "governance": "domain",
     "monitoring": "domain",
     "prediction_log": "domain",

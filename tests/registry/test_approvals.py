@@ -194,3 +194,23 @@ def test_request_validation(client: Client, trained: Callable[..., ModelVersion]
         client.models.set_policy("bikes", {"required_approvals": 0})
     with pytest.raises(ValidationError, match=r"unknown_key|extra"):
         client.models.set_policy("bikes", {"unknown_key": 1})
+
+
+def test_withdraw_closes_a_pending_request_with_its_reason(team: Team, bikes: BikeData) -> None:
+    version = train_version(team["alice"], bikes)
+    request = team["alice"].models.request(version.uri)
+    with pytest.raises(PermissionDeniedError, match="editor"):
+        team["vic"].models.approvals.withdraw(request.id, "rolled back")
+    with pytest.raises(ValidationError, match="say why"):
+        team["erin"].models.approvals.withdraw(request.id, "  ")
+    assert team["admin"].models.approvals.get(request.id).status == "PENDING"
+
+    closed = team["erin"].models.approvals.withdraw(request.id, "rollout ro-1 rolled back")
+    assert (closed.status, closed.outcome) == ("REJECTED", "rollout ro-1 rolled back")
+    with pytest.raises(ConflictError, match="already REJECTED"):
+        team["bob"].models.approvals.approve(request.id)
+    with pytest.raises(ConflictError, match="already REJECTED"):
+        team["erin"].models.approvals.withdraw(request.id, "again")
+    assert "champion" not in team["admin"].models.model("bikes").aliases
+    events = list_events(team["admin"].stores.engine, obj=f"request:{request.id}")
+    assert [(e.action, e.actor) for e in events][-1] == ("approval.withdraw", "erin")

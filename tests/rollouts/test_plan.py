@@ -47,6 +47,12 @@ def test_the_default_plan_and_its_dict_form() -> None:
         ({"max_accuracy_drop": -0.1}, "max_accuracy_drop must be at least 0"),
         ({"metric": "mape"}, "metric must be one of rmse"),
         ({"hold_s": 600, "timeout_s": 60}, "must be at least hold_s"),
+        ({"min_per_class": 0}, "min_per_class must be a whole number ≥ 1"),
+        ({"on_undecided": "promote"}, "on_undecided must be one of hold, rollback, ask"),
+        ({"on_undecided": "rollback"}, "needs a deadline: set decide_within_s"),
+        ({"on_undecided": "ask"}, "needs a deadline: set decide_within_s"),
+        ({"decide_within_s": 0}, "decide_within_s must be greater than 0"),
+        ({"hold_s": 600, "decide_within_s": 60}, "a step cannot be undecided before it has held"),
     ],
 )
 def test_a_plan_refuses_what_cannot_run(values: dict[str, Any], message: str) -> None:

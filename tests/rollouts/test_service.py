@@ -38,6 +38,7 @@ def send(
     latency_ms: float = 5.0,
     deployment: str = NAME,
     spacing: float = 0.01,
+    shadow: bool = False,
 ) -> None:
     """`n` requests to `model` from `start` on (`spacing` seconds apart), the first `errors` failed;
     with `noise`, each answered one gets feedback: the truth is the prediction ± `noise`."""
@@ -57,6 +58,7 @@ def send(
                     outputs=[] if failed else [prediction],
                     probabilities=None,
                     latency_ms=latency_ms,
+                    shadow=shadow,
                     at=at,
                     status=500 if failed else 200,
                 )
@@ -67,10 +69,17 @@ def send(
 
 
 def step_traffic(
-    client: Client, start: float, *, candidate: dict[str, Any], stable: dict[str, Any]
+    client: Client,
+    start: float,
+    *,
+    candidate: dict[str, Any],
+    stable: dict[str, Any],
+    mirrored: bool = False,
 ) -> None:
+    """Both sides' traffic in one step window; `mirrored`: the stable answers as a shadow
+    (a 100 % step)."""
     send(client, V2, start + 1, **candidate)
-    send(client, V1, start + 1, **stable)
+    send(client, V1, start + 1, shadow=mirrored, **stable)
 
 
 def setup(client: Client, register: Register, *, auto_approve: bool = True) -> None:
@@ -128,16 +137,18 @@ def test_a_good_candidate_goes_10_50_100_and_is_promoted(
     assert second.action == "step" and second.rollout.weight == 100
     assert routes(client) == [Route("bikes", 2, 100)]
     assert client.deployments.get(NAME).strategy == "blue-green"
+    # At 100 % the stable answers a mirrored copy of the requests: judged on the same window.
+    assert client.deployments.get(NAME).shadows == [Route("bikes", 1, 100)]
 
-    # At 100 % the stable takes no traffic: its accuracy comes from the earlier windows.
     started = second.rollout.step_started_at or 0
-    send(client, V2, started + 1, noise=5.0)
+    step_traffic(client, started, candidate={"noise": 5.0}, stable={"noise": 5.0}, mirrored=True)
     last = client.rollouts.advance(NAME, now=started + FAST.hold_s + 5)
     assert last.action == "promote" and last.rollout.state == "promoted"
-    assert last.analysis is not None and last.analysis.stable_labelled >= FAST.min_labelled
+    assert last.analysis is not None and last.analysis.stable_labelled == 40
     assert client.models.get("bikes@champion").version == 2
     deployment = client.deployments.get(NAME)
     assert (deployment.routes, deployment.strategy) == ([Route("bikes", 2, 100)], "single")
+    assert deployment.shadows == []  # the rollout's mirror ends with it
     assert last.rollout.approval_id is not None
     assert client.models.approvals.get(last.rollout.approval_id).status == "APPROVED"
 
@@ -183,18 +194,32 @@ def test_not_ready_changes_nothing_and_says_what_it_waits_for(
     ]
 
 
-def test_accuracy_is_skipped_without_feedback_and_the_reason_is_kept(
+def test_without_feedback_the_step_waits_and_never_passes(
     client: Client, register: Register
 ) -> None:
     setup(client, register)
     rollout = client.rollouts.start(NAME, "bikes/2", FAST)
     started = rollout.step_started_at or 0
     step_traffic(client, started, candidate={}, stable={})  # no labels at all
-    moved = client.rollouts.advance(NAME, now=started + 65)
+    waited = client.rollouts.advance(NAME, now=started + 65)
+    assert waited.action == "wait" and waited.analysis is not None
+    assert not waited.analysis.passed and not waited.analysis.failures
+    [accuracy] = [c for c in waited.analysis.checks if c.name == "accuracy"]
+    assert accuracy.status == "undecided"
+    assert waited.waiting_for == [
+        "not enough feedback yet: 0 labelled candidate and 0 labelled stable predictions in "
+        "this window, 20 needed on each side"
+    ]
+    assert actions(client, rollout.id) == ["rollout.start"]  # nothing written
+
+    # Without an accuracy SLO the same traffic is judged on errors and latency alone.
+    client.rollouts.abort(NAME, "judge on errors and latency alone")
+    plain = RolloutPlan(steps=(10, 50, 100), hold_s=60, min_requests=20, max_accuracy_drop=None)
+    again = client.rollouts.start(NAME, "bikes/2", plain)
+    step_traffic(client, again.step_started_at or 0, candidate={}, stable={})
+    moved = client.rollouts.advance(NAME, now=(again.step_started_at or 0) + 65)
     assert moved.action == "step" and moved.analysis is not None
-    [accuracy] = [c for c in moved.analysis.checks if c.name == "accuracy"]
-    assert accuracy.status == "skipped" and accuracy.message.startswith("no feedback yet")
-    assert client.rollouts.history(rollout.id)[1]["analysis"]["checks"][2]["status"] == "skipped"
+    assert [c.status for c in moved.analysis.checks] == ["passed", "skipped", "skipped"]
 
 
 # ---------------------------------------------------------------------- rollbacks
@@ -271,7 +296,8 @@ def approver(client: Client, tmp_path: Path, make_client: Callable[..., Client])
 def _to_the_last_step(client: Client, plan: RolloutPlan) -> RolloutStep:
     rollout = client.rollouts.start(NAME, "bikes/2", plan)
     started = rollout.step_started_at or 0
-    step_traffic(client, started, candidate={"noise": 5.0}, stable={"noise": 5.0})
+    good = {"noise": 5.0}
+    step_traffic(client, started, candidate=good, stable=good, mirrored=plan.blue_green)
     return client.rollouts.advance(NAME, now=started + plan.hold_s + 5)
 
 
@@ -280,7 +306,6 @@ def test_a_pending_approval_holds_the_rollout_until_it_is_approved(
 ) -> None:
     setup(client, register, auto_approve=False)
     plan = RolloutPlan(steps=(100,), hold_s=60, min_requests=20, min_labelled=20)
-    send(client, V1, 0.0, noise=5.0)  # the stable's feedback before the switch
     waiting = _to_the_last_step(client, plan)
     assert waiting.action == "step" and waiting.rollout.state == "awaiting_approval"
     request_id = waiting.rollout.approval_id
@@ -311,7 +336,8 @@ def test_a_rejected_approval_rolls_back(
     plan = RolloutPlan(steps=(50, 100), hold_s=60, min_requests=20, min_labelled=20)
     first = _to_the_last_step(client, plan)
     started = first.rollout.step_started_at or 0
-    send(client, V2, started + 1, noise=5.0)
+    good = {"noise": 5.0}
+    step_traffic(client, started, candidate=good, stable=good, mirrored=True)
     waiting = client.rollouts.advance(NAME, now=started + 65)
     assert waiting.rollout.state == "awaiting_approval"
     approver.models.approvals.reject(waiting.rollout.approval_id or "", "not this week")
@@ -319,6 +345,7 @@ def test_a_rejected_approval_rolls_back(
     assert rejected.action == "rollback"
     assert "was rejected: not this week" in rejected.rollout.reasons[0]
     assert routes(client) == [Route("bikes", 1, 100)]
+    assert client.deployments.get(NAME).shadows == []
 
 
 def test_an_existing_request_is_used_rather_than_a_new_one(

@@ -18,6 +18,7 @@ from loopml.cli.deploy import deploy_app
 from loopml.cli.deploy_tokens import deploy_token_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
+from loopml.cli.features import features_app
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
 from loopml.cli.pipelines import pipeline_app
@@ -36,6 +37,7 @@ USER_ERROR_EXIT = 2
 LOOP_ORDER = (
     "init",
     "data",
+    "features",
     "runs",
     "experiments",
     "pipeline",
@@ -97,6 +99,7 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(features_app, name="features")
 
 
 def _print_version(show: bool) -> None:

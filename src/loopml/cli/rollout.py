@@ -82,6 +82,8 @@ def _plan(plan: RolloutPlan) -> str:
         parts.append(f"{plan.metric or 'accuracy'} drop ≤ {plan.max_accuracy_drop:g}")
     if plan.timeout_s is not None:
         parts.append(f"timeout {value(plan.timeout_s)} s")
+    if plan.decide_within_s is not None:
+        parts.append(f"undecided after {value(plan.decide_within_s)} s: {plan.on_undecided}")
     return ", ".join(parts)
 
 
@@ -108,7 +110,7 @@ def checks_table(analysis: StepAnalysis) -> Table:
     table = Table(title_justify="left")
     for column in ("slo", "status", "detail"):
         table.add_column(column)
-    styles = {"passed": "green", "failed": "red", "skipped": "dim"}
+    styles = {"passed": "green", "failed": "red", "skipped": "dim", "undecided": "yellow"}
     for check in analysis.checks:
         table.add_row(check.name, Text(check.status, style=styles[check.status]), check.message)
     return table
@@ -215,6 +217,29 @@ def start(
             "--timeout", help="Fail a step that lacks requests after this long [wait forever]."
         ),
     ] = None,
+    min_per_class: Annotated[
+        int | None,
+        typer.Option(
+            "--min-per-class",
+            help="Classification: labelled predictions of each class per side to compare [10].",
+            min=1,
+        ),
+    ] = None,
+    on_undecided: Annotated[
+        str | None,
+        typer.Option(
+            "--on-undecided",
+            help="hold, rollback or ask (an approver decides) when a step cannot be judged "
+            "within --decide-within [hold].",
+        ),
+    ] = None,
+    decide_within: Annotated[
+        str | None,
+        typer.Option(
+            "--decide-within",
+            help="How long a step may stay undecided before --on-undecided applies: 1h, 1d.",
+        ),
+    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why, in a sentence (kept in the history).")
     ] = None,
@@ -234,6 +259,9 @@ def start(
         metric=metric,
         min_labelled=default.min_labelled if min_labelled is None else min_labelled,
         timeout_s=_seconds(timeout, "--timeout", default.timeout_s),
+        min_per_class=default.min_per_class if min_per_class is None else min_per_class,
+        on_undecided=on_undecided or default.on_undecided,
+        decide_within_s=_seconds(decide_within, "--decide-within", default.decide_within_s),
     )
     client = client_of(ctx)
     rollout = client.rollouts.start(deployment, model_ref, plan, reason=reason)

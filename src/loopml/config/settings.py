@@ -70,6 +70,10 @@ class Settings(BaseModel):
         description="Data plane access: `tokens` (each predict or feedback request needs a "
         "deployment token with that scope) or `open` (no token asked: local demos only).",
     )
+    online_store_url: str = Field(
+        default="sqlite:///.loopml/online.db",
+        description="Online feature store: sqlite:///PATH (embedded) or redis://HOST:PORT/DB.",
+    )
     reproduce_run: str | None = Field(
         default=None,
         description="Set by `loopml reproduce`: floating dataset references resolve to the "

@@ -151,6 +151,34 @@ class ApprovalService:
             self._close(conn, request_id, "REJECTED", actor.name, "cancelled by " + actor.name)
         return self.get(request_id)
 
+    def withdraw(self, request_id: str, reason: str) -> ApprovalRequest:
+        """Close a pending request because what it asks for was called off (a rollout of its
+        version rolled back): REJECTED, with `reason` as its outcome. It can only block a
+        move, never make one, so the editor role suffices."""
+        actor = self.stores.actor
+        require(actor, "write", "withdraw approval requests")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("say why the request is withdrawn: reason must be a sentence")
+        self._require_pending(self.get(request_id))
+        with self.engine.begin() as conn:
+            closed = conn.execute(
+                update(approval_requests)
+                .where(
+                    approval_requests.c.id == request_id, approval_requests.c.status == "PENDING"
+                )
+                .values(status="REJECTED", decided_at=time.time(), outcome=reason.strip())
+            )
+            if closed.rowcount != 1:
+                raise ConflictError(f"request {request_id} was decided meanwhile")
+            append_event(
+                conn,
+                actor,
+                "approval.withdraw",
+                f"request:{request_id}",
+                {"reason": reason.strip()},
+            )
+        return self.get(request_id)
+
     def _decide(self, request_id: str, decision: str, comment: str | None) -> ApprovalRequest:
         actor = self.stores.actor
         request = self.get(request_id)

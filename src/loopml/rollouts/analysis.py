@@ -11,6 +11,7 @@ against what the stable did just before the switch.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,22 +24,28 @@ from loopml.prediction_log.queries import connect
 from loopml.rollouts.plan import LOWER_IS_BETTER, RolloutPlan
 from loopml.store import Stores
 
-NO_FEEDBACK = "no feedback yet"
+NO_FEEDBACK = "not enough feedback yet"
+PASSED, FAILED, SKIPPED, UNDECIDED = "passed", "failed", "skipped", "undecided"
 
 
 @dataclass(frozen=True)
 class SloCheck:
-    """One SLO of a step: passed, failed, or skipped (with why)."""
+    """One SLO of a step: passed, failed, skipped (the SLO is off), or undecided (it cannot
+    be judged on the window yet: the step waits)."""
 
     name: str
-    status: str  # "passed", "failed", "skipped"
+    status: str  # "passed", "failed", "skipped", "undecided"
     value: float | None
     limit: float | None
     message: str
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status == FAILED
+
+    @property
+    def undecided(self) -> bool:
+        return self.status == UNDECIDED
 
 
 @dataclass(frozen=True)
@@ -63,14 +70,25 @@ class StepAnalysis:
 
     @property
     def passed(self) -> bool:
-        return not any(c.failed for c in self.checks)
+        """Every SLO passed or is off: nothing failed and nothing is left undecided."""
+        return not any(c.failed or c.undecided for c in self.checks)
 
     @property
     def failures(self) -> list[str]:
         return [c.message for c in self.checks if c.failed]
 
+    @property
+    def undecided(self) -> list[str]:
+        """Why the step cannot be judged yet (empty when it can)."""
+        return [c.message for c in self.checks if c.undecided]
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "error_rate": self.error_rate, "passed": self.passed}
+        return {
+            **asdict(self),
+            "error_rate": self.error_rate,
+            "passed": self.passed,
+            "undecided": self.undecided,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,34 +122,27 @@ def analyse_step(
     plan: RolloutPlan,
     since: float,
     until: float,
-    baseline_since: float,
 ) -> StepAnalysis:
-    """Every SLO of `plan` for the candidate's traffic in [since, until)."""
+    """Every SLO of `plan` for the candidate's traffic in [since, until), its quality against
+    the stable's on that same window (the stable's mirrored answers count: at 100 % they are
+    all it gives)."""
     traffic = candidate_traffic(stores, deployment, candidate, since, until)
-    first = min(since, baseline_since)
-    with connect(stores, deployment, first, until) as conn:
+    with connect(stores, deployment, since, until) as conn:
         mine = _labelled(labelled_rows(conn, since, until, model=candidate))
-        theirs = _labelled(labelled_rows(conn, since, until, model=stable))
-        if len(theirs) < plan.min_labelled and baseline_since < since:
-            theirs = _labelled(labelled_rows(conn, baseline_since, until, model=stable))
-    metric, ours, baseline = _metric_values(plan, mine, theirs)
-    checks = [
-        _error_check(plan, traffic),
-        _latency_check(plan, traffic),
-        _accuracy_check(plan, metric, ours, baseline, len(mine), len(theirs)),
-    ]
+        theirs = _labelled(labelled_rows(conn, since, until, model=stable, include_shadow=True))
+    quality = judge_quality(plan, mine, theirs)
     return StepAnalysis(
         since=since,
         until=until,
         requests=traffic.requests,
         errors=traffic.errors,
         p99_ms=traffic.p99_ms,
-        metric=metric,
-        candidate_value=ours,
-        stable_value=baseline,
+        metric=quality.metric,
+        candidate_value=quality.candidate,
+        stable_value=quality.stable,
         candidate_labelled=len(mine),
         stable_labelled=len(theirs),
-        checks=checks,
+        checks=[_error_check(plan, traffic), _latency_check(plan, traffic), quality.check],
     )
 
 
@@ -156,25 +167,6 @@ def traffic_analysis(
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["label"].notna()].reset_index(drop=True)
-
-
-def _metric_values(
-    plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame
-) -> tuple[str | None, float | None, float | None]:
-    """The metric both sides are compared on, and its value on each (None if unknown)."""
-    if plan.max_accuracy_drop is None or mine.empty or theirs.empty:
-        return plan.metric, None, None
-    both = pd.concat([mine, theirs], ignore_index=True)
-    has_proba = any(str(c).startswith("proba_") for c in both.columns)
-    task = infer_task(
-        [normalise(v) for v in both["label"]],
-        [normalise(v) for v in both["prediction"]],
-        has_proba=has_proba,
-    )
-    metric = plan.metric or ("rmse" if task == "regression" else "accuracy")
-    ours = performance(mine, task=task).metrics.get(metric)
-    baseline = performance(theirs, task=task).metrics.get(metric)
-    return metric, ours, baseline
 
 
 def _error_check(plan: RolloutPlan, traffic: Traffic) -> SloCheck:
@@ -206,30 +198,106 @@ def _latency_check(plan: RolloutPlan, traffic: Traffic) -> SloCheck:
     return SloCheck("p99_ms", "passed" if passed else "failed", traffic.p99_ms, limit, message)
 
 
-def _accuracy_check(
-    plan: RolloutPlan,
-    metric: str | None,
-    ours: float | None,
-    baseline: float | None,
-    mine: int,
-    theirs: int,
-) -> SloCheck:
+@dataclass(frozen=True)
+class Quality:
+    """The quality SLO of a step: the metric, its value on each side, and the verdict."""
+
+    metric: str | None
+    candidate: float | None
+    stable: float | None
+    check: SloCheck
+
+
+def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -> Quality:
+    """The candidate's labelled predictions (`mine`) against the stable's (`theirs`), both of
+    the same window: passed, failed, or undecided when the figure would not be fair."""
     drop = plan.max_accuracy_drop
     if drop is None:
-        return SloCheck("accuracy", "skipped", None, None, "no accuracy SLO")
-    if mine < plan.min_labelled or theirs < plan.min_labelled:
-        return SloCheck(
-            "accuracy",
-            "skipped",
-            None,
-            drop,
-            f"{NO_FEEDBACK}: {mine} labelled candidate and {theirs} labelled stable "
-            f"predictions, {plan.min_labelled} needed on each side",
+        return Quality(
+            plan.metric, None, None, SloCheck("accuracy", SKIPPED, None, None, "no accuracy SLO")
         )
-    if metric is None or ours is None or baseline is None:
-        return SloCheck(
-            "accuracy", "skipped", None, drop, f"{metric} cannot be computed on these labels"
+    if len(mine) < plan.min_labelled or len(theirs) < plan.min_labelled:
+        message = (
+            f"{NO_FEEDBACK}: {len(mine)} labelled candidate and {len(theirs)} labelled stable "
+            f"predictions in this window, {plan.min_labelled} needed on each side"
         )
+        return Quality(plan.metric, None, None, _undecided(plan.metric, drop, message))
+    both = pd.concat([mine, theirs], ignore_index=True)
+    has_proba = any(str(c).startswith("proba_") for c in both.columns)
+    task = infer_task(
+        [normalise(v) for v in both["label"]],
+        [normalise(v) for v in both["prediction"]],
+        has_proba=has_proba,
+    )
+    metric = plan.metric or ("rmse" if task == "regression" else "accuracy")
+    labels = None
+    if task == "classification":
+        short = _short_classes(plan, mine, theirs)
+        if short is not None:
+            return Quality(metric, None, None, _undecided(metric, drop, short))
+        labels = _class_order(both, has_proba)
+    mine_result = performance(mine, task=task, labels=labels)
+    theirs_result = performance(theirs, task=task, labels=labels)
+    ours, baseline = mine_result.metrics.get(metric), theirs_result.metrics.get(metric)
+    if ours is None or baseline is None:
+        notes = mine_result.message if ours is None else theirs_result.message
+        side = "candidate" if ours is None else "stable"
+        message = f"{metric} cannot be computed on the {side}'s labels of this window"
+        if metric not in mine_result.metrics:
+            message = f"{metric} is not a {task} metric; set the plan's metric to one that is"
+        elif notes:
+            message += f" ({notes})"
+        return Quality(metric, ours, baseline, _undecided(metric, drop, message))
+    return Quality(metric, ours, baseline, _compare(metric, drop, ours, baseline))
+
+
+def _undecided(metric: str | None, drop: float, message: str) -> SloCheck:
+    return SloCheck(f"accuracy:{metric}" if metric else "accuracy", UNDECIDED, None, drop, message)
+
+
+def _short_classes(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -> str | None:
+    """Why the labels of the window cannot compare two classifiers fairly, or None."""
+    counts = {
+        "candidate": Counter(normalise(v) for v in mine["label"]),
+        "stable": Counter(normalise(v) for v in theirs["label"]),
+    }
+    classes = _sorted(set(counts["candidate"]) | set(counts["stable"]))
+    if len(classes) < 2:
+        return (
+            f"the labels of this window hold one class ({classes[0]!r}): a classifier's "
+            "quality cannot be compared on them"
+        )
+    short = [
+        f"{cls!r}: {counts['candidate'][cls]} candidate / {counts['stable'][cls]} stable"
+        for cls in classes
+        if min(counts["candidate"][cls], counts["stable"][cls]) < plan.min_per_class
+    ]
+    if not short:
+        return None
+    return (
+        f"too few labelled predictions of a class in this window ({'; '.join(short)}), "
+        f"{plan.min_per_class} needed of each class on each side"
+    )
+
+
+def _class_order(both: pd.DataFrame, has_proba: bool) -> list[Any] | None:
+    """One class order for both sides: every class labelled or predicted in the window, when
+    it accounts for every probability column (else each side infers its own)."""
+    if not has_proba:
+        return None
+    seen = {normalise(v) for v in [*both["label"], *both["prediction"]]} - {None}
+    columns = [c for c in both.columns if str(c).startswith("proba_") and str(c)[6:].isdigit()]
+    return _sorted(seen) if len(seen) == len(columns) else None
+
+
+def _sorted(values: set[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:  # numbers and text mixed: compare as text, as performance() does
+        return sorted(values, key=str)
+
+
+def _compare(metric: str, drop: float, ours: float, baseline: float) -> SloCheck:
     if metric in LOWER_IS_BETTER:
         limit = baseline * (1 + drop)
         passed = ours <= limit
@@ -239,7 +307,7 @@ def _accuracy_check(
         passed = ours >= limit
         worse = f"{ours - baseline:+.4g}"
     message = (
-        f"{metric} {ours:.4g} vs the stable's {baseline:.4g} ({worse}; "
+        f"{metric} {ours:.4g} vs the stable's {baseline:.4g} on the same window ({worse}; "
         f"{'within' if passed else 'beyond'} the allowed drop {drop:g})"
     )
-    return SloCheck(f"accuracy:{metric}", "passed" if passed else "failed", ours, limit, message)
+    return SloCheck(f"accuracy:{metric}", PASSED if passed else FAILED, ours, limit, message)

@@ -5,17 +5,22 @@ An approval request for champion → candidate that already exists (e.g. opened 
 pipeline's validation gate, or by this rollout before a crash) is used; otherwise one is
 opened, which runs the policy's checks and approves at once under `auto_approve`. A model
 whose champion alias is not protected has no approval rules: the alias is set directly.
+
+A rollout that rolls back calls its candidate off: the pending champion request for it is
+closed with the rollback's reason, and `challenger` no longer points at it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from loopml.deployments.records import Route
-from loopml.errors import ConflictError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.registry import ApprovalRequest, ApprovalService, RegistryService
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 APPROVED = "approved"
 PENDING = "pending"
 REJECTED = "rejected"
@@ -87,3 +92,44 @@ def _status(request: ApprovalRequest, candidate: Route) -> Approval:
             f"(`loopml models approve {request.id}`)",
         )
     return Approval(REJECTED, request.id, f"{where} was rejected: {request.outcome or 'no reason'}")
+
+
+def without_approver(registry: RegistryService, candidate: Route) -> str | None:
+    """Why the champion move of `candidate` would be made with no person deciding (the alias
+    is unprotected, or the policy approves automatically), or None when an approver decides."""
+    model = registry.get_model(candidate.model)
+    if CHAMPION not in model.protected_aliases:
+        return f"{CHAMPION} of {model.name} is not protected"
+    if registry.policy(model.name).auto_approve:
+        return f"the policy of {model.name} approves {CHAMPION} moves automatically"
+    return None
+
+
+def pending_request(approvals: ApprovalService, candidate: Route) -> ApprovalRequest | None:
+    """The pending request to move champion to `candidate`, if there is one."""
+    found = [
+        r
+        for r in approvals.list(candidate.model, status="PENDING", alias=CHAMPION)
+        if r.version == candidate.version
+    ]
+    return found[-1] if found else None
+
+
+def call_off(
+    registry: RegistryService, approvals: ApprovalService, candidate: Route, reason: str
+) -> list[str]:
+    """After a rollback: close the pending champion request for `candidate` with `reason` and
+    clear `challenger` when it points at it, so nobody promotes what was rolled back. Safe to
+    repeat; returns what it did."""
+    done = []
+    request = pending_request(approvals, candidate)
+    if request is not None:
+        with contextlib.suppress(ConflictError):  # decided meanwhile: nothing to close
+            approvals.withdraw(request.id, reason)
+            done.append(f"approval request {request.id} closed")
+    model = registry.get_model(candidate.model)
+    if model.aliases.get(CHALLENGER) == candidate.version:
+        with contextlib.suppress(ConflictError, NotFoundError):  # protected, or gone already
+            registry.delete_alias(model.name, CHALLENGER)
+            done.append(f"{model.name}@{CHALLENGER} cleared")
+    return done

@@ -5,9 +5,12 @@ at least `hold_s` seconds and `min_requests` candidate requests; then the step's
 analysed against the SLOs (see `rollout_analysis`). `(100,)` is blue-green: one switch, one
 analysis, then promotion.
 
-A step that has held `timeout_s` seconds without reaching `min_requests` fails (and the
-rollout rolls back): a candidate that cannot be measured is not promoted. With the default
-`timeout_s=None` such a step waits for traffic indefinitely.
+A step that cannot be judged yet — too few requests, too few labelled predictions on either
+side, too few rows of a class — waits; it never passes on what it could not measure. What
+happens when it still cannot be judged `decide_within_s` seconds after it went live is the
+plan's `on_undecided`: `hold` (keep waiting), `rollback`, or `ask` (an approver decides
+whether the candidate is promoted). `timeout_s` is the older, narrower form: a step that
+has held that long without `min_requests` rolls back.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from loopml.errors import ValidationError
 LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
 HIGHER_IS_BETTER = ("accuracy", "f1", "r2", "roc_auc")
 METRICS = LOWER_IS_BETTER + HIGHER_IS_BETTER
+HOLD, ROLLBACK, ASK = "hold", "rollback", "ask"
+ON_UNDECIDED = (HOLD, ROLLBACK, ASK)
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,13 @@ class RolloutPlan:
       same window. For error metrics (rmse, mae, log_loss) the candidate may be at most this
       fraction worse (0.05: rmse at most 5 % above the stable's); for scores (accuracy, f1,
       r2, roc_auc) at most this much lower, in the metric's units (0.05: accuracy at most
-      5 points lower). Skipped, with the reason recorded, while either side has fewer than
-      `min_labelled` labelled predictions.
+      5 points lower). Both sides are measured on the same window of requests. The step
+      cannot be judged — it waits — while either side has fewer than `min_labelled`
+      labelled predictions, or, for classification, fewer than `min_per_class` labelled
+      predictions of a class that occurs in the window (or only one class).
+
+    Undecided steps: `on_undecided` (`hold`, `rollback` or `ask`) applies once a step has
+    been live `decide_within_s` seconds without being judged.
     """
 
     steps: tuple[float, ...] = (10.0, 50.0, 100.0)
@@ -49,6 +59,9 @@ class RolloutPlan:
     metric: str | None = None  # None: rmse for regression, accuracy for classification
     min_labelled: int = 30
     timeout_s: float | None = None
+    min_per_class: int = 10
+    on_undecided: str = HOLD
+    decide_within_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _steps(self.steps))
@@ -81,6 +94,29 @@ class RolloutPlan:
                     "a step cannot time out before it has held"
                 )
             object.__setattr__(self, "timeout_s", timeout)
+        object.__setattr__(self, "min_per_class", _count("min_per_class", self.min_per_class, 1))
+        self._check_undecided()
+
+    def _check_undecided(self) -> None:
+        if self.on_undecided not in ON_UNDECIDED:
+            raise ValidationError(
+                f"on_undecided must be one of {', '.join(ON_UNDECIDED)}, got "
+                f"{self.on_undecided!r}: what happens to a step that cannot be judged in time"
+            )
+        if self.decide_within_s is None:
+            if self.on_undecided != HOLD:
+                raise ValidationError(
+                    f"on_undecided={self.on_undecided!r} needs a deadline: set decide_within_s "
+                    "(seconds a step may stay undecided, e.g. 3600)"
+                )
+            return
+        deadline = _number("decide_within_s", self.decide_within_s, minimum=0.0, open=True)
+        if deadline < self.hold_s:
+            raise ValidationError(
+                f"decide_within_s ({deadline:g} s) must be at least hold_s ({self.hold_s:g} s): "
+                "a step cannot be undecided before it has held"
+            )
+        object.__setattr__(self, "decide_within_s", deadline)
 
     @property
     def blue_green(self) -> bool:

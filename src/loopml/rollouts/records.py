@@ -27,17 +27,24 @@ STATES = ACTIVE + FINISHED
 
 @dataclass(frozen=True)
 class Target:
-    """The routing a rollout state asks of the deployment."""
+    """The routing a rollout state asks of the deployment; `shadows` are mirrored routes it
+    adds (the stable at a 100 % step, so its quality is measured on the same requests)."""
 
     routes: list[Route]
     strategy: str
+    shadows: list[Route] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"routes": [r.to_dict() for r in self.routes], "strategy": self.strategy}
+        return {
+            "routes": [r.to_dict() for r in self.routes],
+            "strategy": self.strategy,
+            "shadows": [r.to_dict() for r in self.shadows],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Target:
-        return cls([Route.from_dict(r) for r in data["routes"]], data["strategy"])
+        shadows = [Route.from_dict(r) for r in data.get("shadows") or []]
+        return cls([Route.from_dict(r) for r in data["routes"]], data["strategy"], shadows)
 
     def matches(self, routes: list[Route], strategy: str) -> bool:
         """Whether a deployment already routes like this (weights to within 1e-6 %)."""
@@ -45,6 +52,11 @@ class Target:
             return False
         wanted = {r.key: r.weight for r in self.routes}
         return all(abs(wanted.get(r.key, -1.0) - r.weight) < 1e-6 for r in routes)
+
+    def mirrored_by(self, shadows: list[Route]) -> bool:
+        """Whether every shadow this target asks for is live among `shadows`."""
+        live = {r.key: r.weight for r in shadows}
+        return all(abs(live.get(r.key, -1.0) - r.weight) < 1e-6 for r in self.shadows)
 
 
 @dataclass(frozen=True)

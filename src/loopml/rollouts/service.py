@@ -11,7 +11,9 @@ routing applied through `DeploymentService` (its own revision, history and audit
 row marked `applied`. A process killed between the two leaves `applied=False`, and the next
 `advance` applies the recorded routing (a no-op when it is already live) before anything
 else — no step is lost, and the compare-and-set means none is taken twice. A step's hold
-starts when its routing is confirmed live.
+starts when its routing is confirmed live. A rollback also calls the candidate off (its
+pending champion request closed, `challenger` cleared) as part of applying it, so a crash
+in between is repaired the same way.
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ from loopml.rollouts.analysis import (
     candidate_traffic,
     traffic_analysis,
 )
-from loopml.rollouts.approval import APPROVED, PENDING, seek_approval
+from loopml.rollouts.approval import (
+    APPROVED,
+    CHALLENGER,
+    PENDING,
+    call_off,
+    pending_request,
+    seek_approval,
+    without_approver,
+)
 from loopml.rollouts.ledger import RolloutLedger
-from loopml.rollouts.plan import RolloutPlan
+from loopml.rollouts.plan import ASK, ROLLBACK, RolloutPlan
 from loopml.rollouts.records import (
     ABORTED,
     AWAITING_APPROVAL,
@@ -184,10 +194,10 @@ class RolloutService:
             )
             return self._end(rollout, ROLLED_BACK, [note], now)
         if waiting and not enough:
-            return RolloutStep(rollout, "wait", waiting)
+            return self._undecided(rollout, now, held, waiting)
         if waiting:  # enough requests, still holding: errors and latency may fail it early
             early = traffic_analysis(plan, traffic, started, now)
-            if not early.passed:
+            if early.failures:
                 return self._end(rollout, ROLLED_BACK, early.failures, now, analysis=early)
             return RolloutStep(rollout, "wait", waiting, early)
         analysis = analyse_step(
@@ -198,10 +208,11 @@ class RolloutService:
             plan=plan,
             since=started,
             until=now,
-            baseline_since=rollout.created_at - plan.hold_s,
         )
-        if not analysis.passed:
+        if analysis.failures:
             return self._end(rollout, ROLLED_BACK, analysis.failures, now, analysis=analysis)
+        if analysis.undecided:
+            return self._undecided(rollout, now, held, analysis.undecided, analysis)
         if rollout.step + 1 < len(plan.steps):
             nxt = rollout.step + 1
             target = _step_target(plan, nxt, rollout.stable_route, rollout.candidate_route)
@@ -219,6 +230,78 @@ class RolloutService:
                 return self._lost(rollout)
             return RolloutStep(self._apply(moved, now), "step", analysis=analysis)
         return self._promote(rollout, now, analysis)
+
+    def _undecided(
+        self,
+        rollout: Rollout,
+        now: float,
+        held: float,
+        reasons: builtins.list[str],
+        analysis: StepAnalysis | None = None,
+    ) -> RolloutStep:
+        """The step cannot be judged yet: wait, or past the plan's deadline, do what its
+        `on_undecided` says."""
+        plan = rollout.plan
+        deadline = plan.decide_within_s
+        if deadline is None or held < deadline:
+            return RolloutStep(rollout, "wait", reasons, analysis)
+        note = (
+            f"step {rollout.step + 1} ({rollout.weight:g}%) could not be judged within "
+            f"{deadline:g} s: {'; '.join(reasons)}"
+        )
+        if plan.on_undecided == ROLLBACK:
+            return self._end(rollout, ROLLED_BACK, [note], now, analysis)
+        if plan.on_undecided == ASK:
+            return self._ask(rollout, now, note, reasons, analysis)
+        holding = f"undecided past the {deadline:g} s deadline: the plan holds (on_undecided=hold)"
+        return RolloutStep(rollout, "wait", [*reasons, holding], analysis)
+
+    def _ask(
+        self,
+        rollout: Rollout,
+        now: float,
+        note: str,
+        reasons: builtins.list[str],
+        analysis: StepAnalysis | None,
+    ) -> RolloutStep:
+        """An approver decides an undecided step: approved → promoted, rejected → rolled
+        back. Never when the champion would move with no person deciding: then it holds."""
+        nobody = without_approver(self.registry, rollout.candidate_route)
+        if nobody is not None:
+            holding = f"on_undecided=ask, but {nobody}: holding until the step can be judged"
+            return RolloutStep(rollout, "wait", [*reasons, holding], analysis)
+        approval = seek_approval(
+            self.registry,
+            self.approvals,
+            rollout.candidate_route,
+            request_id=None,
+            since=rollout.created_at,
+            reason=f"rollout {rollout.id} of {rollout.candidate} on {rollout.deployment}: "
+            f"{note}; approve to promote it, reject to roll it back",
+        )
+        if approval.status == APPROVED:
+            return self._end(
+                rollout, PROMOTED, [note, approval.message], now, analysis, approval.request_id
+            )
+        if approval.status != PENDING:
+            return self._end(
+                rollout, ROLLED_BACK, [note, approval.message], now, analysis, approval.request_id
+            )
+        asked = self.ledger.record(
+            rollout,
+            "step",
+            now,
+            state=AWAITING_APPROVAL,
+            step=rollout.step,
+            target=rollout.target,
+            reasons=[note, approval.message],
+            analysis=analysis,
+            approval_id=approval.request_id,
+            applied=True,
+        )
+        if asked is None:
+            return self._lost(rollout)
+        return RolloutStep(asked, "step", [approval.message], analysis)
 
     def _promote(self, rollout: Rollout, now: float, analysis: StepAnalysis | None) -> RolloutStep:
         """Every step passed: move champion through the approval rules, then route 100 %."""
@@ -355,10 +438,12 @@ class RolloutService:
     ) -> Rollout | None:
         action = FINISHING_ACTIONS[state]
         if keep is not None:
-            target = Target(keep.routes, keep.strategy)
+            target = Target(keep.routes, keep.strategy, keep.shadows)
         else:
             winner = rollout.candidate_route if state == PROMOTED else rollout.stable_route
             target = Target([winner], "single")
+        if state == ROLLED_BACK:
+            reasons = [*reasons, *self._calling_off(rollout)]
         return self.ledger.record(
             rollout,
             action,
@@ -376,15 +461,25 @@ class RolloutService:
         """Make the deployment route as `rollout.target` says (skipped when it already
         does), then mark the row applied; a step's hold starts here."""
         target = rollout.target
+        # The stable's mirror is the rollout's own: it ends with the rollout.
+        stable = rollout.stable_route.key
+        kept = {r.key for r in target.shadows}
+        dropped = [stable] if not rollout.active and stable not in kept else []
 
         def plan(current: Deployment) -> Plan:
             # Checked under the deployment's row lock: a routing already live is not written
             # again, even when two controllers repair the same rollout at once.
-            if target.matches(current.routes, current.strategy):
+            stale = [s for s in current.shadows if s.key in dropped]
+            if (
+                target.matches(current.routes, current.strategy)
+                and target.mirrored_by(current.shadows)
+                and not stale
+            ):
                 raise _AlreadyLive
+            keys = [r.key for r in [*target.routes, *target.shadows]] + dropped
             return Plan(
                 routes=target.routes,
-                shadows=without(current.shadows, *(r.key for r in target.routes)),
+                shadows=[*without(current.shadows, *keys), *target.shadows],
                 strategy=target.strategy,
                 sticky_key=current.sticky_key,
             )
@@ -398,7 +493,21 @@ class RolloutService:
                 reason=f"rollout {rollout.id}: {_describe_state(rollout)}",
                 servable=RESTORABLE if back else SERVABLE,
             )
+        if rollout.state == ROLLED_BACK:
+            reason = f"rollout {rollout.id} rolled back: {'; '.join(rollout.reasons)}"
+            call_off(self.registry, self.approvals, rollout.candidate_route, reason)
         return self.ledger.mark_applied(rollout, now)
+
+    def _calling_off(self, rollout: Rollout) -> builtins.list[str]:
+        """What a rollback of `rollout` will call off, said in its reasons."""
+        candidate = rollout.candidate_route
+        notes = []
+        request = pending_request(self.approvals, candidate)
+        if request is not None:
+            notes.append(f"approval request {request.id} (champion → {candidate.uri}) is closed")
+        if self.registry.get_model(candidate.model).aliases.get(CHALLENGER) == candidate.version:
+            notes.append(f"{candidate.model}@{CHALLENGER} no longer points at {candidate.uri}")
+        return notes
 
     def _lost(self, rollout: Rollout) -> RolloutStep:
         current = self.ledger.by_id(rollout.id)
@@ -425,9 +534,12 @@ def _stable(current: Deployment, candidate: Route) -> Route:
 
 
 def _step_target(plan: RolloutPlan, step: int, stable: Route, candidate: Route) -> Target:
+    """A step's routing; at 100 % the stable keeps answering a mirrored copy of every request
+    when quality is judged, so both are scored on the same requests."""
     weight = plan.steps[step]
     if weight >= 100:
-        return Target([candidate.with_weight(100.0)], "blue-green")
+        mirror = [stable.with_weight(100.0)] if plan.max_accuracy_drop is not None else []
+        return Target([candidate.with_weight(100.0)], "blue-green", mirror)
     return Target([stable.with_weight(100.0 - weight), candidate.with_weight(weight)], "canary")
 
 

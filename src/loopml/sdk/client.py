@@ -17,6 +17,7 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
+from loopml.features import FeatureStore, HistoricalFeatures
 from loopml.monitoring.service import MonitorService
 from loopml.rollouts import RolloutService
 from loopml.sdk.models import ModelsAPI
@@ -46,6 +47,7 @@ class Client:
             self.stores, self.datasets, self.tracking, self.models.registry, self.deployments
         )
         self.triggers = TriggerService(self.stores)
+        self.features = FeatureStore(self.stores)
         if settings.token:
             try:
                 self.login(settings.token)
@@ -226,7 +228,21 @@ class Client:
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.tracking.read_artifact(run_id, path)
 
+    # ------------------------------------------------------------------ features
+    def get_historical_features(
+        self, entity_df: Any, features: list[str] | str, **options: Any
+    ) -> HistoricalFeatures:
+        """Point-in-time correct features for every entity row (a service name or refs)."""
+        return self.features.get_historical_features(entity_df, features, **options)
+
+    def get_online_features(
+        self, entity_rows: list[dict[str, Any]], features: list[str] | str
+    ) -> dict[str, list[Any]]:
+        """The latest online values for each entity row: `{column: [values]}`."""
+        return self.features.get_online_features(entity_rows, features)
+
     def close(self) -> None:
+        self.features.close()
         self.stores.close()
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from loopml.data import DatasetDiff, DatasetVersion
 from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
+from loopml.features import HistoricalFeatures
 from loopml.pipelines.context import executing_client
 from loopml.pipelines.definition import Pipeline
 from loopml.sdk.client import Client, connect
@@ -152,3 +153,15 @@ def search_runs(
     page_token: str | None = None,
 ) -> RunList:
     return client().search_runs(experiment, filter, order_by, max_results, page_token)
+
+
+def get_historical_features(
+    entity_df: Any, features: list[str] | str, **options: Any
+) -> HistoricalFeatures:
+    return client().get_historical_features(entity_df, features, **options)
+
+
+def get_online_features(
+    entity_rows: list[dict[str, Any]], features: list[str] | str
+) -> dict[str, list[Any]]:
+    return client().get_online_features(entity_rows, features)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from loopml.prediction_log import PredictionRecord
 from loopml.serving.errors import JSON, ServingError, not_served
+from loopml.serving.features import with_features
 from loopml.serving.metrics import UNKNOWN
 from loopml.serving.parsing import Payload, parse_payload
 from loopml.serving.routing import RouteTable, Target
@@ -101,6 +102,8 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
         body = await read_body(request, state.max_body_bytes)
         payload = parse_payload(body)
         target = _route(table, payload, request)
+        if table.features is not None:
+            payload = with_features(state.features, table.features, payload, target.runner.names)
         rows = target.runner.rows(payload)
         scores = await _score(state, table, target, rows)
     except ServingError as exc:

@@ -44,6 +44,7 @@ class RouteTable:
     strategy: str
     cumulative: tuple[float, ...]
     batching: BatchingConfig | None = None
+    features: str | None = None  # a feature service whose features each request gets
 
     @classmethod
     def build(
@@ -55,6 +56,7 @@ class RouteTable:
         sticky_key: str | None = None,
         strategy: str = "",
         batching: BatchingConfig | None = None,
+        features: str | None = None,
     ) -> RouteTable:
         live = tuple(t for t in targets if t.weight > 0)
         cumulative, total = [], 0.0
@@ -70,6 +72,7 @@ class RouteTable:
             strategy,
             tuple(cumulative),
             batching,
+            features,
         )
 
     @property

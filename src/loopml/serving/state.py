@@ -9,6 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from loopml.features import FeatureStore
 from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.serving.auth import DataPlaneAuth
 from loopml.serving.batching import MicroBatcher
@@ -47,6 +48,7 @@ class ServingState:
     answered: AnsweredRequests = field(default_factory=AnsweredRequests)
     label_rules: dict[str, LabelRule] = field(default_factory=dict)
     feedback_audit: FeedbackAudit | None = None
+    _features: FeatureStore | None = None  # opened when a deployment first needs features
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
 
@@ -70,6 +72,12 @@ class ServingState:
             )
             self.batchers[key] = batcher
         return batcher
+
+    @property
+    def features(self) -> FeatureStore:
+        if self._features is None:
+            self._features = FeatureStore(self.stores)
+        return self._features
 
     def record(self, record: PredictionRecord) -> None:
         """Hand one prediction (or failed request) to the log; a logging failure never fails
@@ -102,6 +110,8 @@ class ServingState:
         self.executor.shutdown(wait=True)
         if self.predictions is not None:
             self.predictions.close()
+        if self._features is not None:
+            self._features.close()
         self.audit_feedback(final=True)
 
     def audit_feedback(self, final: bool = False) -> None:

@@ -171,6 +171,7 @@ class DeploymentWatcher:
             sticky_key=deployment.sticky_key,
             strategy=deployment.strategy,
             batching=batching_of(deployment.config, self.batching),
+            features=deployment.config.get("feature_service"),
         )
 
     def _swap(self, name: str, table: RouteTable) -> None:

@@ -532,3 +532,67 @@ trigger_events = Table(
     Index("ix_trigger_events_state", "state"),
     Index("ix_trigger_events_rollout_state", "rollout_state"),
 )
+
+# ---------------------------------------------------------------------- feature store
+# Every applied definition (entity, view, on-demand view, service) is one immutable
+# version; the newest version of a (kind, name) is the live one.
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # entity | view | on_demand | service
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("spec_hash", String(64), nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("view", String(KEY_LEN), nullable=False),
+    Column("view_version", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),  # full | incremental
+    Column("source", String(1000), nullable=False),  # dataset URI or file paths
+    Column("source_key", String(300), nullable=False),
+    Column("online_store", String(KEY_LEN), nullable=False),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("rows", BigInteger, nullable=False),
+    Column("entities", BigInteger, nullable=False),
+    Column("watermark", Float, nullable=True),  # newest event time now online (epoch s)
+    Column("error", Text, nullable=True),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_feature_materializations_view_started", "view", "started_at"),
+)
+
+# Facts about one immutable source (a dataset version, or files of a given size and time),
+# computed once: whether (entity keys, event time) is unique lets joins skip a tie-break.
+feature_source_facts = Table(
+    "feature_source_facts",
+    metadata,
+    Column("source_key", String(300), primary_key=True),
+    Column("keys", String(1000), primary_key=True),
+    Column("unique_keys", Boolean, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("computed_at", Float, nullable=False),
+)
+
+# Training sets built from feature views and logged as dataset versions: their lineage.
+feature_training_sets = Table(
+    "feature_training_sets",
+    metadata,
+    Column(
+        "dataset_version_id", String(ID_LEN), ForeignKey("dataset_versions.id"), primary_key=True
+    ),
+    Column("service", String(KEY_LEN), nullable=True),
+    Column("features", JSON, nullable=False),
+    Column("views", JSON, nullable=False),  # [{view, version, source, dataset_version_id}]
+    Column("rows", BigInteger, nullable=False),
+    Column("missing", JSON, nullable=False),  # {feature: null count}
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
