@@ -115,13 +115,16 @@ def test_one_class_in_labels_gives_no_roc_auc_and_says_why() -> None:
     assert result.metrics["log_loss"] == pytest.approx(log_loss([1] * 5, proba, labels=[0, 1]))
 
 
-def test_multiclass_roc_auc_over_the_classes_with_labels() -> None:
+def test_multiclass_roc_auc_is_undefined_when_a_class_has_no_labels() -> None:
     proba = _proba(6, 3)
     y = [0, 1, 0, 1, 1, 0]  # class 2 has no label in this window
     result = performance(_frame([0, 1, 2, 1, 0, 0], y, proba))
-    expected = np.mean([roc_auc_score([t == c for t in y], proba[:, c]) for c in (0, 1)])
+    assert result.metrics["roc_auc"] is None and result.metrics["f1"] is None
+    assert "classes [2] have no labels in the window" in (result.message or "")
+    y = [0, 1, 2, 1, 2, 0]
+    result = performance(_frame([0, 1, 2, 1, 0, 0], y, proba))
+    expected = np.mean([roc_auc_score([t == c for t in y], proba[:, c]) for c in (0, 1, 2)])
     assert result.metrics["roc_auc"] == pytest.approx(expected)
-    assert "over 2 classes" in (result.message or "")
 
 
 def test_probability_columns_that_do_not_match_the_classes_are_not_guessed() -> None:
@@ -221,3 +224,60 @@ def test_bad_arguments() -> None:
         performance(_frame([1], [1]), task="ranking")
     with pytest.raises(ValidationError, match="'label'"):
         performance(pd.DataFrame({"prediction": [1]}))
+
+
+def _weather_model() -> tuple[Any, pd.DataFrame]:
+    from sklearn.ensemble import RandomForestClassifier
+    from vega_datasets import data as vega
+
+    frame = vega.seattle_weather()
+    features = ["precipitation", "temp_max", "temp_min", "wind"]
+    train = frame[frame["date"].dt.year <= 2014]
+    model = RandomForestClassifier(n_estimators=20, random_state=0)
+    model.fit(train[features], train["weather"])
+    test = frame[frame["date"].dt.year == 2015].reset_index(drop=True)
+    scored = pd.DataFrame({"prediction": model.predict(test[features]), "label": test["weather"]})
+    proba = model.predict_proba(test[features])
+    for i in range(proba.shape[1]):
+        scored[f"proba_{i}"] = proba[:, i]
+    scored["month"] = test["date"].dt.month
+    return model, scored
+
+
+def test_multiclass_metrics_cover_every_class_or_are_undefined() -> None:
+    """Seattle weather, five classes: a summer month without snow has no macro AUC."""
+    model, scored = _weather_model()
+    classes = list(model.classes_)
+    july = scored[scored["month"] == 7].drop(columns="month")
+    result = performance(july, labels=classes)
+    assert result.metrics["roc_auc"] is None and result.metrics["f1"] is None
+    assert "have no labels in the window" in (result.message or "")
+    assert "'snow'" in (result.message or "")
+    assert result.metrics["accuracy"] is not None and result.metrics["log_loss"] is not None
+    year = performance(scored.drop(columns="month"), labels=classes)
+    if set(scored["label"]) == set(classes):
+        assert year.metrics["roc_auc"] is not None
+        assert "over all 5 classes" in (year.message or "")
+
+
+def test_quality_metrics_need_a_minimum_count_per_class() -> None:
+    model, scored = _weather_model()
+    rainy = pd.DataFrame(
+        {
+            "prediction": (scored["prediction"] == "rain").astype(int),
+            "label": (scored["label"] == "rain").astype(int),
+            "proba_0": 1 - scored[f"proba_{list(model.classes_).index('rain')}"],
+            "proba_1": scored[f"proba_{list(model.classes_).index('rain')}"],
+            "month": scored["month"],
+        }
+    )
+    month = rainy[rainy["month"] == 8].drop(columns="month")
+    positives = int(month["label"].sum())
+    assert 0 < positives < 30
+    guarded = performance(month, labels=[0, 1], min_class_rows=30)
+    assert guarded.metrics["roc_auc"] is None and guarded.metrics["f1"] is None
+    assert f"1: {positives}" in (guarded.message or "") and "min_class_rows" in (
+        guarded.message or ""
+    )
+    assert performance(month, labels=[0, 1]).metrics["roc_auc"] is not None
+    assert performance(month, labels=[0, 1], min_class_rows=positives).metrics["roc_auc"]

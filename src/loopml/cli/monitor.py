@@ -172,6 +172,43 @@ def create(
     replace: Annotated[
         bool, typer.Option("--replace", help="Redefine an existing monitor (its results are kept).")
     ] = False,
+    calibrate: Annotated[
+        str,
+        typer.Option(
+            "--calibrate",
+            help="reference: thresholds from the reference's own windows of the monitor's "
+            "size; fixed: the tests' thresholds (p 0.05, distance 0.1).",
+        ),
+    ] = "reference",
+    false_alarm_rate: Annotated[
+        float,
+        typer.Option(
+            "--false-alarm-rate",
+            help="Calibrated thresholds flag this share of the reference's own windows.",
+        ),
+    ] = 0.05,
+    seasonal: Annotated[
+        str | None,
+        typer.Option(
+            "--seasonal",
+            help="month, dayofweek or hour: compare a window with the same period of the "
+            "reference (needs its time column).",
+            show_default=False,
+        ),
+    ] = None,
+    resolve_after: Annotated[
+        int,
+        typer.Option(
+            "--resolve-after", help="An alert resolves after this many clean windows in a row."
+        ),
+    ] = 2,
+    min_class_rows: Annotated[
+        int,
+        typer.Option(
+            "--min-class-rows",
+            help="Labelled rows each class needs in a window before quality metrics count.",
+        ),
+    ] = 30,
 ) -> None:
     """Declare a monitor; its source, reference and options are checked now."""
     monitor = client_of(ctx).monitors.create(
@@ -191,6 +228,11 @@ def create(
         rules=list(alert or []),
         sinks=list(sink or []),
         replace=replace,
+        calibrate=calibrate,
+        false_alarm_rate=false_alarm_rate,
+        seasonal=seasonal,
+        resolve_after=resolve_after,
+        min_class_rows=min_class_rows,
     )
     out = console()
     out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))

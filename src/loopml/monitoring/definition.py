@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import ValidationError
+from loopml.monitoring.drift.calibration import CALIBRATIONS, check_false_alarm_rate, check_season
 from loopml.validation import check_name
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|m|min|h|d)?\s*$")
@@ -137,6 +138,12 @@ class MonitorConfig:
     prediction: str | None = None  # dataset sources: the prediction column
     rules: list[dict[str, Any]] = field(default_factory=list)
     sinks: list[str] = field(default_factory=list)
+    # Thresholds from the reference's own windows ("reference") or the tests' ("fixed").
+    calibrate: str = "reference"
+    false_alarm_rate: float = 0.05
+    seasonal: str | None = None  # month | dayofweek | hour: compare with the same period
+    resolve_after: int = 2  # an alert resolves after this many clean windows in a row
+    min_class_rows: int = 30  # labelled rows each class needs before its metrics count
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -149,6 +156,17 @@ class MonitorConfig:
             raise ValidationError(f"drift_share must be in (0, 1], got {share!r}")
         if self.task is not None and self.task not in TASKS:
             raise ValidationError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.calibrate not in CALIBRATIONS:
+            raise ValidationError(
+                f"calibrate must be 'reference' (thresholds from the reference's own windows) "
+                f"or 'fixed' (the tests' thresholds), got {self.calibrate!r}"
+            )
+        check_false_alarm_rate(self.false_alarm_rate)
+        check_season(self.seasonal)
+        for name in ("resolve_after", "min_class_rows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValidationError(f"{name} must be an integer ≥ 1, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +182,11 @@ class MonitorConfig:
             "prediction": self.prediction,
             "rules": list(self.rules),
             "sinks": list(self.sinks),
+            "calibrate": self.calibrate,
+            "false_alarm_rate": self.false_alarm_rate,
+            "seasonal": self.seasonal,
+            "resolve_after": self.resolve_after,
+            "min_class_rows": self.min_class_rows,
         }
 
     @classmethod

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from loopml.data import DatasetService, DatasetVersion
 from loopml.deployments import DeploymentService
 from loopml.errors import ValidationError
+from loopml.monitoring.baseline import Baseline
 from loopml.monitoring.definition import Monitor
 from loopml.monitoring.drift.check import DriftOptions, check_drift
 from loopml.monitoring.performance import performance
@@ -63,6 +64,7 @@ class WindowEvaluator:
         self.deployments = deployments
         self._class_cache: dict[str, list[Any] | None] = {}
         self._scored_cache: dict[tuple[str, str], pd.DataFrame | None] = {}
+        self.baseline = Baseline()
 
     # ------------------------------------------------------------------ reference
     def reference(self, monitor: Monitor) -> Reference:
@@ -97,6 +99,7 @@ class WindowEvaluator:
         reference = self.reference(monitor)
         self.columns(monitor, reference)
         self._options(monitor)
+        self.baseline.check_options(monitor, reference.dataset)
 
     def _options(self, monitor: Monitor) -> DriftOptions:
         config = monitor.config
@@ -169,12 +172,31 @@ class WindowEvaluator:
                 f"WHERE {SERVED} AND {bounds}"
             )
             ref = reference_relation(conn, self.datasets, reference.dataset)
-            drift = check_drift(ref, current, columns=columns, options=options)
+            times = None
+            if monitor.config.seasonal:
+                times = conn.sql(
+                    f"SELECT to_timestamp(time) AS t FROM predictions WHERE {SERVED} AND {bounds}"
+                ).df()["t"]
+            drift = self.baseline.drift(
+                monitor,
+                reference.dataset,
+                ref,
+                current,
+                columns=columns,
+                options=options,
+                rows=span.rows,
+                window_times=times,
+            )
             drift = self._with_prediction_drift(monitor, conn, reference, current, drift, span)
             labelled = labelled_rows(conn, span.start, span.end)
             latencies = latency_by_model(conn, span.start, span.end)
         quality = (
-            performance(labelled, task=monitor.config.task, labels=self._classes(labelled))
+            performance(
+                labelled,
+                task=monitor.config.task,
+                labels=self._classes(labelled),
+                min_class_rows=monitor.config.min_class_rows,
+            )
             if span.rows
             else None
         )
@@ -271,7 +293,19 @@ class WindowEvaluator:
         with duckdb.connect() as conn:
             ref = reference_relation(conn, self.datasets, reference.dataset)
             current = reference_relation(conn, self.datasets, version)
-            drift = check_drift(ref, current, columns=columns, options=options)
+            times = None
+            if config.seasonal and version.time_column in current.columns:
+                times = current.project(f'"{version.time_column}"').df()[version.time_column]
+            drift = self.baseline.drift(
+                monitor,
+                reference.dataset,
+                ref,
+                current,
+                columns=columns,
+                options=options,
+                rows=version.row_count,
+                window_times=times,
+            )
             both = set(version.columns) & set(reference.dataset.columns)
             if config.prediction and config.prediction in both:
                 column = check_drift(
@@ -290,7 +324,9 @@ class WindowEvaluator:
                     frame = current.project(
                         f'"{config.prediction}" AS prediction, "{config.target}" AS label'
                     ).df()
-                    quality = performance(frame, task=config.task)
+                    quality = performance(
+                        frame, task=config.task, min_class_rows=config.min_class_rows
+                    )
         return WindowResult(
             label=version.uri,
             start=None,

@@ -46,8 +46,12 @@ def performance(
     *,
     task: str | None = None,
     labels: Sequence[Any] | None = None,
+    min_class_rows: int | None = None,
 ) -> PerformanceResult:
     """Metrics of the rows that have a label; `rows` counts every prediction given.
+
+    With `min_class_rows`, `f1` and `roc_auc` are None (and the message says why) unless
+    every class has at least that many labelled rows: an AUC over 9 positives is noise.
 
     `frame` has `prediction`, `label` (null where no feedback came yet) and, for
     classifiers, `proba_<i>` in the order of `labels` (the model's `classes_`). Without
@@ -85,7 +89,9 @@ def performance(
         metrics, notes = regression_metrics(y_true, y_pred)
     else:
         matrix = data[proba].to_numpy(dtype=float)[labelled] if proba else None
-        metrics, notes = classification_metrics(y_true, y_pred, matrix, labels)
+        metrics, notes = classification_metrics(
+            y_true, y_pred, matrix, labels, min_class_rows=min_class_rows
+        )
     return PerformanceResult(
         chosen, rows, len(labelled), metrics, status=OK, message="; ".join(notes) or None
     )
@@ -159,8 +165,15 @@ def classification_metrics(
     y_pred: Sequence[Any],
     proba: np.ndarray[Any, Any] | None,
     labels: Sequence[Any] | None,
+    *,
+    min_class_rows: int | None = None,
 ) -> tuple[dict[str, float | None], list[str]]:
-    """Accuracy and F1 always; ROC AUC and log-loss when the probabilities can be mapped."""
+    """Accuracy and F1 always; ROC AUC and log-loss when the probabilities can be mapped.
+
+    Multi-class F1 and ROC AUC are macro averages over every class of the model: a class
+    without labels in the window makes them undefined (None, said in the message) rather
+    than an average over the classes present, which would change meaning between windows.
+    """
     metrics: dict[str, float | None] = dict.fromkeys(CLASSIFICATION_METRICS)
     notes: list[str] = []
     classes = [normalise(c) for c in labels] if labels is not None else None
@@ -175,11 +188,19 @@ def classification_metrics(
         )
         notes.append(f"f1 of the positive class {positive!r}")
     elif len(order) > 2:
-        metrics["f1"] = float(f1_score(truth, predicted, average="macro", zero_division=0))
-        notes.append(f"f1 is the macro average over {len(seen)} classes")
+        absent = [c for c in order if c not in set(truth)]
+        if absent:
+            notes.append(f"f1 is undefined: classes {absent} have no labels in the window")
+        else:
+            metrics["f1"] = float(
+                f1_score(truth, predicted, labels=order, average="macro", zero_division=0)
+            )
+            notes.append(f"f1 is the macro average over all {len(order)} classes")
     else:
         notes.append("f1 needs two classes: pass labels= (the model's classes)")
+    scarce = _scarce(truth, order, min_class_rows)
     if proba is None:
+        _withhold(metrics, notes, scarce, min_class_rows)
         notes.append("no probabilities were logged: roc_auc and log_loss need them")
         return metrics, notes
     if len(order) != proba.shape[1]:
@@ -197,7 +218,34 @@ def classification_metrics(
     notes += [note] if note else []
     metrics["log_loss"], note = _log_loss(kept, matrix, order)
     notes += [note] if note else []
+    _withhold(metrics, notes, scarce, min_class_rows)
     return metrics, notes
+
+
+def _scarce(truth: list[Any], order: list[Any], minimum: int | None) -> dict[Any, int]:
+    """Classes with fewer labelled rows than `minimum`, with their counts."""
+    if not minimum or len(order) < 2:
+        return {}
+    counts = {c: 0 for c in order}
+    for t in truth:
+        if t in counts:
+            counts[t] += 1
+    return {c: n for c, n in counts.items() if n < minimum}
+
+
+def _withhold(
+    metrics: dict[str, float | None], notes: list[str], scarce: dict[Any, int], minimum: int | None
+) -> None:
+    """F1 and ROC AUC from too few rows of a class are noise: None, and say why."""
+    if not scarce:
+        return
+    for name in ("f1", "roc_auc"):
+        metrics[name] = None
+    few = ", ".join(f"{c!r}: {n}" for c, n in scarce.items())
+    notes.append(
+        f"f1 and roc_auc withheld: classes need {minimum} labelled rows each (min_class_rows), "
+        f"got {few}"
+    )
 
 
 def _comparable(
@@ -220,14 +268,13 @@ def _roc_auc(
     if len(order) == 2:
         positive = [t == order[1] for t in truth]
         return float(roc_auc_score(positive, proba[:, 1])), None
-    # One-vs-rest, macro: scikit-learn's definition, over the classes that have labels here
-    # (a class absent from a window's labels has no ROC curve of its own).
-    scores = [
-        roc_auc_score([t == cls for t in truth], proba[:, i])
-        for i, cls in enumerate(order)
-        if cls in present
-    ]
-    note = f"roc_auc is one-vs-rest, macro average over {len(scores)} classes with labels"
+    # One-vs-rest, macro over every class: a class without labels here has no ROC curve,
+    # and averaging the others would make windows incomparable.
+    absent = [c for c in order if c not in present]
+    if absent:
+        return None, f"roc_auc is undefined: classes {absent} have no labels in the window"
+    scores = [roc_auc_score([t == cls for t in truth], proba[:, i]) for i, cls in enumerate(order)]
+    note = f"roc_auc is one-vs-rest, macro average over all {len(scores)} classes"
     return float(np.mean(scores)), note
 
 

@@ -108,6 +108,11 @@ class MonitorService:
         rules: builtins.list[str | dict[str, Any] | AlertRule] = (),  # type: ignore[assignment]
         sinks: builtins.list[str] = (),  # type: ignore[assignment]
         replace: bool = False,
+        calibrate: str = "reference",
+        false_alarm_rate: float = 0.05,
+        seasonal: str | None = None,
+        resolve_after: int = 2,
+        min_class_rows: int = 30,
     ) -> Monitor:
         """Declare a monitor; checked now (source, reference, options), run later."""
         actor = self.stores.actor
@@ -130,6 +135,11 @@ class MonitorService:
             prediction=prediction,
             rules=[rule.to_dict() for rule in parsed_rules],
             sinks=list(sinks),
+            calibrate=calibrate,
+            false_alarm_rate=false_alarm_rate,
+            seasonal=seasonal,
+            resolve_after=resolve_after,
+            min_class_rows=min_class_rows,
         )
         self.alerts.check_sinks(config.sinks)
         ref = self._check_source(parsed, reference, config)
@@ -284,7 +294,14 @@ class MonitorService:
                         "rows": window.rows,
                     },
                 )
-                changes = self.alerts.apply_in(conn, monitor.name, result_id, rules, window)
+                changes = self.alerts.apply_in(
+                    conn,
+                    monitor.name,
+                    result_id,
+                    rules,
+                    window,
+                    resolve_after=monitor.config.resolve_after,
+                )
         except IntegrityError:  # a concurrent runner took the same sequence number
             return None
         self.alerts.notify(monitor.name, result_id, changes, monitor.config.sinks or None)

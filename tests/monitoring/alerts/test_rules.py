@@ -156,7 +156,7 @@ def test_drift_rules() -> None:
     assert dataset.value == pytest.approx(1 / 3)
     assert "1 of 3 columns drifted" in dataset.message
     temp = found[("column_drift:temp", "temp")]
-    assert temp.holds and temp.value == 0.31 and "wasserstein 0.31" in temp.message
+    assert (temp.state == "firing") and temp.value == 0.31 and "wasserstein 0.31" in temp.message
     assert [found[("column_drift:*", n)].state for n in ("temp", "hour", "wind")] == [
         "firing",
         "clear",
@@ -180,7 +180,7 @@ def test_metric_rules() -> None:
         AlertRule.parse("metric_below:accuracy:0.9"),
     ]
     r2, rmse, mae, accuracy = evaluate_rules(rules, window(performance=quality))
-    assert r2.holds and r2.message == "r2 0.42 < 0.5 over 80 labelled rows"
+    assert r2.state == "firing" and r2.message == "r2 0.42 < 0.5 over 80 labelled rows"
     assert rmse.state == "clear" and rmse.value == 150.0
     assert mae.state == "unknown" and accuracy.state == "unknown"
 
@@ -215,13 +215,13 @@ def test_latency_and_error_rate_rules() -> None:
     ]
     found = {(c.rule.name, c.subject): c for c in evaluate_rules(rules, window(latency=results))}
     overall = found[("latency_above:p99:250", "all")]
-    assert overall.holds and overall.value == 300.0
+    assert (overall.state == "firing") and overall.value == 300.0
     assert overall.message == "p99 latency of all 300 ms > 250 ms"
     assert found[("latency_above:p99:250:model:bikes/3", "model:bikes/3")].state == "clear"
     assert found[("latency_above:p95:250:*", "model:bikes/3")].state == "clear"
-    assert found[("latency_above:p95:250:*", "model:bikes/4")].holds
+    assert found[("latency_above:p95:250:*", "model:bikes/4")].state == "firing"
     errors = found[("error_rate_above:0.01", "all")]
-    assert errors.holds and errors.value == pytest.approx(0.03)
+    assert (errors.state == "firing") and errors.value == pytest.approx(0.03)
     assert "3.00% > 1.00% (3 of 100 requests)" in errors.message
     assert found[("error_rate_above:0.01:model:bikes/9", "model:bikes/9")].state == "unknown"
 

@@ -22,7 +22,7 @@ from loopml.monitoring.alerts.sinks import AlertEvent, WebhookSink, check_url, p
 from loopml.monitoring.results import LatencyResult, PerformanceResult, WindowResult
 from loopml.sdk import Client
 from loopml.store import Stores
-from loopml.store.schema import alerts, monitors
+from loopml.store.schema import alerts, monitor_results, monitors
 
 R2 = AlertRule.parse("metric_below:r2:0.5")
 ERRORS = AlertRule.parse("error_rate_above:0.05:*@critical")
@@ -294,3 +294,40 @@ def test_good_sinks() -> None:
     sinks = parse_sinks(["store", "log", "webhook:https://hooks.example.com/a?b=1"])
     assert len(sinks) == 2 and isinstance(sinks[1], WebhookSink)
     assert check_url("http://127.0.0.1:8080/x") == "http://127.0.0.1:8080/x"
+
+
+def test_an_alert_resolves_only_after_k_clean_windows(stores: Stores) -> None:
+    """A metric flickering around its threshold keeps one alert open (hysteresis)."""
+    service = AlertService(stores, sinks=[])
+    windows = [quality(0.42), quality(0.6), quality(0.45), quality(0.6)]
+    windows += [quality(None, "no_labels"), quality(0.7)]
+    changes = []
+    for seq, window in enumerate(windows, start=1):
+        result_id = f"mres-h{seq}"
+        with stores.engine.begin() as conn:
+            conn.execute(
+                monitor_results.insert().values(
+                    id=result_id,
+                    monitor="bikes",
+                    seq=seq,
+                    window_start=0.0,
+                    window_end=60.0,
+                    label="w",
+                    status="ok",
+                    dataset_drift=None,
+                    drift_share=None,
+                    rows=100,
+                    summary=window.to_dict(),
+                    created_by="test",
+                    created_at=time.time(),
+                )
+            )
+        changes.append(service.apply("bikes", result_id, [R2], window, resolve_after=2))
+    (alert,) = changes[0].opened
+    assert [len(c.clearing) for c in changes] == [0, 1, 0, 1, 0, 0]
+    assert [len(c.still_open) for c in changes] == [0, 0, 1, 0, 0, 0]
+    assert len(changes[4].unknown) == 1  # no labels: neither clean nor firing
+    assert [a.id for a in changes[5].resolved] == [alert.id]
+    assert [a.id for a in service.list(monitor="bikes")] == [alert.id]  # one alert, not three
+    with pytest.raises(ValidationError):
+        parse_rule("metric_below:r2")

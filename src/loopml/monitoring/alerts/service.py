@@ -31,7 +31,7 @@ from loopml.monitoring.alerts.sinks import AlertEvent, AlertSink, deliver, parse
 from loopml.monitoring.results import WindowResult
 from loopml.store import Stores
 from loopml.store.records import new_id
-from loopml.store.schema import KEY_LEN, alerts
+from loopml.store.schema import KEY_LEN, alerts, monitor_results
 
 log = logging.getLogger("loopml.alerts")
 
@@ -74,6 +74,8 @@ class AlertChanges:
     still_open: list[Alert] = field(default_factory=list)  # seen again: occurrences + 1
     resolved: list[Alert] = field(default_factory=list)
     unknown: list[Condition] = field(default_factory=list)  # could not tell: left as they are
+    # clear in this window, but not yet for `resolve_after` windows: still open
+    clearing: list[Alert] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +86,7 @@ class AlertChanges:
                 {"rule": c.rule.name, "subject": c.subject, "message": c.message}
                 for c in self.unknown
             ],
+            "clearing": [a.to_dict() for a in self.clearing],
         }
 
     def events(self, monitor: str, result: str) -> list[AlertEvent]:
@@ -131,11 +134,14 @@ class AlertService:
         window: WindowResult,
         *,
         sinks: Sequence[str | AlertSink] | None = None,
+        resolve_after: int = 1,
     ) -> AlertChanges:
         """Open, refresh and resolve the monitor's alerts for one result in one transaction,
         then tell the sinks (`sinks` replaces the service's own for this call)."""
         with self.engine.begin() as conn:
-            changes = self.apply_in(conn, monitor, result_id, rules, window)
+            changes = self.apply_in(
+                conn, monitor, result_id, rules, window, resolve_after=resolve_after
+            )
         self.notify(monitor, result_id, changes, sinks)
         return changes
 
@@ -166,9 +172,16 @@ class AlertService:
         result_id: str,
         rules: Sequence[AlertRule],
         window: WindowResult,
+        *,
+        resolve_after: int = 1,
     ) -> AlertChanges:
         """`apply` inside the caller's transaction (e.g. the one that stores the result);
-        the caller calls `notify` once it committed."""
+        the caller calls `notify` once it committed.
+
+        An open alert resolves once its condition was clear in `resolve_after` windows
+        since it last fired (windows where it was unknown neither count nor reset), so a
+        condition that flickers around its threshold keeps one alert instead of opening
+        a new one every other window."""
         require(self.stores.actor, "write", f"record alerts of monitor {monitor!r}")
         conditions = evaluate_rules(list(rules), window)
         current = {a.rule + SEP + a.subject: a for a in self._open(conn, monitor)}
@@ -176,6 +189,7 @@ class AlertService:
         still: builtins.list[Alert] = []
         resolved: builtins.list[Alert] = []
         unknown: builtins.list[Condition] = []
+        clearing: builtins.list[Alert] = []
         now = time.time()
         # A fixed order: concurrent runs take the unique keys in the same sequence.
         for condition in sorted(conditions, key=lambda c: (c.rule.name, c.subject)):
@@ -190,6 +204,10 @@ class AlertService:
                     alert, is_new = self._open_one(conn, monitor, condition, result_id, now)
                     (opened if is_new else still).append(alert)
             elif existing is not None:
+                clean = 1 + self._clean_before(conn, existing, condition, result_id)
+                if clean < resolve_after:
+                    clearing.append(existing)
+                    continue
                 done = self._resolve(conn, existing, result_id, now)
                 if done is not None:
                     resolved.append(done)
@@ -197,7 +215,29 @@ class AlertService:
             self._audit(conn, "alert.open", alert, result_id)
         for alert in resolved:
             self._audit(conn, "alert.resolve", alert, result_id)
-        return AlertChanges(opened, still, resolved, unknown)
+        return AlertChanges(opened, still, resolved, unknown, clearing)
+
+    def _clean_before(
+        self, conn: Connection, alert: Alert, condition: Condition, result_id: str
+    ) -> int:
+        """Earlier windows, since the alert last fired, in which its condition was clear."""
+        last = conn.execute(
+            select(monitor_results.c.seq).where(monitor_results.c.id == alert.last_result)
+        ).scalar()
+        if last is None:
+            return 0
+        rows = conn.execute(
+            select(monitor_results.c.summary).where(
+                monitor_results.c.monitor == alert.monitor,
+                monitor_results.c.seq > last,
+                monitor_results.c.id != result_id,
+            )
+        ).all()
+        clean = 0
+        for (summary,) in rows:
+            for seen in evaluate_rules([condition.rule], WindowResult.from_dict(summary)):
+                clean += seen.subject[:KEY_LEN] == alert.subject and seen.state == "clear"
+        return clean
 
     # ------------------------------------------------------------------ reads
     def list(self, monitor: str | None = None, state: str | None = None) -> builtins.list[Alert]:
