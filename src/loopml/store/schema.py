@@ -77,6 +77,7 @@ runs = Table(
     Column("key_values", Text, nullable=True),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_id"),
+    Index("ix_runs_start_id", "start_time", "id"),
 )
 
 params = Table(

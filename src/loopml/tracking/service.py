@@ -5,7 +5,6 @@ The service owns every write; `Run` (run.py) is the handle a training script hol
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import os
@@ -25,7 +24,6 @@ from loopml.store import Stores, new_id, record_artifact
 from loopml.store.fastpath import RawStatement
 from loopml.store.schema import (
     experiments,
-    metrics,
     params,
     run_artifacts,
     run_inputs,
@@ -33,6 +31,7 @@ from loopml.store.schema import (
     tags,
 )
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
+from loopml.tracking.history import read_history
 from loopml.tracking.journal import (
     MetricJournal,
     Point,
@@ -43,8 +42,8 @@ from loopml.tracking.journal import (
 from loopml.tracking.key_values import build as build_key_values
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
-from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord, normalize_run_id
-from loopml.tracking.run_query import RUN_BY_ID, page_query, records
+from loopml.tracking.records import STATUSES, MetricPoint, RunList, RunRecord
+from loopml.tracking.run_query import RUN_BY_ID, fetch_page, records, resolve_run_id
 from loopml.validation import check_key, check_name, check_text_value
 
 MAX_RESULTS_LIMIT = 50_000
@@ -453,7 +452,7 @@ class TrackingService:
         )
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        run_id = normalize_run_id(run_id)
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(
@@ -469,7 +468,7 @@ class TrackingService:
             return [dict(r._mapping) for r in rows]
 
     def artifact_digest(self, run_id: str, path: str) -> str:
-        run_id = normalize_run_id(run_id)
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
             digest = conn.execute(
                 select(run_artifacts.c.digest).where(
@@ -492,24 +491,26 @@ class TrackingService:
             raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
         return str(status)
 
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id for a typed run id or an unambiguous start of one."""
+        with self.engine.connect() as conn:
+            return resolve_run_id(conn, run_id)
+
     def get_run(self, run_id: str) -> RunRecord:
-        run_id = normalize_run_id(run_id)
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
             rows = RUN_BY_ID.fetchall(conn, {"run_id": run_id})
             if not rows:
                 raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
             return records(conn, rows)[0]
 
-    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        run_id = normalize_run_id(run_id)
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[MetricPoint]:
+        """Every point of `key`, or at most `max_points` spread evenly (history.py)."""
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
-            self._require_run(conn, run_id)
-            rows = conn.execute(
-                select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
-                .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            )
-            return [MetricPoint(int(s), float(v), float(t)) for s, v, t in rows]
+            return read_history(conn, run_id, key, max_points)
 
     def search_runs(
         self,
@@ -526,22 +527,14 @@ class TrackingService:
             or not (0 < max_results <= MAX_RESULTS_LIMIT)
         ):
             raise ValidationError(f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}")
-        offset = _decode_token(page_token)
-        values: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
         names = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
-            values.update(
-                (f"experiment_{i}", self.experiment_id(name, create=False))
-                for i, name in enumerate(names)
-            )
+        ids = None if names is None else [self.experiment_id(n, create=False) for n in names]
         orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
-        query = page_query(filter, orders, None if names is None else len(names))
         with self.engine.connect() as conn:
-            rows = query.fetchall(conn, values)
-            more = len(rows) > max_results
-            found = records(conn, rows[:max_results])
-        return RunList(found, _encode_token(offset + max_results) if more else None)
+            found, token = fetch_page(conn, filter, orders, ids, max_results, page_token)
+        return RunList(found, token)
 
     # ------------------------------------------------------------------ recovery
     def _store_label(self) -> str:
@@ -606,19 +599,3 @@ def _artifact_path(name: str) -> str:
 
 def _media_type(path: str) -> str:
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise ValidationError("page_token is not one returned by search_runs; pass it back unchanged")
