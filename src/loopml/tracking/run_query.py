@@ -44,9 +44,14 @@ from loopml.tracking.records import RunRecord, normalize_run_id
 from loopml.tracking.search import compile_filter, parse_order_by
 
 # The fields of a RunRecord, in the order `records` reads them.
+# The experiment's name comes from a lookup per row, not a join: a join lets the planner
+# start from `experiments` and lose the index order of `runs` that pages rely on.
+_EXPERIMENT_NAME = (
+    select(experiments.c.name).where(experiments.c.id == runs.c.experiment_id).scalar_subquery()
+)
 _COLUMNS = (
     runs.c.id,
-    experiments.c.name,
+    _EXPERIMENT_NAME,
     runs.c.name,
     runs.c.status,
     runs.c.start_time,
@@ -74,8 +79,9 @@ class Prebuilt:
     """A SELECT compiled per dialect on first use; its bound values are defaults that
     `fetchall` overrides by name (values must already be in database form)."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement, fixed_join_order: bool = False) -> None:
         self.statement = statement
+        self.fixed_join_order = fixed_join_order
         self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any]]] = {}
 
     def fetchall(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -87,7 +93,12 @@ class Prebuilt:
             )
             positional = dialect.paramstyle in ("qmark", "format", "numeric")
             order = list(getattr(compiled, "positiontup", None) or []) if positional else None
-            found = (compiled.string, order, dict(compiled.params))
+            sql = compiled.string
+            if self.fixed_join_order and dialect.name == "sqlite":
+                # SQLite keeps the tables of a CROSS JOIN in the order written: its planner
+                # would otherwise start from `runs` and sort every match
+                sql = sql.replace(" JOIN runs ON ", " CROSS JOIN runs ON ", 1)
+            found = (sql, order, dict(compiled.params))
             self._compiled[dialect.name] = found
         sql, order, defaults = found
         args: Any = {**defaults, **values}
@@ -102,9 +113,7 @@ class Prebuilt:
 
 
 def _base() -> Select[Any]:
-    return select(*_COLUMNS).select_from(
-        runs.join(experiments, experiments.c.id == runs.c.experiment_id)
-    )
+    return select(*_COLUMNS).select_from(runs)
 
 
 def resolve_run_id(conn: Connection, typed: str) -> str:
@@ -150,7 +159,10 @@ def page_query(
     key = (filter, tuple(order_by), experiments_, phase, nulls)
     found = _PAGES.get(key)
     if found is None:
-        found = Prebuilt(_page(filter, order_by, experiments_, phase, nulls))
+        found = Prebuilt(
+            _page(filter, order_by, experiments_, phase, nulls),
+            fixed_join_order=phase == 0 and phases(order_by) == 2,
+        )
         if len(_PAGES) >= _CACHE_SIZE:
             _PAGES.clear()  # many distinct filters: start over (simple and thread-safe)
         _PAGES[key] = found
@@ -175,15 +187,8 @@ def _page(
     phase: int,
     nulls: tuple[bool, ...] | None,
 ) -> Select[Any]:
-    query = _base()
-    if experiments_ is not None:
-        ids: list[BindParameter[str]] = [
-            bindparam(f"experiment_{i}", "") for i in range(experiments_)
-        ]
-        query = query.where(runs.c.experiment_id.in_(ids))
-    condition = compile_filter(filter)
-    if condition is not None:
-        query = query.where(condition)
+    source: Any = runs
+    where: list[ColumnElement[bool]] = []
     keys: list[_Key] = []
     for index, item in enumerate(order_by):
         kind, key, descending = parse_order_by(item)
@@ -192,17 +197,32 @@ def _page(
             alias = table.alias(f"o{kind}{index}")
             on = (alias.c.run_id == runs.c.id) & (alias.c.key == key)
             if index == 0 and phase == 0:
-                query = query.join(alias, on)
+                # walk the (key, value) index in order, look each run up by its id
+                source = alias.join(runs, on)
                 keys.append(_Key(alias.c.value, descending, False))
             elif index == 0:
-                query = query.where(~exists(select(alias.c.run_id).where(on)))
+                where.append(~exists(select(alias.c.run_id).where(on)))
             else:
-                query = query.outerjoin(alias, on)
+                source = source.outerjoin(alias, on)
                 keys.append(_Key(alias.c.value, descending, True))
         else:
             column = runs.c.id if key == "run_id" else runs.c[key]
             keys.append(_Key(column, descending, key in ("end_time", "parent_id")))
-    keys += [_Key(runs.c.start_time, True, False), _Key(runs.c.id, False, False)]
+    keys += [_Key(runs.c.start_time, True, False), _Key(runs.c.id, True, False)]
+    query = select(*_COLUMNS).select_from(source)
+    if experiments_ is not None:
+        ids: list[BindParameter[str]] = [
+            bindparam(f"experiment_{i}", "") for i in range(experiments_)
+        ]
+        # one experiment (the usual search) as `=`, which the index serves in order
+        query = query.where(
+            runs.c.experiment_id == ids[0] if len(ids) == 1 else runs.c.experiment_id.in_(ids)
+        )
+    condition = compile_filter(filter)
+    if condition is not None:
+        query = query.where(condition)
+    for clause in where:
+        query = query.where(clause)
     if nulls is not None:
         query = query.where(_after(keys, nulls))
     for k in keys:

@@ -16,9 +16,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Pages of runs across experiments walk the runs newest first and stop after a page.
+    # Pages of runs walk them newest first (ties by id) and stop after a page.
+    op.drop_index("ix_runs_experiment_start", table_name="runs")
+    op.create_index("ix_runs_experiment_start_id", "runs", ["experiment_id", "start_time", "id"])
     op.create_index("ix_runs_start_id", "runs", ["start_time", "id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_runs_start_id", table_name="runs")
+    op.drop_index("ix_runs_experiment_start_id", table_name="runs")
+    op.create_index("ix_runs_experiment_start", "runs", ["experiment_id", "start_time"])
