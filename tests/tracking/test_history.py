@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -27,7 +28,7 @@ def test_whole_and_sampled_history(make_client: Callable[..., Client], backend: 
     steps = [p.step for p in sample]
     assert len(steps) == 101 and steps[0] == 0 and steps[-1] == 19_998
     assert steps == sorted(set(steps))
-    gaps = {b - a for a, b in zip(steps, steps[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(steps)}
     assert max(gaps) - min(gaps) <= 2  # evenly spread
     assert all(p.value == pytest.approx(1.0 / (1 + p.step)) for p in sample)
     # fewer points than asked for: each one once
