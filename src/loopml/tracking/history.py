@@ -21,7 +21,7 @@ _ALL = (
 _BOUNDS = 'SELECT min(step), max(step) FROM metrics WHERE run_id = {m} AND "key" = {m}'
 _FIRST_FROM = (
     'SELECT step, value, "timestamp" FROM metrics WHERE run_id = {m} AND "key" = {m} '
-    'AND step >= {m} ORDER BY step, "timestamp", id LIMIT 1'
+    "AND step >= {m} ORDER BY step LIMIT 1"
 )
 MAX_POINTS_LIMIT = 100_000
 
