@@ -508,16 +508,17 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
     """Version the labelled months, judge on the newest weeks, and let the controller act."""
     labelled = loopml.log_dataset(
         "bikes",
-        split_by_months(bikes, range(1, 9)),
+        split_by_months(bikes, range(1, 8)),
         time_column="timestamp",
         parent="bikes@2",
-        description="hourly rentals, January to August 2011: everything labelled so far",
+        description="hourly rentals, January to July 2011: labelled, for training",
     )
     august = split_by_months(bikes, [8]).sort_values("timestamp")[:HOURS_PER_WINDOW]
     recent = loopml.log_dataset(
         "bikes-recent",
         bikeshare_features(august).assign(**{TARGET: august[TARGET].to_numpy()}),
-        description="the newest four labelled weeks, as model inputs plus the target",
+        description="the newest four labelled weeks (August), held out: the gate judges on "
+        "rows no candidate trained on",
     )
     judged = {"dataset": recent.uri, "target": TARGET}
     client.models.set_policy(
@@ -531,7 +532,7 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
         },
     )
     console.print(
-        f"  [green]{labelled.uri}[/] {labelled.row_count:,} rows (Jan-Aug), "
+        f"  [green]{labelled.uri}[/] {labelled.row_count:,} rows (Jan-Jul), "
         f"[green]{recent.uri}[/] (the newest 4 weeks); the policy now judges on {recent.uri}"
     )
     started = time.perf_counter()

@@ -13,16 +13,14 @@ from loopml.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from loopml.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from loopml.data import (
         DatasetDiff,
         DatasetVersion,
     )
-    from loopml.pipelines import (
-        pipeline,
-        step,
-    )
+    from loopml.pipelines import step
     from loopml.sdk.client import (
         Client,
         connect,
@@ -40,6 +38,7 @@ if TYPE_CHECKING:
         log_metrics,
         log_param,
         log_params,
+        pipeline,
         search_runs,
         set_client,
         set_tag,
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "DatasetDiff": "loopml.data",
     "DatasetVersion": "loopml.data",
-    "pipeline": "loopml.pipelines",
+    "pipeline": "loopml.sdk.fluent",
     "step": "loopml.pipelines",
     "Client": "loopml.sdk.client",
     "connect": "loopml.sdk.client",
@@ -96,8 +95,6 @@ def __getattr__(name: str) -> _Any:
 def __dir__() -> list[str]:
     return sorted((set(globals()) | set(_LAZY)) - {"TYPE_CHECKING"})
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ArtifactCorruptedError",

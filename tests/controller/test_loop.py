@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from loopml.controller import Controller, FunctionLauncher
-from loopml.errors import PermissionDeniedError, ValidationError
+from loopml.errors import LoopmlError, PermissionDeniedError, ValidationError
 from loopml.governance import list_events, verify_chain
 from loopml.samples import load_bikeshare, split_by_months
 from loopml.sdk import Client
@@ -88,16 +89,15 @@ def test_a_failing_pipeline_is_recorded_not_retried(
     [
         ("tests.controller.no_such_module:run", "cannot import 'tests.controller.no_such_module'"),
         (f"{PIPELINES}:missing", "has no attribute 'missing'"),
-        (f"{PIPELINES}:WAIT_S", "not a function"),
+        (f"{PIPELINES}:WAIT_S", "not a pipeline or a function of your project"),
     ],
 )
-def test_a_target_that_cannot_be_called_fails_the_event(
-    bikes_v1: Client, controller: MakeController, target: str, error: str
+def test_a_target_that_cannot_be_called_is_refused_at_creation(
+    bikes_v1: Client, target: str, error: str
 ) -> None:
-    bikes_v1.triggers.create("retrain", "dataset:bikes", target)
-    bikes_v1.log_dataset("bikes", frame(2))
-    [event] = controller().reconcile_once().finished
-    assert event.state == "failed" and error in (event.error or "")
+    with pytest.raises(LoopmlError, match=re.escape(error)):
+        bikes_v1.triggers.create("retrain", "dataset:bikes", target)
+    assert bikes_v1.triggers.list() == []
 
 
 def test_functions_get_only_the_arguments_they_declare(

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from loopml.config import load_settings
-from loopml.controller import Controller, default_launcher
-from loopml.controller.adapters import PipelineRunLauncher
+from loopml.controller import Controller, PipelineRunLauncher
 from loopml.governance import verify_chain
 from loopml.sdk import Client
 from tests.controller.conftest import PIPELINES, frame
@@ -30,7 +29,7 @@ def work(tmp_path: Path) -> Path:
 
 
 def test_a_pipeline_runs_with_its_run_recorded(bikes_v1: Client, work: Path) -> None:
-    assert isinstance(default_launcher(), PipelineRunLauncher)
+    assert isinstance(Controller(bikes_v1).launcher, PipelineRunLauncher)
     bikes_v1.triggers.create(
         "retrain", "dataset:bikes", f"{PIPELINES}:retrain", params={"workdir": str(work)}
     )

@@ -58,7 +58,9 @@ def test_bad_sources_are_refused(bikes_v1: Client, on: str, message: str) -> Non
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"pipeline": "not a path"}, ValidationError, "MODULE:ATTRIBUTE"),
+        ({"pipeline": "not a path"}, ValidationError, "pipeline name 'not a path' is invalid"),
+        ({"pipeline": "a:b:c"}, ValidationError, "MODULE:ATTRIBUTE"),
+        ({"pipeline": "unregistered"}, PermissionDeniedError, "is not registered"),
         ({"params": {"trigger": 1}}, ValidationError, "reserved"),
         ({"params": {"bad name": 1}}, ValidationError, "identifier"),
         ({"params": {"x": {1, 2}}}, ValidationError, "must be JSON"),

@@ -33,7 +33,7 @@ def train_ridge(data_name: str, alpha: float) -> dict[str, str]:
 def _train_and_gate(**gate: object) -> object:
     @pipeline(name="train-and-gate")
     def train_and_gate(alpha: float = 1.0) -> object:
-        candidate = train_ridge("gate-data", alpha)
+        candidate = train_ridge("gate-train", alpha)
         return validation_gate(
             candidate, model="gate-model", dataset="gate-data", target="y", **gate
         )
@@ -43,6 +43,8 @@ def _train_and_gate(**gate: object) -> object:
 
 @pytest.fixture
 def data(client: Client) -> None:
+    """Training rows and held-out rows: the gate never scores the rows it trained on."""
+    client.log_dataset("gate-train", _frame(60, 3))
     client.log_dataset("gate-data", _frame(60, 1))
 
 
@@ -96,3 +98,22 @@ def test_no_regression_compares_with_the_champion_on_the_newest_data(
     assert worse.dataset == "dataset:gate-data@2"
     assert not worse.passed
     assert worse.failed_checks[0]["name"].startswith("no regression in rmse")
+
+
+def test_a_gate_on_the_training_rows_fails_the_leakage_check(client: Client) -> None:
+    client.log_dataset("gate-train", _frame(60, 3))
+    client.log_dataset("gate-data", _frame(60, 3).iloc[10:50])  # 40 of the training rows
+
+    @pipeline(name="leaky-gate")
+    def leaky() -> object:
+        return validation_gate(
+            train_ridge("gate-train", 1.0), model="gate-model", dataset="gate-data", target="y"
+        )
+
+    gate = leaky.run(client).output
+    assert not gate.passed and gate.request is None
+    (check,) = gate.failed_checks
+    assert check["name"].startswith("no leakage between dataset:gate-data@1")
+    assert "40 rows are identical to training rows" in check["message"]
+    assert "dataset:gate-train@1" in check["message"]
+    assert "challenger" not in client.models.model("gate-model").aliases

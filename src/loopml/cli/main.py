@@ -9,7 +9,6 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from loopml import __version__
 from loopml.cli.audit import audit_app
 from loopml.cli.auth import auth_app
 from loopml.cli.context import CliState
@@ -23,12 +22,14 @@ from loopml.cli.monitor import monitor_app
 from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk import connect
+from loopml.version import __version__
 
 USER_ERROR_EXIT = 2
 LOOP_ORDER = (
@@ -42,6 +43,7 @@ LOOP_ORDER = (
     "serve",
     "predict",
     "export",
+    "reproduce",
     "monitor",
     "trigger",
     "rollout",
@@ -184,6 +186,7 @@ def init(
 
 app.command("predict", epilog=PREDICT_EPILOG)(predict)
 app.command("export", epilog=EXPORT_EPILOG)(export)
+app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
 

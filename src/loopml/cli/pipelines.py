@@ -1,4 +1,5 @@
-"""`loopml pipeline …`: run a pipeline by import path, and list pipeline runs."""
+"""`loopml pipeline …`: run a pipeline by import path, list its runs, and register the
+pipelines the controller may launch."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from loopml.pipelines import (
     list_pipeline_runs,
     run_pipeline,
 )
+from loopml.pipelines.catalog import PipelineCatalog
 
 pipeline_app = typer.Typer(
     help="Run pipelines (cached steps, local/process/ray executors) and list their runs.",
@@ -139,5 +141,67 @@ def runs(
             str(r.steps),
             str(r.cached),
             str(r.failed),
+        )
+    console().print(table)
+
+
+@pipeline_app.command(
+    "register",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml pipeline register bikes-retrain bikes_pipeline:retrain\n"
+        "  loopml pipeline register bikes-retrain bikes_pipeline:retrain --json"
+    ),
+)
+def register(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The name triggers use for it.")],
+    target: Annotated[
+        str, typer.Argument(help="The @pipeline or project function as MODULE:ATTR.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Let the controller launch a pipeline (admin only): pins the code it has now; after a
+    code change, register it again or its triggers' events fail."""
+    record = PipelineCatalog(client_of(ctx).stores).register(name, target)
+    if as_json:
+        print_json(record.to_dict())
+        return
+    console().print(
+        f"registered {record.kind} {record.name} = {record.import_path} "
+        f"(code {short_hash(record.fingerprint)}); triggers may name it now"
+    )
+
+
+@pipeline_app.command(
+    "list",
+    epilog="[bold]Examples[/bold]\n\n  loopml pipeline list\n  loopml pipeline list --json",
+)
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the pipelines the controller may launch, with the code each is pinned to."""
+    found = PipelineCatalog(client_of(ctx).stores).list()
+    if as_json:
+        print_json([r.to_dict() for r in found])
+        return
+    if not found:
+        console().print(
+            "no registered pipelines; an admin registers one with "
+            "`loopml pipeline register NAME MODULE:ATTR`"
+        )
+        return
+    table = Table()
+    for column in ("name", "target", "kind", "code", "registered by", "registered"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.name,
+            r.import_path,
+            r.kind,
+            short_hash(r.fingerprint),
+            r.registered_by,
+            when(r.registered_at),
         )
     console().print(table)

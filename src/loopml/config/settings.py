@@ -65,6 +65,11 @@ class Settings(BaseModel):
         default=None,
         description="Ray cluster for the ray executor (ray://host:10001); none starts one.",
     )
+    reproduce_run: str | None = Field(
+        default=None,
+        description="Set by `loopml reproduce`: floating dataset references resolve to the "
+        "versions this run read, and new runs are tagged `loopml.reproduces`.",
+    )
     user: str = Field(
         default_factory=lambda: os.environ.get("USER") or "local",
         description="Name recorded as the author of what this process creates.",

@@ -1,8 +1,7 @@
 """The controller: triggers that start pipelines, and the reconcile loop that runs them,
 runs scheduled monitors and drives rollouts."""
 
-from loopml.controller.adapters import default_launcher, default_rollout_driver
-from loopml.controller.launchers import FunctionLauncher
+from loopml.controller.launchers import FunctionLauncher, PipelineRunLauncher
 from loopml.controller.loop import Controller, ReconcileReport
 from loopml.controller.ports import (
     Candidate,
@@ -11,6 +10,7 @@ from loopml.controller.ports import (
     RolloutChange,
     RolloutDriver,
 )
+from loopml.controller.rollout_driver import RolloutServiceDriver
 from loopml.controller.trigger_records import RolloutSpec, Trigger, TriggerEvent, TriggerSource
 from loopml.controller.triggers import TriggerService
 
@@ -20,14 +20,14 @@ __all__ = [
     "FunctionLauncher",
     "LaunchOutcome",
     "PipelineLauncher",
+    "PipelineRunLauncher",
     "ReconcileReport",
     "RolloutChange",
     "RolloutDriver",
+    "RolloutServiceDriver",
     "RolloutSpec",
     "Trigger",
     "TriggerEvent",
     "TriggerService",
     "TriggerSource",
-    "default_launcher",
-    "default_rollout_driver",
 ]

@@ -1,9 +1,11 @@
-"""Launching a plain Python function by import path, as a pipeline.
+"""Launching what a trigger names — a registered `loopml.pipelines` pipeline, or a
+registered plain function of the project (see `loopml.pipelines.catalog`).
 
-`FunctionLauncher` is what the controller uses for targets that are ordinary functions
-(and, until `loopml.pipelines` is installed, for every target). The function is called
-with the trigger's params as keyword arguments, plus `client` and `trigger` when its
-signature declares them. Its return value is the outcome: see `outcomes.py`.
+`PipelineRunLauncher` (the controller's default) runs a `Pipeline` through `Pipeline.run`,
+whose cached steps let a relaunch after a crash skip the completed ones; any other target
+goes to `FunctionLauncher`. Either is called with the trigger's params as keyword
+arguments, plus `client` and `trigger` when its signature declares them. Its return value
+is the outcome: see `outcomes.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from loopml.controller.outcomes import candidate_of, summarize
-from loopml.controller.ports import FAILED, SUCCEEDED, LaunchOutcome
+from loopml.controller.ports import FAILED, SUCCEEDED, ControllerClient, LaunchOutcome
 from loopml.controller.trigger_records import RESERVED_PARAM
 from loopml.errors import LoopmlError, ValidationError
-from loopml.import_paths import resolve_import_path
+from loopml.pipelines import Pipeline, PipelineFailedError, PipelineResult
+from loopml.pipelines.catalog import PipelineCatalog
 
 log = logging.getLogger("loopml.controller")
 
@@ -36,7 +39,7 @@ def accepts(function: Callable[..., Any], name: str) -> bool:
 
 
 def call_arguments(
-    function: Callable[..., Any], params: dict[str, Any], client: Any
+    function: Callable[..., Any], params: dict[str, Any], client: ControllerClient
 ) -> dict[str, Any]:
     """The params, with `trigger` and `client` only for a function that declares them."""
     arguments = {k: v for k, v in params.items() if k != RESERVED_PARAM}
@@ -64,7 +67,8 @@ def failure(exc: BaseException, target: str) -> LaunchOutcome:
 
 
 class FunctionLauncher:
-    """Calls `module:function(**params)` in this process; the return value is the outcome.
+    """Calls a registered plain function (`catalog.py`) with the params in this process; the
+    return value is the outcome.
 
     A plain function has no step cache: to resume after a crash without repeating work, it
     keeps its own record of what it finished (keyed by `trigger["event"]`), or it is a
@@ -72,13 +76,61 @@ class FunctionLauncher:
     """
 
     def launch(
-        self, target: str, params: dict[str, Any], *, client: Any, key: str
+        self, target: str, params: dict[str, Any], *, client: ControllerClient, key: str
     ) -> LaunchOutcome:
         try:
-            function = resolve_import_path(target)
-            if not callable(function):
-                raise ValidationError(f"pipeline {target!r} names {function!r}, not a function")
+            function, _ = PipelineCatalog(client.stores).load(target)
+        except Exception as exc:
+            return failure(exc, target)
+        if isinstance(function, Pipeline):
+            return PipelineRunLauncher().launch(target, params, client=client, key=key)
+        return self.call(function, target, params, client)
+
+    def call(
+        self,
+        function: Callable[..., Any],
+        target: str,
+        params: dict[str, Any],
+        client: ControllerClient,
+    ) -> LaunchOutcome:
+        try:
             result = function(**call_arguments(function, params, client))
         except Exception as exc:  # the pipeline's failure is its outcome, not the controller's
             return failure(exc, target)
         return outcome_of(result)
+
+
+class PipelineRunLauncher:
+    """Runs registered `loopml.pipelines` pipelines through `Pipeline.run` (cached steps: a
+    relaunch after a crash skips the completed ones); a registered plain function is called.
+    Anything not registered, or whose code changed since, is refused (`catalog.py`)."""
+
+    def __init__(self) -> None:
+        self.functions = FunctionLauncher()
+
+    def launch(
+        self, target: str, params: dict[str, Any], *, client: ControllerClient, key: str
+    ) -> LaunchOutcome:
+        try:
+            found, _ = PipelineCatalog(client.stores).load(target)
+        except Exception as exc:
+            return failure(exc, target)
+        if not isinstance(found, Pipeline):
+            return self.functions.call(found, target, params, client)
+        try:
+            run = _run_pipeline(found, params, client)
+        except PipelineFailedError as exc:  # a step failed: the run it recorded is the outcome
+            return LaunchOutcome(FAILED, exc.result.run_id, error=failure(exc, target).error)
+        except Exception as exc:
+            return failure(exc, target)
+        return outcome_of(run.output, run.run_id)
+
+
+def _run_pipeline(
+    pipeline: Pipeline, params: dict[str, Any], client: ControllerClient
+) -> PipelineResult:
+    """`Pipeline.run(client, **params)`; whether the pipeline takes `trigger` is read from
+    the decorated function's signature (its client is the one the run is given)."""
+    arguments = call_arguments(pipeline.fn, params, client)
+    arguments.pop("client", None)
+    return pipeline.run(client, **arguments)

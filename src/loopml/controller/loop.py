@@ -24,8 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopml.controller.adapters import default_launcher, default_rollout_driver
-from loopml.controller.launchers import failure
+from loopml.controller.launchers import PipelineRunLauncher, failure
 from loopml.controller.leases import LeaseKeeper
 from loopml.controller.ports import (
     ControllerClient,
@@ -34,6 +33,7 @@ from loopml.controller.ports import (
     RolloutChange,
     RolloutDriver,
 )
+from loopml.controller.rollout_driver import RolloutServiceDriver
 from loopml.controller.trigger_records import (
     PENDING,
     ROLLOUT_PENDING,
@@ -47,11 +47,6 @@ from loopml.errors import LoopmlError, ValidationError
 from loopml.governance import append_event, require
 
 log = logging.getLogger("loopml.controller")
-
-NO_ROLLOUT_SERVICE = (
-    "this installation has no rollout service (client.rollouts), so the candidate could not "
-    "be rolled out; roll it out by hand with `loopml deploy canary`"
-)
 
 
 @dataclass
@@ -131,8 +126,8 @@ class Controller:
         self.stores = client.stores
         self.triggers = client.triggers
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.launcher = launcher if launcher is not None else default_launcher()
-        self.rollouts = rollouts if rollouts is not None else default_rollout_driver(client)
+        self.launcher = launcher if launcher is not None else PipelineRunLauncher()
+        self.rollouts = rollouts if rollouts is not None else RolloutServiceDriver(client.rollouts)
         self.queue = EventQueue(self.stores, self.owner, float(lease_s), max_attempts)
         self._offset = 0.0  # `now` given to reconcile_once minus the wall clock
 
@@ -199,31 +194,26 @@ class Controller:
         spec = claimed.rollout or {}
         started: dict[str, Any] | None = None
         error: str | None = None
-        if self.rollouts is None:
-            error = NO_ROLLOUT_SERVICE
-        else:
-            try:
-                with LeaseKeeper(self.queue, claimed.id, self._clock):
-                    started = self.rollouts.ensure_started(
-                        spec["deployment"],
-                        spec["candidate"],
-                        spec.get("plan") or {},
-                        key=claimed.id,
-                    )
-            except LoopmlError as exc:
-                error = str(exc)
-            except Exception as exc:
-                log.exception("starting the rollout of event %s failed", claimed.id)
-                error = f"{type(exc).__name__}: {exc}"
-            except BaseException:
-                self.queue.release(claimed.id)
-                raise
+        try:
+            with LeaseKeeper(self.queue, claimed.id, self._clock):
+                started = self.rollouts.ensure_started(
+                    spec["deployment"],
+                    spec["candidate"],
+                    spec.get("plan") or {},
+                    key=claimed.id,
+                )
+        except LoopmlError as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("starting the rollout of event %s failed", claimed.id)
+            error = f"{type(exc).__name__}: {exc}"
+        except BaseException:
+            self.queue.release(claimed.id)
+            raise
         if self.queue.finish_rollout(claimed, started=started, error=error):
             report.rollouts_started.append(self.queue.get(claimed.id))
 
     def _drive_rollouts(self, report: ReconcileReport) -> None:
-        if self.rollouts is None:
-            return
         now = self._clock()
         try:
             active = self.rollouts.active(now)

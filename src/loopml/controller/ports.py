@@ -1,8 +1,9 @@
 """The controller's two narrow interfaces to the rest of the loop, and what they return.
 
 The controller launches pipelines through a `PipelineLauncher` and drives rollouts
-through a `RolloutDriver`; `adapters.py` connects them to `loopml.pipelines` and the
-deployments' rollout service, and a test can pass its own small implementations.
+through a `RolloutDriver`; `launchers.PipelineRunLauncher` and
+`rollout_driver.RolloutServiceDriver` are the defaults over `loopml.pipelines` and
+`loopml.rollouts`, and a test can pass its own small implementations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any, Protocol
 
 from loopml.controller.triggers import TriggerService
 from loopml.monitoring.service import MonitorService
-from loopml.store import Stores
+from loopml.pipelines import PipelineClient
+from loopml.rollouts import RolloutService
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -63,17 +65,13 @@ class RolloutChange:
         return asdict(self)
 
 
-class ControllerClient(Protocol):
-    """What the controller needs of a client (the SDK's `Client` has it)."""
+class ControllerClient(PipelineClient, Protocol):
+    """What the controller needs of a client (the SDK's `Client` has it): what pipelines
+    run with, plus the monitors, triggers and rollouts it reconciles."""
 
-    @property
-    def stores(self) -> Stores: ...
-
-    @property
-    def monitors(self) -> MonitorService: ...
-
-    @property
-    def triggers(self) -> TriggerService: ...
+    monitors: MonitorService
+    triggers: TriggerService
+    rollouts: RolloutService
 
 
 class PipelineLauncher(Protocol):
@@ -82,7 +80,7 @@ class PipelineLauncher(Protocol):
     failure of the pipeline is an outcome with status `failed`, not an exception."""
 
     def launch(
-        self, target: str, params: dict[str, Any], *, client: Any, key: str
+        self, target: str, params: dict[str, Any], *, client: ControllerClient, key: str
     ) -> LaunchOutcome: ...
 
 

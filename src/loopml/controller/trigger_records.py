@@ -218,14 +218,17 @@ class TriggerEvent:
         return asdict(self)
 
 
-def check_pipeline_path(path: Any) -> str:
-    """An import path such as `bikes.pipelines:retrain` (module, colon, attribute)."""
-    if not isinstance(path, str) or not _IMPORT_PATH.match(path.strip()):
+def check_pipeline_reference(reference: Any) -> str:
+    """A registered pipeline's name (`bikes-retrain`) or an import path such as
+    `bikes.pipelines:retrain` (module, colon, attribute)."""
+    if isinstance(reference, str) and ":" not in reference and reference.strip():
+        return check_name("pipeline", reference.strip())
+    if not isinstance(reference, str) or not _IMPORT_PATH.match(reference.strip()):
         raise ValidationError(
-            f"pipeline {path!r} is not an import path: write MODULE:ATTRIBUTE, e.g. "
-            "bikes.pipelines:retrain"
+            f"pipeline {reference!r} is neither a registered pipeline's name nor an import "
+            "path: write NAME or MODULE:ATTRIBUTE, e.g. bikes.pipelines:retrain"
         )
-    return path.strip()
+    return reference.strip()
 
 
 def check_json(what: str, value: Any) -> None:

@@ -29,10 +29,11 @@ from loopml.controller.trigger_records import (
     TriggerSource,
     check_cooldown,
     check_params,
-    check_pipeline_path,
+    check_pipeline_reference,
 )
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
+from loopml.pipelines.catalog import PipelineCatalog
 from loopml.store import Stores, new_id
 from loopml.store.schema import (
     dataset_versions,
@@ -68,7 +69,8 @@ class TriggerService:
         require(actor, "write", "create triggers")
         check_name("trigger", name)
         source = TriggerSource.parse(on)
-        path = check_pipeline_path(pipeline)
+        path = check_pipeline_reference(pipeline)
+        PipelineCatalog(self.stores).admit(path)  # registered, or registered now by an admin
         checked_params = check_params(source.kind, params)
         cooldown_s = check_cooldown(cooldown)
         spec = RolloutSpec.parse(rollout)

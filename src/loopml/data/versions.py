@@ -20,11 +20,12 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.artifacts import ArtifactRef, hash_bytes, hash_file
 from loopml.data.profile import describe
+from loopml.data.reads import DatasetRead, note_read
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact, resolve_prefix
 from loopml.store.schema import dataset_versions
-from loopml.uris import parse_dataset_ref
+from loopml.uris import DatasetRef, parse_dataset_ref
 from loopml.validation import check_name
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
@@ -128,8 +129,11 @@ def _source_files(source: Path) -> tuple[list[tuple[str, Path]], str, str]:
 class DatasetService:
     """Log, find, load and compare dataset versions."""
 
-    def __init__(self, stores: Stores) -> None:
+    def __init__(self, stores: Stores, pins: dict[str, int] | None = None) -> None:
         self.stores = stores
+        # name -> version that a floating reference (`bikes`, `@latest`) resolves to: how a
+        # reproduction reads the data the original run read, whatever came since
+        self.pins: dict[str, int] = dict(pins or {})
 
     # ------------------------------------------------------------------ writing
     def log(
@@ -305,9 +309,11 @@ class DatasetService:
                     found = None
                 row = conn.execute(query.where(dataset_versions.c.id == found)).first()
             if row is not None:
-                return DatasetVersion.from_row(row)
+                return _noted(ref, DatasetVersion.from_row(row), pinned=True)
             # not an id after all: datasets may be named like one, e.g. `ds-2024abcd`
         parsed = parse_dataset_ref(ref)
+        if parsed.version is None and parsed.name in self.pins:
+            parsed = DatasetRef(parsed.name, self.pins[parsed.name])
         query = query.where(dataset_versions.c.name == parsed.name)
         if parsed.version is None:
             query = query.order_by(dataset_versions.c.version.desc()).limit(1)
@@ -327,7 +333,7 @@ class DatasetService:
                 else "`loopml data list` shows what exists"
             )
             raise NotFoundError(f"no dataset version {parsed}; {hint}")
-        return DatasetVersion.from_row(row)
+        return _noted(ref, DatasetVersion.from_row(row), pinned=parsed.version is not None)
 
     def list(self, name: str | None = None) -> list[DatasetVersion]:
         query = select(dataset_versions).order_by(
@@ -372,3 +378,8 @@ class DatasetService:
         """The version as a pandas DataFrame."""
         frame: pd.DataFrame = self.load_arrow(ref, columns).to_pandas()
         return frame
+
+
+def _noted(ref: str, version: DatasetVersion, *, pinned: bool) -> DatasetVersion:
+    note_read(DatasetRead(ref, version.id, version.uri, version.content_hash, pinned))
+    return version

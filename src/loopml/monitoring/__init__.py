@@ -1,6 +1,6 @@
 """Monitoring: drift of a window against reference data, model performance, latency."""
 
-from loopml.monitoring.drift import DriftOptions, check_drift
+from loopml.monitoring.drift.check import DriftOptions, check_drift
 from loopml.monitoring.results import (
     ColumnDrift,
     DriftResult,

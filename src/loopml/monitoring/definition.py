@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.errors import ValidationError
@@ -170,9 +170,6 @@ class MonitorConfig:
     def from_dict(cls, data: dict[str, Any]) -> MonitorConfig:
         window = data["window"]
         return cls(**{**data, "window": Window(window.get("rows"), window.get("seconds"))})
-
-    def with_changes(self, **changes: Any) -> MonitorConfig:
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from loopml.data import DatasetService, DatasetVersion
 from loopml.deployments import DeploymentService
 from loopml.errors import ValidationError
 from loopml.monitoring.definition import Monitor
-from loopml.monitoring.drift import DriftOptions, check_drift
+from loopml.monitoring.drift.check import DriftOptions, check_drift
 from loopml.monitoring.performance import performance
 from loopml.monitoring.reference import (
     PREDICTION,
@@ -25,8 +25,8 @@ from loopml.monitoring.reference import (
     training_dataset,
 )
 from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
-from loopml.monitoring.window_queries import labelled_rows, latency_by_model
-from loopml.monitoring.windows import SERVED, Span, plan_windows, span_label
+from loopml.monitoring.windows.plan import SERVED, Span, plan_windows, span_label
+from loopml.monitoring.windows.queries import labelled_rows, latency_by_model
 from loopml.prediction_log import queries
 from loopml.registry import ModelVersion, RegistryService
 from loopml.store import Stores

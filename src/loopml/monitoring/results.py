@@ -57,10 +57,6 @@ class ColumnDrift:
     is_prediction: bool = False
     histogram: Histogram | None = None
 
-    @property
-    def score(self) -> float | None:
-        return self.statistic
-
 
 @dataclass(frozen=True)
 class DriftResult:

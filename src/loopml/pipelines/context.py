@@ -92,3 +92,9 @@ def current_client() -> PipelineClient:
             "current_client() works only inside a step that a pipeline is executing"
         )
     return found[0]
+
+
+def executing_client() -> PipelineClient | None:
+    """The executing step's client, or None outside a step."""
+    found = _current.get()
+    return None if found is None else found[0]

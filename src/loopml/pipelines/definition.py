@@ -4,6 +4,10 @@ The function body only wires steps together (see graph.py); `Pipeline.run` recor
 graph, then executes it with the chosen executor. The pipeline run is a tracking run in
 the experiment named after the pipeline, tagged `loopml.pipeline`; each step is a child
 run tagged `loopml.step`, `loopml.cache_key` and `loopml.cached`.
+
+The pipeline layer sits below the SDK, so it never opens a client itself: `run` takes one,
+or calls the `default_client` the pipeline was declared with (`@loopml.pipeline`, the
+SDK's decorator, passes the workspace's default client).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any, overload
 
-import loopml
 from loopml.errors import ValidationError
 from loopml.pipelines.context import PipelineClient
 from loopml.pipelines.executors import make_executor
@@ -22,14 +25,23 @@ from loopml.pipelines.results import PipelineResult
 from loopml.pipelines.runner import PipelineRunner
 from loopml.validation import check_name
 
+ClientFactory = Callable[[], PipelineClient]
+
 
 class Pipeline:
     """A named pipeline function. Run it with `.run(client, executor=..., **params)`."""
 
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        default_client: ClientFactory | None = None,
+    ) -> None:
         if not callable(fn):
             raise ValidationError(f"@pipeline decorates a function, got {type(fn).__name__}")
         self.fn = fn
+        self.default_client = default_client
         self.name = check_name("pipeline", name if name is not None else fn.__name__)
         self.__doc__ = fn.__doc__
         self.__module__ = fn.__module__
@@ -64,9 +76,9 @@ class Pipeline:
         **params: Any,
     ) -> PipelineResult:
         """Execute the pipeline; raises `PipelineFailedError` (with `.result`) if a step
-        fails. `client` defaults to the process's default client (`loopml.client()`)."""
+        fails. Without `client`, the pipeline's `default_client` supplies one."""
         graph, returned = self.build(params)
-        active: PipelineClient = client if client is not None else loopml.client()
+        active = client if client is not None else self._default_client()
         runner_executor = make_executor(executor, active.settings, max_workers)
         try:
             parent = active.start_run(
@@ -92,19 +104,33 @@ class Pipeline:
             runner_executor.shutdown()
         return result
 
+    def _default_client(self) -> PipelineClient:
+        if self.default_client is None:
+            raise ValidationError(
+                f"pipeline {self.name!r} needs a client: pass one (`.run(client, ...)`), or "
+                "declare it with `@loopml.pipeline` to run on the workspace's default client"
+            )
+        return self.default_client()
+
 
 @overload
 def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
 @overload
-def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
 def pipeline(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+    *, name: str | None = None, default_client: ClientFactory | None = None
+) -> Callable[[Callable[..., Any]], Pipeline]: ...
+def pipeline(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    default_client: ClientFactory | None = None,
 ) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """Declare a pipeline: `@pipeline` or `@pipeline(name="train-bikes")`."""
     if fn is not None:
-        return Pipeline(fn, name=name)
+        return Pipeline(fn, name=name, default_client=default_client)
 
     def decorate(inner: Callable[..., Any]) -> Pipeline:
-        return Pipeline(inner, name=name)
+        return Pipeline(inner, name=name, default_client=default_client)
 
     return decorate

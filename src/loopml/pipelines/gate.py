@@ -9,6 +9,10 @@ The candidate is registered first if needed (evaluations need a registered versi
 failing gate does not fail the pipeline: it returns `passed=False` with the checks that
 failed, records them on its run (`gate/result.json`, tags `loopml.gate.*`) and opens no
 request. The gate is never cached: "newest data" and "current champion" change over time.
+
+A gate dataset that overlaps the candidate's training data (time range or identical rows)
+fails the `no leakage` check with the overlap in its detail, unless `allow_overlap=True`
+(then the check passes and still reports the overlap).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopml.errors import ConflictError, ValidationError
+from loopml.data import DatasetVersion, recording_reads
+from loopml.data.overlap import find_overlaps
+from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.pipelines.context import PipelineClient, current_client, current_run
 from loopml.pipelines.steps import step
 from loopml.registry.checks import run_checks
@@ -105,12 +111,14 @@ def validation_gate(
     artifact_path: str = "model",
     alias: str = "champion",
     challenger: str = "challenger",
+    allow_overlap: bool = False,
 ) -> GateResult:
     """Check `candidate` on the newest `dataset`; on success, open the `alias` request.
 
     `thresholds`: [{"metric": "rmse", "op": "<=", "value": 5}], checked on the newest data;
     `metric` + `margin`: no regression against the current `alias` holder; `fairness` +
-    `sensitive`: limits per metric (as in an approval policy).
+    `sensitive`: limits per metric (as in an approval policy); `allow_overlap`: accept a
+    dataset that overlaps the candidate's training data (reported, not failed).
     """
     client = current_client()
     run = current_run()
@@ -145,7 +153,10 @@ def validation_gate(
     )
     on_newest = client.models.evaluations.evaluate(version, data, target)["metrics"]
     scored = dataclasses.replace(version, metrics={**version.metrics, **on_newest})
-    checks = run_checks(policy, scored, holder, client.models.evaluations)
+    checks = [
+        leakage_check(client, version, data, allowed=allow_overlap),
+        *run_checks(policy, scored, holder, client.models.evaluations),
+    ]
     passed = all(c["passed"] for c in checks)
     request_id: str | None = None
     note: str | None = None
@@ -181,3 +192,42 @@ def validation_gate(
         }
     )
     return result
+
+
+def training_data(client: PipelineClient, version: ModelVersion) -> list[DatasetVersion]:
+    """The dataset versions the version's run took as inputs (looked up, not read: they do
+    not become inputs of the step asking)."""
+    if not version.run_id:
+        return []
+    run = client.tracking.get_run(version.run_id)
+    found = []
+    with recording_reads():
+        for item in run.inputs:
+            if item.get("role") != "training":
+                continue  # read by the run (e.g. its own validation data), not trained on
+            try:
+                found.append(client.datasets.get(str(item["id"])))
+            except NotFoundError:
+                continue
+    return found
+
+
+def leakage_check(
+    client: PipelineClient, version: ModelVersion, data: DatasetVersion, *, allowed: bool
+) -> dict[str, Any]:
+    """`no leakage`: the gate's data shares no time range and no rows with the training."""
+    training = training_data(client, version)
+    overlaps = find_overlaps(client.datasets, training, data)
+    label = f"no leakage between {data.uri} and the training data of {version.uri}"
+    if not overlaps:
+        known = ", ".join(t.uri for t in training) or "none recorded"
+        return {"name": label, "passed": True, "message": f"no overlap (training: {known})"}
+    detail = "; ".join(o.describe() for o in overlaps)
+    if allowed:
+        detail += " (allowed by allow_overlap=True)"
+    return {
+        "name": label,
+        "passed": allowed,
+        "message": detail,
+        "overlaps": [o.to_dict() for o in overlaps],
+    }

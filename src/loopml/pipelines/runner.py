@@ -73,7 +73,9 @@ class PipelineRunner:
         return hash_bytes(canonical_json([digest, list(output.path)]))
 
     def key_of(self, node: Node) -> str:
-        arguments = canonical_arguments(node.step, node.args, node.kwargs, self.input_hash)
+        arguments = canonical_arguments(
+            node.step, node.args, node.kwargs, self.input_hash, self.client.datasets
+        )
         return cache_key(self.fingerprint(node), arguments)
 
     # ------------------------------------------------------------------ loop
@@ -88,6 +90,8 @@ class PipelineRunner:
                     started.add(node.name)
                     key = self.key_of(node)
                     hit = self.cache.lookup(key) if node.step.cache else None
+                    if hit is not None and hit.stale_reads(self.client.datasets):
+                        hit = None  # a dataset it read by name has a new version now
                     if hit is not None:
                         self._record_hit(node, key, hit.output, hit.run_id)
                         progressed = True  # its dependants may be ready now

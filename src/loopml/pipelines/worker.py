@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loopml.config.settings import Settings
-from loopml.data import DatasetVersion
-from loopml.pipelines.cache import StepCache
+from loopml.data import DatasetVersion, recording_reads
+from loopml.pipelines.cache import DATASET_SCHEME, StepCache
 from loopml.pipelines.context import PipelineClient, executing
 from loopml.pipelines.graph import StepOutput, outputs_in, pick, substitute
 from loopml.pipelines.outputs import StoredOutput, load_output, store_output
@@ -100,7 +100,12 @@ def execute_step(task: StepTask) -> StepOutcome:
             for value in (*args, *kwargs.values()):
                 if isinstance(value, DatasetVersion):
                     run.log_input(value)
-            result = task.step.fn(*args, **kwargs)
+                elif isinstance(value, str) and value.startswith(DATASET_SCHEME):
+                    run.log_input(client.datasets.get(value))
+            with recording_reads() as reads:
+                result = task.step.fn(*args, **kwargs)
+            for read in reads:
+                run.log_input(client.datasets.get(read.version_id))
             output = store_output(client.stores, result)
             run.set_tags({"loopml.output_kind": output.kind, "loopml.output_digest": output.digest})
             run.flush()
@@ -111,6 +116,7 @@ def execute_step(task: StepTask) -> StepOutcome:
                     step=task.node,
                     output=output,
                     run_id=run.id,
+                    reads=tuple(reads),
                 )
     except KeyboardInterrupt:
         run.end("KILLED", error="interrupted (KeyboardInterrupt)")

@@ -16,11 +16,12 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import append_event, require
+from loopml.registry.aliases import check_alias, move_alias
 from loopml.registry.checks import run_checks
 from loopml.registry.evaluation import EvaluationService
 from loopml.registry.policy import parse_policy
 from loopml.registry.records import ApprovalRequest, Decision
-from loopml.registry.service import RegistryService, check_alias, move_alias
+from loopml.registry.service import RegistryService
 from loopml.store import new_id
 from loopml.store.principal import Principal
 from loopml.store.schema import approval_decisions, approval_requests, model_versions

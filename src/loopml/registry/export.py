@@ -24,6 +24,7 @@ from sklearn.base import is_classifier
 
 from loopml.errors import ValidationError
 from loopml.registry.packaging import LoadedModel, Signature, export_onnx, onnx_parity
+from loopml.registry.packaging.flavors import capabilities_of
 from loopml.registry.packaging.flavors.base import optional_module
 from loopml.registry.records import ModelVersion
 from loopml.registry.service import RegistryService
@@ -68,7 +69,7 @@ def export_version(
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance > 0):
         raise ValidationError(f"tolerance must be a positive number, got {tolerance!r}")
     version = registry.get_version(ref)
-    if version.flavor != "sklearn":
+    if not capabilities_of(version.flavor).exportable_to_onnx:
         raise ValidationError(
             f"{version.uri} is a {version.flavor}-flavor model; only scikit-learn versions "
             "convert to ONNX"

@@ -16,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
-from loopml.registry.packaging import LoadedModel, load_model
+from loopml.registry.aliases import (
+    DEFAULT_PROTECTED,
+    alias_target,
+    aliases_of,
+    check_alias,
+    move_alias,
+    refuse_protected,
+    remove_alias,
+)
+from loopml.registry.packaging import MANIFEST_NAME, LoadedModel, load_model
 from loopml.registry.policy import Policy, parse_policy
 from loopml.registry.records import STATES, ModelVersion, RegisteredModel
 from loopml.store import Stores, new_id
@@ -30,25 +39,6 @@ from loopml.store.schema import (
 )
 from loopml.uris import parse_model_ref
 from loopml.validation import check_name
-
-MANIFEST = "loopml-model.json"
-DEFAULT_PROTECTED = ("champion",)
-_ALIAS_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-
-
-def check_alias(alias: str) -> str:
-    if (
-        not isinstance(alias, str)
-        or not alias
-        or len(alias) > 64
-        or not set(alias) <= _ALIAS_OK
-        or alias.isdigit()
-        or alias == "latest"
-    ):
-        raise ValidationError(
-            f"alias {alias!r} must be 1-64 letters, digits, '_' or '-', not a number or 'latest'"
-        )
-    return alias
 
 
 class RegistryService:
@@ -107,13 +97,7 @@ class RegistryService:
                 raise NotFoundError(
                     f"no registered model {name!r}; `loopml models list` shows them"
                 )
-            aliases = dict(
-                conn.execute(
-                    select(model_aliases.c.alias, model_aliases.c.version).where(
-                        model_aliases.c.model == name
-                    )
-                ).all()
-            )
+            aliases = aliases_of(conn, name)
             latest = conn.execute(
                 select(func.max(model_versions.c.version)).where(model_versions.c.model == name)
             ).scalar()
@@ -184,12 +168,12 @@ class RegistryService:
             digest = conn.execute(
                 select(run_artifacts.c.digest).where(
                     run_artifacts.c.run_id == run_id,
-                    run_artifacts.c.path == f"{path}/{MANIFEST}",
+                    run_artifacts.c.path == f"{path}/{MANIFEST_NAME}",
                 )
             ).scalar()
         if digest is None:
             raise NotFoundError(
-                f"run {run_id} has no model at {path!r} (no {path}/{MANIFEST}); "
+                f"run {run_id} has no model at {path!r} (no {path}/{MANIFEST_NAME}); "
                 "log it with run.log_model(model)"
             )
         manifest = json.loads(self.stores.artifacts.read_bytes(digest))
@@ -258,12 +242,7 @@ class RegistryService:
                 query = query.where(model_versions.c.version == parsed.version)
             elif parsed.alias is not None:
                 with self.engine.connect() as conn:
-                    target = conn.execute(
-                        select(model_aliases.c.version).where(
-                            model_aliases.c.model == parsed.name,
-                            model_aliases.c.alias == parsed.alias,
-                        )
-                    ).scalar()
+                    target = alias_target(conn, parsed.name, parsed.alias)
                 if target is None:
                     raise NotFoundError(f"model {parsed.name!r} has no alias {parsed.alias!r}")
                 query = query.where(model_versions.c.version == target)
@@ -328,12 +307,13 @@ class RegistryService:
         """Point an unprotected alias at a version. Protected ones need `request_alias`."""
         require(self.stores.actor, "write", "move aliases")
         check_alias(alias)
-        model = self.get_model(name)
-        if alias in model.protected_aliases:
-            raise ConflictError(
-                f"alias {alias!r} of {name} is protected: it moves only through an approval "
-                f"request (`loopml models request {name}/{version} --alias {alias}`)"
-            )
+        refuse_protected(
+            name,
+            alias,
+            self.get_model(name).protected_aliases,
+            ": it moves only through an approval request "
+            f"(`loopml models request {name}/{version} --alias {alias}`)",
+        )
         target = self.get_version(f"{name}/{version}")
         with self.engine.begin() as conn:
             move_alias(conn, name, alias, version, self.stores.actor.name)
@@ -341,17 +321,11 @@ class RegistryService:
 
     def delete_alias(self, name: str, alias: str) -> None:
         require(self.stores.actor, "write", "remove aliases")
-        if alias in self.get_model(name).protected_aliases:
-            raise ConflictError(f"alias {alias!r} of {name} is protected and cannot be removed")
+        refuse_protected(
+            name, alias, self.get_model(name).protected_aliases, " and cannot be removed"
+        )
         with self.engine.begin() as conn:
-            done = conn.execute(
-                model_aliases.delete().where(
-                    model_aliases.c.model == name, model_aliases.c.alias == alias
-                )
-            )
-            if done.rowcount == 0:
-                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
-            append_event(conn, self.stores.actor, "alias.delete", f"model:{name}@{alias}")
+            remove_alias(conn, name, alias, self.stores.actor.name)
 
     # ------------------------------------------------------------------ loading
     def model_folder(self, ref: str | ModelVersion) -> Path:
@@ -372,7 +346,7 @@ class RegistryService:
                     run_artifacts.c.path.like(prefix + "%"),
                 )
             ).all()
-        manifest_digest = dict(files).get(prefix + MANIFEST)
+        manifest_digest = dict(files).get(prefix + MANIFEST_NAME)
         if manifest_digest != version.manifest_digest:
             raise ValidationError(
                 f"{version.uri}: the run's model manifest is not the one registered "
@@ -386,27 +360,6 @@ class RegistryService:
         """Load a version after verifying every one of its files."""
         version = self.get_version(ref)
         return load_model(self.model_folder(version), manifest_digest=version.manifest_digest)
-
-
-def move_alias(conn: Connection, name: str, alias: str, version: int, actor: str) -> int | None:
-    """Set `alias` → `version` in the caller's transaction; returns the previous version."""
-    previous = conn.execute(
-        select(model_aliases.c.version).where(
-            model_aliases.c.model == name, model_aliases.c.alias == alias
-        )
-    ).scalar()
-    conn.execute(
-        model_aliases.delete().where(model_aliases.c.model == name, model_aliases.c.alias == alias)
-    )
-    conn.execute(
-        model_aliases.insert().values(
-            model=name, alias=alias, version=version, updated_by=actor, updated_at=time.time()
-        )
-    )
-    append_event(
-        conn, actor, "alias.move", f"model:{name}@{alias}", {"from": previous, "to": version}
-    )
-    return previous
 
 
 def _version(row: Any, aliases: list[str]) -> ModelVersion:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import infer_task, normalise, performance
-from loopml.monitoring.window_queries import labelled_rows, request_rows
+from loopml.monitoring.windows.queries import labelled_rows, request_rows
 from loopml.prediction_log.queries import connect
 from loopml.rollouts.plan import LOWER_IS_BETTER, RolloutPlan
 from loopml.store import Stores

@@ -24,6 +24,9 @@ from loopml.store import Stores, open_stores
 from loopml.store.principal import Principal
 from loopml.tracking import MetricPoint, Run, RunList, RunRecord, TrackingService
 
+REPRODUCES_TAG = "loopml.reproduces"
+READ_ROLE = "read"  # a dataset a run read by itself, as opposed to declared training data
+
 
 class Client:
     """The SDK in local mode: services over the workspace's stores."""
@@ -50,6 +53,14 @@ class Client:
                 self.stores.close()
                 raise
         self.recovered_runs = self.tracking.recover_journals()
+        if settings.reproduce_run:
+            self._pin_to(settings.reproduce_run)
+
+    def _pin_to(self, run_id: str) -> None:
+        """Resolve dataset names as the run being reproduced saw them."""
+        for item in self.tracking.get_run(run_id).inputs:
+            version = self.datasets.get(str(item["id"]))
+            self.datasets.pins[version.name] = version.version
 
     # ------------------------------------------------------------------ identity
     @property
@@ -78,12 +89,33 @@ class Client:
         )
 
     def get_dataset(self, ref: str) -> DatasetVersion:
-        return self.datasets.get(ref)
+        """A dataset version by reference; inside an active run it becomes an input of the
+        run (role `read`), so the run can be reproduced on the same data."""
+        return self._read(self.datasets.get(ref))
 
     def load_dataset(
         self, ref: str | DatasetVersion, columns: list[str] | None = None
     ) -> pd.DataFrame:
-        return self.datasets.load(ref, columns)
+        """A version as a DataFrame; inside an active run it becomes an input (role `read`)."""
+        return self.datasets.load(self._read(self.datasets.get(ref)), columns)
+
+    def _read(self, version: DatasetVersion) -> DatasetVersion:
+        """Link a version read by the caller to the active run, or, with none active, to
+        the next run this thread starts (a script that loads its data, then starts a run)."""
+        run = self.active_run()
+        if run is None:
+            pending = self._pending_reads()
+            if version not in pending:
+                pending.append(version)
+        elif version.id not in run.input_ids:
+            run.log_input(version, role=READ_ROLE)
+        return version
+
+    def _pending_reads(self) -> list[DatasetVersion]:
+        found: list[DatasetVersion] | None = getattr(self._local, "reads", None)
+        if found is None:
+            found = self._local.reads = []
+        return found
 
     def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
         return self.datasets.list(name)
@@ -114,6 +146,8 @@ class Client:
                 )
             parent = active
         parent_id = parent.id if isinstance(parent, Run) else parent
+        if self.settings.reproduce_run:
+            tags = {**(tags or {}), REPRODUCES_TAG: self.settings.reproduce_run}
         run_id = self.tracking.create_run(
             experiment, name, parent_id=parent_id, tags_=tags, capture=capture_code
         )
@@ -132,6 +166,10 @@ class Client:
                 run.log_params(params)
             for dataset in inputs or []:
                 run.log_input(dataset)
+            read_before, self._local.reads = self._pending_reads(), []
+            for version in read_before:
+                if version.id not in run.input_ids:
+                    run.log_input(version, role=READ_ROLE)
         except BaseException as exc:
             run.end("FAILED", error=f"invalid start_run arguments: {exc}")
             raise

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
 from loopml.data import DatasetDiff, DatasetVersion
 from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
+from loopml.pipelines.context import executing_client
+from loopml.pipelines.definition import Pipeline
 from loopml.sdk.client import Client, connect
 from loopml.tracking import Run, RunList, RunRecord
 
@@ -20,8 +22,13 @@ _lock = threading.Lock()
 
 
 def client() -> Client:
-    """The process's default client: the workspace of the current folder."""
+    """The client of the pipeline step executing now, else the process's default client
+    (the workspace of the current folder): `loopml.load_dataset` in a step reads the
+    workspace the pipeline runs on, and the step's cache sees the read."""
     global _default
+    executing = executing_client()
+    if isinstance(executing, Client):
+        return executing
     with _lock:
         if _default is None:
             _default = connect()
@@ -33,6 +40,23 @@ def set_client(new: Client | None) -> None:
     global _default
     with _lock:
         _default = new
+
+
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+@overload
+def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+def pipeline(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """`@loopml.pipeline`: a pipeline whose `.run()` without a client uses `client()`."""
+    if fn is not None:
+        return Pipeline(fn, name=name, default_client=client)
+
+    def decorate(inner: Callable[..., Any]) -> Pipeline:
+        return Pipeline(inner, name=name, default_client=client)
+
+    return decorate
 
 
 def start_run(

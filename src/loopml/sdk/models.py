@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from loopml.config.settings import Settings
 from loopml.data import DatasetService
 from loopml.errors import ValidationError
 from loopml.governance import IdentityService
@@ -27,6 +28,7 @@ from loopml.registry import (
     render_markdown,
 )
 from loopml.registry.packaging import infer_signature, save_model
+from loopml.registry.reproduction import Reproduction, ReproductionService
 from loopml.store import Stores
 from loopml.tracking import Run, TrackingService
 
@@ -124,3 +126,37 @@ class ModelsAPI:
 
     def card_html(self, ref: str) -> str:
         return render_html(self.card(ref))
+
+    def reproduce(
+        self,
+        ref: str,
+        *,
+        repository: Path | None = None,
+        tolerance: float = 1e-6,
+        keep: bool = False,
+    ) -> Reproduction:
+        """Train `ref` again from its recorded commit, diff, entry point and datasets, and
+        compare the new model's predictions with the registered one's."""
+        service = ReproductionService(self.registry, self.tracking, self.datasets)
+        return service.reproduce(
+            ref,
+            environment=store_environment(self.stores.settings),
+            repository=repository,
+            tolerance=tolerance,
+            keep=keep,
+        )
+
+
+def store_environment(settings: Settings) -> dict[str, str]:
+    """`LOOPML_*` variables that bring a child process to the same stores and identity."""
+    env = {
+        "LOOPML_STORE_URL": settings.resolved_store_url(),
+        "LOOPML_ARTIFACTS_URL": settings.resolved_artifacts_url(),
+        "LOOPML_JOURNAL_DIR": str(settings.local_path(settings.journal_dir)),
+        "LOOPML_CACHE_DIR": str(settings.local_path(settings.cache_dir)),
+    }
+    if settings.s3_endpoint_url:
+        env["LOOPML_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+    if settings.token:
+        env["LOOPML_TOKEN"] = settings.token
+    return env

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from loopml import __version__
 from loopml.sdk import Client
 from loopml.serving import endpoints
 from loopml.serving.batching import BatchingConfig
@@ -22,6 +21,7 @@ from loopml.serving.openapi import (
 from loopml.serving.shadow import ShadowScorer
 from loopml.serving.state import MAX_BODY_BYTES, ServingState
 from loopml.serving.watcher import DeploymentWatcher, ModelCache
+from loopml.version import __version__
 
 
 def create_app(

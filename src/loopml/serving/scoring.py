@@ -116,7 +116,7 @@ def _array_estimator(model: LoadedModel) -> Any:
     signature = model.signature
     if (
         signature is None
-        or model.flavor != "sklearn"
+        or not model.capabilities.accepts_arrays
         or not all(spec.type in NUMERIC for spec in signature.inputs)
     ):
         return None

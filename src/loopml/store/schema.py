@@ -408,6 +408,9 @@ step_cache = Table(
     Column("pipeline", String(KEY_LEN), nullable=False),
     Column("step", String(KEY_LEN), nullable=False),
     Column("output", JSON, nullable=False),  # how to reach the output (pipelines/outputs.py)
+    # the dataset references the step resolved while it ran (data/reads.py): a floating
+    # one (`bikes`) that now means other content makes the entry stale
+    Column("reads", JSON, nullable=True),
     Column("run_id", String(ID_LEN), ForeignKey("runs.id"), nullable=False),
     Column("created_by", String(KEY_LEN), nullable=False),
     Column("created_at", Float, nullable=False),
@@ -456,6 +459,19 @@ rollout_events = Table(
     Column("reasons", JSON, nullable=False),
     Column("actor", String(KEY_LEN), nullable=False),
     Column("at", Float, nullable=False),
+)
+
+# Pipelines the controller may launch: registered by an admin under a name, pinned to the
+# code fingerprint they had then (a changed fingerprint needs a new registration).
+registered_pipelines = Table(
+    "registered_pipelines",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("import_path", String(KEY_LEN), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # pipeline | function
+    Column("fingerprint", String(80), nullable=False),
+    Column("registered_by", String(KEY_LEN), nullable=False),
+    Column("registered_at", Float, nullable=False),
 )
 
 # Triggers and the controller's work queue: one event per (trigger, cause); the unique

@@ -102,20 +102,14 @@ class MetricWriter:
         self._pending_offset = journal.offset
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._steps: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._scheduled = False
-
-    def next_step(self, key: str) -> int:
-        return self._steps.get(key, -1) + 1
 
     def log(self, key: str, value: float, step: int, timestamp: float) -> None:
         line = encode_point(key, value, step, timestamp)
         with self._lock:
             self._pending_offset = self.journal.append(line)
             self._pending.append((key, value, step, timestamp))
-            if step > self._steps.get(key, -1):
-                self._steps[key] = step
             full = len(self._pending) >= self.flush_points
             if not self._scheduled:
                 self._scheduled = True
@@ -128,9 +122,6 @@ class MetricWriter:
         with self._lock:
             self._pending_offset = self.journal.append(data)
             self._pending.extend(points)
-            for key, _, step, _ in points:
-                if step > self._steps.get(key, -1):
-                    self._steps[key] = step
             full = len(self._pending) >= self.flush_points
             if not self._scheduled:
                 self._scheduled = True

@@ -49,6 +49,7 @@ class Run:
         self._model_logger = model_logger
         self._metric_writer: MetricWriter | None = None  # opened by the first buffered point
         self._steps: dict[str, int] = {}
+        self.input_ids: set[str] = set()  # dataset versions linked through this object
         self.status = "RUNNING"
         _open_runs.add(self)
 
@@ -136,7 +137,9 @@ class Run:
 
     def log_input(self, dataset: Any, role: str = "training") -> None:
         """Link a dataset version (object or reference such as `bikes@3`) as an input."""
-        self._service.log_input(self.id, self._resolve_dataset(dataset), role)
+        version_id = self._resolve_dataset(dataset)
+        self._service.log_input(self.id, version_id, role)
+        self.input_ids.add(version_id)
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, path: str | Path, name: str | None = None) -> list[str]:

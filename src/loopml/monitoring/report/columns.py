@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from loopml.monitoring.report.svg import histogram_svg
-from loopml.monitoring.report.values import (
-    MISSING,
-    column_verdict,
-    esc,
-    number,
-    rule_text,
-)
-from loopml.monitoring.results import ColumnDrift, DriftResult
+from loopml.htmlkit import MISSING, esc, number, paired_bars, step_overlay
+from loopml.monitoring.report.verdicts import column_verdict, p_value_tests, rule_text
+from loopml.monitoring.results import ColumnDrift, DriftResult, Histogram
 
 HEADERS = (
     "Column",
@@ -44,8 +38,10 @@ def column_table_section(drift: DriftResult | None) -> str:
         return f'<section id="columns"><h2>Columns</h2>{body}</section>'
     head = "".join(f"<th>{h}</th>" for h in HEADERS)
     rows = [_row(index, column) for index, column in ordered(drift)]
+    names = p_value_tests()
+    listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
     note = (
-        '<p class="note">Statistic is a p-value for ks, chisquare and z tests (drift when '
+        f'<p class="note">Statistic is a p-value for {listed} tests (drift when '
         "below the threshold) and a distance otherwise (drift at or above it). "
         "Columns not tested say why; they never count as no drift.</p>"
     )
@@ -109,3 +105,10 @@ def _plot_card(index: int, column: ColumnDrift) -> str:
         f'<span class="pill {css}">{esc(verdict)}</span>'
         f'<div class="muted">{statistic}</div></figcaption>{chart}</figure>'
     )
+
+
+def histogram_svg(histogram: Histogram, title: str) -> str:
+    """The right chart for a histogram: overlaid shares for numbers, paired bars otherwise."""
+    if histogram.categories is not None:
+        return paired_bars(histogram.reference, histogram.current, histogram.categories, title)
+    return step_overlay(histogram.reference, histogram.current, histogram.edges, title)

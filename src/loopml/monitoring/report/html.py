@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from loopml.htmlkit import MISSING, esc, nav, page, utc_time
 from loopml.monitoring.report.columns import column_table_section, distributions_section
 from loopml.monitoring.report.summary import (
     alerts_section,
@@ -18,23 +19,9 @@ from loopml.monitoring.report.summary import (
     summary_section,
 )
 from loopml.monitoring.report.trends import trends_section
-from loopml.monitoring.report.values import MISSING, esc, when
 from loopml.monitoring.results import WindowResult
 
 CSS = """
-:root { color-scheme: light; --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec;
-        --soft: #f5f7fa; --accent: #2f6fb0; --bad: #b42318; --bad-bg: #fdecea;
-        --good: #1e7b34; --good-bg: #e6f4ea; --warn: #8a5a00; --warn-bg: #fff4d6;
-        --ref: #9fb3c8; --cur: #d9480f; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       color: var(--ink); background: #fff; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 48px; }
-h1 { font-size: 26px; margin: 0 0 4px; overflow-wrap: anywhere; }
-h2 { font-size: 19px; margin: 32px 0 10px; padding-bottom: 4px;
-     border-bottom: 2px solid var(--line); }
-nav { font-size: 13px; margin: 8px 0 0; }
-nav a { color: var(--accent); margin-right: 12px; text-decoration: none; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 0 16px;
           margin: 8px 0 0; font-size: 13px; }
 dl.meta dt { color: var(--muted); }
@@ -57,10 +44,7 @@ dl.meta dd { margin: 0; overflow-wrap: anywhere; }
 .notice.untested { background: var(--warn-bg); }
 .muted { color: var(--muted); }
 .note { color: var(--muted); font-size: 12px; margin: 4px 0 10px; }
-.table-wrap { overflow-x: auto; margin: 4px 0 10px; }
-table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; white-space: nowrap; }
+th { white-space: nowrap; }
 table.columns td { white-space: nowrap; }
 table.columns td:first-child, table.columns td div { white-space: normal; }
 td a { color: var(--accent); text-decoration: none; overflow-wrap: anywhere; }
@@ -82,17 +66,6 @@ figure.plot.drift { border-color: var(--bad); }
 figure.plot.untested { border-color: var(--warn); }
 figcaption { font-size: 13px; margin-bottom: 4px; }
 figcaption .name { font-weight: 600; overflow-wrap: anywhere; }
-svg { font: 11px system-ui, sans-serif; fill: var(--ink); display: block; }
-svg .chart-title { font-weight: 600; font-size: 12px; }
-svg .tick { fill: var(--muted); }
-svg .ref { fill: var(--ref); fill-opacity: .75; }
-svg path.cur { fill: none; stroke: var(--cur); stroke-width: 2; }
-svg rect.cur { fill: var(--cur); }
-svg .axis { stroke: var(--line); }
-svg .line { fill: none; stroke: var(--accent); stroke-width: 2; }
-svg .dot { fill: var(--accent); }
-svg .limit { stroke: var(--bad); stroke-dasharray: 4 3; }
-@media print { nav { display: none; } main { padding: 0; } }
 """
 
 SECTIONS = (
@@ -129,19 +102,16 @@ def render_report(
         trends_section(result, history),
     ]
     present = [s for s in sections if s]
-    links = "".join(
-        f'<a href="#{anchor}">{name}</a>'
-        for anchor, name in SECTIONS
-        if any(s.startswith(f'<section id="{anchor}"') for s in present)
+    links = nav(
+        [
+            (anchor, name)
+            for anchor, name in SECTIONS
+            if any(s.startswith(f'<section id="{anchor}"') for s in present)
+        ]
     )
     meta = _meta(result, monitor, source, reference, generated_at)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(heading)}</title><style>{CSS}</style></head>"
-        f"<body><main><header><h1>{esc(heading)}</h1>{meta}<nav>{links}</nav></header>"
-        f"{''.join(present)}</main></body></html>\n"
-    )
+    header = f"<header><h1>{esc(heading)}</h1>{meta}{links}</header>"
+    return page(heading, header + "".join(present), css=CSS, max_width=1200)
 
 
 def _meta(
@@ -153,7 +123,7 @@ def _meta(
 ) -> str:
     """Which monitor, data and window the page describes, and when it was made."""
     span = (
-        f"{when(result.start)} to {when(result.end)}"
+        f"{utc_time(result.start)} to {utc_time(result.end)}"
         if result.start is not None or result.end is not None
         else MISSING
     )
@@ -163,7 +133,7 @@ def _meta(
         ("Reference", reference or "from lineage"),
         ("Window", result.label),
         ("Time span", span),
-        ("Generated", when(time.time() if generated_at is None else generated_at)),
+        ("Generated", utc_time(time.time() if generated_at is None else generated_at)),
     )
     rows = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
     return f'<dl class="meta">{rows}</dl>'

@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from loopml.monitoring.report.values import (
-    MISSING,
-    dataset_verdict,
-    esc,
-    number,
-    percent,
-    status_text,
-    when,
-)
+from loopml.htmlkit import MISSING, esc, number, percent, utc_time
+from loopml.monitoring.report.verdicts import dataset_verdict, status_text
 from loopml.monitoring.results import (
     DriftResult,
     LatencyResult,
@@ -108,7 +101,7 @@ def alerts_section(alerts: Sequence[dict[str, Any]]) -> str:
         for key, _ in ALERT_FIELDS:
             value = alert.get(key)
             if key == "opened_at" and isinstance(value, int | float):
-                text = when(float(value))
+                text = utc_time(float(value))
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 text = number(value)
             else:

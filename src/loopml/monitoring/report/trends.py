@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loopml.monitoring.report.svg import trend_svg
-from loopml.monitoring.report.values import esc, number
+from loopml.htmlkit import esc, number, trend_line
 from loopml.monitoring.results import LatencyResult, WindowResult
 
 MAX_WINDOWS = 200  # a trend chart stays a few KB however long the monitor has run
@@ -43,18 +42,18 @@ def trends_section(result: WindowResult, history: Sequence[WindowResult]) -> str
     shares = [None if w.drift is None else w.drift.share for w in items]
     limit = result.drift.drift_share if result.drift is not None else None
     charts.append(
-        trend_svg("Share of columns drifted", labels, shares, limit=limit, as_percent=True)
+        trend_line("Share of columns drifted", labels, shares, limit=limit, as_percent=True)
     )
     for name in _metric_names(items):
         values = [None if w.performance is None else w.performance.metrics.get(name) for w in items]
-        charts.append(trend_svg(name, labels, values))
+        charts.append(trend_line(name, labels, values))
     latency = [_all_models(w) for w in items]
     if any(item is not None for item in latency):
         p99 = [None if item is None else item.p99_ms for item in latency]
         errors = [None if item is None else item.error_rate for item in latency]
-        charts.append(trend_svg("p99 latency (ms)", labels, p99))
-        charts.append(trend_svg("Error rate", labels, errors, as_percent=True))
-    charts.append(trend_svg("Rows per window", labels, [float(w.rows) for w in items]))
+        charts.append(trend_line("p99 latency (ms)", labels, p99))
+        charts.append(trend_line("Error rate", labels, errors, as_percent=True))
+    charts.append(trend_line("Rows per window", labels, [float(w.rows) for w in items]))
     note = (
         f'<p class="note">{number(len(items))} windows, from {esc(labels[0])} '
         f"to {esc(labels[-1])}.</p>"

@@ -6,17 +6,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from loopml.errors import ValidationError
+from loopml.htmlkit import MISSING, utc_time, value_text
 
 NOT_PROVIDED = "not provided"
 UNDEFINED = "undefined"
-EMPTY = "—"
+EMPTY = MISSING
 
 
 @dataclass(frozen=True)
@@ -74,27 +73,32 @@ class Section:
     blocks: tuple[Block, ...]
 
 
+__all__ = [
+    "EMPTY",
+    "NOT_PROVIDED",
+    "UNDEFINED",
+    "Bars",
+    "Block",
+    "Bullets",
+    "CardLayout",
+    "Facts",
+    "Heading",
+    "Section",
+    "Table",
+    "Text",
+    "mapping",
+    "records",
+    "slug",
+    "time_text",
+    "user_text",
+    "value_text",
+]
+
+
 @dataclass(frozen=True)
 class CardLayout:
     title: str
     sections: tuple[Section, ...]
-
-
-def value_text(value: Any, missing: str = EMPTY) -> str:
-    """A number, flag, list or string as short text; None as `missing`."""
-    if value is None:
-        return missing
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return missing
-        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return ", ".join(value_text(v) for v in value) or missing
-    return str(value)
 
 
 def user_text(value: Any) -> str:
@@ -107,7 +111,7 @@ def user_text(value: Any) -> str:
 def time_text(value: Any, missing: str = NOT_PROVIDED) -> str:
     """Epoch seconds as UTC date and time; ISO text with a space for the `T`."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return utc_time(value, seconds=False)
     if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
         return value.replace("T", " ", 1)
     return value_text(value, missing)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from loopml.artifacts.hashing import hash_file
 from loopml.errors import ArtifactCorruptedError, ValidationError
-from loopml.registry.packaging.flavors import Predictor, get_flavor
+from loopml.registry.packaging.flavors import Predictor, capabilities_of, get_flavor
 from loopml.registry.packaging.flavors.base import Array
 from loopml.registry.packaging.integrity import verify_files
 from loopml.registry.packaging.manifest import MANIFEST_NAME, ModelManifest, read_manifest
@@ -25,6 +25,7 @@ class LoadedModel:
         self.manifest = manifest
         self.signature = signature
         self.flavor = manifest.flavor
+        self.capabilities = capabilities_of(manifest.flavor)
         self.has_proba = manifest.has_proba
         self._predictor = predictor
 

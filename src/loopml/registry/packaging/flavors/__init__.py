@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loopml.errors import ValidationError
-from loopml.registry.packaging.flavors.base import Flavor, Predictor
+from loopml.registry.packaging.flavors.base import Capabilities, Flavor, Predictor
 from loopml.registry.packaging.flavors.onnx import OnnxFlavor
 from loopml.registry.packaging.flavors.python import PythonFlavor
 from loopml.registry.packaging.flavors.sklearn import SklearnFlavor
@@ -12,13 +12,30 @@ FLAVORS: dict[str, Flavor] = {
     flavor.name: flavor for flavor in (SklearnFlavor(), OnnxFlavor(), PythonFlavor())
 }
 
-__all__ = ["FLAVORS", "Flavor", "Predictor", "get_flavor", "pick_flavor"]
+NO_CAPABILITIES = Capabilities(accepts_arrays=False, exportable_to_onnx=False)
+
+__all__ = [
+    "FLAVORS",
+    "Capabilities",
+    "Flavor",
+    "Predictor",
+    "capabilities_of",
+    "get_flavor",
+    "pick_flavor",
+]
 
 
 def get_flavor(name: str) -> Flavor:
     if name not in FLAVORS:
         raise ValidationError(f"unknown model flavor {name!r}; use one of {', '.join(FLAVORS)}")
     return FLAVORS[name]
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What models of flavor `name` support; nothing for a flavor this loopml does not know
+    (e.g. a version registered by a newer release), so callers take the general path."""
+    flavor = FLAVORS.get(name)
+    return flavor.capabilities if flavor is not None else NO_CAPABILITIES
 
 
 def pick_flavor(model: object, name: str | None) -> Flavor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
@@ -28,10 +29,27 @@ class Predictor(Protocol):
     def predict_proba(self, X: Any) -> Array: ...
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What callers may do with every model of a flavor, declared up front as data.
+
+    Serving, batch scoring and export ask these instead of comparing flavor names, so a new
+    flavor states what it supports in one place (and the conformance suite checks it).
+    Whether one model has `predict_proba` is per model (`Flavor.has_proba`), not here.
+    """
+
+    accepts_arrays: bool
+    """The raw object's predict/predict_proba take a float matrix in signature order, so
+    serving may skip building a DataFrame for all-numeric inputs."""
+    exportable_to_onnx: bool
+    """`loopml export` can convert it to an ONNX graph and check parity."""
+
+
 class Flavor(Protocol):
     """How one kind of model is recognised, written to a folder and read back."""
 
     name: str
+    capabilities: Capabilities
 
     def matches(self, model: object) -> bool: ...
 

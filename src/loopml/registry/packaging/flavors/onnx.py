@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from loopml.errors import ValidationError
-from loopml.registry.packaging.flavors.base import Array, optional_module
+from loopml.registry.packaging.flavors.base import Array, Capabilities, optional_module
 
 onnxruntime = optional_module("onnxruntime")  # the `onnx` extra; only this flavor needs it
 
@@ -70,6 +70,7 @@ class OnnxPredictor:
 
 class OnnxFlavor:
     name = "onnx"
+    capabilities = Capabilities(accepts_arrays=False, exportable_to_onnx=False)
 
     def matches(self, model: object) -> bool:
         return onnx_bytes(model) is not None

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from loopml.registry.packaging.flavors.base import Array, dump_joblib, load_joblib
+from loopml.registry.packaging.flavors.base import Array, Capabilities, dump_joblib, load_joblib
 from loopml.registry.packaging.requirements import distribution_of
 
 BASE_PACKAGES = ["numpy", "pandas", "joblib"]
@@ -33,6 +33,7 @@ class PythonPredictor:
 
 class PythonFlavor:
     name = "python"
+    capabilities = Capabilities(accepts_arrays=False, exportable_to_onnx=False)
 
     def matches(self, model: object) -> bool:
         return callable(getattr(model, "predict", None))

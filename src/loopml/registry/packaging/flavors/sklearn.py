@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from loopml.registry.packaging.flavors.base import Array, dump_joblib, load_joblib
+from loopml.registry.packaging.flavors.base import Array, Capabilities, dump_joblib, load_joblib
 from loopml.registry.packaging.requirements import distribution_of
 
 BASE_PACKAGES = ["scikit-learn", "numpy", "scipy", "pandas", "joblib"]
@@ -41,6 +41,7 @@ class SklearnPredictor:
 
 class SklearnFlavor:
     name = "sklearn"
+    capabilities = Capabilities(accepts_arrays=True, exportable_to_onnx=True)
 
     def matches(self, model: object) -> bool:
         return isinstance(model, BaseEstimator)

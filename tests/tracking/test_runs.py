@@ -1,0 +1,37 @@
+"""Run writes: the final status, immutable params, and unknown runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.sdk import Client
+from loopml.tracking.runs import require_run
+
+
+def test_a_run_cannot_end_as_running(client: Client) -> None:
+    runs = client.tracking.runs
+    run_id = runs.create_run("writes", capture=False)
+    with pytest.raises(ValidationError, match="FINISHED, FAILED or KILLED"):
+        runs.end_run(run_id, "RUNNING")
+    runs.end_run(run_id, "FINISHED")
+    with client.tracking.engine.connect() as conn:
+        assert require_run(conn, run_id) == "FINISHED"
+
+
+def test_params_never_change_but_may_be_repeated(client: Client) -> None:
+    runs = client.tracking.runs
+    run_id = runs.create_run("writes", capture=False)
+    runs.log_params(run_id, {"alpha": 1})
+    runs.log_params(run_id, {"alpha": 1, "beta": 2})  # same value again: accepted
+    with pytest.raises(ConflictError, match="cannot change"):
+        runs.log_params(run_id, {"alpha": 3})
+    assert client.tracking.get_run(run_id).params == {"alpha": "1", "beta": "2"}
+
+
+def test_writes_to_an_unknown_run_are_refused(client: Client) -> None:
+    runs = client.tracking.runs
+    with pytest.raises(NotFoundError, match="no run run-missing"):
+        runs.set_tags("run-missing", {"k": "v"})
+    with pytest.raises(NotFoundError, match="no run run-missing"):
+        runs.log_params("run-missing", {"k": "v"})
