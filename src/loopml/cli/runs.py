@@ -68,8 +68,8 @@ def list_(
     out.print(runs_views.run_table(found, columns, out.width))
     if found.next_page_token is not None:
         out.print(
-            f"showing {len(found)} runs; more match: raise --max, add --filter, or see the "
-            f"next page with --page-token {found.next_page_token}"
+            f"showing the first {len(found)} runs; more match: raise --max or add --filter; "
+            f"next page: --page-token {found.next_page_token}"
         )
 
 
