@@ -44,19 +44,19 @@ def test_list_table(cli: Invoke, runs: list[str]) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     for run_id in runs:
-        assert run_id in out
+        assert run_id[:12] in out
     kinds, names = [line for line in out.splitlines() if line.startswith("┃")][:2]
     for column in ("run", "experiment", "status", "duration", "model", "lr", "rmse"):
         assert f" {column} " in names
     assert "params" in kinds and "metrics" in kinds
-    trial = next(line for line in out.splitlines() if runs[1] in line)
+    trial = next(line for line in out.splitlines() if runs[1][:12] in line)
     assert "FINISHED" in trial and "gbm" in trial and "28.25" in trial
 
 
 def test_list_single_experiment_becomes_the_title(cli: Invoke, runs: list[str]) -> None:
     out = cli("runs", "list", "--experiment", "bikes").stdout
     assert out.startswith("runs of bikes")
-    assert runs[3] not in out
+    assert runs[3][:12] not in out
 
 
 def test_list_filter_order_and_max(cli: Invoke, runs: list[str]) -> None:
@@ -66,7 +66,7 @@ def test_list_filter_order_and_max(cli: Invoke, runs: list[str]) -> None:
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in json.loads(result.stdout)] == [runs[1], runs[0]]
     limited = cli("runs", "list", "--order-by", "metrics.rmse DESC", "--max", "1").stdout
-    assert runs[2] in limited and runs[0] not in limited
+    assert runs[2][:12] in limited and runs[0][:12] not in limited
     assert "showing the first 1 runs" in limited
 
 

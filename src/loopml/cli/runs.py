@@ -49,10 +49,14 @@ def list_(
         ),
     ] = None,
     max_results: Annotated[int, typer.Option("--max", "-n", help="Show at most N runs.")] = 50,
+    page_token: Annotated[
+        str | None,
+        typer.Option("--page-token", help="Continue after the page that printed this token."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List runs, newest first, with their key params and metrics."""
-    found = client_of(ctx).search_runs(experiment, filter_, order_by, max_results)
+    found = client_of(ctx).search_runs(experiment, filter_, order_by, max_results, page_token)
     if as_json:
         print_json([run.to_dict() for run in found])
         return
@@ -63,7 +67,10 @@ def list_(
     columns = runs_views.key_columns(found, [parse_order_by(item) for item in order_by or []])
     out.print(runs_views.run_table(found, columns, out.width))
     if found.next_page_token is not None:
-        out.print(f"showing the first {len(found)} runs; more match: raise --max or add --filter")
+        out.print(
+            f"showing the first {len(found)} runs; more match: raise --max or add --filter; "
+            f"next page: --page-token {found.next_page_token}"
+        )
 
 
 @runs_app.command(

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from loopml.cli.render import duration, human_size, key_value_table, status, value, when
+from loopml.store import short_id
 from loopml.tracking import RunRecord
 
 KEY_COLUMNS = 3
@@ -44,7 +45,7 @@ def key_columns(
 def run_table(runs: Sequence[RunRecord], candidates: list[tuple[str, str]], width: int) -> Table:
     """Runs as rows, with as many (kind, key) columns of `candidates` as fit in `width`."""
     experiments = {run.experiment for run in runs}
-    base: dict[str, list[str]] = {"run": [r.id for r in runs]}
+    base: dict[str, list[str]] = {"run": [short_id(r.id) for r in runs]}
     if len(experiments) > 1:
         base["experiment"] = [r.experiment for r in runs]
     base["name"] = [r.name for r in runs]

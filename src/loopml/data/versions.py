@@ -23,14 +23,14 @@ from loopml.data.profile import describe
 from loopml.data.reads import DatasetRead, note_read
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import append_event, require
-from loopml.store import Stores, new_id, record_artifact
+from loopml.store import Stores, new_id, record_artifact, resolve_prefix
 from loopml.store.schema import dataset_versions
 from loopml.uris import DatasetRef, parse_dataset_ref
 from loopml.validation import check_name
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
 TableLike: TypeAlias = pd.DataFrame | pa.Table | str | Path
-_VERSION_ID = re.compile(r"^ds-[0-9a-f]{8}$")
+_VERSION_ID = re.compile(r"^ds-[0-9a-f]{4,24}$")
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,11 @@ class DatasetService:
         query = select(dataset_versions)
         if isinstance(ref, str) and _VERSION_ID.match(ref):
             with self.stores.engine.connect() as conn:
-                row = conn.execute(query.where(dataset_versions.c.id == ref)).first()
+                try:
+                    found = resolve_prefix(conn, dataset_versions, ref, "dataset version")
+                except NotFoundError:
+                    found = None
+                row = conn.execute(query.where(dataset_versions.c.id == found)).first()
             if row is not None:
                 return _noted(ref, DatasetVersion.from_row(row), pinned=True)
             # not an id after all: datasets may be named like one, e.g. `ds-2024abcd`

@@ -28,7 +28,7 @@ from loopml.monitoring.report import render_report
 from loopml.monitoring.results import WindowResult
 from loopml.registry import RegistryService
 from loopml.store import Stores
-from loopml.store.records import new_id
+from loopml.store.ids import new_id
 from loopml.store.schema import monitor_results, monitors
 from loopml.tracking import TrackingService
 from loopml.uris import parse_dataset_ref

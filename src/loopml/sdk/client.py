@@ -225,8 +225,10 @@ class Client:
         """Runs matching a filter such as "metrics.rmse < 3 and params.model = 'gbm'"."""
         return self.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
 
-    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        return self.tracking.metric_history(run_id, key)
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[MetricPoint]:
+        return self.tracking.metric_history(run_id, key, max_points)
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
         return self.tracking.list_artifacts(run_id)

@@ -75,8 +75,10 @@ runs = Table(
     # params, latest metric values and tags as one JSON document, rebuilt from their tables
     # by every write to them (tracking/key_values.py); searches read it instead of the rows
     Column("key_values", Text, nullable=True),
-    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    # search pages walk these newest first and stop after a page (tracking/run_query.py)
+    Index("ix_runs_experiment_start_id", "experiment_id", "start_time", "id"),
     Index("ix_runs_parent", "parent_id"),
+    Index("ix_runs_start_id", "start_time", "id"),
 )
 
 params = Table(

@@ -13,8 +13,8 @@ from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import require
 from loopml.store import Stores, record_artifact
 from loopml.store.schema import run_artifacts
-from loopml.tracking.records import normalize_run_id
 from loopml.tracking.run_digest import audit_late_write
+from loopml.tracking.run_query import resolve_run_id
 from loopml.tracking.runs import require_run, run_uri
 
 
@@ -80,8 +80,8 @@ class RunArtifacts:
         )
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        run_id = normalize_run_id(run_id)
         with self.engine.connect() as conn:
+            run_id = resolve_run_id(conn, run_id)
             require_run(conn, run_id)
             rows = conn.execute(
                 select(
@@ -96,8 +96,8 @@ class RunArtifacts:
             return [dict(r._mapping) for r in rows]
 
     def artifact_digest(self, run_id: str, path: str) -> str:
-        run_id = normalize_run_id(run_id)
         with self.engine.connect() as conn:
+            run_id = resolve_run_id(conn, run_id)
             digest = conn.execute(
                 select(run_artifacts.c.digest).where(
                     run_artifacts.c.run_id == run_id, run_artifacts.c.path == path

@@ -6,21 +6,16 @@ history, run search) are here. `Run` (run.py) is the handle a training script ho
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
-from typing import Any
-
-from sqlalchemy import select
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.store import Stores
-from loopml.store.schema import metrics
 from loopml.tracking.experiments import Experiments
-from loopml.tracking.records import MetricPoint, RunList, RunRecord, normalize_run_id
+from loopml.tracking.history import read_history
+from loopml.tracking.records import MetricPoint, RunList, RunRecord
 from loopml.tracking.run_artifacts import RunArtifacts
-from loopml.tracking.run_query import RUN_BY_ID, page_query, records
-from loopml.tracking.runs import Runs, require_run
+from loopml.tracking.run_query import RUN_BY_ID, fetch_page, records, resolve_run_id
+from loopml.tracking.runs import Runs
 
 MAX_RESULTS_LIMIT = 50_000
 
@@ -52,24 +47,26 @@ class TrackingService:
         self.artifact_digest = self.artifacts.artifact_digest
         self.read_artifact = self.artifacts.read_artifact
 
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id for a typed run id or an unambiguous start of one."""
+        with self.engine.connect() as conn:
+            return resolve_run_id(conn, run_id)
+
     def get_run(self, run_id: str) -> RunRecord:
-        run_id = normalize_run_id(run_id)
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
             rows = RUN_BY_ID.fetchall(conn, {"run_id": run_id})
             if not rows:
                 raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
             return records(conn, rows)[0]
 
-    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        run_id = normalize_run_id(run_id)
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[MetricPoint]:
+        """Every point of `key`, or at most `max_points` spread evenly (history.py)."""
+        run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
-            require_run(conn, run_id)
-            rows = conn.execute(
-                select(metrics.c.step, metrics.c.value, metrics.c.timestamp)
-                .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
-            )
-            return [MetricPoint(int(s), float(v), float(t)) for s, v, t in rows]
+            return read_history(conn, run_id, key, max_points)
 
     def search_runs(
         self,
@@ -86,35 +83,11 @@ class TrackingService:
             or not (0 < max_results <= MAX_RESULTS_LIMIT)
         ):
             raise ValidationError(f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}")
-        offset = _decode_token(page_token)
-        values: dict[str, Any] = {"limit": max_results + 1, "offset": offset}
         names = None
         if experiment is not None:
             names = [experiment] if isinstance(experiment, str) else list(experiment)
-            values.update(
-                (f"experiment_{i}", self.experiment_id(name, create=False))
-                for i, name in enumerate(names)
-            )
+        ids = None if names is None else [self.experiment_id(n, create=False) for n in names]
         orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
-        query = page_query(filter, orders, None if names is None else len(names))
         with self.engine.connect() as conn:
-            rows = query.fetchall(conn, values)
-            more = len(rows) > max_results
-            found = records(conn, rows[:max_results])
-        return RunList(found, _encode_token(offset + max_results) if more else None)
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if token is None:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-        if isinstance(offset, int) and offset >= 0:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise ValidationError("page_token is not one returned by search_runs; pass it back unchanged")
+            found, token = fetch_page(conn, filter, orders, ids, max_results, page_token)
+        return RunList(found, token)

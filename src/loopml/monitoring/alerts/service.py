@@ -30,7 +30,7 @@ from loopml.monitoring.alerts.rules import AlertRule, Condition, evaluate_rules
 from loopml.monitoring.alerts.sinks import AlertEvent, AlertSink, deliver, parse_sinks
 from loopml.monitoring.results import WindowResult
 from loopml.store import Stores
-from loopml.store.records import new_id
+from loopml.store.ids import new_id
 from loopml.store.schema import KEY_LEN, alerts, monitor_results
 
 log = logging.getLogger("loopml.alerts")

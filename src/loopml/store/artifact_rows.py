@@ -1,9 +1,8 @@
-"""Small shared writes: artifact rows and readable ids."""
+"""The `artifacts` table's rows: one per stored blob, written once whoever stores it first."""
 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -11,12 +10,6 @@ from sqlalchemy import Connection, Engine
 from loopml.artifacts import ArtifactRef
 from loopml.store.engine import dialect_insert
 from loopml.store.schema import artifacts
-
-
-def new_id(prefix: str) -> str:
-    """A short, readable, random id such as `run-3f9c2a1b`."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
 
 _ARTIFACT_UPSERTS: dict[str, Any] = {}
 

@@ -1,0 +1,359 @@
+"""Scale - costs as a workspace grows: 10k, 100k and 1M runs on SQLite or PostgreSQL.
+
+For each size a fresh workspace is built through bulk paths (rows written straight into
+the tables, in the shape `start_run` writes them: 5 params, 5 metrics, the key-value
+document), then measured through the public SDK:
+
+  create_runs_per_s        --create runs, each `with client.start_run(exp,
+                           capture_code=False) as run: run.log_batch(params=5, metrics=5)`
+  page_filter_*            search_runs(exp, filter=FILTER, max_results=100): the first
+                           page and the --pages - 1 pages after it (keyset tokens)
+  page_filter_order_*      the same with order_by="metrics.m1 DESC"
+  history_s                metric_history(run, "h0", max_points=1000) of a run holding
+                           10 metrics x --history-steps steps (median)
+  history_whole_s          metric_history(run, "h0"): all --history-steps points (median)
+  plog_window_s            PredictionLog.predictions(dep, since, until) over one hour of a
+                           prediction log of --plog-rows rows spread over 10 days
+  plog_labelled_s          PredictionLog.labelled(...) over the same hour (feedback join)
+  sqlite_mb                the SQLite file's size (0 on PostgreSQL)
+
+Progress goes to stderr; the last stdout line is JSON {"sizes": {"10000": {...}, ...}}.
+
+    .venv/bin/python bench/scale.py --sizes 10000,100000
+    .venv/bin/python bench/scale.py --store-url postgresql+psycopg://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from _benchlib import make_logger
+from sqlalchemy import create_engine, text
+
+import loopml
+from loopml.prediction_log.log import PredictionLog
+from loopml.prediction_log.tables import FEEDBACK_KIND, PREDICTIONS
+from loopml.prediction_log.tables import day_of as _day_of
+from loopml.store import new_id, record_artifact
+from loopml.store.schema import log_segments
+from loopml.tracking.key_values import encode
+
+log = make_logger("scale")
+EXPERIMENT = "scale"
+FILTER = "metrics.m0 > 0.5 and params.p0 = 'x'"
+ORDER = "metrics.m1 DESC"
+DEPLOYMENT = "scale-dep"
+CHUNK = 50_000
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(1000 * statistics.median(values), 2),
+        "p95_ms": round(1000 * _p95(values), 2),
+    }
+
+
+class Loader:
+    """Rows into tables, in chunks: executemany on SQLite, COPY on PostgreSQL."""
+
+    def __init__(self, client: loopml.Client) -> None:
+        self.engine = client.stores.engine
+        self.raw = self.engine.raw_connection()
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        if self.sqlite:
+            cur = self.raw.cursor()
+            cur.execute("PRAGMA synchronous = OFF")
+            cur.close()
+
+    def rows(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        cur = self.raw.cursor()
+        if self.sqlite:
+            cur.execute("BEGIN")
+            marks = ", ".join("?" * len(columns))
+            cols = ", ".join(f'"{c}"' for c in columns)
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+            cur.execute("COMMIT")
+        else:
+            cols = ", ".join(f'"{c}"' for c in columns)
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+            self.raw.commit()
+        cur.close()
+
+    def close(self) -> None:
+        if self.sqlite:
+            cur = self.raw.cursor()
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("ANALYZE")
+            cur.close()
+        else:
+            cur = self.raw.cursor()
+            cur.execute("ANALYZE")
+            cur.close()
+            self.raw.commit()
+        self.raw.close()
+
+
+def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random) -> None:
+    exp_id = client.tracking.experiment_id(EXPERIMENT)
+    start = time.time() - n * 0.01
+    for base in range(0, n, CHUNK):
+        runs, params, latest, points = [], [], [], []
+        for i in range(base, min(n, base + CHUNK)):
+            run_id = new_id("run")
+            p = {
+                "p0": "x" if i % 2 == 0 else "y",
+                **{f"p{k}": str(rng.randint(0, 9)) for k in range(1, 5)},
+            }
+            m = {f"m{k}": rng.random() for k in range(5)}
+            at = start + i * 0.01
+            runs.append(
+                (run_id, exp_id, f"r{i}", "FINISHED", at, at + 0.005, 0, "bench", encode(p, m, {}))
+            )
+            params += [(run_id, k, v) for k, v in p.items()]
+            latest += [(run_id, k, 0, at, v) for k, v in m.items()]
+            points += [(run_id, k, 0, at, v) for k, v in m.items()]
+        loader.rows(
+            "runs",
+            [
+                "id",
+                "experiment_id",
+                "name",
+                "status",
+                "start_time",
+                "end_time",
+                "journal_offset",
+                "created_by",
+                "key_values",
+            ],
+            runs,
+        )
+        loader.rows("params", ["run_id", "key", "value"], params)
+        loader.rows("latest_metrics", ["run_id", "key", "step", "timestamp", "value"], latest)
+        loader.rows("metrics", ["run_id", "key", "step", "timestamp", "value"], points)
+        log(f"  runs {min(n, base + CHUNK):,}/{n:,}")
+
+
+def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
+    with client.start_run(EXPERIMENT, "history", capture_code=False) as run:
+        run_id = run.id
+    at = time.time()
+    for k in range(10):
+        for base in range(0, steps, 500_000):
+            loader.rows(
+                "metrics",
+                ["run_id", "key", "step", "timestamp", "value"],
+                [
+                    (run_id, f"h{k}", s, at + s * 1e-3, 1.0 / (1 + s))
+                    for s in range(base, min(steps, base + 500_000))
+                ],
+            )
+        log(f"  history metric h{k}: {steps:,} steps")
+    return run_id
+
+
+def build_plog(client: loopml.Client, rows: int, rng: random.Random) -> tuple[float, float]:
+    """`rows` predictions over 10 days in segments of one hour, a tenth of them labelled."""
+    stores = client.stores
+    end = float(int(time.time()))
+    begin = end - 10 * 86_400
+    hours = 240
+    per_hour = max(1, rows // hours)
+    segs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for h in range(hours):
+            t0 = begin + h * 3600
+            times = pa.array([t0 + 3600 * j / per_hour for j in range(per_hour)], pa.float64())
+            ids = [f"q{h}-{j}" for j in range(per_hour)]
+            table = pa.table(
+                {
+                    "request_id": ids,
+                    "time": times,
+                    "deployment": [DEPLOYMENT] * per_hour,
+                    "model": ["model:m@1"] * per_hour,
+                    "shadow": [False] * per_hour,
+                    "latency_ms": [1.0] * per_hour,
+                    "status": pa.array([200] * per_hour, pa.int32()),
+                    "row": pa.array([0] * per_hour, pa.int64()),
+                    "prediction": [str(rng.random()) for _ in range(per_hour)],
+                }
+            )
+            labelled = per_hour // 10
+            feedback = pa.table(
+                {
+                    "request_id": ids[:labelled],
+                    "time": pa.array([t0 + 3600] * labelled, pa.float64()),
+                    "deployment": [DEPLOYMENT] * labelled,
+                    "row": pa.array([0] * labelled, pa.int64()),
+                    "label": [str(rng.random()) for _ in range(labelled)],
+                }
+            )
+            for kind, tab in ((PREDICTIONS, table), (FEEDBACK_KIND, feedback)):
+                path = Path(tmp) / f"{kind}{h}.parquet"
+                pq.write_table(tab, path, compression="zstd")
+                ref = stores.artifacts.put_file(path)
+                times_ = tab.column("time").to_pylist()
+                segs.append((ref, kind, min(times_), max(times_), tab.num_rows))
+            if h % 24 == 23:
+                log(f"  plog day {(h + 1) // 24}/10")
+    with stores.engine.begin() as conn:
+        for ref, kind, lo, hi, n in segs:
+            record_artifact(conn, stores.engine, ref, "application/vnd.apache.parquet")
+            conn.execute(
+                log_segments.insert(),
+                {
+                    "id": new_id("seg"),
+                    "deployment": DEPLOYMENT,
+                    "kind": kind,
+                    "day": _day_of(lo),
+                    "digest": ref.digest,
+                    "rows": n,
+                    "min_time": lo,
+                    "max_time": hi,
+                    "source": "bench",
+                    "created_at": time.time(),
+                },
+            )
+    return end - 3 * 86_400, end - 3 * 86_400 + 3600
+
+
+def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str, Any]:
+    rng = random.Random(n)
+    loader = Loader(client)
+    t0 = time.perf_counter()
+    build_runs(client, loader, n, rng)
+    history_run = build_history(client, loader, args.history_steps)
+    loader.close()
+    window = build_plog(client, args.plog_rows, rng)
+    build_s = time.perf_counter() - t0
+    log(f"built {n:,} runs in {build_s:.0f} s")
+
+    t0 = time.perf_counter()
+    for i in range(args.create):
+        with client.start_run(EXPERIMENT, capture_code=False) as run:
+            run.log_batch(
+                params={
+                    f"p{k}": ("x" if i % 2 == 0 else "y") if k == 0 else str(k) for k in range(5)
+                },
+                metrics=[(f"m{k}", rng.random(), 0) for k in range(5)],
+            )
+    create = args.create / (time.perf_counter() - t0)
+    log(f"create: {create:.0f} runs/s")
+
+    def pages(**kwargs: Any) -> list[float]:
+        took = []
+        for _ in range(args.reps):
+            token = None
+            for _ in range(args.pages):
+                t = time.perf_counter()
+                page = client.search_runs(
+                    EXPERIMENT, filter=FILTER, max_results=100, page_token=token, **kwargs
+                )
+                took.append(time.perf_counter() - t)
+                assert len(page) == 100, len(page)
+                token = page.next_page_token
+        return took
+
+    flt = pages()
+    order = pages(order_by=ORDER)
+    history = []
+    for _ in range(args.reps):
+        t = time.perf_counter()
+        sample = client.metric_history(history_run, "h0", max_points=1000)
+        history.append(time.perf_counter() - t)
+    assert len(sample) == min(1000, args.history_steps), len(sample)
+    whole = []
+    for _ in range(3):
+        t = time.perf_counter()
+        points = client.metric_history(history_run, "h0")
+        whole.append(time.perf_counter() - t)
+    assert len(points) == args.history_steps
+    plog = PredictionLog(client.stores)
+    window_s, labelled_s = [], []
+    for _ in range(5):
+        t = time.perf_counter()
+        frame = plog.predictions(DEPLOYMENT, since=window[0], until=window[1])
+        window_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        joined = plog.labelled(DEPLOYMENT, since=window[0], until=window[1])
+        labelled_s.append(time.perf_counter() - t)
+    assert len(frame) > 0 and len(joined) > 0
+    db = (
+        client.stores.engine.url.database if client.stores.engine.dialect.name == "sqlite" else None
+    )
+    return {
+        "build_s": round(build_s, 1),
+        "create_runs_per_s": round(create, 1),
+        "page_filter": _ms(flt),
+        "page_filter_p95_ms": _ms(flt)["p95_ms"],
+        "page_filter_order": _ms(order),
+        "page_filter_order_p95_ms": _ms(order)["p95_ms"],
+        "history_s": round(statistics.median(history), 4),
+        "history_whole_s": round(statistics.median(whole), 3),
+        "history_points": args.history_steps,
+        "plog_rows": args.plog_rows,
+        "plog_window_rows": len(frame),
+        "plog_window_s": round(statistics.median(window_s), 3),
+        "plog_labelled_s": round(statistics.median(labelled_s), 3),
+        "sqlite_mb": round(Path(db).stat().st_size / 2**20, 1) if db else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--store-url", default=None, help="PostgreSQL URL (default SQLite)")
+    parser.add_argument("--create", type=int, default=2000)
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--pages", type=int, default=5)
+    parser.add_argument("--history-steps", type=int, default=1_000_000)
+    parser.add_argument("--plog-rows", type=int, default=10_000_000)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    for n in [int(s) for s in args.sizes.split(",")]:
+        root = Path(tempfile.mkdtemp(prefix=f"scale-{n}-", dir=args.workdir))
+        settings: dict[str, Any] = {}
+        schema = None
+        admin = None
+        if args.store_url:
+            schema = "scale_" + uuid.uuid4().hex[:8]
+            admin = create_engine(args.store_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE SCHEMA {schema}"))
+            settings["store_url"] = f"{args.store_url}?options=-csearch_path%3D{schema}"
+        log(f"size {n:,} in {root}")
+        client = loopml.connect(root, **settings)
+        try:
+            results[str(n)] = measure(client, args, n)
+            log(json.dumps(results[str(n)]))
+        finally:
+            client.close()
+            shutil.rmtree(root, ignore_errors=True)
+            if admin is not None:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                admin.dispose()
+    backend = "postgresql" if args.store_url else "sqlite"
+    print(json.dumps({"backend": backend, "sizes": results}))
+
+
+if __name__ == "__main__":
+    main()
