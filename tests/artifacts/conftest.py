@@ -29,8 +29,11 @@ class StoreSpec:
         return self.url.startswith("s3://")
 
     def blob_key(self, digest: str) -> str:
-        """Where the documented layout puts a blob: `<url>/blobs/ab/cdef…`."""
-        return f"{self.url}/blobs/{digest[:2]}/{digest[2:]}"
+        """Where the documented layout puts a blob: `<url>/blobs/ab/cdef…` on S3, and
+        `<folder>/blobs/ab/cd/ef…` (two folder levels) on a local disk."""
+        if self.is_s3:
+            return f"{self.url}/blobs/{digest[:2]}/{digest[2:]}"
+        return f"{self.url}/blobs/{digest[:2]}/{digest[2:4]}/{digest[4:]}"
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +81,7 @@ def stored_blobs(store_spec: StoreSpec) -> Callable[[], set[str]]:
         root = store_spec.url.removeprefix("s3://") + "/blobs"
         if not fs.exists(root):
             return set()
-        return {"".join(key.split("/")[-2:]) for key in fs.find(root)}
+        return {"".join(key.split("/blobs/", 1)[1].split("/")) for key in fs.find(root)}
 
     return list_blobs
 

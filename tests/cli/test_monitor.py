@@ -35,6 +35,8 @@ def test_create_run_show_list_report_alerts(
         "temp=0.15",
         "--label-delay",
         "1h",
+        "--calibrate",
+        "fixed",
     )
     assert created.exit_code == 0, created.output
     assert "created monitor:drift on deployment:bikes-api" in created.stdout

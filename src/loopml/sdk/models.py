@@ -221,6 +221,10 @@ def store_environment(settings: Settings) -> dict[str, str]:
         "LOOPML_JOURNAL_DIR": str(settings.local_path(settings.journal_dir)),
         "LOOPML_CACHE_DIR": str(settings.local_path(settings.cache_dir)),
     }
+    env["LOOPML_AUDIT_KEY_FILE"] = str(settings.local_path(settings.audit_key_file))
+    env["LOOPML_AUDIT_ANCHOR_FILE"] = str(settings.local_path(settings.audit_anchor_file))
+    if settings.audit_key:
+        env["LOOPML_AUDIT_KEY"] = settings.audit_key
     if settings.s3_endpoint_url:
         env["LOOPML_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
     if settings.token:
