@@ -306,6 +306,9 @@ def register_and_approve(
         {
             "required_approvals": 1,
             "four_eyes": True,
+            # one person plays every role in this demo, so the approvers it creates
+            # count as second people; a team keeps the default (true)
+            "independent_approvers": False,
             "thresholds": [{"metric": "val_r2", "op": ">=", "value": 0.8}],
             "no_regression": {"dataset": holdout.uri, "target": TARGET, "metric": "rmse"},
             "fairness": {
@@ -541,6 +544,9 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
         {
             "required_approvals": 1,
             "four_eyes": True,
+            # one person plays every role in this demo, so the approvers it creates
+            # count as second people; a team keeps the default (true)
+            "independent_approvers": False,
             "thresholds": [{"metric": "val_r2", "op": ">=", "value": 0.8}],
             "no_regression": {**judged, "metric": "rmse"},
             "fairness": {**judged, "sensitive": ["workingday"], "limits": {"mae_ratio": 0.3}},

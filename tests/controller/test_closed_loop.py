@@ -60,7 +60,9 @@ def test_drift_retrains_canaries_and_promotes_surviving_a_killed_controller(
     identity = client.models.identity
     identity.create_principal("alice", "approver")
     alice_token = identity.create_token("alice")
-    client.models.set_policy("bikes", {"required_approvals": 1, "four_eyes": True})
+    client.models.set_policy(
+        "bikes", {"required_approvals": 1, "four_eyes": True, "independent_approvers": False}
+    )
     client.monitors.create(
         "health", "bikes-api", window="150 rows", schedule="1s", rules=["metric_below:r2:0.5"]
     )

@@ -221,7 +221,9 @@ def test_alert_trigger_fires_once_per_drift_episode(
         return data.iloc[::-1] if reverse else data
 
     client.log_dataset("monthly", month(1))
-    client.monitors.create("drift", "dataset:monthly", rules=["dataset_drift"], schedule="1m")
+    client.monitors.create(
+        "drift", "dataset:monthly", rules=["dataset_drift"], schedule="1m", resolve_after=1
+    )
     client.triggers.create(
         "on-drift",
         "alert:drift:dataset_drift",

@@ -292,7 +292,9 @@ def test_a_rollback_closes_the_champion_request_and_clears_challenger(
     stable = Served(good.uri, client.models.registry.load(good.uri))
     candidate = Served(flat.uri, client.models.registry.load(flat.uri))
     client.deployments.create("bikes-api", stable.uri)
-    client.models.set_policy("bikes", {"required_approvals": 1, "four_eyes": True})
+    client.models.set_policy(
+        "bikes", {"required_approvals": 1, "four_eyes": True, "independent_approvers": False}
+    )
     client.models.registry.set_alias("bikes", "challenger", 2)  # as a validation gate does
     request = client.models.request("bikes/2", reason="validation gate passed")
     assert request.status == "PENDING"
@@ -364,7 +366,9 @@ def test_undecided_past_the_deadline_holds_by_default(
 def test_undecided_past_the_deadline_asks_an_approver(
     client: Client, classifiers: tuple[Served, Served], approver: Client
 ) -> None:
-    client.models.set_policy("tumours", {"required_approvals": 1, "four_eyes": True})
+    client.models.set_policy(
+        "tumours", {"required_approvals": 1, "four_eyes": True, "independent_approvers": False}
+    )
     plan = RolloutPlan(**{**AUC_PLAN.to_dict(), "on_undecided": "ask", "decide_within_s": 600})
     started = _undecided(client, plan, classifiers)
     asked = client.rollouts.advance(API, now=started + 600)

@@ -87,6 +87,8 @@ def setup(client: Client, register: Register, *, auto_approve: bool = True) -> N
     client.deployments.create(NAME, V1)
     if auto_approve:
         client.models.set_policy("bikes", {"auto_approve": True})
+    else:  # one local admin plays every role here: the approver counts as a second person
+        client.models.set_policy("bikes", {"independent_approvers": False})
 
 
 def routes(client: Client, name: str = NAME) -> list[Route]:

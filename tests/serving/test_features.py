@@ -53,7 +53,7 @@ async def test_features_are_fetched_before_predict_and_logged(
 ) -> None:
     version = _features_and_model(client, tmp_path)
     deploy(client, "bikes", [route(version)], config={"feature_service": "bikes-model"})
-    async with serve(create_app(client, ["bikes"])) as http:
+    async with serve(create_app(client, ["bikes"], auth="open")) as http:
         r = await http.post(
             "/v1/deployments/bikes/predict", json={"records": [{"station": 1}, {"station": 2}]}
         )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from loopml.tracking import environment
-from loopml.tracking.environment import capture_code, capture_entry_point
+from loopml.tracking.environment import capture_code
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -72,8 +74,19 @@ def test_oversized_untracked_files_are_named_not_captured(
     assert b"Binary files /dev/null and b/weights.bin" not in code.diff
 
 
-def test_the_entry_point_names_how_the_process_started() -> None:
-    entry = capture_entry_point()
-    assert entry["kind"] in ("script", "module")
-    assert isinstance(entry["argv"], list)
-    assert "cwd" in entry and "repository" in entry
+def test_the_entry_point_names_how_the_process_started(repo: Path) -> None:
+    (repo / "train.py").write_text(
+        "import json\nfrom loopml.tracking.environment import capture_entry_point\n"
+        "print(json.dumps(capture_entry_point()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "train.py", "--alpha", "0.5"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    entry = json.loads(done.stdout)
+    assert entry["kind"] == "script" and entry["script"] == "train.py"
+    assert entry["argv"] == ["--alpha", "0.5"]
+    assert Path(entry["repository"]) == repo.resolve() and entry["cwd"] == "."
