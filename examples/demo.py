@@ -411,9 +411,10 @@ def replay_months(client: loopml.Client, bikes: pd.DataFrame) -> None:
     """Replay April-August day by day through REST and post the ground truth of each day."""
     latencies: list[float] = []
     requests = 0
+    headers = data_plane_headers(client)  # before the server starts, which reads the tokens
     with (
-        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
-        httpx.Client(base_url=url, timeout=30, headers=data_plane_headers(client)) as http,
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,  # loads the token
+        httpx.Client(base_url=url, timeout=30, headers=headers) as http,
     ):
         console.print(f"  serving at {url}")
         progress = replay_progress()
@@ -622,9 +623,10 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
     task = progress.add_task("autumn", total=len(features))
     began = time.perf_counter()
     sent = 0
+    headers = data_plane_headers(client)  # before the server starts, which reads the tokens
     with (
-        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
-        httpx.Client(base_url=url, timeout=30, headers=data_plane_headers(client)) as http,
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,  # loads the token
+        httpx.Client(base_url=url, timeout=30, headers=headers) as http,
         progress,
     ):
         for record, truth in zip(features, autumn[TARGET], strict=True):
