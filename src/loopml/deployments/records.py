@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopml.deployments.input_policy import InputPolicy
 from loopml.errors import ValidationError
 from loopml.validation import check_name
 
@@ -127,6 +128,11 @@ class Deployment:
     @property
     def uri(self) -> str:
         return f"deployment:{self.name}"
+
+    @property
+    def input_policy(self) -> InputPolicy:
+        """What the endpoint does with unseen categories and extra columns."""
+        return InputPolicy.from_config(self.config)
 
     def to_dict(self) -> dict[str, Any]:
         return {

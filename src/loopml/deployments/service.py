@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from loopml.deployments.input_policy import InputPolicy, with_policy
 from loopml.deployments.records import (
     Deployment,
     Route,
@@ -54,6 +55,7 @@ class Plan:
     shadows: list[Route]
     strategy: str
     sticky_key: str | None
+    config: dict[str, Any] | None = None  # None: keep the current config
 
 
 class DeploymentService:
@@ -73,13 +75,20 @@ class DeploymentService:
         *,
         sticky_key: str | None = None,
         config: dict[str, Any] | None = None,
+        unknown_categories: str | None = None,
+        extra_columns: str | None = None,
     ) -> Deployment:
-        """A new deployment sending all traffic to the version `model_ref` names right now."""
+        """A new deployment sending all traffic to the version `model_ref` names right now.
+
+        `unknown_categories` (error | accept | flag) and `extra_columns` (error | ignore) say
+        what the endpoint does with input its model did not see in training; both default
+        to error (see `loopml.deployments.input_policy`).
+        """
         actor = self.stores.actor
         require(actor, "write", "create deployments")
         check_name("deployment", name)
         _check_sticky(sticky_key)
-        settings = _check_config(config)
+        settings = with_policy(_check_config(config), unknown_categories, extra_columns)
         route = self._resolve(model_ref)
         now = time.time()
         created = Deployment(
@@ -111,28 +120,49 @@ class DeploymentService:
     def update(
         self,
         name: str,
-        routes: Sequence[Route | dict[str, Any]],
+        routes: Sequence[Route | dict[str, Any]] | None = None,
         *,
         shadows: Sequence[Route | dict[str, Any]] | None = None,
-        strategy: str = "canary",
+        strategy: str | None = None,
         sticky_key: str | EllipsisType | None = ...,
+        unknown_categories: str | None = None,
+        extra_columns: str | None = None,
         reason: str | None = None,
     ) -> Deployment:
-        """Replace the routing. Shadows default to the current ones; `sticky_key=...` keeps
-        the current key, None turns sticky routing off."""
-        new_routes = routes_from(routes)
+        """Replace the routing and/or the input settings, as one new revision.
+
+        `routes=None` keeps the current routes (and their strategy; otherwise the strategy
+        defaults to canary). Shadows default to the current ones; `sticky_key=...` keeps
+        the current key, None turns sticky routing off. `unknown_categories` and
+        `extra_columns` change what the endpoint does with unseen input (None: keep).
+        """
+        new_routes = None if routes is None else routes_from(routes)
         new_shadows = None if shadows is None else routes_from(shadows, "shadows")
         if not isinstance(sticky_key, EllipsisType):
             _check_sticky(sticky_key)
+        if (
+            new_routes is None
+            and new_shadows is None
+            and isinstance(sticky_key, EllipsisType)
+            and unknown_categories is None
+            and extra_columns is None
+        ):
+            raise ValidationError(
+                f"nothing to change in deployment {name!r}: give routes, shadows, a sticky "
+                "key, unknown_categories or extra_columns"
+            )
+        with_policy({}, unknown_categories, extra_columns)  # a bad value fails before the lock
 
         def plan(current: Deployment) -> Plan:
+            changed = with_policy(current.config, unknown_categories, extra_columns)
             return Plan(
-                routes=new_routes,
+                routes=current.routes if new_routes is None else new_routes,
                 shadows=current.shadows if new_shadows is None else new_shadows,
-                strategy=strategy,
+                strategy=strategy or ("canary" if new_routes is not None else current.strategy),
                 sticky_key=(
                     current.sticky_key if isinstance(sticky_key, EllipsisType) else sticky_key
                 ),
+                config=changed if changed != current.config else None,
             )
 
         return self._change(name, plan, operation="update", reason=reason)
@@ -307,7 +337,7 @@ class DeploymentService:
                 previous_routes=(
                     current.routes if plan.routes != current.routes else current.previous_routes
                 ),
-                config=current.config,
+                config=current.config if plan.config is None else plan.config,
                 created_by=current.created_by,
                 created_at=current.created_at,
                 updated_by=actor.name,
@@ -359,6 +389,7 @@ class DeploymentService:
                 "strategy": deployment.strategy,
                 "sticky_key": deployment.sticky_key,
                 "previous_routes": None if previous is None else [r.to_dict() for r in previous],
+                "inputs": deployment.input_policy.to_config(),
                 "reason": reason,
             },
         )
@@ -439,11 +470,13 @@ def _check_config(config: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
         raise ValidationError(f"config must be a dict with string keys, got {config!r}")
     try:
-        return dict(json.loads(json.dumps(config, allow_nan=False)))
+        checked = dict(json.loads(json.dumps(config, allow_nan=False)))
     except (TypeError, ValueError) as exc:
         raise ValidationError(
             f"config must hold JSON values only (text, numbers, lists, dicts): {exc}"
         ) from exc
+    InputPolicy.from_config(checked)  # unknown_categories / extra_columns: known choices
+    return checked
 
 
 def _missing(name: str) -> NotFoundError:

@@ -86,13 +86,15 @@ class PredictionLog:
         at: float | None = None,
         *,
         version: int = 1,
+        event_time: float | None = None,
     ) -> None:
         """Log the true label of a request: one value for every row, or a list (one per row).
 
         `version` numbers the labels of one request (2 and up: re-labels); the latest wins.
+        `event_time` is when the outcome happened, if the sender said so.
         """
         now = time.time() if at is None else at
-        line = encode_feedback(deployment, request_id, label, now, version)
+        line = encode_feedback(deployment, request_id, label, now, version, event_time)
         self._append(line, len(label) if isinstance(label, list) else 1)
 
     def _append(self, line: bytes, rows: int) -> None:
@@ -226,10 +228,17 @@ class PredictionLog:
         since: float | None = None,
         until: float | None = None,
         include_shadow: bool = False,
+        time_basis: str = "arrival",
     ) -> pd.DataFrame:
-        """Flushed prediction rows with `since <= time < until`, oldest first."""
+        """Flushed prediction rows with `since <= time < until`, oldest first; on the
+        `event` time basis `time` is each row's event time (see `queries`)."""
         return queries.predictions_frame(
-            self.stores, deployment, since=since, until=until, include_shadow=include_shadow
+            self.stores,
+            deployment,
+            since=since,
+            until=until,
+            include_shadow=include_shadow,
+            time_basis=time_basis,
         )
 
     def feedback(self, deployment: str) -> pd.DataFrame:

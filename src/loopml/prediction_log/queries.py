@@ -3,21 +3,30 @@
 The view `prediction_log` holds every logged row, failed requests included (`status` >= 400,
 one row each, no inputs or outputs); `predictions` holds only the answered rows and no
 `status` column, so everything that reads predictions ignores failures without a filter.
+
+Rows whose client said when the event happened have an `event_time` (the column exists
+once some segment has one). On the `event` time basis every view has the column, the
+prediction views' `time` is the event time (the arrival time where there is none) and
+`arrival_time` keeps the arrival, so a query cut on `time` — a monitor's window — sees a
+backfill in the period it describes rather than the day it arrived.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 
-from loopml.prediction_log.tables import FEEDBACK_KIND, PREDICTIONS
+from loopml.errors import ValidationError
+from loopml.prediction_log.tables import EVENT_TIME, FEEDBACK_KIND, PREDICTIONS
 from loopml.store import Stores
 from loopml.store.schema import log_segments
 
 PREDICTION_LOG = "prediction_log"
+TIME_BASES = ("arrival", "event")
 OK_BELOW = 400  # statuses from here on are failed requests
 EMPTY = {
     PREDICTIONS: (
@@ -62,54 +71,91 @@ def with_latest_label(predictions: str, *, keep_unlabelled: bool = False) -> str
     return _LATEST_LABEL.format(predictions=predictions, join=join)
 
 
+def check_time_basis(basis: str) -> str:
+    if basis not in TIME_BASES:
+        raise ValidationError(
+            f"time basis {basis!r} is unknown: use arrival (when requests reached the server) "
+            "or event (the event time clients sent, the arrival time where they sent none)"
+        )
+    return basis
+
+
 def segment_files(
     stores: Stores,
     deployment: str,
     kind: str,
     since: float | None = None,
     until: float | None = None,
+    *,
+    time_basis: str = "arrival",
 ) -> list[str]:
-    """Local, hash-verified paths of the segments that may hold rows in [since, until)."""
+    """Local, hash-verified paths of the segments that may hold rows in [since, until) of
+    arrival time, or of event time on the `event` basis."""
     query = select(log_segments.c.digest).where(
         log_segments.c.deployment == deployment, log_segments.c.kind == kind
     )
+    low: ColumnElement[Any] = log_segments.c.min_time
+    high: ColumnElement[Any] = log_segments.c.max_time
+    if check_time_basis(time_basis) == "event":
+        low = func.coalesce(log_segments.c.min_event_time, low)
+        high = func.coalesce(log_segments.c.max_event_time, high)
     if since is not None:
-        query = query.where(log_segments.c.max_time >= since)
+        query = query.where(high >= since)
     if until is not None:
-        query = query.where(log_segments.c.min_time < until)
+        query = query.where(low < until)
     with stores.engine.connect() as conn:
         digests = sorted(set(conn.execute(query).scalars()))
     return [str(stores.artifacts.local_path(digest)) for digest in digests]
 
 
 def connect(
-    stores: Stores, deployment: str, since: float | None = None, until: float | None = None
+    stores: Stores,
+    deployment: str,
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    time_basis: str = "arrival",
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views `prediction_log`, `predictions` and `feedback` of one
     deployment (see the module docstring)."""
     conn = duckdb.connect()
     for kind in (PREDICTIONS, FEEDBACK_KIND):
         window = (since, until) if kind == PREDICTIONS else (None, None)
-        files = segment_files(stores, deployment, kind, *window)
+        files = segment_files(stores, deployment, kind, *window, time_basis=time_basis)
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
         else:
             source = f"SELECT {EMPTY[kind]} WHERE false"
+        if time_basis == "event":
+            source = _with_event_time(conn, source)
         if kind == PREDICTIONS:
-            _create_prediction_views(conn, source)
+            _create_prediction_views(conn, source, time_basis)
         else:
             conn.execute(f"CREATE VIEW {kind} AS {source}")
     return conn
 
 
-def _create_prediction_views(conn: duckdb.DuckDBPyConnection, source: str) -> None:
+def _with_event_time(conn: duckdb.DuckDBPyConnection, source: str) -> str:
+    """`source` with an `event_time` column (null everywhere when no segment has one)."""
+    names = {row[0] for row in conn.execute(f"DESCRIBE {source}").fetchall()}
+    if EVENT_TIME in names:
+        return f"SELECT * REPLACE ({EVENT_TIME}::DOUBLE AS {EVENT_TIME}) FROM ({source})"
+    return f"SELECT *, NULL::DOUBLE AS {EVENT_TIME} FROM ({source})"
+
+
+def _create_prediction_views(conn: duckdb.DuckDBPyConnection, source: str, basis: str) -> None:
     # Segments written before failed requests were logged have no `status`: all were 200.
     names = {row[0] for row in conn.execute(f"DESCRIBE {source}").fetchall()}
     if "status" in names:
         logged = f"SELECT * REPLACE (coalesce(status, 200)::INTEGER AS status) FROM ({source})"
     else:
         logged = f"SELECT *, 200::INTEGER AS status FROM ({source})"
+    if basis == "event":
+        logged = (
+            f"SELECT * REPLACE (coalesce({EVENT_TIME}, time) AS time), time AS arrival_time "
+            f"FROM ({logged})"
+        )
     conn.execute(f"CREATE VIEW {PREDICTION_LOG} AS {logged}")
     conn.execute(
         f"CREATE VIEW {PREDICTIONS} AS SELECT * EXCLUDE (status) FROM {PREDICTION_LOG} "
@@ -135,8 +181,9 @@ def predictions_frame(
     since: float | None,
     until: float | None,
     include_shadow: bool,
+    time_basis: str = "arrival",
 ) -> pd.DataFrame:
-    with connect(stores, deployment, since, until) as conn:
+    with connect(stores, deployment, since, until, time_basis=time_basis) as conn:
         sql = (
             f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)} "
             "ORDER BY time, request_id, shadow, row"

@@ -7,6 +7,12 @@ adds its version, 2 and up, as a sixth element). A failed
 request adds its HTTP status as an eleventh element; answered requests leave it out, so their
 lines stay readable by older versions during a rolling upgrade. Values JSON cannot hold are
 stored as their `str()`, NaN and infinities as null; encoding never fails.
+
+Optional facts ride in one trailing object, present only when there is one: an event
+time (`{"event_time": …}`, when the client said when the event happened) and, for a
+prediction, the rows' unseen categories (`{"unseen": [null, {"season": "monsoon"}]}`).
+A prediction line then always has its status (eleventh) and the object (twelfth), a
+feedback line its version (sixth) and the object (seventh).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class PredictionRecord:
     shadow: bool = False
     at: float = field(default_factory=time.time)
     status: int = OK_STATUS
+    event_time: float | None = None  # when the event happened, if the client said so
+    unseen: list[dict[str, Any] | None] | None = None  # per row: unseen categories, if flagged
 
 
 def encode_prediction(rec: PredictionRecord) -> bytes:
@@ -60,18 +68,33 @@ def encode_prediction(rec: PredictionRecord) -> bytes:
         rec.shadow,
         rec.at,
     ]
-    if rec.status != OK_STATUS:
+    extra: dict[str, Any] = {}
+    if rec.event_time is not None:
+        extra["event_time"] = rec.event_time
+    if rec.unseen is not None:
+        extra["unseen"] = rec.unseen
+    if rec.status != OK_STATUS or extra:
         line.append(rec.status)
+    if extra:
+        line.append(extra)
     return encode(line)
 
 
 def encode_feedback(
-    deployment: str, request_id: str, label: Any, at: float, version: int = 1
+    deployment: str,
+    request_id: str,
+    label: Any,
+    at: float,
+    version: int = 1,
+    event_time: float | None = None,
 ) -> bytes:
-    """The journal line of a feedback label; a re-label (version > 1) adds its version."""
+    """The journal line of a feedback label; a re-label (version > 1) adds its version, an
+    event time adds the version and `{"event_time": …}`."""
     line = [FEEDBACK, deployment, request_id, label, at]
-    if version != 1:
+    if version != 1 or event_time is not None:
         line.append(version)
+    if event_time is not None:
+        line.append({"event_time": event_time})
     return encode(line)
 
 

@@ -7,11 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from loopml.prediction_log.journal import committed_offset, segment_id, segment_id_pattern
-from loopml.prediction_log.tables import Batch, Key
+from loopml.prediction_log.tables import EVENT_TIME, Batch, Key
 from loopml.store import Stores, dialect_insert, record_artifact
 from loopml.store.schema import log_segments
 
@@ -45,6 +46,7 @@ def write_segments(
             refs.append(stores.artifacts.put_file(path))
             os.unlink(path)
             times = table.column("time").to_pylist()
+            events = _event_times(table, times)
             rows.append(
                 {
                     "id": segment_id(journal_id, end_offset, n),
@@ -55,6 +57,8 @@ def write_segments(
                     "rows": table.num_rows,
                     "min_time": min(times),
                     "max_time": max(times),
+                    "min_event_time": min(events),
+                    "max_event_time": max(events),
                     "source": source,
                     "created_at": time.time(),
                 }
@@ -65,6 +69,14 @@ def write_segments(
             record_artifact(conn, stores.engine, ref, MEDIA_TYPE)
         conn.execute(insert(log_segments).on_conflict_do_nothing(index_elements=["id"]), rows)
     return sum(int(row["rows"]) for row in rows)
+
+
+def _event_times(table: pa.Table, times: list[float]) -> list[float]:
+    """Each row's event time, its arrival time where it has none."""
+    if EVENT_TIME not in table.column_names:
+        return times
+    events = table.column(EVENT_TIME).to_pylist()
+    return [t if e is None else e for e, t in zip(events, times, strict=True)]
 
 
 def journal_progress(stores: Stores, journal_id: str) -> int:

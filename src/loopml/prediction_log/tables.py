@@ -29,6 +29,8 @@ PREDICTION_COLUMNS = [
     "prediction",
 ]
 FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label", "version"]
+EVENT_TIME = "event_time"  # optional: when the event happened (null: at `time`)
+UNSEEN = "unseen"  # optional, per prediction row: its unseen categories as JSON (or null)
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,11 @@ def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
             kind = item[0]
         except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
             continue  # a line torn by a failing disk: never acknowledged
-        if kind == PREDICTION and len(item) in (10, 11):  # 11: a failed request's status
+        # 11: a failed request's status; 12: the status and the optional facts
+        if kind == PREDICTION and len(item) in (10, 11, 12):
             block = _prediction_block(item)
             kind_name = PREDICTIONS
-        elif kind == FEEDBACK and len(item) in (5, 6):  # 6: a re-label's version
+        elif kind == FEEDBACK and len(item) in (5, 6, 7):  # 6: a re-label's version; 7: facts
             block = _feedback_block(item)
             kind_name = FEEDBACK_KIND
         else:
@@ -140,9 +143,10 @@ def _day(number: int) -> str:
 
 
 def _prediction_block(item: list[Any]) -> Block:
-    head, tail = item[:10], item[10:]  # the tail holds a failed request's status
+    head, tail = item[:10], item[10:]  # the tail holds the status, then the optional facts
     _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = head
     status = tail[0] if tail else OK_STATUS
+    extra = tail[1] if len(tail) > 1 and isinstance(tail[1], dict) else {}
     inputs = inputs if isinstance(inputs, list) else [inputs]
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
@@ -156,10 +160,15 @@ def _prediction_block(item: list[Any]) -> Block:
         "latency_ms": latency if isinstance(latency, int | float) else None,
         "status": status if _is_int(status) else None,
     }
+    if "event_time" in extra:
+        shared["event_time"] = _event_time(extra["event_time"])
     per_row: dict[str, list[Any]] = {
         "row": list(range(rows)),
         "prediction": _padded(outputs, rows),
     }
+    unseen = extra.get("unseen")
+    if isinstance(unseen, list):
+        per_row[UNSEEN] = _padded(unseen, rows)
     per_row.update(_probability_columns(probabilities, rows))
     per_row.update(_input_columns(inputs, rows))
     return Block(rows, shared, per_row)
@@ -199,6 +208,9 @@ def _feedback_block(item: list[Any]) -> Block:
         "deployment": _str(deployment),
         "version": version,
     }
+    extra = rest[1] if len(rest) > 1 and isinstance(rest[1], dict) else {}
+    if "event_time" in extra:
+        shared["event_time"] = _event_time(extra["event_time"])
     if isinstance(label, list):  # one label per row of the request
         return Block(len(label), shared, {"row": list(range(len(label))), "label": label})
     return Block(1, shared, {"row": [None], "label": [label]})
@@ -214,6 +226,12 @@ def _is_version(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1000
+
+
+def _event_time(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None  # unreadable: the row counts at its arrival time
 
 
 def _time(at: Any) -> float:
@@ -239,6 +257,7 @@ FIXED_TYPES = {
     "status": pa.int32(),
     "row": pa.int64(),
     "version": pa.int64(),
+    "event_time": pa.float64(),
 }
 
 

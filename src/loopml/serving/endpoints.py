@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from loopml.prediction_log import PredictionLog
 from loopml.registry.packaging import FieldError
 from loopml.serving import predict as predict_path
 from loopml.serving.errors import JSON, ServingError, error_response, not_served
+from loopml.serving.event_time import EVENT_TIME_HEADER, event_time_of
 from loopml.serving.feedback import Answered, LabelRule, check_labels, never_answered
 from loopml.serving.parsing import decode_json
 from loopml.serving.routing import RouteTable, Target
@@ -66,12 +68,14 @@ async def feedback(name: str, request: Request) -> Response:
                 "start it without --no-log to collect feedback",
             )
         body = await predict_path.read_body(request, state.max_body_bytes)
-        request_id, label, per_row = _feedback_of(decode_json(body))
+        data = decode_json(body)
+        event_time = event_time_of(request.headers.get(EVENT_TIME_HEADER), data, time.time())
+        request_id, label, per_row = _feedback_of(data)
         answered = await _answered(state, log, name, request_id)
         rule = await _label_rule(state, answered.model)
         check_labels(rule, label, answered.rows, per_row)
         version = state.answered.next_version(answered)
-        log.record_feedback(name, request_id, label, version=version)
+        log.record_feedback(name, request_id, label, version=version, event_time=event_time)
     except ServingError as exc:
         state.metrics.error(name if name in state.watcher.tables else "unknown", exc.status)
         if checked and state.feedback_audit is not None:
@@ -115,7 +119,10 @@ async def _label_rule(state: ServingState, uri: str) -> LabelRule:
 
 def _feedback_of(data: Any) -> tuple[str, Any, bool]:
     """(request id, label or labels, whether per row)."""
-    hint = 'send {"request_id": "...", "label": ...} or {"request_id": "...", "labels": [...]}'
+    hint = (
+        'send {"request_id": "...", "label": ...} or {"request_id": "...", "labels": [...]}, '
+        "optionally with an event_time"
+    )
     if not isinstance(data, dict):
         raise ServingError.one(422, "body", "expected a JSON object", hint)
     request_id = data.get("request_id")

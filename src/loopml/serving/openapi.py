@@ -11,10 +11,20 @@ from typing import Any
 _RECORD = {"type": "object", "additionalProperties": True, "description": "column → value"}
 _RECORDS = {"type": "array", "items": _RECORD, "minItems": 1}
 _ROWS = {"type": "array", "items": {"type": "array", "items": {}}, "minItems": 1}
-_SPLIT = {
+_SPLIT: dict[str, Any] = {
     "type": "object",
     "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": _ROWS},
     "required": ["data"],
+}
+EVENT_TIME_DESCRIPTION = (
+    "When the event the request describes happened (a replay or backfill): epoch seconds, "
+    "or an ISO 8601 date-time such as 2011-07-04T17:00:00Z (UTC when it has no offset); "
+    "at most an hour ahead of the server's clock. The X-Event-Time header may carry it "
+    "instead. Monitors with time_basis=event cut their windows on it."
+)
+_EVENT_TIME: dict[str, Any] = {
+    "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "format": "date-time"}],
+    "description": EVENT_TIME_DESCRIPTION,
 }
 
 PREDICT_BODY: dict[str, Any] = {
@@ -26,27 +36,35 @@ PREDICT_BODY: dict[str, Any] = {
                     {
                         "title": "records",
                         "type": "object",
-                        "properties": {"records": _RECORDS},
+                        "properties": {"records": _RECORDS, "event_time": _EVENT_TIME},
                         "required": ["records"],
                     },
                     {"title": "list of records", **_RECORDS},
-                    {"title": "columnar", **_SPLIT, "required": ["columns", "data"]},
+                    {
+                        "title": "columnar",
+                        **_SPLIT,
+                        "properties": {**_SPLIT["properties"], "event_time": _EVENT_TIME},
+                        "required": ["columns", "data"],
+                    },
                     {
                         "title": "MLflow dataframe_split",
                         "type": "object",
-                        "properties": {"dataframe_split": _SPLIT},
+                        "properties": {"dataframe_split": _SPLIT, "event_time": _EVENT_TIME},
                         "required": ["dataframe_split"],
                     },
                     {
                         "title": "MLflow dataframe_records",
                         "type": "object",
-                        "properties": {"dataframe_records": _RECORDS},
+                        "properties": {"dataframe_records": _RECORDS, "event_time": _EVENT_TIME},
                         "required": ["dataframe_records"],
                     },
                     {
                         "title": "MLflow instances",
                         "type": "object",
-                        "properties": {"instances": {"anyOf": [_RECORDS, _ROWS]}},
+                        "properties": {
+                            "instances": {"anyOf": [_RECORDS, _ROWS]},
+                            "event_time": _EVENT_TIME,
+                        },
                         "required": ["instances"],
                     },
                     {
@@ -59,7 +77,8 @@ PREDICT_BODY: dict[str, Any] = {
                                     _RECORDS,
                                     _ROWS,
                                 ]
-                            }
+                            },
+                            "event_time": _EVENT_TIME,
                         },
                         "required": ["inputs"],
                     },
@@ -99,7 +118,13 @@ _ERRORS = {
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "One prediction per record, from the model version named in `model`.",
-        "headers": {"X-Request-Id": {"schema": {"type": "string"}}},
+        "headers": {
+            "X-Request-Id": {"schema": {"type": "string"}},
+            "X-Loopml-Ignored-Columns": {
+                "schema": {"type": "string"},
+                "description": "how many columns were dropped (extra_columns=ignore)",
+            },
+        },
         "content": {
             "application/json": {
                 "schema": {
@@ -113,6 +138,24 @@ PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
                         },
                         "model": {"type": "string", "example": "model:bikes/3"},
                         "request_id": {"type": "string"},
+                        "unseen_categories": {
+                            "type": "array",
+                            "items": {
+                                "anyOf": [
+                                    {"type": "object", "additionalProperties": {"type": "string"}},
+                                    {"type": "null"},
+                                ]
+                            },
+                            "description": "with unknown_categories=flag, when some record "
+                            "holds a category the training data never held: one entry per "
+                            "record, {column: unseen value} or null",
+                        },
+                        "ignored_columns": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "with extra_columns=ignore: the columns dropped "
+                            "because the model does not take them",
+                        },
                     },
                     "required": ["predictions", "model", "request_id"],
                 }
@@ -127,8 +170,9 @@ PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "The body is over the size limit.", **_ERRORS},
     415: {"description": "The body is not declared as JSON.", **_ERRORS},
     422: {
-        "description": "The body has no known layout or several, holds a non-finite number, or "
-        "does not match the model's signature.",
+        "description": "The body has no known layout or several, holds a non-finite number or "
+        "an unreadable or future event time, or does not match the model's signature (an "
+        "unseen category or an extra column, unless the deployment lets them through).",
         **_ERRORS,
     },
     503: {"description": "The deployment has no route with traffic.", **_ERRORS},
@@ -153,6 +197,7 @@ FEEDBACK_BODY: dict[str, Any] = {
                     "request_id": {"type": "string"},
                     "label": {"description": "the true outcome of a 1-record request"},
                     "labels": {"type": "array", "items": {}, "description": "one per record"},
+                    "event_time": _EVENT_TIME,
                 },
                 "required": ["request_id"],
             }
@@ -194,8 +239,9 @@ FEEDBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": "The body is over the size limit.", **_ERRORS},
     415: {"description": "The body is not declared as JSON.", **_ERRORS},
     422: {
-        "description": "The body is not {request_id, label | labels}, or a label does not fit "
-        "the model's output or the request's rows.",
+        "description": "The body is not {request_id, label | labels[, event_time]}, a label "
+        "does not fit the model's output or the request's rows, or the event time is "
+        "unreadable or in the future.",
         **_ERRORS,
     },
 }

@@ -19,13 +19,14 @@ from starlette.responses import Response
 
 from loopml.prediction_log import PredictionRecord
 from loopml.serving.errors import JSON, ServingError, not_served
+from loopml.serving.event_time import EVENT_TIME_HEADER, event_time_of
 from loopml.serving.features import with_features
 from loopml.serving.metrics import UNKNOWN
-from loopml.serving.parsing import Payload, parse_payload
+from loopml.serving.parsing import Payload, decode_json, payload_of
 from loopml.serving.routing import RouteTable, Target
 from loopml.serving.scoring import Scores
 from loopml.serving.state import ServingState
-from loopml.serving.validation import Row
+from loopml.serving.validation import CheckedRows, Row
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ STICKY_HEADER = "x-loopml-key"
 BODY_TIMEOUT_S = 30.0
 CLIENT_CLOSED = 499  # nginx's status for a request the client gave up on; never sent
 REQUEST_ID_HEADER = "x-request-id"
+IGNORED_HEADER = "x-loopml-ignored-columns"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -98,17 +100,22 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
     except ServingError as exc:
         state.metrics.error(label, exc.status)
         return exc.response()
+    event_time: float | None = None
     try:
         body = await read_body(request, state.max_body_bytes)
-        payload = parse_payload(body)
+        data = decode_json(body)
+        event_time = event_time_of(request.headers.get(EVENT_TIME_HEADER), data, time.time())
+        payload = payload_of(data)
         target = _route(table, payload, request)
         if table.features is not None:
             payload = with_features(state.features, table.features, payload, target.runner.names)
-        rows = target.runner.rows(payload)
-        scores = await _score(state, table, target, rows)
+        checked = target.runner.check(payload, table.inputs, table.deployment)
+        scores = await _score(state, table, target, checked.rows)
     except ServingError as exc:
         state.metrics.error(label, exc.status)
-        return _failed(state, table, target, request, started, exc.status, exc.response())
+        return _failed(
+            state, table, target, request, started, exc.status, exc.response(), event_time
+        )
     except ClientDisconnect:  # the caller left: nobody to answer, and not the model's failure
         log.debug("client disconnected before sending its whole body to %s", name)
         return Response(status_code=CLIENT_CLOSED)
@@ -118,20 +125,26 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
         failure = ServingError.one(
             500, "server", "the server failed to score this request", "see the server log"
         )
-        return _failed(state, table, target, request, started, 500, failure.response())
+        return _failed(state, table, target, request, started, 500, failure.response(), event_time)
     request_id = state.request_id(request.headers.get(REQUEST_ID_HEADER))
     latency = time.perf_counter() - started
-    _log(state, table, target, request_id, payload, rows, scores, latency)
+    _log(state, table, target, request_id, payload, checked, scores, latency, event_time)
     answer: dict[str, Any] = {"predictions": scores.predictions}
     if scores.probabilities is not None:
         answer["probabilities"] = scores.probabilities
     answer["model"] = target.uri
     answer["request_id"] = request_id
+    headers = {REQUEST_ID_HEADER: request_id}
+    if checked.unseen is not None:
+        answer["unseen_categories"] = checked.unseen
+    if checked.ignored:
+        answer["ignored_columns"] = list(checked.ignored)
+        headers[IGNORED_HEADER] = ", ".join(checked.ignored)
     meter = target.meter
     meter.requests.inc()
-    meter.rows.inc(len(rows))
+    meter.rows.inc(len(checked.rows))
     meter.latency.observe(latency)
-    return Response(orjson.dumps(answer), media_type=JSON, headers={REQUEST_ID_HEADER: request_id})
+    return Response(orjson.dumps(answer), media_type=JSON, headers=headers)
 
 
 def _failed(
@@ -142,6 +155,7 @@ def _failed(
     started: float,
     status: int,
     response: Response,
+    event_time: float | None = None,
 ) -> Response:
     """Log a refused request of a served deployment (for its error rate) and answer it.
 
@@ -163,6 +177,7 @@ def _failed(
             shadow=False,
             at=time.time(),
             status=status,
+            event_time=event_time,
         )
     )
     return response
@@ -200,25 +215,30 @@ def _log(
     target: Target,
     request_id: str,
     payload: Payload,
-    rows: list[Row],
+    checked: CheckedRows,
     scores: Scores,
     latency: float,
+    event_time: float | None,
 ) -> None:
     """Record the prediction, then hand the same input to every shadow model."""
     if state.predictions is not None:
-        state.answered.add(request_id, table.deployment, target.uri, len(rows))
+        state.answered.add(request_id, table.deployment, target.uri, len(checked.rows))
         state.record(
             PredictionRecord(
                 deployment=table.deployment,
                 request_id=request_id,
                 model=target.uri,
-                inputs=target.runner.records_of(payload, rows),
+                inputs=target.runner.records_of(payload, checked),
                 outputs=scores.predictions,
                 probabilities=scores.probabilities,
                 latency_ms=latency * 1000,
                 shadow=False,
                 at=time.time(),
+                event_time=event_time,
+                unseen=checked.unseen,
             )
         )
     for shadow in table.mirrored():
-        state.shadows.submit(table.deployment, request_id, payload, shadow)
+        state.shadows.submit(
+            table.deployment, request_id, payload, shadow, table.inputs, event_time
+        )

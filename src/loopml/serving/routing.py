@@ -12,9 +12,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from loopml.deployments import InputPolicy
 from loopml.serving.batching import BatchingConfig
 from loopml.serving.metrics import TargetMeter
 from loopml.serving.scoring import ModelRunner
+from loopml.serving.validation import STRICT
 
 _SPACE = float(2**64)
 
@@ -45,6 +47,7 @@ class RouteTable:
     cumulative: tuple[float, ...]
     batching: BatchingConfig | None = None
     features: str | None = None  # a feature service whose features each request gets
+    inputs: InputPolicy = STRICT  # unseen categories and extra columns
 
     @classmethod
     def build(
@@ -57,6 +60,7 @@ class RouteTable:
         strategy: str = "",
         batching: BatchingConfig | None = None,
         features: str | None = None,
+        inputs: InputPolicy | None = None,
     ) -> RouteTable:
         live = tuple(t for t in targets if t.weight > 0)
         cumulative, total = [], 0.0
@@ -73,6 +77,7 @@ class RouteTable:
             tuple(cumulative),
             batching,
             features,
+            inputs or STRICT,
         )
 
     @property

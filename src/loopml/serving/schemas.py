@@ -2,29 +2,36 @@
 
 The generic routes (`/v1/deployments/{name}/…`) accept every layout, so their schemas are
 loose; this module adds, for each served deployment, the exact request it accepts: the
-`records` layout with its signature's columns (all required, typed, categories listed,
-nothing else), and its feedback with the labels its model admits. The document is built
-per request from the route tables, so it follows hot swaps.
+`records` layout with its signature's columns (all required, typed, categories listed
+unless the deployment accepts unseen ones, nothing else unless it ignores extra columns),
+and its feedback with the labels its model admits. Both may carry an event time, given
+here as epoch seconds up to the skew allowed past the document's own time (ISO 8601 text
+is accepted too, as the description says). The document is built per request from the
+route tables, so it follows hot swaps and policy changes.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from loopml.deployments import InputPolicy
 from loopml.registry.packaging import ColumnSpec, Signature
+from loopml.serving.event_time import MAX_AHEAD_S
 from loopml.serving.feedback import LabelRule
 from loopml.serving.openapi import (
     BEARER,
+    EVENT_TIME_DESCRIPTION,
     FEEDBACK_RESPONSES,
     PREDICT_RESPONSES,
     SECURITY_SCHEMES,
 )
 from loopml.serving.routing import RouteTable
 from loopml.serving.state import ServingState
-from loopml.serving.validation import FLOAT32_MAX, INT64_MAX, INT64_MIN
+from loopml.serving.validation import FLOAT32_MAX, INT64_MAX, INT64_MIN, STRICT
 
 DOUBLE_MAX = 1.7976931348623157e308
 _TYPES: dict[str, dict[str, Any]] = {
@@ -39,26 +46,49 @@ _PREDICT_PATH = "/v1/deployments/{name}/predict"
 _FEEDBACK_PATH = "/v1/deployments/{name}/feedback"
 
 
-def column_schema(spec: ColumnSpec) -> dict[str, Any]:
+def column_schema(spec: ColumnSpec, policy: InputPolicy = STRICT) -> dict[str, Any]:
     schema = dict(_TYPES[spec.type])
     if spec.categories is not None:
-        schema = {"type": "string", "enum": list(spec.categories)}
+        if policy.unknown_categories == "error":
+            schema = {"type": "string", "enum": list(spec.categories)}
+        else:
+            what = "accepted" if policy.unknown_categories == "accept" else "scored and flagged"
+            schema = {
+                "type": "string",
+                "description": f"seen in training: {', '.join(spec.categories)}; other values "
+                f"are {what}",
+            }
     if spec.nullable:
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
 
 
-def records_schema(signature: Signature) -> dict[str, Any]:
-    """`{"records": [{column: value}, …]}` with exactly the signature's columns."""
+def event_time_schema(now: float | None = None) -> dict[str, Any]:
+    """Epoch seconds from 1970 up to the clock skew allowed past `now`."""
+    latest = (time.time() if now is None else now) + MAX_AHEAD_S
+    return {
+        "type": "number",
+        "minimum": 0,
+        "maximum": float(int(latest)),
+        "description": EVENT_TIME_DESCRIPTION,
+    }
+
+
+def records_schema(signature: Signature, policy: InputPolicy = STRICT) -> dict[str, Any]:
+    """`{"records": [{column: value}, …]}` with the signature's columns (and any other when
+    the deployment ignores extra columns), and the optional event time."""
     record = {
         "type": "object",
-        "properties": {spec.name: column_schema(spec) for spec in signature.inputs},
+        "properties": {spec.name: column_schema(spec, policy) for spec in signature.inputs},
         "required": signature.input_names,
-        "additionalProperties": False,
+        "additionalProperties": policy.extra_columns == "ignore",
     }
     return {
         "type": "object",
-        "properties": {"records": {"type": "array", "items": record, "minItems": 1}},
+        "properties": {
+            "records": {"type": "array", "items": record, "minItems": 1},
+            "event_time": event_time_schema(),
+        },
         "required": ["records"],
         "additionalProperties": False,
     }
@@ -75,9 +105,10 @@ def label_schema(rule: LabelRule) -> dict[str, Any]:
 def feedback_schema(rule: LabelRule) -> dict[str, Any]:
     label = label_schema(rule)
     request_id = {"type": "string", "minLength": 1}
+    event_time = event_time_schema()
     one = {
         "type": "object",
-        "properties": {"request_id": request_id, "label": label},
+        "properties": {"request_id": request_id, "label": label, "event_time": event_time},
         "required": ["request_id", "label"],
         "additionalProperties": False,
     }
@@ -86,6 +117,7 @@ def feedback_schema(rule: LabelRule) -> dict[str, Any]:
         "properties": {
             "request_id": request_id,
             "labels": {"type": "array", "items": label, "minItems": 1},
+            "event_time": event_time,
         },
         "required": ["request_id", "labels"],
         "additionalProperties": False,
@@ -144,7 +176,7 @@ def build_openapi(app: FastAPI, state: ServingState) -> dict[str, Any]:
         if shared is None:
             continue
         signature, rule = shared
-        known[name] = records_schema(signature)
+        known[name] = records_schema(signature, tables[name].inputs)
         paths[f"/v1/deployments/{name}/predict"] = {
             "post": {
                 "tags": ["predict"],

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopml.deployments import InputPolicy
 from loopml.registry.packaging import LoadedModel
 from loopml.serving.errors import ServingError
 from loopml.serving.parsing import Payload, Records
-from loopml.serving.validation import InputPlan, Row
+from loopml.serving.validation import STRICT, CheckedRows, InputPlan, Row
 
 NUMERIC = frozenset({"float", "integer", "boolean"})
 # Estimators that use feature names only to check them (no column selection by name).
@@ -64,26 +65,40 @@ class ModelRunner:
         self.model = model
         signature = model.signature
         self.plan = InputPlan(signature) if signature is not None else None
+        # One plan per input policy of the deployments that route here (a handful at most).
+        self._plans: dict[InputPolicy, InputPlan] = {} if self.plan is None else {STRICT: self.plan}
         self.names = signature.input_names if signature is not None else None
         self.estimator = _array_estimator(model)
         self.uses_array = self.estimator is not None
 
     def rows(self, payload: Payload) -> list[Row]:
         """The payload checked against the signature (HTTP 422 on any problem)."""
-        if self.plan is None:
-            raise ServingError.one(
-                422,
-                "model",
-                f"{self.uri} has no signature, so its input cannot be checked",
-                "register the model with an input example (log_model(..., input_example=X))",
-            )
-        return self.plan.rows(payload)
+        return self.check(payload).rows
 
-    def records_of(self, payload: Payload, rows: list[Row]) -> list[dict[str, Any]]:
-        if isinstance(payload, Records):
+    def check(
+        self, payload: Payload, policy: InputPolicy = STRICT, deployment: str = ""
+    ) -> CheckedRows:
+        """The payload checked against the signature under a deployment's input policy
+        (HTTP 422 on any problem it does not let through)."""
+        plan = self._plans.get(policy)
+        if plan is None:
+            signature = self.model.signature
+            if signature is None:
+                raise ServingError.one(
+                    422,
+                    "model",
+                    f"{self.uri} has no signature, so its input cannot be checked",
+                    "register the model with an input example (log_model(..., input_example=X))",
+                )
+            plan = self._plans[policy] = InputPlan(signature, policy)
+        return plan.check(payload, deployment)
+
+    def records_of(self, payload: Payload, checked: CheckedRows) -> list[dict[str, Any]]:
+        """The scored rows as {column: value}, the shape the prediction log keeps."""
+        if isinstance(payload, Records) and not checked.ignored:
             return payload.records  # already checked: exactly the signature's columns
         assert self.plan is not None
-        return self.plan.records_of(rows)
+        return self.plan.records_of(checked.rows)
 
     def score(self, rows: list[Row]) -> Scores:
         """Predictions (and probabilities when the model has them) for validated rows."""

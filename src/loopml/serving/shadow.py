@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from loopml.deployments import InputPolicy
 from loopml.prediction_log import PredictionRecord
 from loopml.serving.errors import ServingError
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.parsing import Payload
 from loopml.serving.routing import Target
+from loopml.serving.validation import STRICT
 
 log = logging.getLogger(__name__)
 
@@ -36,38 +38,59 @@ class ShadowScorer:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="loopml-shadow")
 
-    def submit(self, deployment: str, request_id: str, payload: Payload, target: Target) -> bool:
-        """Queue one shadow scoring; False (and a `dropped` count) when the backlog is full."""
+    def submit(
+        self,
+        deployment: str,
+        request_id: str,
+        payload: Payload,
+        target: Target,
+        policy: InputPolicy = STRICT,
+        event_time: float | None = None,
+    ) -> bool:
+        """Queue one shadow scoring under the deployment's input policy; False (and a
+        `dropped` count) when the backlog is full."""
         with self._lock:
             if self._pending >= self.backlog:
                 self.metrics.shadow.labels(deployment, target.uri, "dropped").inc()
                 return False
             self._pending += 1
         try:
-            self._pool.submit(self._run, deployment, request_id, payload, target)
+            self._pool.submit(
+                self._run, deployment, request_id, payload, target, policy, event_time
+            )
         except RuntimeError:  # shutting down
             self._done()
             return False
         return True
 
-    def _run(self, deployment: str, request_id: str, payload: Payload, target: Target) -> None:
+    def _run(
+        self,
+        deployment: str,
+        request_id: str,
+        payload: Payload,
+        target: Target,
+        policy: InputPolicy,
+        event_time: float | None,
+    ) -> None:
         outcome = "scored"
         try:
             started = time.perf_counter()
             runner = target.runner
-            rows = runner.rows(payload)
-            scores = runner.score(rows)
+            checked = runner.check(payload, policy, deployment)
+            scores = runner.score(checked.rows)
             self.record(
                 PredictionRecord(
                     deployment=deployment,
                     request_id=request_id,
                     model=target.uri,
-                    inputs=runner.records_of(payload, rows),
+                    inputs=runner.records_of(payload, checked),
                     outputs=scores.predictions,
                     probabilities=scores.probabilities,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     shadow=True,
                     at=time.time(),
+                    event_time=event_time,
+                    unseen=checked.unseen,
                 )
             )
         except ServingError:

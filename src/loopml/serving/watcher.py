@@ -172,6 +172,7 @@ class DeploymentWatcher:
             strategy=deployment.strategy,
             batching=batching_of(deployment.config, self.batching),
             features=deployment.config.get("feature_service"),
+            inputs=deployment.input_policy,
         )
 
     def _swap(self, name: str, table: RouteTable) -> None:

@@ -355,6 +355,10 @@ log_segments = Table(
     Column("rows", Integer, nullable=False),
     Column("min_time", Float, nullable=False),
     Column("max_time", Float, nullable=False),
+    # The span of the rows' event times (their arrival time where they carry none); null in
+    # segments written before event times were logged: min_time and max_time stand in.
+    Column("min_event_time", Float, nullable=True),
+    Column("max_event_time", Float, nullable=True),
     Column("source", String(KEY_LEN), nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_log_segments_deployment_kind_day", "deployment", "kind", "day"),
