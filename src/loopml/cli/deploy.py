@@ -24,6 +24,15 @@ NAME_HELP = "The deployment's name."
 REF_HELP = "model:NAME/VERSION or model:NAME@ALIAS (resolved to a version now)."
 REASON_HELP = "Why, in a sentence (kept in the history and the audit trail)."
 JSON_HELP = "Print JSON instead of tables."
+UNKNOWN_HELP = (
+    "What a request holding a category the training data never held gets: error (HTTP 422), "
+    "accept (scored as it is) or flag (scored, and the rows marked in the answer and the "
+    "prediction log)."
+)
+EXTRA_HELP = (
+    "What a request with columns the model does not take gets: error (HTTP 422) or ignore "
+    "(dropped before scoring; the answer lists them)."
+)
 
 
 def _epilog(*examples: str) -> str:
@@ -66,6 +75,8 @@ def deployment_info(deployment: Deployment) -> Table:
             ("revision", deployment.revision),
             ("strategy", deployment.strategy),
             ("sticky key", deployment.sticky_key or NONE),
+            ("unknown categories", deployment.input_policy.unknown_categories),
+            ("extra columns", deployment.input_policy.extra_columns),
             ("previous routes", _summary(deployment.previous_routes)),
             ("updated", f"{when(deployment.updated_at)} by {deployment.updated_by}"),
             ("created", f"{when(deployment.created_at)} by {deployment.created_by}"),
@@ -92,6 +103,8 @@ def _print_changed(out: Console, verb: str, deployment: Deployment) -> None:
     epilog=_epilog(
         "loopml deploy create bikes-api model:bikes@champion",
         "loopml deploy create bikes-api model:bikes/3 --sticky-key user_id",
+        "loopml deploy create bikes-api model:bikes/3 --unknown-categories flag "
+        "--extra-columns ignore",
     ),
 )
 def create(
@@ -106,9 +119,22 @@ def create(
             show_default=False,
         ),
     ] = None,
+    unknown_categories: Annotated[
+        str,
+        typer.Option("--unknown-categories", help=UNKNOWN_HELP, metavar="error|accept|flag"),
+    ] = "error",
+    extra_columns: Annotated[
+        str, typer.Option("--extra-columns", help=EXTRA_HELP, metavar="error|ignore")
+    ] = "error",
 ) -> None:
     """Create a deployment sending all traffic to one model version."""
-    deployment = client_of(ctx).deployments.create(name, model_ref, sticky_key=sticky_key)
+    deployment = client_of(ctx).deployments.create(
+        name,
+        model_ref,
+        sticky_key=sticky_key,
+        unknown_categories=unknown_categories,
+        extra_columns=extra_columns,
+    )
     _print_changed(console(), "created", deployment)
 
 
@@ -118,19 +144,21 @@ def create(
         "loopml deploy update bikes-api --route model:bikes/3=90 --route model:bikes/4=10",
         "loopml deploy update bikes-api --route model:bikes/4=100 --shadow model:bikes/5 "
         "--reason 'v4 holds up'",
+        "loopml deploy update bikes-api --unknown-categories flag --extra-columns ignore",
     ),
 )
 def update(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
     routes: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--route",
-            help="model:NAME/VERSION=WEIGHT; repeat it; the weights must sum to 100.",
+            help="model:NAME/VERSION=WEIGHT; repeat it; the weights must sum to 100. "
+            "Default: keep the current routes.",
             show_default=False,
         ),
-    ],
+    ] = None,
     shadows: Annotated[
         list[str] | None,
         typer.Option(
@@ -140,21 +168,51 @@ def update(
             show_default=False,
         ),
     ] = None,
+    unknown_categories: Annotated[
+        str | None,
+        typer.Option(
+            "--unknown-categories",
+            help=UNKNOWN_HELP + " Default: keep the current setting.",
+            metavar="error|accept|flag",
+            show_default=False,
+        ),
+    ] = None,
+    extra_columns: Annotated[
+        str | None,
+        typer.Option(
+            "--extra-columns",
+            help=EXTRA_HELP + " Default: keep the current setting.",
+            metavar="error|ignore",
+            show_default=False,
+        ),
+    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
     ] = None,
 ) -> None:
-    """Replace the traffic split (strategy 'single' for one route, else 'canary')."""
-    parsed = [parse_route(text) for text in routes]
+    """Replace the traffic split (strategy 'single' for one route, else 'canary') and/or
+    change what the endpoint does with unseen categories and extra columns."""
+    parsed = None if not routes else [parse_route(text) for text in routes]
     mirrored = None if not shadows else [parse_route(text) for text in shadows]
+    strategy = None if parsed is None else ("single" if len(parsed) == 1 else "canary")
     deployment = client_of(ctx).deployments.update(
         name,
         parsed,
         shadows=mirrored,
-        strategy="single" if len(parsed) == 1 else "canary",
+        strategy=strategy,
+        unknown_categories=unknown_categories,
+        extra_columns=extra_columns,
         reason=reason,
     )
     _print_changed(console(), "updated", deployment)
+    policy = deployment.input_policy
+    console().print(
+        Text(
+            f"unknown categories: {policy.unknown_categories}; extra columns: "
+            f"{policy.extra_columns}",
+            style="dim",
+        )
+    )
 
 
 @deploy_app.command(

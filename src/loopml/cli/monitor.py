@@ -143,7 +143,13 @@ def create(
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option("--target", help="Dataset sources: the label column.", show_default=False),
+        typer.Option(
+            "--target",
+            help="The reference's label column, for label drift (dataset sources: also for "
+            "quality). Default for deployments: the one reference column that is not a model "
+            "input.",
+            show_default=False,
+        ),
     ] = None,
     prediction: Annotated[
         str | None,
@@ -155,7 +161,7 @@ def create(
         list[str] | None,
         typer.Option(
             "--alert",
-            help="A rule: dataset_drift, column_drift:COLUMN, "
+            help="A rule: dataset_drift, column_drift:COLUMN, label_drift, "
             "metric_below:METRIC:VALUE, metric_above:METRIC:VALUE, "
             "latency_above:p99:MS, error_rate_above:SHARE. Repeatable.",
             show_default=False,
@@ -209,6 +215,15 @@ def create(
             help="Labelled rows each class needs in a window before quality metrics count.",
         ),
     ] = 30,
+    time_basis: Annotated[
+        str,
+        typer.Option(
+            "--time-basis",
+            help="arrival: cut a deployment's windows on when requests arrived; event: on "
+            "the event time clients sent (replays and backfills land in their own period).",
+            metavar="arrival|event",
+        ),
+    ] = "arrival",
 ) -> None:
     """Declare a monitor; its source, reference and options are checked now."""
     monitor = client_of(ctx).monitors.create(
@@ -233,6 +248,7 @@ def create(
         seasonal=seasonal,
         resolve_after=resolve_after,
         min_class_rows=min_class_rows,
+        time_basis=time_basis,
     )
     out = console()
     out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))

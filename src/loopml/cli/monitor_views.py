@@ -38,6 +38,7 @@ def monitor_info(monitor: Monitor, reference: str | None) -> Table:
             ("reference", monitor.reference or f"{reference or NONE} (training data, lineage)"),
             ("columns", ", ".join(config.columns) if config.columns else "the model's inputs"),
             ("window", str(config.window)),
+            ("time basis", config.time_basis if monitor.source.deployment else NONE),
             (
                 "schedule",
                 f"every {format_duration(config.schedule_s)}" if config.schedule_s else "on demand",
@@ -130,10 +131,13 @@ def runs_table(runs: Sequence[MonitorRun]) -> Table:
 
 
 def _drifted(drift: DriftResult) -> str:
-    """`4/8: temp, hum, …` (features), then `+ prediction` when the prediction drifted."""
+    """`4/8: temp, hum, …` (features), then `+ prediction` / `+ labels` when the prediction
+    or the feedback labels drifted."""
     names = [c.column for c in drift.drifted]
     text = f"{len(names)}/{len(drift.tested)}" + (f": {', '.join(names[:6])}" if names else "")
     predicted = [c.column for c in drift.columns if c.is_prediction and c.drift]
+    if drift.labels is not None and drift.labels.drift:
+        predicted.append("labels")
     return text + (f" + {', '.join(predicted)}" if predicted else "")
 
 
@@ -173,6 +177,8 @@ def columns_table(window: WindowResult) -> Table:
         name = Text(item.column, style="bold")
         if item.is_prediction:
             name.append(" (prediction)", style="dim")
+        if item.is_label:
+            name.append(" (feedback labels)", style="dim")
         table.add_row(
             name,
             item.kind or NONE,

@@ -124,6 +124,8 @@ class Baseline:
             config.seasonal,
             config.false_alarm_rate,
             tuple(frame.columns),
+            options.categorical,
+            options.numerical,
             repr(options.tests),
             repr(options.thresholds),
         )

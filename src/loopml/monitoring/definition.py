@@ -9,6 +9,7 @@ from typing import Any
 
 from loopml.errors import ValidationError
 from loopml.monitoring.drift.calibration import CALIBRATIONS, check_false_alarm_rate, check_season
+from loopml.prediction_log.queries import check_time_basis
 from loopml.validation import check_name
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|m|min|h|d)?\s*$")
@@ -144,6 +145,8 @@ class MonitorConfig:
     seasonal: str | None = None  # month | dayofweek | hour: compare with the same period
     resolve_after: int = 2  # an alert resolves after this many clean windows in a row
     min_class_rows: int = 30  # labelled rows each class needs before its metrics count
+    # Windows of a deployment's log cut on arrival time, or on the event time clients sent.
+    time_basis: str = "arrival"
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -163,6 +166,7 @@ class MonitorConfig:
             )
         check_false_alarm_rate(self.false_alarm_rate)
         check_season(self.seasonal)
+        check_time_basis(self.time_basis)
         for name in ("resolve_after", "min_class_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -187,6 +191,7 @@ class MonitorConfig:
             "seasonal": self.seasonal,
             "resolve_after": self.resolve_after,
             "min_class_rows": self.min_class_rows,
+            "time_basis": self.time_basis,
         }
 
     @classmethod

@@ -1,4 +1,5 @@
-"""One window of a monitor's source → drift, prediction drift, performance and latency."""
+"""One window of a monitor's source → drift, prediction drift, label drift, performance
+and latency."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from loopml.errors import ValidationError
 from loopml.monitoring.baseline import Baseline
 from loopml.monitoring.definition import Monitor
 from loopml.monitoring.drift.check import DriftOptions, check_drift
+from loopml.monitoring.label_drift import label_drift, reference_target
 from loopml.monitoring.performance import performance
 from loopml.monitoring.reference import (
     PREDICTION,
@@ -27,7 +29,7 @@ from loopml.monitoring.reference import (
 )
 from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
 from loopml.monitoring.windows.plan import SERVED, Span, plan_windows, span_label
-from loopml.monitoring.windows.queries import labelled_rows, latency_by_model
+from loopml.monitoring.windows.queries import labelled_rows, latency_by_model, unseen_rows
 from loopml.prediction_log import queries
 from loopml.registry import ModelVersion, RegistryService
 from loopml.store import Stores
@@ -127,7 +129,12 @@ class WindowEvaluator:
         if source.deployment is not None:
             # Rows younger than the label delay wait: their ground truth may still come.
             settled = now - monitor.config.label_delay_s
-            with queries.connect(self.stores, source.deployment, monitor.cursor) as conn:
+            with queries.connect(
+                self.stores,
+                source.deployment,
+                monitor.cursor,
+                time_basis=monitor.config.time_basis,
+            ) as conn:
                 spans = plan_windows(
                     conn,
                     monitor.config.window,
@@ -161,7 +168,10 @@ class WindowEvaluator:
         reference = self.reference(monitor)
         columns = self.columns(monitor, reference)
         options = self._options(monitor)
-        with queries.connect(self.stores, deployment, span.start, span.end) as conn:
+        basis = monitor.config.time_basis
+        with queries.connect(
+            self.stores, deployment, span.start, span.end, time_basis=basis
+        ) as conn:
             bounds = f"time >= {span.start!r} AND time < {span.end!r}"
             names = {row[0] for row in conn.execute("DESCRIBE predictions").fetchall()}
             picked = [f'"{INPUT}{c}" AS "{c}"' for c in columns if f"{INPUT}{c}" in names]
@@ -190,16 +200,26 @@ class WindowEvaluator:
             drift = self._with_prediction_drift(monitor, conn, reference, current, drift, span)
             labelled = labelled_rows(conn, span.start, span.end)
             latencies = latency_by_model(conn, span.start, span.end)
-        quality = (
-            performance(
-                labelled,
-                task=monitor.config.task,
-                labels=self._classes(labelled),
-                min_class_rows=monitor.config.min_class_rows,
+            unseen = unseen_rows(conn, span.start, span.end)
+            quality = (
+                performance(
+                    labelled,
+                    task=monitor.config.task,
+                    labels=self._classes(labelled),
+                    min_class_rows=monitor.config.min_class_rows,
+                )
+                if span.rows
+                else None
             )
-            if span.rows
-            else None
-        )
+            drift = self._with_label_drift(
+                monitor,
+                reference,
+                ref,
+                drift,
+                labelled["label"],
+                task=quality.task if quality is not None else monitor.config.task,
+                times=pd.to_datetime(labelled["time"], unit="s", utc=True),
+            )
         return WindowResult(
             label=span_label(span),
             start=span.start,
@@ -210,7 +230,36 @@ class WindowEvaluator:
             if quality is not None
             else PerformanceResult(None, 0, 0, {}, status="empty", message="no predictions"),
             latency=latencies,
+            unseen_rows=unseen,
         )
+
+    def _with_label_drift(
+        self,
+        monitor: Monitor,
+        reference: Reference,
+        ref: duckdb.DuckDBPyRelation,
+        drift: DriftResult,
+        labels: pd.Series,
+        *,
+        task: str | None,
+        times: pd.Series | None,
+    ) -> DriftResult:
+        """Add the drift of the window's feedback labels against the reference's target."""
+        target = reference_target(monitor, reference)
+        if target is None or target not in ref.columns:
+            return drift
+        column = label_drift(
+            self.baseline,
+            monitor,
+            reference.dataset,
+            ref,
+            labels,
+            target=target,
+            task=task,
+            options=self._single_column_options(monitor, target),
+            window_times=times,
+        )
+        return drift if column is None else replace(drift, columns=[*drift.columns, column])
 
     def _classes(self, labelled: pd.DataFrame) -> list[Any] | None:
         """The class order of the window's probability columns: the model's `classes_`."""
@@ -256,7 +305,13 @@ class WindowEvaluator:
                 return drift  # this is the first window: it is the baseline
             what = "the monitor's first window"
             deployment = monitor.source.deployment or ""
-            with queries.connect(self.stores, deployment, first[0], first[1]) as earlier:
+            with queries.connect(
+                self.stores,
+                deployment,
+                first[0],
+                first[1],
+                time_basis=monitor.config.time_basis,
+            ) as earlier:
                 baseline = earlier.execute(
                     f"SELECT prediction FROM predictions WHERE {SERVED} "
                     f"AND time >= {first[0]!r} AND time < {first[1]!r}"
@@ -316,6 +371,11 @@ class WindowEvaluator:
                 ).columns[0]
                 drift = replace(
                     drift, columns=[*drift.columns, replace(column, is_prediction=True)]
+                )
+            if config.target and config.target in both:
+                target = current.project(f'"{config.target}"').df()[config.target]
+                drift = self._with_label_drift(
+                    monitor, reference, ref, drift, target, task=config.task, times=times
                 )
             quality = None
             if config.target and config.prediction:

@@ -55,6 +55,7 @@ class ColumnDrift:
     # distinct values over reference and current together: what the default test rule reads
     distinct_union: int | None = None
     is_prediction: bool = False
+    is_label: bool = False  # the feedback labels against the reference's target
     histogram: Histogram | None = None
 
 
@@ -72,12 +73,22 @@ class DriftResult:
 
     @property
     def tested(self) -> list[ColumnDrift]:
-        """Feature columns whose test ran (the prediction column is reported, not counted)."""
-        return [c for c in self.columns if c.drift is not None and not c.is_prediction]
+        """Feature columns whose test ran (the prediction and the labels are reported, not
+        counted)."""
+        return [
+            c
+            for c in self.columns
+            if c.drift is not None and not c.is_prediction and not c.is_label
+        ]
 
     @property
     def drifted(self) -> list[ColumnDrift]:
-        return [c for c in self.columns if c.drift and not c.is_prediction]
+        return [c for c in self.columns if c.drift and not c.is_prediction and not c.is_label]
+
+    @property
+    def labels(self) -> ColumnDrift | None:
+        """The label-drift verdict of the window, when feedback labels were compared."""
+        return next((c for c in self.columns if c.is_label), None)
 
     @property
     def share(self) -> float | None:
@@ -139,6 +150,7 @@ class WindowResult:
     drift: DriftResult | None
     performance: PerformanceResult | None = None
     latency: list[LatencyResult] = field(default_factory=list)  # all models first, then each
+    unseen_rows: int = 0  # rows scored with a category the training data never held (flagged)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +158,7 @@ class WindowResult:
             "start": self.start,
             "end": self.end,
             "rows": self.rows,
+            "unseen_rows": self.unseen_rows,
             "drift": None if self.drift is None else self.drift.to_dict(),
             "performance": None if self.performance is None else self.performance.to_dict(),
             "latency": [item.to_dict() for item in self.latency],
@@ -161,6 +174,7 @@ class WindowResult:
             start=data.get("start"),
             end=data.get("end"),
             rows=data.get("rows", 0),
+            unseen_rows=data.get("unseen_rows", 0),
             drift=None if drift is None else drift_from_dict(drift),
             performance=None if performance is None else PerformanceResult(**performance),
             latency=[

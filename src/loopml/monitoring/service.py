@@ -113,8 +113,14 @@ class MonitorService:
         seasonal: str | None = None,
         resolve_after: int = 2,
         min_class_rows: int = 30,
+        time_basis: str = "arrival",
     ) -> Monitor:
-        """Declare a monitor; checked now (source, reference, options), run later."""
+        """Declare a monitor; checked now (source, reference, options), run later.
+
+        `time_basis="event"` cuts a deployment's windows on the event time its clients sent
+        (the arrival time where they sent none), so replayed or backfilled traffic lands in
+        the windows of the period it describes.
+        """
         actor = self.stores.actor
         require(actor, "write", "create monitors")
         check_name("monitor", name)
@@ -140,6 +146,7 @@ class MonitorService:
             seasonal=seasonal,
             resolve_after=resolve_after,
             min_class_rows=min_class_rows,
+            time_basis=time_basis,
         )
         self.alerts.check_sinks(config.sinks)
         ref = self._check_source(parsed, reference, config)
@@ -170,12 +177,16 @@ class MonitorService:
         try:
             with self.engine.begin() as conn:
                 existing = conn.execute(
-                    select(monitors.c.name).where(monitors.c.name == name)
+                    select(monitors.c.name, monitors.c.config).where(monitors.c.name == name)
                 ).first()
                 if existing is not None:
                     if not replace:
                         raise _exists(name)
-                    values = {k: v for k, v in row.items() if k not in ("cursor", "created_at")}
+                    # A cursor is a time on the old basis: on a new one, start over.
+                    kept: tuple[str, ...] = ("created_at",)
+                    if (existing.config or {}).get("time_basis", "arrival") == time_basis:
+                        kept = ("cursor", "created_at")
+                    values = {k: v for k, v in row.items() if k not in kept}
                     conn.execute(update(monitors).where(monitors.c.name == name).values(values))
                 else:
                     conn.execute(monitors.insert().values(**row))

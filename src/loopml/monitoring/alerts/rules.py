@@ -10,7 +10,7 @@ quiet window never closes an incident it cannot see.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from loopml.errors import ValidationError
@@ -20,6 +20,7 @@ from loopml.monitoring.results import OK, ColumnDrift, LatencyResult, WindowResu
 KINDS = (
     "dataset_drift",
     "column_drift",
+    "label_drift",
     "metric_below",
     "metric_above",
     "latency_above",
@@ -177,6 +178,15 @@ def _column(rule: AlertRule, item: ColumnDrift) -> Condition:
     return Condition(rule, item.column, state, item.statistic, item.threshold, text)
 
 
+def _label_drift(rule: AlertRule, window: WindowResult) -> list[Condition]:
+    item = None if window.drift is None else window.drift.labels
+    if item is None:
+        why = "no drift result" if window.drift is None else "no feedback labels were compared"
+        return [_unknown(rule, "labels", f"label drift unknown: {why}")]
+    condition = _column(rule, item)
+    return [replace(condition, subject="labels", message=f"labels: {condition.message}")]
+
+
 def _metric(rule: AlertRule, window: WindowResult) -> list[Condition]:
     metric, threshold = str(rule.metric), float(rule.threshold or 0.0)
     result = window.performance
@@ -247,6 +257,7 @@ def _unknown(rule: AlertRule, subject: str, message: str) -> Condition:
 _EVALUATORS = {
     "dataset_drift": _dataset_drift,
     "column_drift": _column_drift,
+    "label_drift": _label_drift,
     "metric_below": _metric,
     "metric_above": _metric,
     "latency_above": _latency,
@@ -256,13 +267,14 @@ _EVALUATORS = {
 
 # ---------------------------------------------------------------------- validation
 _FORMS = (
-    "use dataset_drift, column_drift:COLUMN (or :*), metric_below:METRIC:VALUE, "
+    "use dataset_drift, column_drift:COLUMN (or :*), label_drift, metric_below:METRIC:VALUE, "
     "metric_above:METRIC:VALUE, latency_above:p50|p95|p99:MS[:MODEL], "
     "error_rate_above:SHARE[:MODEL], optionally ending in @info, @warning or @critical"
 )
 _ARITY = {  # how many ':'-separated arguments each kind takes at most (the last may hold ':')
     "dataset_drift": 1,
     "column_drift": 1,
+    "label_drift": 1,
     "metric_below": 2,
     "metric_above": 2,
     "latency_above": 3,
@@ -271,6 +283,7 @@ _ARITY = {  # how many ':'-separated arguments each kind takes at most (the last
 _USES = {  # the optional fields each kind accepts
     "dataset_drift": set(),
     "column_drift": {"column"},
+    "label_drift": set(),
     "metric_below": {"metric", "threshold"},
     "metric_above": {"metric", "threshold"},
     "latency_above": {"percentile", "threshold", "model"},
@@ -279,9 +292,9 @@ _USES = {  # the optional fields each kind accepts
 
 
 def _from_args(kind: str, args: list[str]) -> dict[str, Any]:
-    if kind == "dataset_drift":
+    if kind in ("dataset_drift", "label_drift"):
         if args:
-            raise ValidationError("dataset_drift takes no arguments")
+            raise ValidationError(f"{kind} takes no arguments")
         return {}
     if kind == "column_drift":
         return {"column": args[0] if args else ANY}

@@ -54,7 +54,7 @@ def column_table_section(drift: DriftResult | None) -> str:
 
 def _row(index: int, column: ColumnDrift) -> str:
     css, verdict = column_verdict(column)
-    badge = ' <span class="badge">prediction</span>' if column.is_prediction else ""
+    badge = _badge(column)
     name = f'<a href="#{anchor(index)}">{esc(column.column)}</a>{badge}'
     test = esc(column.test) if column.test else MISSING
     message = f'<div class="muted">{esc(column.message)}</div>' if column.message else ""
@@ -98,7 +98,7 @@ def _plot_card(index: int, column: ColumnDrift) -> str:
         if column.test and column.statistic is not None
         else ""
     )
-    badge = ' <span class="badge">prediction</span>' if column.is_prediction else ""
+    badge = _badge(column)
     return (
         f'<figure class="plot {css}" id="{anchor(index)}"><figcaption>'
         f'<span class="name">{esc(column.column)}</span>{badge} '
@@ -112,3 +112,11 @@ def histogram_svg(histogram: Histogram, title: str) -> str:
     if histogram.categories is not None:
         return paired_bars(histogram.reference, histogram.current, histogram.categories, title)
     return step_overlay(histogram.reference, histogram.current, histogram.edges, title)
+
+
+def _badge(column: ColumnDrift) -> str:
+    if column.is_prediction:
+        return ' <span class="badge">prediction</span>'
+    if column.is_label:
+        return ' <span class="badge">feedback labels</span>'
+    return ""

@@ -67,6 +67,19 @@ def latency_by_model(
     return latency(request_rows(conn, since, until, include_shadow=include_shadow))
 
 
+def unseen_rows(conn: duckdb.DuckDBPyConnection, since: float | None, until: float | None) -> int:
+    """Answered rows of the window that held a category the training data never held (as a
+    deployment with unknown_categories=flag marks them)."""
+    names = {row[0] for row in conn.execute("DESCRIBE predictions").fetchall()}
+    if "unseen" not in names:
+        return 0
+    where, params = _where(since, until, False, None)
+    row = conn.execute(
+        f"SELECT count(*) FROM predictions WHERE {where} AND unseen IS NOT NULL", params
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _where(
     since: float | None, until: float | None, include_shadow: bool, model: str | None
 ) -> tuple[str, list[object]]:
