@@ -293,3 +293,20 @@ async def test_fuzzed_bodies_never_cause_a_server_error(
         r = await http.post("/v1/deployments/cancer/predict", json=[good["cancer"]])
         assert r.status_code == 200  # still serving
     assert statuses.get(422, 0) > 100 and statuses.get(400, 0) > 10
+
+
+async def test_whole_numbers_beyond_64_bits_are_refused_even_when_they_round_onto_the_limit(
+    client: Client,
+) -> None:
+    """-2**63 - 1 reaches the server as the float -2**63 (JSON integers beyond 64 bits are
+    read as doubles): still refused, as schemathesis found."""
+    shops = register_shops(client)
+    deploy(client, "shops", [route(shops)])
+    async with serve(create_app(client, ["shops"], auth="open")) as http:
+        for visits in (b"-9223372036854775809", b"9223372036854775808", b"1e19"):
+            body = b'[{"temp": 20.0, "season": "summer", "visits": ' + visits + b"}]"
+            r = await http.post("/v1/deployments/shops/predict", content=body)
+            assert r.status_code == 422, (visits, r.text)
+            assert "beyond the range of a 64-bit integer" in r.json()["detail"][0]["problem"]
+        ok = b'[{"temp": 20.0, "season": "summer", "visits": 9223372036854775807}]'
+        assert (await http.post("/v1/deployments/shops/predict", content=ok)).status_code == 200

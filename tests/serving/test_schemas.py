@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
-from tests.serving.conftest import Cancer, deploy, register_shops, route, serve
+from tests.serving.conftest import Cancer, deploy, register_shops, route, serve, shops_frame
 from tests.serving.live import live_server
 
 pytestmark = pytest.mark.anyio
@@ -50,45 +54,79 @@ async def test_each_served_deployment_has_its_exact_request_schema(
     assert list(metrics) == ["text/plain"]
 
 
+def register_open_shops(client: Client) -> ModelVersion:
+    """A shops model that scores any season (unseen ones encode as all zeros), served by a
+    deployment that flags unseen categories and drops extra columns."""
+    frame = shops_frame()
+    x = frame[["temp", "season", "visits"]]
+    encode = ColumnTransformer(
+        [("season", OneHotEncoder(handle_unknown="ignore"), ["season"])], remainder="passthrough"
+    )
+    model = make_pipeline(encode, LogisticRegression()).fit(x, (frame["temp"] > 20).astype(int))
+    with client.start_run("shops", capture_code=False) as run:
+        version = run.log_model(model, name="open-shops", training_data=x)
+    assert isinstance(version, ModelVersion)
+    client.deployments.create(
+        "shops", version.uri, unknown_categories="flag", extra_columns="ignore"
+    )
+    return version
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_nothing_against_a_real_server(
     client: Client, cancer: Cancer, cancer_v1: ModelVersion, tmp_path: Path
 ) -> None:
     """Every default check (status codes, schemas, content types, positive data accepted,
-    negative data refused, auth not ignored) against `loopml serve`'s own settings."""
+    negative data refused, auth not ignored) against `loopml serve`'s own settings, on a
+    strict deployment and on one that flags unseen categories and drops extra columns."""
     deploy(client, "cancer", [route(cancer_v1)])
+    register_open_shops(client)
     token = client.deployments.tokens.create("cancer", ["predict", "feedback"]).token
+    shops_token = client.deployments.tokens.create("shops", ["predict", "feedback"]).token
     cli = Path(sys.executable).with_name("schemathesis")
     if not cli.exists():
         reason = "schemathesis is not installed (pip install 'loopml[dev]')"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    with live_server(create_app(client, ["cancer"], auth="tokens")) as url:
-        result = subprocess.run(
-            [
-                str(cli),
-                "run",
-                f"{url}/openapi.json",
-                "--header",
-                f"Authorization: Bearer {token}",
-                "--max-examples",
-                "30",
-                "--seed",
-                "7",
-                "--phases",
-                "examples,coverage,fuzzing",
-                "--generation-database",
-                "none",
-                "--request-timeout",
-                "20",
-                "--no-color",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-            check=False,
-        )
-    (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    shops = "^/v1/deployments/shops/"
+    with live_server(create_app(client, ["cancer", "shops"], auth="tokens")) as url:
+        runs = [
+            _schemathesis(cli, url, token, ["--exclude-path-regex", shops], tmp_path),
+            _schemathesis(cli, url, shops_token, ["--include-path-regex", shops], tmp_path),
+        ]
+    (tmp_path / "schemathesis.txt").write_text("\n".join(r.stdout + r.stderr for r in runs))
+    for result in runs:
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def _schemathesis(
+    cli: Path, url: str, token: str, only: list[str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """One schemathesis run over the operations `only` selects, with a deployment token."""
+    return subprocess.run(
+        [
+            str(cli),
+            "run",
+            f"{url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            *only,
+            "--max-examples",
+            "30",
+            "--seed",
+            "7",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--generation-database",
+            "none",
+            "--request-timeout",
+            "20",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        check=False,
+    )

@@ -97,6 +97,17 @@ def _print_changed(out: Console, verb: str, deployment: Deployment) -> None:
         out.print(Text(f"rollback restores: {_summary(deployment.previous_routes)}", style="dim"))
 
 
+def _print_policy(out: Console, deployment: Deployment) -> None:
+    policy = deployment.input_policy
+    out.print(
+        Text(
+            f"unknown categories: {policy.unknown_categories}; extra columns: "
+            f"{policy.extra_columns}",
+            style="dim",
+        )
+    )
+
+
 # ---------------------------------------------------------------------- changes
 @deploy_app.command(
     "create",
@@ -136,6 +147,7 @@ def create(
         extra_columns=extra_columns,
     )
     _print_changed(console(), "created", deployment)
+    _print_policy(console(), deployment)
 
 
 @deploy_app.command(
@@ -205,14 +217,7 @@ def update(
         reason=reason,
     )
     _print_changed(console(), "updated", deployment)
-    policy = deployment.input_policy
-    console().print(
-        Text(
-            f"unknown categories: {policy.unknown_categories}; extra columns: "
-            f"{policy.extra_columns}",
-            style="dim",
-        )
-    )
+    _print_policy(console(), deployment)
 
 
 @deploy_app.command(

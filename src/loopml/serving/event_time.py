@@ -7,9 +7,11 @@ date-time (`2011-07-04T17:00:00Z`; without an offset it is read as UTC). The pre
 and feedback logs keep it beside the arrival time, and a monitor with
 `time_basis="event"` cuts its windows on it.
 
-A timestamp that cannot be read, or lies in the future beyond a small clock skew, is
-refused with HTTP 422: a wrong event time would file the request in the wrong window for
-good, which is worse than asking the client to fix it.
+A timestamp that cannot be read, or lies beyond the end of tomorrow (UTC), is refused
+with HTTP 422: a wrong event time would file the request in the wrong window for good,
+which is worse than asking the client to fix it. The limit moves a day at a time rather
+than with the clock, so the OpenAPI document can state it exactly: a body valid by the
+document stays valid (slack for skewed clocks and time zones: one to two days).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from loopml.serving.errors import ServingError
 
 EVENT_TIME_HEADER = "x-event-time"
 EVENT_TIME_FIELD = "event_time"
-MAX_AHEAD_S = 3600.0  # clock skew tolerated between a client and this server
+DAY_S = 86_400.0
 _MILLISECONDS = 1e11  # an epoch beyond this (year 5138) was most likely sent in ms
 _HINT = (
     "send epoch seconds (e.g. 1309798800) or an ISO 8601 date-time (e.g. "
@@ -66,16 +68,20 @@ def parse_event_time(value: Any, field: str, now: float) -> float:
         raise _refused(field, "the timestamp is not a finite number")
     if seconds < 0:
         raise _refused(field, f"{_shown(value)} is before 1970-01-01T00:00:00Z")
-    if seconds > now + MAX_AHEAD_S:
+    if seconds > latest_event_time(now):
         unit = " (it looks like milliseconds: divide by 1000)" if seconds > _MILLISECONDS else ""
         raise ServingError.one(
             422,
             field,
-            f"{_shown(value)} lies in the future, beyond the {MAX_AHEAD_S / 60:g} minutes of "
-            f"clock skew allowed{unit}",
+            f"{_shown(value)} lies in the future, after the end of tomorrow (UTC){unit}",
             "send the time the event happened; check the client's clock and time zone",
         )
     return seconds
+
+
+def latest_event_time(now: float) -> float:
+    """The last event time accepted at `now`: the end of the next UTC day."""
+    return math.floor(now / DAY_S) * DAY_S + 2 * DAY_S
 
 
 def _from_text(text: str, field: str) -> float:

@@ -19,7 +19,7 @@ _SPLIT: dict[str, Any] = {
 EVENT_TIME_DESCRIPTION = (
     "When the event the request describes happened (a replay or backfill): epoch seconds, "
     "or an ISO 8601 date-time such as 2011-07-04T17:00:00Z (UTC when it has no offset); "
-    "at most an hour ahead of the server's clock. The X-Event-Time header may carry it "
+    "no later than the end of tomorrow (UTC). The X-Event-Time header may carry it "
     "instead. Monitors with time_basis=event cut their windows on it."
 )
 _EVENT_TIME: dict[str, Any] = {

@@ -5,9 +5,10 @@ loose; this module adds, for each served deployment, the exact request it accept
 `records` layout with its signature's columns (all required, typed, categories listed
 unless the deployment accepts unseen ones, nothing else unless it ignores extra columns),
 and its feedback with the labels its model admits. Both may carry an event time, given
-here as epoch seconds up to the skew allowed past the document's own time (ISO 8601 text
-is accepted too, as the description says). The document is built per request from the
-route tables, so it follows hot swaps and policy changes.
+here as epoch seconds up to the end of tomorrow (UTC) — the limit the server applies
+through the same day — and ISO 8601 text is accepted too, as the description says. The
+document is built per request from the route tables, so it follows hot swaps and policy
+changes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from loopml.deployments import InputPolicy
 from loopml.registry.packaging import ColumnSpec, Signature
-from loopml.serving.event_time import MAX_AHEAD_S
+from loopml.serving.event_time import latest_event_time
 from loopml.serving.feedback import LabelRule
 from loopml.serving.openapi import (
     BEARER,
@@ -64,12 +65,11 @@ def column_schema(spec: ColumnSpec, policy: InputPolicy = STRICT) -> dict[str, A
 
 
 def event_time_schema(now: float | None = None) -> dict[str, Any]:
-    """Epoch seconds from 1970 up to the clock skew allowed past `now`."""
-    latest = (time.time() if now is None else now) + MAX_AHEAD_S
+    """Epoch seconds from 1970 up to the end of the UTC day after `now`'s."""
     return {
         "type": "number",
         "minimum": 0,
-        "maximum": float(int(latest)),
+        "maximum": latest_event_time(time.time() if now is None else now),
         "description": EVENT_TIME_DESCRIPTION,
     }
 

@@ -149,7 +149,12 @@ class InputPlan:
             bad = [
                 i
                 for i, row in enumerate(rows)
-                if row[position] is not None and not low <= row[position] <= high
+                if row[position] is not None
+                and (
+                    not low <= row[position] <= high
+                    # JSON integers beyond 64 bits arrive as floats rounded onto ±2**63
+                    or (whole and type(row[position]) is float and abs(row[position]) >= 2**63)
+                )
             ]
             if bad:
                 what = "a 64-bit integer" if whole else "a 32-bit float (±3.4e38)"
