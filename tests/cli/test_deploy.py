@@ -157,3 +157,41 @@ def test_a_viewer_token_cannot_deploy(cli: Invoke, client: Client) -> None:
     user_error(cli("deploy", "promote", "bikes-api", "bikes/2", token=token), "vic (viewer)")
     shown = cli("deploy", "show", "bikes-api", token=token)
     assert shown.exit_code == 0 and field(shown.stdout, "revision") == "1"
+
+
+def test_input_policy_flags_on_create_and_update(cli: Invoke, client: Client) -> None:
+    _versions(client, 2)
+    created = cli(
+        "deploy",
+        "create",
+        "bikes-api",
+        "bikes/1",
+        "--unknown-categories",
+        "flag",
+        "--extra-columns",
+        "ignore",
+    )
+    assert created.exit_code == 0, created.output
+    assert "unknown categories: flag; extra columns: ignore" in created.stdout
+    assert field(cli("deploy", "show", "bikes-api").stdout, "unknown categories") == "flag"
+
+    changed = cli("deploy", "update", "bikes-api", "--unknown-categories", "error")
+    assert changed.exit_code == 0, changed.output
+    assert "revision 2" in changed.stdout
+    assert "unknown categories: error; extra columns: ignore" in changed.stdout
+    assert client.deployments.get("bikes-api").routes == [Route("bikes", 1)]
+
+    both = cli("deploy", "update", "bikes-api", "--route", "bikes/2", "--extra-columns", "error")
+    assert both.exit_code == 0, both.output
+    deployment = client.deployments.get("bikes-api")
+    assert deployment.revision == 3 and deployment.routes == [Route("bikes", 2)]
+    assert deployment.input_policy.extra_columns == "error"
+
+    assert "is not a choice" in user_error(
+        cli("deploy", "update", "bikes-api", "--extra-columns", "drop")
+    )
+    assert "nothing to change" in user_error(cli("deploy", "update", "bikes-api"))
+    assert "'warn' is not a choice" in user_error(
+        cli("deploy", "create", "other", "bikes/1", "--unknown-categories", "warn")
+    )
+    assert client.deployments.get("bikes-api").revision == 3

@@ -355,6 +355,7 @@ def test_a_viewer_cannot_change_deployments(
     refused: list[Callable[[], object]] = [
         lambda: viewer.deployments.create("mine", "bikes/1"),
         lambda: viewer.deployments.update(NAME, [Route("bikes", 2)]),
+        lambda: viewer.deployments.update(NAME, unknown_categories="accept"),
         lambda: viewer.deployments.canary(NAME, "bikes/2", 10),
         lambda: viewer.deployments.blue_green(NAME, "bikes/2"),
         lambda: viewer.deployments.shadow(NAME, "bikes/2"),
