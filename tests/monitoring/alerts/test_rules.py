@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -52,6 +53,7 @@ def window(
     ("text", "fields"),
     [
         ("dataset_drift", {"kind": "dataset_drift"}),
+        ("label_drift@critical", {"kind": "label_drift", "severity": "critical"}),
         ("column_drift:temp", {"kind": "column_drift", "column": "temp"}),
         ("column_drift:*", {"kind": "column_drift", "column": "*"}),
         ("column_drift:in:odd", {"kind": "column_drift", "column": "in:odd"}),
@@ -109,6 +111,7 @@ def test_names_default_to_the_compact_form_and_can_be_chosen() -> None:
         ("error_rate_above:5", "share in [0, 1)"),
         ("error_rate_above", "needs a threshold share"),
         ("dataset_drift:0.3", "takes no arguments"),
+        ("label_drift:bikers", "label_drift takes no arguments"),
         ("error_rate_above:nan", "finite number"),
         ("", "non-empty"),
     ],
@@ -163,6 +166,23 @@ def test_drift_rules() -> None:
         "unknown",
     ]
     assert found[("column_drift:gone", "gone")].state == "unknown"
+
+
+def test_label_drift_rule_reads_the_label_column_and_is_unknown_without_one() -> None:
+    rule = AlertRule.parse("label_drift")
+    labels = replace(column("bikers", True, 2.6), is_label=True)
+    features = [column("temp", False), column("hour", False)]
+    [firing] = evaluate_rules([rule], window([*features, labels]))
+    assert (firing.subject, firing.state, firing.value) == ("labels", "firing", 2.6)
+    assert firing.message.startswith("labels: column bikers drifted (wasserstein 2.6")
+    result = window([*features, labels]).drift
+    assert result is not None and result.share == 0.0  # labels are not a feature
+    [clear] = evaluate_rules([rule], window([*features, replace(labels, drift=False)]))
+    assert clear.state == "clear"
+    [unknown] = evaluate_rules([rule], window(features))
+    assert unknown.state == "unknown" and "no feedback labels" in unknown.message
+    [untested] = evaluate_rules([rule], window([*features, replace(labels, drift=None)]))
+    assert untested.state == "unknown"
 
 
 def test_without_a_drift_result_drift_is_unknown() -> None:
