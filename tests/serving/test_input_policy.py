@@ -129,6 +129,8 @@ async def test_extra_columns_refused_or_dropped_and_the_policy_follows_updates(
 
         client.deployments.update("bikes", extra_columns="ignore", reason="clients send rows")
         app.state.serving.watcher.sync()  # what the watcher thread does within a second
+        described = (await http.get("/v1/deployments/bikes")).json()
+        assert described["inputs"] == {"unknown_categories": "error", "extra_columns": "ignore"}
         dropped = await http.post(URL.format("bikes"), json={"records": whole})
         assert dropped.status_code == 200, dropped.text
         assert np.allclose(dropped.json()["predictions"], expected)

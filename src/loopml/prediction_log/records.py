@@ -68,15 +68,16 @@ def encode_prediction(rec: PredictionRecord) -> bytes:
         rec.shadow,
         rec.at,
     ]
+    if rec.event_time is None and rec.unseen is None:  # the common line: nothing more
+        if rec.status != OK_STATUS:
+            line.append(rec.status)
+        return encode(line)
     extra: dict[str, Any] = {}
     if rec.event_time is not None:
         extra["event_time"] = rec.event_time
     if rec.unseen is not None:
         extra["unseen"] = rec.unseen
-    if rec.status != OK_STATUS or extra:
-        line.append(rec.status)
-    if extra:
-        line.append(extra)
+    line += [rec.status, extra]
     return encode(line)
 
 

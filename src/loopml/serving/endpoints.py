@@ -158,6 +158,7 @@ def _describe(table: RouteTable, with_signature: bool = False) -> dict[str, Any]
         "sticky_key": table.sticky_key,
         "routes": [target(t) for t in table.targets],
         "shadows": [target(t, weight=False) for t in table.shadows],
+        "inputs": table.inputs.to_config(),
     }
 
 
