@@ -11,6 +11,7 @@ import builtins
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -18,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.data import DatasetService
 from loopml.deployments import DeploymentService
-from loopml.errors import ConflictError, NotFoundError
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.features import FeatureStore
 from loopml.governance.audit import append_event
 from loopml.governance.identity import require
 from loopml.monitoring.alerts import AlertChanges, AlertRule, AlertService, parse_rule
@@ -26,6 +28,7 @@ from loopml.monitoring.definition import Monitor, MonitorConfig, Source, Window,
 from loopml.monitoring.evaluate import WindowEvaluator
 from loopml.monitoring.report import render_report
 from loopml.monitoring.results import WindowResult
+from loopml.monitoring.view_windows import freshness_rules
 from loopml.registry import RegistryService
 from loopml.store import Stores
 from loopml.store.ids import new_id
@@ -71,7 +74,8 @@ class MonitorRun:
 
 
 class MonitorService:
-    """Monitors over deployments' prediction logs or over successive dataset versions."""
+    """Monitors over deployments' prediction logs, successive dataset versions, or feature
+    views (their rows and the freshness of their online values)."""
 
     def __init__(
         self,
@@ -80,20 +84,24 @@ class MonitorService:
         tracking: TrackingService,
         registry: RegistryService,
         deployments: DeploymentService,
+        features: FeatureStore | None = None,
     ) -> None:
         self.stores = stores
         self.engine = stores.engine
         self.datasets = datasets
         self.deployments = deployments
         self.alerts = AlertService(stores)
-        self.evaluator = WindowEvaluator(stores, datasets, tracking, registry, deployments)
+        self.evaluator = WindowEvaluator(
+            stores, datasets, tracking, registry, deployments, features
+        )
 
     # ------------------------------------------------------------------ declare
     def create(
         self,
         name: str,
-        source: str | Source,
+        source: str | Source | None = None,
         *,
+        feature_view: str | None = None,
         reference: str | None = None,
         columns: builtins.list[str] | None = None,
         window: str | int | Window = "1000 rows",
@@ -113,13 +121,26 @@ class MonitorService:
         seasonal: str | None = None,
         resolve_after: int = 2,
         min_class_rows: int = 30,
+        max_lag: str | float | None = None,
+        max_age: str | float | None = None,
+        max_behind: str | float | None = None,
     ) -> Monitor:
-        """Declare a monitor; checked now (source, reference, options), run later."""
+        """Declare a monitor; checked now (source, reference, options), run later.
+
+        `feature_view=VIEW` (or source `feature_view:VIEW`) watches a feature view: drift of
+        its rows by windows of event time, and, with `max_lag` / `max_age` / `max_behind`
+        (durations), alerts when its online values grow stale."""
         actor = self.stores.actor
         require(actor, "write", "create monitors")
         check_name("monitor", name)
-        parsed = Source.parse(source)
+        parsed = _source(source, feature_view)
         parsed_rules = [parse_rule(rule) for rule in rules]
+        parsed_rules += freshness_rules(max_lag, max_age, max_behind)
+        if parsed.feature_view is None and any(r.kind == "freshness_above" for r in parsed_rules):
+            raise ValidationError(
+                "freshness rules (max_lag, max_age, max_behind, freshness_above) watch a "
+                "feature view's online values: declare the monitor on feature_view:NAME"
+            )
         config = MonitorConfig(
             window=Window.parse(window),
             columns=list(columns) if columns is not None else None,
@@ -142,7 +163,10 @@ class MonitorService:
             min_class_rows=min_class_rows,
         )
         self.alerts.check_sinks(config.sinks)
-        ref = self._check_source(parsed, reference, config)
+        if parsed.feature_view is not None:
+            ref, config = self.evaluator.views.prepare(parsed, reference, config)
+        else:
+            ref = self._check_source(parsed, reference, config)
         now = time.time()
         monitor = Monitor(
             name=name,
@@ -233,9 +257,22 @@ class MonitorService:
                 break
             done.append(stored)
             monitor = self.get(name)
+        if monitor.source.feature_view is not None:
+            checked = self._check_freshness(monitor, now)
+            if checked is not None:
+                done.append(checked)
         if not done:
             self._touch(monitor, now)
         return done
+
+    def _check_freshness(self, monitor: Monitor, now: float) -> MonitorRun | None:
+        """A feature-view monitor's freshness check: one result per run, cursor unmoved."""
+        freshness = self.evaluator.views.freshness(monitor, now)
+        if freshness is None:
+            return None
+        label = f"freshness at {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC"
+        window = WindowResult(label, None, None, 0, None, freshness=freshness)
+        return self._record(monitor, monitor.cursor, window, now)
 
     def run_due(self, now: float | None = None) -> dict[str, builtins.list[MonitorRun]]:
         """Run every scheduled monitor whose time has come (what the controller calls)."""
@@ -248,7 +285,7 @@ class MonitorService:
         return {monitor.name: self.run(monitor.name, now=now) for monitor in due}
 
     def _record(
-        self, monitor: Monitor, cursor: float, window: WindowResult, now: float
+        self, monitor: Monitor, cursor: float | None, window: WindowResult, now: float
     ) -> MonitorRun | None:
         status = _status(window)
         drift = window.drift
@@ -308,7 +345,7 @@ class MonitorService:
         stored = StoredResult(result_id, monitor.name, seq, window, status, now)
         return MonitorRun(stored, changes)
 
-    def _claim(self, conn: Connection, monitor: Monitor, cursor: float, now: float) -> bool:
+    def _claim(self, conn: Connection, monitor: Monitor, cursor: float | None, now: float) -> bool:
         """Move the cursor iff nobody moved it since this run read it (compare-and-set)."""
         condition = (
             monitors.c.cursor.is_(None)
@@ -397,11 +434,30 @@ def _stored(row: Any) -> StoredResult:
 
 
 def _status(window: WindowResult) -> str:
+    if window.freshness is not None and window.drift is None:
+        return "freshness"
     if window.rows == 0:
         return "empty"
     if window.drift is None:
         return "no_drift_check"
     return window.drift.status
+
+
+def _source(source: str | Source | None, feature_view: str | None) -> Source:
+    """The monitor's source from the positional form and/or the `feature_view` shortcut."""
+    if feature_view is None:
+        if source is None:
+            raise ValidationError(
+                "a monitor needs a source: deployment:NAME, dataset:NAME or feature_view:NAME "
+                "(or feature_view=NAME)"
+            )
+        return Source.parse(source)
+    chosen = Source(feature_view=feature_view)
+    if source is not None and Source.parse(source) != chosen:
+        raise ValidationError(
+            f"give either a source ({source}) or feature_view={feature_view!r}, not both"
+        )
+    return chosen
 
 
 def _next_run(monitor: Monitor, now: float) -> float | None:
