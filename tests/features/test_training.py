@@ -62,7 +62,7 @@ def test_lagged_demand_per_hour_of_week_is_the_value_a_week_before(
     shifted = expected.reindex(frame["timestamp"] - WEEK)  # the same hour, one week before
     known = shifted["bikers"].notna().to_numpy()
     # an hour missing a week before (the data has gaps) takes the latest earlier same slot
-    assert known.mean() > 0.9
+    assert known.mean() > 0.85  # all but the first week and a few gaps
     np.testing.assert_array_equal(
         frame["bikers_last_week"].to_numpy()[known], shifted["bikers"].to_numpy()[known]
     )
@@ -71,7 +71,10 @@ def test_lagged_demand_per_hour_of_week_is_the_value_a_week_before(
     )
     first_week = frame["timestamp"] < winter["timestamp"].min() + WEEK
     assert frame.loc[first_week, "bikers_last_week"].isna().all()  # no earlier week: no leak
-    assert built.result.missing["bikers_last_week"] == int(first_week.sum())
+    # exactly the first hour of each of the 168 slots has nothing before it
+    firsts = ~frame.duplicated(["weekday", "hr"])
+    assert built.result.missing["bikers_last_week"] == int(firsts.sum()) == 168
+    assert frame.loc[firsts, "bikers_last_week"].isna().all()
     # demand repeats weekly: the lag is a strong but not perfect predictor (no leakage)
     corr = frame[["bikers", "bikers_last_week"]].corr().iloc[0, 1]
     assert 0.6 < corr < 0.95

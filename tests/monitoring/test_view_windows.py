@@ -221,23 +221,36 @@ def test_a_view_over_parquet_files_windows_its_rows(client: Client, tmp_path: Pa
         timestamp_column="date",
     )
     client.features.apply([station, view])
-    monitor = client.monitors.create(
-        "weather", feature_view="daily_weather", window="91d", calibrate="fixed"
-    )
+    monitors = client.monitors
+    for seasonal in (None, "month"):
+        monitor = monitors.create(
+            f"weather-{seasonal}",
+            feature_view="daily_weather",
+            window="91d",
+            calibrate="fixed",
+            seasonal=seasonal,
+            tests={"temp_max": "wasserstein"},
+        )
     assert monitor.reference is None  # files: the reference is their rows up to now
-    assert "up to 2012-12-31" in str(client.monitors.evaluator.reference_uri(monitor))
+    assert "up to 2012-12-31" in str(monitors.evaluator.reference_uri(monitor))
     later.to_parquet(folder / "2013-2015.parquet")
-    runs = drift_runs(client.monitors.run("weather"))
-    assert len(runs) == 12  # three years of 91-day windows
-    wind = [r.result.window.drift.column("wind") for r in runs]  # type: ignore[union-attr]
-    assert all(c.current_nulls > 0 and c.drift is not None for c in wind)
-    # the seasons come back each year: summer windows drift in temperature, winter ones less
-    summer = [
-        r.result.window.drift.column("temp_max").statistic  # type: ignore[union-attr]
-        for r in runs
-        if pd.Timestamp(r.result.window.start, unit="s").month in (6, 7)
-    ]
-    assert summer and all(s is not None for s in summer)
+    distances = {}
+    for seasonal in (None, "month"):
+        runs = drift_runs(monitors.run(f"weather-{seasonal}"))
+        assert len(runs) == 12  # three years of 91-day windows
+        wind = [r.result.window.drift.column("wind") for r in runs]  # type: ignore[union-attr]
+        assert all(c.drift is not None for c in wind)
+        end = pd.Timestamp(runs[-1].result.window.end, unit="s", tz="UTC")
+        assert sum(c.current_nulls for c in wind) == int(
+            later.loc[later["date"] < end, "wind"].isna().sum()
+        )
+        weather_kind = {r.result.window.drift.column("weather").kind for r in runs}  # type: ignore[union-attr]
+        assert weather_kind == {"categorical"}
+        distances[seasonal] = np.mean(
+            [r.result.window.drift.column("temp_max").statistic for r in runs]  # type: ignore[union-attr]
+        )
+    # a quarter is one season: compared with the same months of 2012 it is much closer
+    assert distances["month"] < 0.7 * distances[None]
 
 
 def test_unknown_views_and_options_that_do_not_fit_are_refused(

@@ -269,7 +269,7 @@ def fresh(**values: Any) -> WindowResult:
 def test_freshness_rules_measure_lag_age_and_how_far_behind_the_source_is() -> None:
     rules = [
         AlertRule.parse("freshness_above:lag:1h"),
-        AlertRule.parse("freshness_above:age:30m"),
+        AlertRule.parse("freshness_above:age:10m"),
         AlertRule.parse("freshness_above:behind:0"),
     ]
     states = {c.rule.metric: (c.state, c.value, c.subject) for c in evaluate_rules(rules, fresh())}
