@@ -96,7 +96,7 @@ def test_views_that_cannot_be_followed_are_refused_clearly(
     path = tmp_path / "hours.parquet"
     split_by_months(bikes, [1]).to_parquet(path)
     viewed.features.apply(hourly(str(path)))
-    with pytest.raises(ValidationError, match="reads Parquet files .* no versions to watch"):
+    with pytest.raises(ValidationError, match=r"reads Parquet files .* no versions to watch"):
         triggers.create("t", "feature_view:weekly_demand", PIPELINE)
     viewed.features.apply(hourly("dataset:bikes@1"))
     with pytest.raises(ValidationError, match="pins dataset:bikes@1"):

@@ -3,6 +3,7 @@ of its online values (SQLite and Redis online stores), on real data."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import uuid
@@ -98,7 +99,7 @@ def test_new_versions_of_the_source_are_windows_of_its_features(
     assert len(runs) == 4  # complete 28-day windows from April to July
     spans = [(r.result.window.start, r.result.window.end) for r in runs]
     assert spans[0][0] == monitor.config.reference_end
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # no gaps
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # no gaps
     stamps = summer["timestamp"].dt.tz_localize("UTC").map(pd.Timestamp.timestamp)
     for run in runs:
         window = run.result.window
@@ -185,9 +186,7 @@ def test_freshness_alerts_open_when_materialization_lags_and_resolve_after_it(
     )
 
 
-def test_the_controller_runs_a_scheduled_view_monitor(
-    winter: Client, bikes: pd.DataFrame
-) -> None:
+def test_the_controller_runs_a_scheduled_view_monitor(winter: Client, bikes: pd.DataFrame) -> None:
     winter.monitors.create(
         "scheduled", feature_view="weekly_demand", window="28d", schedule="1h", max_behind="0"
     )

@@ -69,7 +69,9 @@ def test_a_new_source_version_recomputes_the_training_set_step(
     forecasts = workspace.load_dataset("forecasts")
     january = workspace.load_dataset("bikes@1")
     seen = set(zip(january["weekday"], january["hr"], strict=True))
-    unseen = sum(slot not in seen for slot in zip(forecasts["weekday"], forecasts["hr"], strict=True))
+    unseen = sum(
+        slot not in seen for slot in zip(forecasts["weekday"], forecasts["hr"], strict=True)
+    )
     assert first.output["rows"] == len(forecasts) and first.output["missing"] == unseen
     again = fp.demand_training.run(workspace, **args)
     assert again.output == first.output and _executed(tmp_path) == ["build"]

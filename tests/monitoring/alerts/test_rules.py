@@ -263,7 +263,9 @@ def fresh(**values: Any) -> WindowResult:
         "watermark": 8_000.0,
         "source_newest": 9_500.0,
     }
-    return WindowResult("check", None, None, 0, None, freshness=FreshnessResult(**defaults | values))
+    return WindowResult(
+        "check", None, None, 0, None, freshness=FreshnessResult(**defaults | values)
+    )
 
 
 def test_freshness_rules_measure_lag_age_and_how_far_behind_the_source_is() -> None:
