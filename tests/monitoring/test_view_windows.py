@@ -19,7 +19,7 @@ from loopml.controller import Controller, FunctionLauncher
 from loopml.errors import NotFoundError, ValidationError
 from loopml.features import Entity, Feature, FeatureService, FeatureView
 from loopml.features.online.redis import RedisOnlineStore
-from loopml.monitoring.service import MonitorRun
+from loopml.monitoring.records import MonitorRun
 from loopml.samples import load_bikeshare, split_by_months
 from loopml.sdk import Client
 from tests.features.conftest import redis_server  # noqa: F401  (a fixture)
@@ -184,6 +184,8 @@ def test_freshness_alerts_open_when_materialization_lags_and_resolve_after_it(
     assert client.monitors.alerts.list(monitor="fresh", state="open")[0].rule == (
         "freshness_above:age:1d"
     )
+    report = monitors.report("fresh")  # the freshness check, in the HTML report
+    assert '<section id="freshness">' in report and "dataset:bikes@2" in report
 
 
 def test_the_controller_runs_a_scheduled_view_monitor(winter: Client, bikes: pd.DataFrame) -> None:

@@ -10,8 +10,8 @@ from rich.text import Text
 
 from loopml.cli.render import NONE, key_value_table, when
 from loopml.monitoring.definition import Monitor, format_duration, human_duration
+from loopml.monitoring.records import MonitorRun, StoredResult
 from loopml.monitoring.results import DriftResult, FreshnessResult, WindowResult
-from loopml.monitoring.service import MonitorRun, StoredResult
 
 
 def verdict(drift: bool | None, status: str = "ok") -> Text:

@@ -8,9 +8,7 @@ loses nothing, and two runners racing on one monitor record each window once.
 from __future__ import annotations
 
 import builtins
-import math
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +21,10 @@ from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.features import FeatureStore
 from loopml.governance.audit import append_event
 from loopml.governance.identity import require
-from loopml.monitoring.alerts import AlertChanges, AlertRule, AlertService, parse_rule
+from loopml.monitoring.alerts import AlertRule, AlertService, parse_rule
 from loopml.monitoring.definition import Monitor, MonitorConfig, Source, Window, parse_duration
 from loopml.monitoring.evaluate import WindowEvaluator
+from loopml.monitoring.records import MonitorRun, StoredResult, json_safe, result_status, stored
 from loopml.monitoring.report import render_report
 from loopml.monitoring.results import WindowResult
 from loopml.monitoring.view_windows import freshness_rules
@@ -36,41 +35,6 @@ from loopml.store.schema import monitor_results, monitors
 from loopml.tracking import TrackingService
 from loopml.uris import parse_dataset_ref
 from loopml.validation import check_name
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """One window's result as recorded."""
-
-    id: str
-    monitor: str
-    seq: int
-    window: WindowResult
-    status: str
-    created_at: float
-
-    @property
-    def uri(self) -> str:
-        return f"monitor:{self.monitor}#{self.seq}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "uri": self.uri,
-            "monitor": self.monitor,
-            "seq": self.seq,
-            "status": self.status,
-            "created_at": self.created_at,
-            **self.window.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """What one window of a run produced."""
-
-    result: StoredResult
-    alerts: AlertChanges
 
 
 class MonitorService:
@@ -287,7 +251,7 @@ class MonitorService:
     def _record(
         self, monitor: Monitor, cursor: float | None, window: WindowResult, now: float
     ) -> MonitorRun | None:
-        status = _status(window)
+        status = result_status(window)
         drift = window.drift
         result_id = new_id("mres")
         rules = [AlertRule.from_dict(rule) for rule in monitor.config.rules]
@@ -314,7 +278,7 @@ class MonitorService:
                         dataset_drift=None if drift is None else drift.dataset_drift,
                         drift_share=None if drift is None else drift.share,
                         rows=window.rows,
-                        summary=_json_safe(window.to_dict()),
+                        summary=json_safe(window.to_dict()),
                         created_by=self.stores.actor.name,
                         created_at=now,
                     )
@@ -380,7 +344,7 @@ class MonitorService:
                 .order_by(monitor_results.c.seq.desc())
                 .limit(limit)
             ).all()
-        return [_stored(row) for row in reversed(rows)]
+        return [stored(row) for row in reversed(rows)]
 
     def result(self, name: str, seq: int | None = None) -> StoredResult:
         """Result number `seq` of a monitor (the latest when None)."""
@@ -394,7 +358,7 @@ class MonitorService:
             raise NotFoundError(
                 f"monitor {name!r} has {which}: run it with `loopml monitor run {name}`"
             )
-        return _stored(row)
+        return stored(row)
 
     def report(self, name: str, seq: int | None = None, *, history: int = 30) -> str:
         """A self-contained HTML report of one result, with the trend of the ones before."""
@@ -410,7 +374,7 @@ class MonitorService:
                 .order_by(monitor_results.c.seq.desc())
                 .limit(history)
             ).all()
-        before = [_stored(row).window for row in reversed(rows)]
+        before = [stored(row).window for row in reversed(rows)]
         alerts = [a.to_dict() for a in self.alerts.list(monitor=name, state="open")]
         return render_report(
             chosen.window,
@@ -420,27 +384,6 @@ class MonitorService:
             history=before,
             alerts=alerts,
         )
-
-
-def _stored(row: Any) -> StoredResult:
-    return StoredResult(
-        id=row.id,
-        monitor=row.monitor,
-        seq=row.seq,
-        window=WindowResult.from_dict(row.summary),
-        status=row.status,
-        created_at=row.created_at,
-    )
-
-
-def _status(window: WindowResult) -> str:
-    if window.freshness is not None and window.drift is None:
-        return "freshness"
-    if window.rows == 0:
-        return "empty"
-    if window.drift is None:
-        return "no_drift_check"
-    return window.drift.status
 
 
 def _source(source: str | Source | None, feature_view: str | None) -> Source:
@@ -463,17 +406,6 @@ def _source(source: str | Source | None, feature_view: str | None) -> Source:
 def _next_run(monitor: Monitor, now: float) -> float | None:
     step = monitor.config.schedule_s
     return None if not step else now + step
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as None: JSON columns must hold valid JSON on every backend."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _missing(name: str) -> NotFoundError:
