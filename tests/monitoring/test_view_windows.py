@@ -290,3 +290,22 @@ def test_unknown_views_and_options_that_do_not_fit_are_refused(
     with pytest.raises(ValidationError, match="has no rows"):
         monitors.create("m", feature_view="weekly_demand")
     assert monitors.list() == []
+
+
+def test_a_feature_expression_failing_on_new_rows_is_a_clear_error(
+    winter: Client, bikes: pd.DataFrame
+) -> None:
+    slot = Entity("hour_of_week", ["weekday", "hr"])
+    broken = FeatureView(
+        "weather_code",
+        slot,
+        "dataset:bikes",
+        [Feature("code", "float64", "CAST(weathersit AS DOUBLE)")],  # the values are words
+        timestamp_column="timestamp",
+    )
+    winter.features.apply([slot, broken])
+    winter.monitors.create("codes", feature_view="weather_code", window="28d")
+    winter.log_dataset("bikes", split_by_months(bikes, range(1, 7)), time_column="timestamp")
+    with pytest.raises(ValidationError, match="cannot read feature view 'weather_code'"):
+        winter.monitors.run("codes")
+    assert winter.monitors.results("codes") == []  # nothing half-recorded

@@ -116,9 +116,15 @@ class ViewMonitors:
         return ViewReference(f"{name}:{rows.source.key}:{end!r}", label, None, end)
 
     def columns(self, config: MonitorConfig, view_name: str) -> list[str]:
-        if config.columns is not None:
-            return list(config.columns)
         view = self.features.registry.view(view_name)
+        if config.columns is not None:
+            gone = [c for c in config.columns if c not in view.feature_names]
+            if gone:
+                raise ValidationError(
+                    f"feature view {view_name!r} has no features {gone} any more (it has "
+                    f"{view.feature_names}): redefine the monitor with --replace"
+                )
+            return list(config.columns)
         found = [f.name for f in view.features if f.dtype in MEASURED]
         if not found:
             raise ValidationError(
@@ -132,6 +138,17 @@ class ViewMonitors:
         reference = self.reference(monitor)
         rows = self.features.rows(monitor.source.feature_view or "")
         after = monitor.cursor if monitor.cursor is not None else reference.end
+        try:
+            return self._plan(monitor, rows, after, partial=partial, limit=limit)
+        except duckdb.Error as exc:
+            raise ValidationError(
+                f"monitor {monitor.name!r} cannot read feature view {rows.view.name!r} "
+                f"({rows.source.uri}): {exc}"
+            ) from exc
+
+    def _plan(
+        self, monitor: Monitor, rows: ViewRows, after: float, *, partial: bool, limit: int
+    ) -> list[Span]:
         with duckdb.connect() as conn:
             # The window planner reads a `predictions` relation of (time, shadow): here the
             # view's event times, none of them shadow traffic.
@@ -157,6 +174,24 @@ class ViewMonitors:
             else self.features.rows(name, dataset=reference.dataset)
         )
         columns = self.columns(monitor.config, rows.view.name)
+        try:
+            return self._evaluate(monitor, span, options, reference, rows, ref_rows, columns)
+        except duckdb.Error as exc:  # e.g. a feature expression that fails on new rows
+            raise ValidationError(
+                f"monitor {monitor.name!r} cannot read feature view {name!r} "
+                f"({rows.source.uri}): {exc}"
+            ) from exc
+
+    def _evaluate(
+        self,
+        monitor: Monitor,
+        span: Span,
+        options: DriftOptions,
+        reference: ViewReference,
+        rows: ViewRows,
+        ref_rows: ViewRows,
+        columns: list[str],
+    ) -> WindowResult:
         picked = ", ".join([*columns, EVENT_TIME])
         with duckdb.connect() as conn:
             ref = conn.sql(
