@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import duckdb
 
-from loopml.data import DatasetService, DatasetVersion
 from loopml.errors import ValidationError
 from loopml.features.definitions import FeatureView
 from loopml.features.sources import (
@@ -77,9 +76,3 @@ def followed_dataset(view: FeatureView) -> DatasetRef:
             f"it: define it on 'dataset:{ref.name}' to follow the newest version"
         )
     return ref
-
-
-def dataset_source(datasets: DatasetService, version: DatasetVersion) -> SourceFiles:
-    """One dataset version as a view's source (e.g. a monitor's reference)."""
-    paths = tuple(str(p) for p in datasets.local_files(version))
-    return SourceFiles(version.uri, paths, version.format, version.content_hash, version)

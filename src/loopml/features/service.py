@@ -34,9 +34,14 @@ from loopml.features.offline import (
 )
 from loopml.features.online import OnlineStore, ViewLayout, open_online_store
 from loopml.features.registry import Change, FeatureRegistry
-from loopml.features.rows import ViewRows, dataset_source
+from loopml.features.rows import ViewRows
 from loopml.features.selection import Selection, select_features
-from loopml.features.sources import SourceFiles, resolve_source, source_columns
+from loopml.features.sources import (
+    SourceFiles,
+    dataset_source,
+    resolve_source,
+    source_columns,
+)
 from loopml.features.training import TrainingSet, training_set
 from loopml.governance import append_event
 from loopml.store import Stores
