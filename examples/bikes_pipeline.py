@@ -1,8 +1,9 @@
-"""The demo's retraining pipeline: the newest labelled bike data → a small sweep → the gate.
+"""The demo's retraining pipeline: the newest labelled bike data → a small sweep → the gate;
+and what keeps its online features current.
 
-The controller launches it by import path (`bikes_pipeline:retrain`) when the monitor's
-accuracy alert opens. Each step is cached: a second launch on the same data reuses every
-result.
+The controller launches `bikes_pipeline:retrain` by import path when the monitor's accuracy
+alert opens (each step is cached: a second launch on the same data reuses every result), and
+`bikes_pipeline:refresh_features` when the feature view's source gets a new version.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ def retrain(dataset: str = "bikes", holdout: str = "bikes-recent") -> Any:
     return validation_gate(
         ranked[0]["output"], model=MODEL, dataset=holdout, target=TARGET, metric="rmse"
     )
+
+
+def refresh_features(view: str, client: Any) -> dict[str, Any]:
+    """Materialize `view` from the newest version of its source (a plain function: the
+    controller passes its client)."""
+    [run] = client.features.materialize([view])
+    return {"view": view, "entities": run.entities, "source": run.source}
 
 
 def _scores(truth: pd.Series, predicted: np.ndarray[Any, Any]) -> dict[str, float]:

@@ -1,12 +1,14 @@
-"""loopml in a minute, the whole loop: version data, track a sweep, approve and deploy the
-best, monitor it, and let drift retrain, gate, canary and promote its successor.
+"""loopml in a minute, the whole loop: version data, define features, track a sweep, approve
+and deploy the best, monitor it, and let drift retrain, gate, canary and promote its
+successor while a trigger keeps the online features on the newest data.
 
 Run it with `make demo`. Everything lands in ./demo-workspace (or `--workspace DIR`),
 recreated on every run, and nothing touches the network: the data are the Bike Sharing hours
 bundled with loopml. The story does not depend on the machine's speed: the canary's steps
 are held for a number of requests, not seconds, and live traffic is replayed until the
 rollout decides. The demo checks its own end state — the rollout promoted, `champion` is
-what the deployment serves — and exits with status 1 when it is not so.
+what the deployment serves, the online features come from the newest data — and exits with
+status 1 when it is not so.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import loopml
 import loopml.sklearn
 from loopml.config import init_workspace
 from loopml.controller import Controller
+from loopml.features import Entity, Feature, FeatureService, FeatureView
 from loopml.governance import verify_chain
 from loopml.pipelines.queries import list_pipeline_runs
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
@@ -177,6 +180,64 @@ def show_diff(winter: loopml.DatasetVersion, spring: loopml.DatasetVersion) -> N
         )
     console.print(table)
     console.print(f"  schema changed: {diff.schema_changed}")
+
+
+FEATURE_VIEW = "weekly_demand"
+FEATURE_SERVICE = "weekly-demand"
+FEATURE_MONITOR = "bikes-features"
+
+
+def feature_store(client: loopml.Client, bikes: pd.DataFrame) -> None:
+    """Demand at the same hour of the week, one week earlier: defined once over dataset
+    'bikes', joined point-in-time into a training set, materialized for serving, and
+    watched by a monitor (data and freshness) and a trigger (new versions of its source)."""
+    slot = Entity("hour_of_week", ["weekday", "hr"])
+    view = FeatureView(
+        FEATURE_VIEW,
+        slot,
+        "dataset:bikes",  # follows the newest version
+        [
+            Feature("bikers_last_week", "float64", "bikers"),
+            Feature("temp_last_week", "float64", "temp"),
+        ],
+        timestamp_column="timestamp",
+    )
+    client.features.apply([slot, view, FeatureService(FEATURE_SERVICE, [f"{FEATURE_VIEW}:*"])])
+    spring = split_by_months(bikes, [4, 5, 6])
+    asked = spring[["weekday", "hr", "timestamp", TARGET]].assign(
+        event_timestamp=spring["timestamp"] - pd.Timedelta(hours=1)  # asked an hour ahead
+    )
+    built = loopml.training_set(FEATURE_SERVICE, asked)
+    lagged = built.frame[[TARGET, "bikers_last_week"]].corr().iloc[0, 1]
+    [run] = client.features.materialize([FEATURE_VIEW])
+    online = client.get_online_features([{"weekday": 1, "hr": 8}], FEATURE_SERVICE)
+    client.monitors.create(
+        FEATURE_MONITOR,
+        feature_view=FEATURE_VIEW,
+        window="14d",
+        rules=["dataset_drift"],
+        max_behind="1h",
+        schedule="1h",
+        calibrate="fixed",
+    )
+    client.triggers.create(
+        "refresh-features",
+        f"feature_view:{FEATURE_VIEW}",
+        "bikes_pipeline:refresh_features",
+        params={"view": "{trigger.feature_view}"},
+    )
+    console.print(
+        f"  view {FEATURE_VIEW} over dataset:bikes, keyed by (weekday, hr): the same hour "
+        "one week earlier\n"
+        f"  training set {built.uri}: {built.result.rows:,} spring hours asked an hour ahead, "
+        f"{built.result.missing['bikers_last_week']} without a week before; "
+        f"corr(bikers, bikers_last_week) = {lagged:.2f}\n"
+        f"  online: {run.entities} hour-of-week slots from {run.source}; Monday 8:00 → "
+        f"{online['bikers_last_week'][0]:.0f} bikers last week\n"
+        f"  monitor {FEATURE_MONITOR}: drift per 14 days and freshness (alert when the "
+        f"source is > 1 h ahead of the online values); trigger refresh-features materializes "
+        "each new version of the source"
+    )
 
 
 @dataclass(frozen=True)
@@ -561,10 +622,23 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
     with console.status("controller: one reconcile pass (trigger → pipeline → gate → rollout)"):
         report = Controller(client, owner="demo-controller").reconcile_once()
     for event in report.recorded:
-        console.print(f"  controller: trigger {event.trigger} fired once for alert {event.cause}")
+        cause = event.cause_info.get("dataset") if event.cause_info.get("dataset") else "alert"
+        console.print(
+            f"  controller: trigger {event.trigger} fired once for "
+            + (f"{cause} (new version of the view's source)" if cause != "alert" else "")
+            + (f"alert {event.cause}" if cause == "alert" else "")
+        )
+    features_report(client)
     request_id = None
     for event in report.finished:
         outcome = event.outcome or {}
+        if event.trigger == "refresh-features":
+            done = outcome.get("outputs") or {}
+            console.print(
+                f"  refresh-features {event.state}: {done.get('entities')} slots materialized "
+                f"from {done.get('source')}"
+            )
+            continue
         [summary] = [
             r
             for r in list_pipeline_runs(client.stores, "bikes-retrain")
@@ -592,6 +666,27 @@ def new_data_and_retrain(client: loopml.Client, bikes: pd.DataFrame) -> str | No
         f"deployment:{DEPLOYMENT}, {rollout.stable} keeps the rest"
     )
     return request_id
+
+
+def features_report(client: loopml.Client) -> None:
+    """What the scheduled feature monitor saw in the reconcile pass: July's windows against
+    spring, and the online values falling behind the new version until it is materialized."""
+    results = client.monitors.results(FEATURE_MONITOR)
+    windows = [r for r in results if r.window.drift is not None]
+    drifted = [
+        f"{r.window.label[:10]}: {len(r.window.drift.drifted)}/{len(r.window.drift.tested)}"
+        for r in windows
+        if r.window.drift is not None
+    ]
+    opened = [
+        a for a in client.monitors.alerts.list(monitor=FEATURE_MONITOR) if a.rule.startswith("fr")
+    ]
+    console.print(
+        f"  monitor {FEATURE_MONITOR}: {len(windows)} new 14-day windows of the view "
+        f"(features drifted {', '.join(drifted) or 'none'})"
+    )
+    for alert in opened:
+        console.print(f"  [red]alert[/] {alert.rule}: {alert.message}")
 
 
 CANARY_MONTHS = (9, 10, 11, 12)  # live traffic for the canary, hour by hour, in order
@@ -695,6 +790,13 @@ def end_state_problems(client: loopml.Client) -> list[str]:
         problems.append(f"the promoted candidate is {rollout.candidate}, champion {champion.uri}")
     if deployment.shadows:
         problems.append(f"deployment:{DEPLOYMENT} still mirrors traffic: {routes_text(client)}")
+    newest = client.datasets.get("bikes").uri
+    done = [r for r in client.features.runs(FEATURE_VIEW) if r.status == "done"]
+    if not done or done[0].source != newest:
+        problems.append(
+            f"the online features of {FEATURE_VIEW} come from "
+            f"{done[0].source if done else 'nowhere'}, not from the newest {newest}"
+        )
     return problems
 
 
@@ -766,8 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     console.print(
         Panel.fit(
-            "[bold]loopml demo[/]: version data → train and track → approve → deploy → "
-            "monitor → alert\n→ retrain → gate → canary with SLOs → promote: the whole loop\n"
+            "[bold]loopml demo[/]: version data → features → train and track → approve → "
+            "deploy → monitor\n→ alert → retrain → gate → canary with SLOs → promote: the "
+            "whole loop\n"
             "[dim]Capital Bikeshare, Washington D.C., hourly rentals 2011 (UCI, CC BY 4.0)[/]",
             border_style="cyan",
         )
@@ -788,28 +891,31 @@ def main(argv: list[str] | None = None) -> int:
     step(3, "What changed between the versions")
     show_diff(winter, spring)
 
-    step(4, f"Train a sweep of {len(CANDIDATES)} models on winter, one tracked run each")
+    step(4, "Features: demand at the same hour last week, point-in-time and online")
+    feature_store(client, bikes)
+
+    step(5, f"Train a sweep of {len(CANDIDATES)} models on winter, one tracked run each")
     split = sweep(winter)
 
-    step(5, "Pick the best run by validation R²")
+    step(6, "Pick the best run by validation R²")
     best = leaderboard(client)
 
-    step(6, "Register the best model and promote it to champion under a policy")
+    step(7, "Register the best model and promote it to champion under a policy")
     register_and_approve(client, best, holdout_dataset(split, winter))
 
-    step(7, "Deploy the champion and put a monitor on it")
+    step(8, "Deploy the champion and put a monitor on it")
     deploy_and_monitor(client)
 
-    step(8, "Replay April-August through the REST endpoint, with feedback")
+    step(9, "Replay April-August through the REST endpoint, with feedback")
     replay_months(client, bikes)
 
-    step(9, "The monitor finds the summer drift and the drop in accuracy")
+    step(10, "The monitor finds the summer drift and the drop in accuracy")
     monitor_report(client, best)
 
-    step(10, "New labelled data; the alert's trigger retrains, gates and starts a canary")
+    step(11, "New labelled data; triggers refresh the features and retrain, gate, canary")
     request_id = new_data_and_retrain(client, bikes)
 
-    step(11, "Canary 10 % → 50 % → 100 % on live autumn traffic, SLOs checked, promoted")
+    step(12, "Canary 10 % → 50 % → 100 % on live autumn traffic, SLOs checked, promoted")
     outcome = canary(client, bikes, request_id)
 
     problems = end_state_problems(client)
@@ -823,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
         "problems": problems,
     }
     if not problems:
-        step(12, "The loop is closed")
+        step(13, "The loop is closed")
         where_things_are(client, started)
     client.close()
     loopml.set_client(None)
@@ -846,6 +952,7 @@ def main(argv: list[str] | None = None) -> int:
         Panel.fit(
             f"Done in {result['seconds']:.1f} s. Workspace: [bold]{WORKSPACE}[/]\n"
             f"Try: [bold]loopml -w {ws} monitor show bikes-health[/]\n"
+            f"     [bold]loopml -w {ws} monitor show {FEATURE_MONITOR}[/]\n"
             f"     [bold]loopml -w {ws} rollout status[/]\n"
             f"     [bold]loopml -w {ws} trigger events[/]\n"
             f"     [bold]loopml -w {ws} models lineage model:{MODEL}@champion[/]",

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         set_client,
         set_tag,
         start_run,
+        training_set,
     )
     from loopml.tracking import (
         MetricPoint,
@@ -80,6 +81,7 @@ _LAZY = {
     "set_client": "loopml.sdk.fluent",
     "set_tag": "loopml.sdk.fluent",
     "start_run": "loopml.sdk.fluent",
+    "training_set": "loopml.sdk.fluent",
     "MetricPoint": "loopml.tracking",
     "Run": "loopml.tracking",
     "RunList": "loopml.tracking",
@@ -136,4 +138,5 @@ __all__ = [
     "set_tag",
     "start_run",
     "step",
+    "training_set",
 ]

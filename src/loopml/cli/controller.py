@@ -112,6 +112,8 @@ def _rollout(deployment: str | None, plan: str | None) -> dict[str, Any] | None:
         "bikes.train:retrain --rollout-deployment bikes-api "
         "--rollout-plan '{\"steps\": [10, 100]}'",
         "loopml trigger create nightly cron:'0 2 * * *' --pipeline bikes.train:retrain",
+        "loopml trigger create refresh feature_view:weekly_demand --pipeline "
+        "bikes.features:refresh --param data='{trigger.dataset}'",
         "loopml trigger create on-drift alert:bikes-drift --pipeline bikes.train:retrain "
         "--requires-new-data bikes --param data='{trigger.new_data}'",
     ),
@@ -122,7 +124,8 @@ def create(
     on: Annotated[
         str,
         typer.Argument(
-            help="dataset:NAME, alert:MONITOR[:RULE], schedule:DURATION or cron:'EXPR'.",
+            help="dataset:NAME, alert:MONITOR[:RULE], schedule:DURATION, cron:'EXPR' or "
+            "feature_view:VIEW (a new version of the dataset the view reads).",
             metavar="ON",
         ),
     ],

@@ -64,25 +64,65 @@ def _thresholds(values: list[str] | None) -> dict[str, float]:
         "loopml monitor create bikes-drift deployment:bikes-api --window '720 rows' "
         "--alert dataset_drift --alert column_drift:temp --alert metric_below:r2:0.6",
         "loopml monitor create nightly dataset:bikes --reference dataset:bikes@1 --schedule 1d",
+        "loopml monitor create demand-features --feature-view weekly_demand --window 7d "
+        "--alert dataset_drift --max-behind 1h --max-age 1d --schedule 15m",
     ),
 )
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
     source: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="deployment:NAME (its prediction log) or dataset:NAME (each new "
-            "version is a window).",
-            metavar="SOURCE",
+            help="deployment:NAME (its prediction log), dataset:NAME (each new "
+            "version is a window) or feature_view:NAME (windows of the view's rows by event "
+            "time, and the freshness of its online values).",
+            metavar="[SOURCE]",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    feature_view: Annotated[
+        str | None,
+        typer.Option(
+            "--feature-view",
+            help="Watch this feature view (the same as SOURCE feature_view:NAME).",
+            metavar="VIEW",
+            show_default=False,
+        ),
+    ] = None,
+    max_lag: Annotated[
+        str | None,
+        typer.Option(
+            "--max-lag",
+            help="Feature views: alert when the newest online value is older than this (e.g. 2h).",
+            show_default=False,
+        ),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age",
+            help="Feature views: alert when the last materialization ended longer ago than "
+            "this (e.g. 1d).",
+            show_default=False,
+        ),
+    ] = None,
+    max_behind: Annotated[
+        str | None,
+        typer.Option(
+            "--max-behind",
+            help="Feature views: alert when the source holds data newer than the online "
+            "values by more than this (e.g. 1h; 0 for any).",
+            show_default=False,
+        ),
+    ] = None,
     reference: Annotated[
         str | None,
         typer.Option(
             "--reference",
             help="dataset:NAME@VERSION to compare with (default: the "
-            "deployed model's training data, through lineage).",
+            "deployed model's training data, through lineage; for a feature view, its "
+            "source's version now).",
             show_default=False,
         ),
     ] = None,
@@ -163,7 +203,8 @@ def create(
             "--alert",
             help="A rule: dataset_drift, column_drift:COLUMN, label_drift, "
             "metric_below:METRIC:VALUE, metric_above:METRIC:VALUE, "
-            "latency_above:p99:MS, error_rate_above:SHARE. Repeatable.",
+            "latency_above:p99:MS, error_rate_above:SHARE, "
+            "freshness_above:lag|age|behind:DURATION. Repeatable.",
             show_default=False,
         ),
     ] = None,
@@ -229,6 +270,10 @@ def create(
     monitor = client_of(ctx).monitors.create(
         name,
         source,
+        feature_view=feature_view,
+        max_lag=max_lag,
+        max_age=max_age,
+        max_behind=max_behind,
         reference=reference,
         columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
         window=window,
@@ -392,7 +437,10 @@ def show(
             )
         )
         out.print(columns_table(window))
-    out.print(f"performance: {performance_text(window)}")
+    if window.freshness is not None:
+        out.print(f"freshness: {performance_text(window)}")
+    else:
+        out.print(f"performance: {performance_text(window)}")
     if window.latency:
         out.print(latency_table(window))
     if opened:

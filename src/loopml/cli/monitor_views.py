@@ -9,9 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from loopml.cli.render import NONE, key_value_table, when
-from loopml.monitoring.definition import Monitor, format_duration
-from loopml.monitoring.results import DriftResult, WindowResult
-from loopml.monitoring.service import MonitorRun, StoredResult
+from loopml.monitoring.definition import Monitor, format_duration, human_duration
+from loopml.monitoring.records import MonitorRun, StoredResult
+from loopml.monitoring.results import DriftResult, FreshnessResult, WindowResult
 
 
 def verdict(drift: bool | None, status: str = "ok") -> Text:
@@ -30,13 +30,26 @@ def _number(value: float | None, digits: int = 4) -> str:
 def monitor_info(monitor: Monitor, reference: str | None) -> Table:
     config = monitor.config
     rules = ", ".join(str(rule.get("name") or rule.get("kind")) for rule in config.rules)
+    view = monitor.source.feature_view is not None
+    if view:
+        shown_reference = f"{reference or NONE} (through the view)"
+        columns = ", ".join(config.columns) if config.columns else "the view's features"
+        cursor = when(monitor.cursor or config.reference_end)
+    else:
+        shown_reference = monitor.reference or f"{reference or NONE} (training data, lineage)"
+        columns = ", ".join(config.columns) if config.columns else "the model's inputs"
+        cursor = (
+            when(monitor.cursor)
+            if monitor.source.deployment
+            else (f"version {int(monitor.cursor)}" if monitor.cursor else NONE)
+        )
     return key_value_table(
         None,
         [
             ("monitor", Text(monitor.name, style="bold")),
             ("source", str(monitor.source)),
-            ("reference", monitor.reference or f"{reference or NONE} (training data, lineage)"),
-            ("columns", ", ".join(config.columns) if config.columns else "the model's inputs"),
+            ("reference", shown_reference),
+            ("columns", columns),
             ("window", str(config.window)),
             ("time basis", config.time_basis if monitor.source.deployment else NONE),
             (
@@ -52,12 +65,7 @@ def monitor_info(monitor: Monitor, reference: str | None) -> Table:
             ("drift share", f"≥ {config.drift_share:g} of tested columns"),
             ("alert rules", rules or NONE),
             ("sinks", ", ".join(["store", *config.sinks])),
-            (
-                "processed up to",
-                when(monitor.cursor)
-                if monitor.source.deployment
-                else (f"version {int(monitor.cursor)}" if monitor.cursor else NONE),
-            ),
+            ("processed up to", cursor),
             ("created", f"{when(monitor.created_at)} by {monitor.created_by}"),
         ],
     )
@@ -141,7 +149,26 @@ def _drifted(drift: DriftResult) -> str:
     return text + (f" + {', '.join(predicted)}" if predicted else "")
 
 
+def freshness_text(fresh: FreshnessResult) -> str:
+    """`behind 92.0 d, lag 5.4 y, materialized 3 min ago from dataset:bikes@2`."""
+    if fresh.materialized_at is None:
+        return f"{fresh.view}: never materialized" + (
+            f" (last run {fresh.last_status})" if fresh.last_status else ""
+        )
+    parts = [
+        f"{name} {human_duration(value)}"
+        for name, value in (("behind", fresh.behind_s), ("lag", fresh.lag_s), ("age", fresh.age_s))
+        if value is not None
+    ]
+    source = f" from {fresh.materialized_from}" if fresh.materialized_from else ""
+    now = f" (source now {fresh.source_now})" if fresh.source_now != fresh.materialized_from else ""
+    failed = f"; last run {fresh.last_status}" if fresh.last_status not in (None, "done") else ""
+    return f"{fresh.view}: {', '.join(parts)}; materialized{source}{now}{failed}"
+
+
 def performance_text(window: WindowResult) -> str:
+    if window.freshness is not None:
+        return freshness_text(window.freshness)
     perf = window.performance
     if perf is None:
         return NONE

@@ -1,4 +1,5 @@
-"""Finding a trigger's new causes: dataset versions, opened alerts, schedule slots.
+"""Finding a trigger's new causes: dataset versions, opened alerts, schedule slots, new
+versions of the dataset a feature view reads.
 
 Each cause has a `key` (unique per trigger: the dataset version's id, the alert's id, the
 slot as UTC text) and a `position` on the trigger's cursor (the version number, the alert's
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from loopml.controller.schedules import latest_cron_slot, latest_interval_slot, slot_label
 from loopml.controller.trigger_records import Trigger, TriggerSource
+from loopml.controller.view_sources import latest_version
 from loopml.store.schema import alerts, dataset_versions
 
 
@@ -30,7 +32,7 @@ class Cause:
 def new_causes(conn: Connection, trigger: Trigger, now: float) -> list[Cause]:
     """The trigger's causes past its cursor, oldest first."""
     source = trigger.source
-    if source.kind == "dataset":
+    if source.kind in ("dataset", "feature_view"):
         return _dataset_causes(conn, source, trigger.cursor)
     if source.kind == "alert":
         return _alert_causes(conn, source, trigger.cursor)
@@ -39,13 +41,8 @@ def new_causes(conn: Connection, trigger: Trigger, now: float) -> list[Cause]:
 
 def starting_cursor(conn: Connection, source: TriggerSource, now: float) -> float:
     """Where a trigger starts watching: causes that exist already do not fire."""
-    if source.kind == "dataset":
-        latest = conn.execute(
-            select(func.max(dataset_versions.c.version)).where(
-                dataset_versions.c.name == source.dataset
-            )
-        ).scalar()
-        return float(latest or 0)
+    if source.kind in ("dataset", "feature_view"):
+        return float(latest_version(conn, source.dataset or ""))
     return now
 
 
@@ -60,6 +57,7 @@ def _dataset_causes(conn: Connection, source: TriggerSource, cursor: float) -> l
             key=row.id,
             position=float(row.version),
             info={
+                **({"feature_view": source.feature_view} if source.feature_view else {}),
                 "dataset": f"dataset:{source.dataset}@{row.version}",
                 "dataset_name": source.dataset,
                 "dataset_id": row.id,

@@ -19,7 +19,7 @@ from loopml.monitoring.definition import parse_duration
 from loopml.rollouts import RolloutPlan
 from loopml.validation import check_name
 
-KINDS = ("dataset", "alert", "schedule")
+KINDS = ("dataset", "alert", "schedule", "feature_view")
 
 PENDING = "pending"
 RUNNING = "running"
@@ -42,6 +42,7 @@ CAUSE_KEYS = {
     "dataset": ("dataset", "dataset_name", "dataset_id", "version"),
     "alert": ("alert", "monitor", "rule", "subject", "severity", "opened_at"),
     "schedule": ("slot", "slot_time"),
+    "feature_view": ("feature_view", "dataset", "dataset_name", "dataset_id", "version"),
 }
 COMMON_KEYS = ("kind", "trigger", "event", "cause")
 #: Keys added to the cause once the new data a trigger waited for has arrived.
@@ -58,9 +59,11 @@ _PARAM_NAME = re.compile(r"^[A-Za-z_]\w*$")
 @dataclass(frozen=True)
 class TriggerSource:
     """The parsed `on` of a trigger: `dataset:NAME`, `alert:MONITOR[:RULE]`,
-    `schedule:DURATION` or `cron:EXPRESSION`."""
+    `schedule:DURATION`, `cron:EXPRESSION` or `feature_view:VIEW` (a new version of the
+    dataset the view reads; `dataset` records which one that is)."""
 
     kind: str
+    feature_view: str | None = None
     dataset: str | None = None
     monitor: str | None = None
     rule: str | None = None
@@ -73,7 +76,7 @@ class TriggerSource:
         if not isinstance(on, str) or ":" not in on:
             raise ValidationError(
                 f"trigger source {on!r} is invalid: use dataset:NAME, alert:MONITOR[:RULE], "
-                "schedule:1h or cron:'0 * * * *'"
+                "schedule:1h or cron:'0 * * * *' (or feature_view:VIEW)"
             )
         prefix, _, rest = on.strip().partition(":")
         rest = rest.strip()
@@ -86,9 +89,11 @@ class TriggerSource:
             return cls("schedule", every_s=check_interval(parse_duration(rest, "schedule")))
         if prefix == "cron":
             return cls("schedule", cron=check_cron(rest.strip("'\"")))
+        if prefix in ("feature_view", "view"):
+            return cls("feature_view", feature_view=check_name("feature view", rest))
         raise ValidationError(
             f"trigger source {on!r} has an unknown kind {prefix!r}: use dataset:NAME, "
-            "alert:MONITOR[:RULE], schedule:1h or cron:'0 * * * *'"
+            "alert:MONITOR[:RULE], schedule:1h or cron:'0 * * * *' (or feature_view:VIEW)"
         )
 
     @classmethod
@@ -112,6 +117,8 @@ class TriggerSource:
     def __str__(self) -> str:
         if self.kind == "dataset":
             return f"dataset:{self.dataset}"
+        if self.kind == "feature_view":
+            return f"feature_view:{self.feature_view}"
         if self.kind == "alert":
             return f"alert:{self.monitor}" + (f":{self.rule}" if self.rule else "")
         if self.cron is not None:

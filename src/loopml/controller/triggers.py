@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import time
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -36,6 +37,7 @@ from loopml.controller.trigger_records import (
     check_params,
     check_pipeline_reference,
 )
+from loopml.controller.view_sources import latest_version, view_dataset, watched_dataset
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.pipelines.catalog import PipelineCatalog
@@ -92,6 +94,8 @@ class TriggerService:
         try:
             with self.engine.begin() as conn:
                 self._check_references(conn, source, spec)
+                if source.kind == "feature_view":
+                    source = replace(source, dataset=view_dataset(conn, source.feature_view or ""))
                 if self._row(conn, name) is not None:
                     raise _exists(name)
                 cursor = starting_cursor(conn, source, now)
@@ -265,12 +269,39 @@ class TriggerService:
             if row is None or not row.enabled:
                 return recorded
             trigger = Trigger.from_row(row)
+            if trigger.kind == "feature_view":
+                trigger = self._follow_view(conn, trigger)
+                if trigger.source.dataset is None:
+                    return recorded
             causes = new_causes(conn, trigger, now)
             if causes:
                 recorded += self._record_causes(conn, trigger, causes, now)
             if trigger.source.requires_new_data is not None:
                 release_waiting(conn, trigger, self.stores.actor)
         return recorded
+
+    def _follow_view(self, conn: Connection, trigger: Trigger) -> Trigger:
+        """The trigger, retargeted when its view now reads another dataset: it then fires
+        once for that dataset's newest version (the view's data changed), then for later
+        ones. A view that cannot be followed any more gives a trigger without a dataset."""
+        dataset = watched_dataset(conn, trigger.source.feature_view or "")
+        if dataset is None or dataset == trigger.source.dataset:
+            return replace(trigger, source=replace(trigger.source, dataset=dataset))
+        cursor = float(max(latest_version(conn, dataset) - 1, 0))
+        source = replace(trigger.source, dataset=dataset)
+        conn.execute(
+            update(triggers)
+            .where(triggers.c.name == trigger.name)
+            .values(source=source.to_dict(), cursor=cursor)
+        )
+        append_event(
+            conn,
+            self.stores.actor,
+            "trigger.retarget",
+            trigger.uri,
+            {"feature_view": source.feature_view, "from": trigger.source.dataset, "to": dataset},
+        )
+        return replace(trigger, source=source, cursor=cursor)
 
     def _record_causes(
         self, conn: Connection, trigger: Trigger, causes: builtins.list[Cause], now: float

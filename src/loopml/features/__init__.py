@@ -11,7 +11,9 @@ from loopml.features.loader import load_definitions
 from loopml.features.materialize import MaterializationRun
 from loopml.features.offline import HistoricalFeatures
 from loopml.features.registry import Change
+from loopml.features.rows import ViewRows
 from loopml.features.service import FeatureStore, Freshness
+from loopml.features.training import TrainingSet
 
 __all__ = [
     "Change",
@@ -24,5 +26,7 @@ __all__ = [
     "HistoricalFeatures",
     "MaterializationRun",
     "OnDemandFeatureView",
+    "TrainingSet",
+    "ViewRows",
     "load_definitions",
 ]

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.features.definitions import (
+    FeatureService,
     FeatureView,
     OnDemandFeatureView,
     parse_feature_ref,
 )
+from loopml.features.reads import note_definition
 from loopml.features.registry import FeatureRegistry
 
 
@@ -65,7 +67,10 @@ def select_features(registry: FeatureRegistry, features: Sequence[str] | str) ->
     service = None
     if isinstance(features, str):
         service = features.removeprefix("service:")
-        refs = tuple(registry.service(service).features)
+        stored_service = registry.get("service", service)
+        note_definition("service", service, stored_service.version)
+        assert isinstance(stored_service.definition, FeatureService)
+        refs = tuple(stored_service.definition.features)
     else:
         refs = tuple(features)
     if not refs:
@@ -121,6 +126,10 @@ def select_features(registry: FeatureRegistry, features: Sequence[str] | str) ->
         for entity in view.entities:
             keys += [k for k in registry.entity(entity).join_keys if k not in keys]
         view_selections.append(ViewSelection(view, version, tuple(keys), tuple(names)))
+    for name, (_, version) in stored_views.items():
+        note_definition("view", name, version)
+    for name, (_, version) in stored_od.items():
+        note_definition("on_demand", name, version)
     selection = Selection(
         tuple(view_selections),
         tuple(

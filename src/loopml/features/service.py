@@ -34,8 +34,15 @@ from loopml.features.offline import (
 )
 from loopml.features.online import OnlineStore, ViewLayout, open_online_store
 from loopml.features.registry import Change, FeatureRegistry
+from loopml.features.rows import ViewRows
 from loopml.features.selection import Selection, select_features
-from loopml.features.sources import SourceFiles, resolve_source, source_columns
+from loopml.features.sources import (
+    SourceFiles,
+    dataset_source,
+    resolve_source,
+    source_columns,
+)
+from loopml.features.training import TrainingSet, training_set
 from loopml.governance import append_event
 from loopml.store import Stores
 from loopml.store.schema import feature_training_sets
@@ -108,13 +115,23 @@ class FeatureStore:
         )
 
     def log_training_set(
-        self, result: HistoricalFeatures, name: str, *, description: str | None = None
+        self,
+        result: HistoricalFeatures,
+        name: str,
+        *,
+        description: str | None = None,
+        time_column: str | None = None,
+        parent: str | None = None,
     ) -> DatasetVersion:
         """Version the training set as a dataset whose lineage names every view, its version
-        and the dataset version it was read from."""
+        and the dataset version it was read from (`parent`: the entity rows' dataset)."""
         data: Any = result.table if result.table is not None else result.path
         version = self.datasets.log(
-            name, data, description=description or "training set built from feature views"
+            name,
+            data,
+            description=description or "training set built from feature views",
+            time_column=time_column,
+            parent=parent,
         )
         views = [
             {
@@ -162,6 +179,28 @@ class FeatureStore:
                     {"service": result.selection.service, "views": [v.get("view") for v in views]},
                 )
         return version
+
+    def training_set(
+        self,
+        service: str,
+        entities: EntityInput | DatasetVersion,
+        *,
+        name: str | None = None,
+        timestamp_column: str | None = None,
+        description: str | None = None,
+        memory_limit: str = "1GB",
+    ) -> TrainingSet:
+        """A feature service's training set for `entities`, logged as a dataset version
+        with lineage (see `features.training`)."""
+        return training_set(
+            self,
+            service,
+            entities,
+            name=name,
+            timestamp_column=timestamp_column,
+            description=description,
+            memory_limit=memory_limit,
+        )
 
     def training_set_lineage(self, ref: str | DatasetVersion) -> dict[str, Any] | None:
         """The views (and their dataset versions) a logged training set was built from."""
@@ -262,6 +301,27 @@ class FeatureStore:
         return self.lookup(features).get(entity_rows)
 
     # ------------------------------------------------------------------ discovery
+    def rows(self, view: str, *, dataset: str | DatasetVersion | None = None) -> ViewRows:
+        """Where `view`'s rows come from now, or from one `dataset` version instead of its
+        source (a monitor's reference); NotFoundError for an unknown view."""
+        stored = self.registry.get("view", view)
+        definition = stored.definition
+        assert isinstance(definition, FeatureView)
+        if dataset is None:
+            source = resolve_source(self.stores, definition)
+        else:
+            source = dataset_source(self.datasets, self.datasets.get(dataset))
+        return ViewRows(definition, stored.version, tuple(self._keys(definition)), source)
+
+    def source_newest(self, view: str) -> float | None:
+        """The newest event time in `view`'s source now (epoch seconds; None: no rows)."""
+        rows = self.rows(view)
+        conn = open_duckdb("256MB", 1, None)
+        try:
+            return rows.newest(conn)
+        finally:
+            conn.close()
+
     def freshness(self, view: str, now: float | None = None) -> Freshness:
         now = time.time() if now is None else now
         done = last_run(self.stores, view)

@@ -41,9 +41,7 @@ def resolve_source(stores: Stores, view: FeatureView) -> SourceFiles:
     source = view.source
     if source.startswith(DATASET_PREFIX):
         datasets = DatasetService(stores)
-        version = datasets.get(source[len(DATASET_PREFIX) :])
-        paths = tuple(str(p) for p in datasets.local_files(version))
-        return SourceFiles(version.uri, paths, version.format, version.content_hash, version)
+        return dataset_source(datasets, datasets.get(source[len(DATASET_PREFIX) :]))
     path = Path(source).expanduser()
     if path.is_dir():
         found = sorted(str(p) for p in path.rglob("*.parquet"))
@@ -58,6 +56,12 @@ def resolve_source(stores: Stores, view: FeatureView) -> SourceFiles:
         )
     stamp = "\n".join(f"{p}\t{Path(p).stat().st_size}\t{Path(p).stat().st_mtime_ns}" for p in found)
     return SourceFiles(source, tuple(found), "parquet", hash_bytes(stamp.encode()))
+
+
+def dataset_source(datasets: DatasetService, version: DatasetVersion) -> SourceFiles:
+    """One dataset version as a view's source (e.g. a monitor's reference)."""
+    paths = tuple(str(p) for p in datasets.local_files(version))
+    return SourceFiles(version.uri, paths, version.format, version.content_hash, version)
 
 
 def scan_sql(source: SourceFiles, tie_break: bool) -> str:

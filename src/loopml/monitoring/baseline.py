@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Protocol
 
 import duckdb
 import pandas as pd
 
-from loopml.data import DatasetVersion
 from loopml.errors import ValidationError
 from loopml.monitoring.definition import Monitor
 from loopml.monitoring.drift.calibration import (
@@ -26,13 +26,27 @@ from loopml.monitoring.drift.check import DriftOptions, check_drift
 from loopml.monitoring.results import DriftResult
 
 
+class ReferenceData(Protocol):
+    """What a baseline needs to know of its reference: a dataset version, or a feature
+    view's reference rows."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def time_column(self) -> str | None: ...
+
+
 class Baseline:
     """Drift of a window against a monitor's reference, with its calibration and seasons."""
 
     def __init__(self) -> None:
         self._calibrations: dict[tuple[object, ...], Calibration] = {}
 
-    def check_options(self, monitor: Monitor, reference: DatasetVersion) -> None:
+    def check_options(self, monitor: Monitor, reference: ReferenceData) -> None:
         """A seasonal monitor needs a reference with a time column."""
         if monitor.config.seasonal and not reference.time_column:
             raise ValidationError(
@@ -44,7 +58,7 @@ class Baseline:
     def drift(
         self,
         monitor: Monitor,
-        reference: DatasetVersion,
+        reference: ReferenceData,
         ref: duckdb.DuckDBPyRelation,
         current: duckdb.DuckDBPyRelation | pd.DataFrame,
         *,
@@ -90,7 +104,7 @@ class Baseline:
     def _frame(
         self,
         monitor: Monitor,
-        reference: DatasetVersion,
+        reference: ReferenceData,
         ref: duckdb.DuckDBPyRelation,
         columns: list[str],
     ) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -109,7 +123,7 @@ class Baseline:
     def _calibration(
         self,
         monitor: Monitor,
-        reference: DatasetVersion,
+        reference: ReferenceData,
         frame: pd.DataFrame,
         periods: pd.Series | None,
         rows: int,

@@ -36,6 +36,14 @@ def parse_duration(text: str | float | int, what: str) -> float:
     return seconds
 
 
+def human_duration(seconds: float) -> str:
+    """A measured duration as people read it: `45 s`, `12.5 min`, `3.2 h`, `410.1 d`."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 @dataclass(frozen=True)
 class Window:
     """Consecutive windows of the source: `rows` predictions each, or `seconds` of time."""
@@ -84,29 +92,43 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+SOURCE_FORMS = "deployment:NAME or dataset:NAME (or feature_view:NAME for a feature view)"
+
+
 @dataclass(frozen=True)
 class Source:
-    """A deployment's prediction log, or the successive versions of a dataset."""
+    """A deployment's prediction log, the successive versions of a dataset, or a feature
+    view's rows (windows of event time) and the freshness of its online values."""
 
     deployment: str | None = None
     dataset: str | None = None
+    feature_view: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.deployment is None) == (self.dataset is None):
-            raise ValidationError("a monitor watches either a deployment or a dataset")
-        check_name("deployment" if self.deployment else "dataset", self.name)
+        given = [v for v in (self.deployment, self.dataset, self.feature_view) if v is not None]
+        if len(given) != 1:
+            raise ValidationError(
+                "a monitor watches exactly one of a deployment, a dataset or a feature view"
+            )
+        check_name(self.kind.replace("_", " "), self.name)
+
+    @property
+    def kind(self) -> str:
+        if self.deployment is not None:
+            return "deployment"
+        return "dataset" if self.dataset is not None else "feature_view"
 
     @property
     def name(self) -> str:
-        return self.deployment or self.dataset or ""
+        return self.deployment or self.dataset or self.feature_view or ""
 
     @classmethod
     def parse(cls, text: str | Source) -> Source:
-        """`deployment:NAME` (or just NAME) or `dataset:NAME`."""
+        """`deployment:NAME` (or just NAME), `dataset:NAME` or `feature_view:NAME`."""
         if isinstance(text, Source):
             return text
         if not isinstance(text, str) or not text.strip():
-            raise ValidationError("monitor source must be deployment:NAME or dataset:NAME")
+            raise ValidationError(f"monitor source must be {SOURCE_FORMS}")
         kind, _, name = text.strip().partition(":")
         if not name:
             return cls(deployment=kind)
@@ -114,13 +136,18 @@ class Source:
             return cls(deployment=name)
         if kind == "dataset":
             return cls(dataset=name.split("@")[0])
-        raise ValidationError(f"monitor source {text!r}: write deployment:NAME or dataset:NAME")
+        if kind in ("feature_view", "view"):
+            return cls(feature_view=name)
+        raise ValidationError(f"monitor source {text!r}: write {SOURCE_FORMS}")
 
     def __str__(self) -> str:
-        return f"deployment:{self.deployment}" if self.deployment else f"dataset:{self.dataset}"
+        return f"{self.kind}:{self.name}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deployment": self.deployment, "dataset": self.dataset}
+        found = {"deployment": self.deployment, "dataset": self.dataset}
+        if self.feature_view is not None:
+            found["feature_view"] = self.feature_view
+        return found
 
 
 @dataclass(frozen=True)
@@ -147,6 +174,9 @@ class MonitorConfig:
     min_class_rows: int = 30  # labelled rows each class needs before its metrics count
     # Windows of a deployment's log cut on arrival time, or on the event time clients sent.
     time_basis: str = "arrival"
+    # feature-view sources: the reference holds rows before this event time (epoch s), and
+    # windows start there
+    reference_end: float | None = None
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -192,6 +222,7 @@ class MonitorConfig:
             "resolve_after": self.resolve_after,
             "min_class_rows": self.min_class_rows,
             "time_basis": self.time_basis,
+            "reference_end": self.reference_end,
         }
 
     @classmethod

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from loopml.data import DatasetService, DatasetVersion
 from loopml.deployments import DeploymentService
 from loopml.errors import ValidationError
+from loopml.features import FeatureStore
 from loopml.monitoring.baseline import Baseline
 from loopml.monitoring.definition import Monitor
 from loopml.monitoring.drift.check import DriftOptions, check_drift
@@ -28,6 +29,7 @@ from loopml.monitoring.reference import (
     training_dataset,
 )
 from loopml.monitoring.results import DriftResult, PerformanceResult, WindowResult
+from loopml.monitoring.view_windows import ViewMonitors
 from loopml.monitoring.windows.plan import SERVED, Span, plan_windows, span_label
 from loopml.monitoring.windows.queries import labelled_rows, latency_by_model, unseen_rows
 from loopml.prediction_log import queries
@@ -58,6 +60,7 @@ class WindowEvaluator:
         tracking: TrackingService,
         registry: RegistryService,
         deployments: DeploymentService,
+        features: FeatureStore | None = None,
     ) -> None:
         self.stores = stores
         self.datasets = datasets
@@ -67,10 +70,16 @@ class WindowEvaluator:
         self._class_cache: dict[str, list[Any] | None] = {}
         self._scored_cache: dict[tuple[str, str], pd.DataFrame | None] = {}
         self.baseline = Baseline()
+        self.views = ViewMonitors(features or FeatureStore(stores), self.baseline)
 
     # ------------------------------------------------------------------ reference
     def reference(self, monitor: Monitor) -> Reference:
         source = monitor.source
+        if source.feature_view is not None:
+            raise ValidationError(
+                f"monitor {monitor.name!r} watches a feature view: its reference is rows of "
+                "the view (see `reference_uri`), not a dataset with a model"
+            )
         if source.deployment is not None:
             model = primary_version(self.registry, self.deployments.get(source.deployment))
             if monitor.reference is not None:
@@ -83,6 +92,8 @@ class WindowEvaluator:
 
     def reference_uri(self, monitor: Monitor) -> str | None:
         try:
+            if monitor.source.feature_view is not None:
+                return self.views.reference(monitor).uri
             return self.reference(monitor).dataset.uri
         except ValidationError:
             return None
@@ -98,6 +109,10 @@ class WindowEvaluator:
 
     def check_options(self, monitor: Monitor) -> None:
         """Fail at creation, not at the first run: reference, columns and test options."""
+        if monitor.source.feature_view is not None:
+            self._options(monitor)
+            self.baseline.check_options(monitor, self.views.reference(monitor))
+            return
         reference = self.reference(monitor)
         self.columns(monitor, reference)
         self._options(monitor)
@@ -126,6 +141,9 @@ class WindowEvaluator:
         self, monitor: Monitor, now: float, *, partial: bool, limit: int
     ) -> list[PlannedWindow]:
         source = monitor.source
+        if source.feature_view is not None:
+            spans = self.views.windows(monitor, partial=partial, limit=limit)
+            return [PlannedWindow(span, None, span.end) for span in spans]
         if source.deployment is not None:
             # Rows younger than the label delay wait: their ground truth may still come.
             settled = now - monitor.config.label_delay_s
@@ -158,6 +176,8 @@ class WindowEvaluator:
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self, monitor: Monitor, planned: PlannedWindow) -> WindowResult:
+        if monitor.source.feature_view is not None and planned.span is not None:
+            return self.views.evaluate(monitor, planned.span, self._options(monitor))
         if planned.span is not None:
             return self._deployment_window(monitor, planned.span)
         assert planned.version is not None

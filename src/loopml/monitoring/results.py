@@ -140,6 +140,51 @@ class LatencyResult:
 
 
 @dataclass(frozen=True)
+class FreshnessResult:
+    """How current a feature view's online values were at one check (epoch seconds)."""
+
+    view: str
+    checked_at: float
+    materialized_at: float | None  # end of the last successful materialization
+    watermark: float | None  # newest event time online
+    source_newest: float | None  # newest event time in the view's source
+    materialized_from: str | None = None  # the source the last run read, e.g. dataset:bikes@3
+    source_now: str | None = None  # what the source resolves to now
+    last_status: str | None = None  # of the newest materialization run (e.g. failed)
+
+    @property
+    def lag_s(self) -> float | None:
+        """Since the newest event time online."""
+        return None if self.watermark is None else max(0.0, self.checked_at - self.watermark)
+
+    @property
+    def age_s(self) -> float | None:
+        """Since the last successful materialization ended."""
+        done = self.materialized_at
+        return None if done is None else max(0.0, self.checked_at - done)
+
+    @property
+    def behind_s(self) -> float | None:
+        """How much newer the source's data is than the online values (0: up to date).
+        Rows dated after the check do not count: materialization never takes them."""
+        if self.watermark is None or self.source_newest is None:
+            return None
+        return max(0.0, min(self.source_newest, self.checked_at) - self.watermark)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "lag_s": self.lag_s,
+            "age_s": self.age_s,
+            "behind_s": self.behind_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FreshnessResult:
+        return cls(**{k: v for k, v in data.items() if k not in ("lag_s", "age_s", "behind_s")})
+
+
+@dataclass(frozen=True)
 class WindowResult:
     """Everything a monitor computed for one window of its source."""
 
@@ -151,6 +196,7 @@ class WindowResult:
     performance: PerformanceResult | None = None
     latency: list[LatencyResult] = field(default_factory=list)  # all models first, then each
     unseen_rows: int = 0  # rows scored with a category the training data never held (flagged)
+    freshness: FreshnessResult | None = None  # feature-view monitors: the online values' age
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +208,7 @@ class WindowResult:
             "drift": None if self.drift is None else self.drift.to_dict(),
             "performance": None if self.performance is None else self.performance.to_dict(),
             "latency": [item.to_dict() for item in self.latency],
+            "freshness": None if self.freshness is None else self.freshness.to_dict(),
         }
 
     @classmethod
@@ -169,6 +216,7 @@ class WindowResult:
         """The inverse of `to_dict` (a stored summary back to objects)."""
         drift = data.get("drift")
         performance = data.get("performance")
+        freshness = data.get("freshness")
         return cls(
             label=data["label"],
             start=data.get("start"),
@@ -181,6 +229,7 @@ class WindowResult:
                 LatencyResult(**{k: v for k, v in item.items() if k != "error_rate"})
                 for item in data.get("latency", [])
             ],
+            freshness=None if freshness is None else FreshnessResult.from_dict(freshness),
         )
 
 

@@ -8,9 +8,8 @@ loses nothing, and two runners racing on one monitor record each window once.
 from __future__ import annotations
 
 import builtins
-import math
 import time
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -18,14 +17,17 @@ from sqlalchemy.exc import IntegrityError
 
 from loopml.data import DatasetService
 from loopml.deployments import DeploymentService
-from loopml.errors import ConflictError, NotFoundError
+from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.features import FeatureStore
 from loopml.governance.audit import append_event
 from loopml.governance.identity import require
-from loopml.monitoring.alerts import AlertChanges, AlertRule, AlertService, parse_rule
+from loopml.monitoring.alerts import AlertRule, AlertService, parse_rule
 from loopml.monitoring.definition import Monitor, MonitorConfig, Source, Window, parse_duration
 from loopml.monitoring.evaluate import WindowEvaluator
+from loopml.monitoring.records import MonitorRun, StoredResult, json_safe, result_status, stored
 from loopml.monitoring.report import render_report
 from loopml.monitoring.results import WindowResult
+from loopml.monitoring.view_windows import freshness_rules
 from loopml.registry import RegistryService
 from loopml.store import Stores
 from loopml.store.ids import new_id
@@ -35,43 +37,9 @@ from loopml.uris import parse_dataset_ref
 from loopml.validation import check_name
 
 
-@dataclass(frozen=True)
-class StoredResult:
-    """One window's result as recorded."""
-
-    id: str
-    monitor: str
-    seq: int
-    window: WindowResult
-    status: str
-    created_at: float
-
-    @property
-    def uri(self) -> str:
-        return f"monitor:{self.monitor}#{self.seq}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "uri": self.uri,
-            "monitor": self.monitor,
-            "seq": self.seq,
-            "status": self.status,
-            "created_at": self.created_at,
-            **self.window.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """What one window of a run produced."""
-
-    result: StoredResult
-    alerts: AlertChanges
-
-
 class MonitorService:
-    """Monitors over deployments' prediction logs or over successive dataset versions."""
+    """Monitors over deployments' prediction logs, successive dataset versions, or feature
+    views (their rows and the freshness of their online values)."""
 
     def __init__(
         self,
@@ -80,20 +48,24 @@ class MonitorService:
         tracking: TrackingService,
         registry: RegistryService,
         deployments: DeploymentService,
+        features: FeatureStore | None = None,
     ) -> None:
         self.stores = stores
         self.engine = stores.engine
         self.datasets = datasets
         self.deployments = deployments
         self.alerts = AlertService(stores)
-        self.evaluator = WindowEvaluator(stores, datasets, tracking, registry, deployments)
+        self.evaluator = WindowEvaluator(
+            stores, datasets, tracking, registry, deployments, features
+        )
 
     # ------------------------------------------------------------------ declare
     def create(
         self,
         name: str,
-        source: str | Source,
+        source: str | Source | None = None,
         *,
+        feature_view: str | None = None,
         reference: str | None = None,
         columns: builtins.list[str] | None = None,
         window: str | int | Window = "1000 rows",
@@ -114,18 +86,30 @@ class MonitorService:
         resolve_after: int = 2,
         min_class_rows: int = 30,
         time_basis: str = "arrival",
+        max_lag: str | float | None = None,
+        max_age: str | float | None = None,
+        max_behind: str | float | None = None,
     ) -> Monitor:
         """Declare a monitor; checked now (source, reference, options), run later.
 
         `time_basis="event"` cuts a deployment's windows on the event time its clients sent
         (the arrival time where they sent none), so replayed or backfilled traffic lands in
-        the windows of the period it describes.
+        the windows of the period it describes. `feature_view=VIEW` (or source
+        `feature_view:VIEW`) watches a feature view: drift of its rows by windows of event
+        time, and, with `max_lag` / `max_age` / `max_behind` (durations), alerts when its
+        online values grow stale.
         """
         actor = self.stores.actor
         require(actor, "write", "create monitors")
         check_name("monitor", name)
-        parsed = Source.parse(source)
+        parsed = _source(source, feature_view)
         parsed_rules = [parse_rule(rule) for rule in rules]
+        parsed_rules += freshness_rules(max_lag, max_age, max_behind)
+        if parsed.feature_view is None and any(r.kind == "freshness_above" for r in parsed_rules):
+            raise ValidationError(
+                "freshness rules (max_lag, max_age, max_behind, freshness_above) watch a "
+                "feature view's online values: declare the monitor on feature_view:NAME"
+            )
         config = MonitorConfig(
             window=Window.parse(window),
             columns=list(columns) if columns is not None else None,
@@ -149,7 +133,10 @@ class MonitorService:
             time_basis=time_basis,
         )
         self.alerts.check_sinks(config.sinks)
-        ref = self._check_source(parsed, reference, config)
+        if parsed.feature_view is not None:
+            ref, config = self.evaluator.views.prepare(parsed, reference, config)
+        else:
+            ref = self._check_source(parsed, reference, config)
         now = time.time()
         monitor = Monitor(
             name=name,
@@ -244,9 +231,22 @@ class MonitorService:
                 break
             done.append(stored)
             monitor = self.get(name)
+        if monitor.source.feature_view is not None:
+            checked = self._check_freshness(monitor, now)
+            if checked is not None:
+                done.append(checked)
         if not done:
             self._touch(monitor, now)
         return done
+
+    def _check_freshness(self, monitor: Monitor, now: float) -> MonitorRun | None:
+        """A feature-view monitor's freshness check: one result per run, cursor unmoved."""
+        freshness = self.evaluator.views.freshness(monitor, now)
+        if freshness is None:
+            return None
+        label = f"freshness at {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M:%S} UTC"
+        window = WindowResult(label, None, None, 0, None, freshness=freshness)
+        return self._record(monitor, monitor.cursor, window, now)
 
     def run_due(self, now: float | None = None) -> dict[str, builtins.list[MonitorRun]]:
         """Run every scheduled monitor whose time has come (what the controller calls)."""
@@ -259,9 +259,9 @@ class MonitorService:
         return {monitor.name: self.run(monitor.name, now=now) for monitor in due}
 
     def _record(
-        self, monitor: Monitor, cursor: float, window: WindowResult, now: float
+        self, monitor: Monitor, cursor: float | None, window: WindowResult, now: float
     ) -> MonitorRun | None:
-        status = _status(window)
+        status = result_status(window)
         drift = window.drift
         result_id = new_id("mres")
         rules = [AlertRule.from_dict(rule) for rule in monitor.config.rules]
@@ -288,7 +288,7 @@ class MonitorService:
                         dataset_drift=None if drift is None else drift.dataset_drift,
                         drift_share=None if drift is None else drift.share,
                         rows=window.rows,
-                        summary=_json_safe(window.to_dict()),
+                        summary=json_safe(window.to_dict()),
                         created_by=self.stores.actor.name,
                         created_at=now,
                     )
@@ -319,7 +319,7 @@ class MonitorService:
         stored = StoredResult(result_id, monitor.name, seq, window, status, now)
         return MonitorRun(stored, changes)
 
-    def _claim(self, conn: Connection, monitor: Monitor, cursor: float, now: float) -> bool:
+    def _claim(self, conn: Connection, monitor: Monitor, cursor: float | None, now: float) -> bool:
         """Move the cursor iff nobody moved it since this run read it (compare-and-set)."""
         condition = (
             monitors.c.cursor.is_(None)
@@ -354,7 +354,7 @@ class MonitorService:
                 .order_by(monitor_results.c.seq.desc())
                 .limit(limit)
             ).all()
-        return [_stored(row) for row in reversed(rows)]
+        return [stored(row) for row in reversed(rows)]
 
     def result(self, name: str, seq: int | None = None) -> StoredResult:
         """Result number `seq` of a monitor (the latest when None)."""
@@ -368,7 +368,7 @@ class MonitorService:
             raise NotFoundError(
                 f"monitor {name!r} has {which}: run it with `loopml monitor run {name}`"
             )
-        return _stored(row)
+        return stored(row)
 
     def report(self, name: str, seq: int | None = None, *, history: int = 30) -> str:
         """A self-contained HTML report of one result, with the trend of the ones before."""
@@ -384,7 +384,7 @@ class MonitorService:
                 .order_by(monitor_results.c.seq.desc())
                 .limit(history)
             ).all()
-        before = [_stored(row).window for row in reversed(rows)]
+        before = [stored(row).window for row in reversed(rows)]
         alerts = [a.to_dict() for a in self.alerts.list(monitor=name, state="open")]
         return render_report(
             chosen.window,
@@ -396,39 +396,26 @@ class MonitorService:
         )
 
 
-def _stored(row: Any) -> StoredResult:
-    return StoredResult(
-        id=row.id,
-        monitor=row.monitor,
-        seq=row.seq,
-        window=WindowResult.from_dict(row.summary),
-        status=row.status,
-        created_at=row.created_at,
-    )
-
-
-def _status(window: WindowResult) -> str:
-    if window.rows == 0:
-        return "empty"
-    if window.drift is None:
-        return "no_drift_check"
-    return window.drift.status
+def _source(source: str | Source | None, feature_view: str | None) -> Source:
+    """The monitor's source from the positional form and/or the `feature_view` shortcut."""
+    if feature_view is None:
+        if source is None:
+            raise ValidationError(
+                "a monitor needs a source: deployment:NAME, dataset:NAME or feature_view:NAME "
+                "(or feature_view=NAME)"
+            )
+        return Source.parse(source)
+    chosen = Source(feature_view=feature_view)
+    if source is not None and Source.parse(source) != chosen:
+        raise ValidationError(
+            f"give either a source ({source}) or feature_view={feature_view!r}, not both"
+        )
+    return chosen
 
 
 def _next_run(monitor: Monitor, now: float) -> float | None:
     step = monitor.config.schedule_s
     return None if not step else now + step
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as None: JSON columns must hold valid JSON on every backend."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _missing(name: str) -> NotFoundError:

@@ -9,7 +9,9 @@ inputs gives the same result whichever pipeline runs it.
 
 A step may also resolve datasets inside its body (`load_dataset("bikes")`). Those reads
 are recorded with the entry; a floating reference that resolves to other content now
-makes the entry stale, so a new dataset version is never answered with old rows.
+makes the entry stale, so a new dataset version is never answered with old rows. Feature
+definitions it resolved (building a training set from a feature service) are recorded the
+same way: a newer version of one of them makes the entry stale too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from loopml.artifacts.hashing import hash_bytes
 from loopml.data import DatasetRead, DatasetService, DatasetVersion
 from loopml.errors import NotFoundError
+from loopml.features.reads import MARK, DefinitionRead, stale_definitions
+from loopml.features.registry import FeatureRegistry
 from loopml.governance import append_event, require
 from loopml.pipelines.graph import StepOutput
 from loopml.pipelines.outputs import StoredOutput, canonical_json, is_json, pickle_bytes
@@ -99,10 +103,14 @@ class CacheEntry:
     run_id: str
     created_at: float
     reads: tuple[DatasetRead, ...] = ()
+    definitions: tuple[DefinitionRead, ...] = ()
 
-    def stale_reads(self, datasets: DatasetService) -> list[str]:
-        """The floating references that resolve to other content now, described."""
-        stale = []
+    def stale_reads(
+        self, datasets: DatasetService, registry: FeatureRegistry | None = None
+    ) -> list[str]:
+        """The floating references that resolve to other content now, and the feature
+        definitions with a newer version now, described."""
+        stale = stale_definitions(registry, self.definitions) if registry is not None else []
         for read in self.reads:
             if read.pinned:
                 continue
@@ -132,9 +140,11 @@ class StepCache:
         output = StoredOutput.from_dict(row.output)
         if output.in_artifact_store and not self.stores.artifacts.exists(output.digest):
             return None
-        reads = tuple(DatasetRead.from_dict(r) for r in row.reads or ())
+        stored = row.reads or ()
+        reads = tuple(DatasetRead.from_dict(r) for r in stored if MARK not in r)
+        definitions = tuple(DefinitionRead.from_dict(r) for r in stored if MARK in r)
         return CacheEntry(
-            row.key, row.pipeline, row.step, output, row.run_id, row.created_at, reads
+            row.key, row.pipeline, row.step, output, row.run_id, row.created_at, reads, definitions
         )
 
     def record(
@@ -146,6 +156,7 @@ class StepCache:
         output: StoredOutput,
         run_id: str,
         reads: tuple[DatasetRead, ...] = (),
+        definitions: tuple[DefinitionRead, ...] = (),
     ) -> None:
         """Remember that `run_id` produced `output` for `key`. The first writer wins, unless
         the stored entry's reads differ from these (it went stale and was recomputed)."""
@@ -155,7 +166,7 @@ class StepCache:
             "pipeline": pipeline,
             "step": step,
             "output": output.to_dict(),
-            "reads": [r.to_dict() for r in reads] or None,
+            "reads": [r.to_dict() for r in reads] + [d.to_dict() for d in definitions] or None,
             "run_id": run_id,
             "created_by": actor.name,
             "created_at": time.time(),
@@ -181,7 +192,7 @@ class StepCache:
                         "step": step,
                         "key": key,
                         "digest": output.digest,
-                        "reads": [r.uri for r in reads],
+                        "reads": [r.uri for r in reads] + [d.label for d in definitions],
                         "replaced": found is not None,
                     },
                 )

@@ -98,3 +98,9 @@ def executing_client() -> PipelineClient | None:
     """The executing step's client, or None outside a step."""
     found = _current.get()
     return None if found is None else found[0]
+
+
+def executing_run() -> Run | None:
+    """The executing step's run, or None outside a step."""
+    found = _current.get()
+    return None if found is None else found[1]

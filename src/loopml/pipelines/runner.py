@@ -16,6 +16,7 @@ from typing import Any
 
 from loopml.artifacts.hashing import hash_bytes
 from loopml.errors import ValidationError
+from loopml.features.registry import FeatureRegistry
 from loopml.pipelines.cache import StepCache, cache_key, canonical_arguments
 from loopml.pipelines.context import PipelineClient
 from loopml.pipelines.executors import Executor
@@ -45,6 +46,7 @@ class PipelineRunner:
         self.graph = graph
         self.parent = parent
         self.cache = StepCache(client.stores)
+        self.features = FeatureRegistry(client.stores)
         self.outputs: dict[str, StoredOutput] = {}
         self.results: dict[str, StepResult] = {}
         self.failure: StepOutcome | None = None
@@ -90,8 +92,8 @@ class PipelineRunner:
                     started.add(node.name)
                     key = self.key_of(node)
                     hit = self.cache.lookup(key) if node.step.cache else None
-                    if hit is not None and hit.stale_reads(self.client.datasets):
-                        hit = None  # a dataset it read by name has a new version now
+                    if hit is not None and hit.stale_reads(self.client.datasets, self.features):
+                        hit = None  # a dataset or feature definition it read changed since
                     if hit is not None:
                         self._record_hit(node, key, hit.output, hit.run_id)
                         progressed = True  # its dependants may be ready now

@@ -17,6 +17,7 @@ from typing import Any
 
 from loopml.config.settings import Settings
 from loopml.data import DatasetVersion, recording_reads
+from loopml.features.reads import recording_definitions
 from loopml.pipelines.cache import DATASET_SCHEME, StepCache
 from loopml.pipelines.context import PipelineClient, executing
 from loopml.pipelines.graph import StepOutput, outputs_in, pick, substitute
@@ -102,7 +103,7 @@ def execute_step(task: StepTask) -> StepOutcome:
                     run.log_input(value)
                 elif isinstance(value, str) and value.startswith(DATASET_SCHEME):
                     run.log_input(client.datasets.get(value))
-            with recording_reads() as reads:
+            with recording_reads() as reads, recording_definitions() as definitions:
                 result = task.step.fn(*args, **kwargs)
             for read in reads:
                 run.log_input(client.datasets.get(read.version_id))
@@ -117,6 +118,7 @@ def execute_step(task: StepTask) -> StepOutcome:
                     output=output,
                     run_id=run.id,
                     reads=tuple(reads),
+                    definitions=tuple(definitions),
                 )
     except KeyboardInterrupt:
         run.end("KILLED", error="interrupted (KeyboardInterrupt)")

@@ -17,9 +17,11 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
-from loopml.features import FeatureStore, HistoricalFeatures
+from loopml.features import FeatureStore, HistoricalFeatures, TrainingSet
+from loopml.features.offline import EntityInput
 from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
+from loopml.pipelines.context import executing_client, executing_run
 from loopml.rollouts import RolloutService
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
@@ -44,11 +46,16 @@ class Client:
         self.rollouts = RolloutService(
             self.stores, self.deployments, self.models.registry, self.models.approvals
         )
+        self.features = FeatureStore(self.stores)
         self.monitors = MonitorService(
-            self.stores, self.datasets, self.tracking, self.models.registry, self.deployments
+            self.stores,
+            self.datasets,
+            self.tracking,
+            self.models.registry,
+            self.deployments,
+            self.features,
         )
         self.triggers = TriggerService(self.stores)
-        self.features = FeatureStore(self.stores)
         if settings.token:
             try:
                 self.login(settings.token)
@@ -245,6 +252,33 @@ class Client:
     ) -> HistoricalFeatures:
         """Point-in-time correct features for every entity row (a service name or refs)."""
         return self.features.get_historical_features(entity_df, features, **options)
+
+    def training_set(
+        self,
+        service: str,
+        entities: EntityInput | DatasetVersion,
+        *,
+        name: str | None = None,
+        timestamp_column: str | None = None,
+        description: str | None = None,
+    ) -> TrainingSet:
+        """A feature service's point-in-time training set for `entities` (rows, a Parquet
+        path or `dataset:NAME@V`), logged as dataset `name` (default `<service>-training`)
+        with lineage to every view's dataset version. Inside a run (or a pipeline step) it
+        becomes the run's training input, so the model trained there traces back to it."""
+        built = self.features.training_set(
+            service,
+            entities,
+            name=name,
+            timestamp_column=timestamp_column,
+            description=description,
+        )
+        run = self.active_run()
+        if run is None and executing_client() is self:
+            run = executing_run()
+        if run is not None and built.version.id not in run.input_ids:
+            run.log_input(built.version, role="training")
+        return built
 
     def get_online_features(
         self, entity_rows: list[dict[str, Any]], features: list[str] | str

@@ -12,7 +12,7 @@ import pandas as pd
 from loopml.data import DatasetDiff, DatasetVersion
 from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
-from loopml.features import HistoricalFeatures
+from loopml.features import HistoricalFeatures, TrainingSet
 from loopml.pipelines.context import executing_client
 from loopml.pipelines.definition import Pipeline
 from loopml.sdk.client import Client, connect
@@ -159,6 +159,25 @@ def get_historical_features(
     entity_df: Any, features: list[str] | str, **options: Any
 ) -> HistoricalFeatures:
     return client().get_historical_features(entity_df, features, **options)
+
+
+def training_set(
+    service: str,
+    entities: Any,
+    *,
+    name: str | None = None,
+    timestamp_column: str | None = None,
+    description: str | None = None,
+) -> TrainingSet:
+    """`Client.training_set` on `client()`: in a pipeline step, the step's workspace, and
+    the step's cache sees every dataset it read."""
+    return client().training_set(
+        service,
+        entities,
+        name=name,
+        timestamp_column=timestamp_column,
+        description=description,
+    )
 
 
 def get_online_features(

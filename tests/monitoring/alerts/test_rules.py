@@ -12,6 +12,7 @@ from loopml.monitoring.alerts.rules import AlertRule, evaluate_rules
 from loopml.monitoring.results import (
     ColumnDrift,
     DriftResult,
+    FreshnessResult,
     LatencyResult,
     PerformanceResult,
     WindowResult,
@@ -75,6 +76,17 @@ def window(
             "error_rate_above:0.05:*@info",
             {"kind": "error_rate_above", "threshold": 0.05, "model": "*", "severity": "info"},
         ),
+        ("freshness_above:lag:2h", {"kind": "freshness_above", "metric": "lag", "threshold": 7200}),
+        ("freshness_above:age:90s", {"kind": "freshness_above", "metric": "age", "threshold": 90}),
+        (
+            "freshness_above:behind:0s@critical",
+            {
+                "kind": "freshness_above",
+                "metric": "behind",
+                "threshold": 0,
+                "severity": "critical",
+            },
+        ),
     ],
 )
 def test_compact_forms_round_trip(text: str, fields: dict[str, Any]) -> None:
@@ -113,6 +125,10 @@ def test_names_default_to_the_compact_form_and_can_be_chosen() -> None:
         ("dataset_drift:0.3", "takes no arguments"),
         ("label_drift:bikers", "label_drift takes no arguments"),
         ("error_rate_above:nan", "finite number"),
+        ("freshness_above:speed:1h", "freshness measure 'speed' is unknown"),
+        ("freshness_above:lag", "needs a measure (lag, age or behind) and a duration"),
+        ("freshness_above:lag:-5", "a duration ≥ 0 s"),
+        ("freshness_above:age:soon", "not a duration"),
         ("", "non-empty"),
     ],
 )
@@ -256,3 +272,48 @@ def test_rule_names_must_be_unique() -> None:
     rule = AlertRule.parse("dataset_drift")
     with pytest.raises(ValidationError, match="unique"):
         evaluate_rules([rule, rule], window())
+
+
+def fresh(**values: Any) -> WindowResult:
+    """A freshness check of view `v` at t=10,000 s."""
+    defaults: dict[str, Any] = {
+        "view": "v",
+        "checked_at": 10_000.0,
+        "materialized_at": 9_000.0,
+        "watermark": 8_000.0,
+        "source_newest": 9_500.0,
+    }
+    return WindowResult(
+        "check", None, None, 0, None, freshness=FreshnessResult(**defaults | values)
+    )
+
+
+def test_freshness_rules_measure_lag_age_and_how_far_behind_the_source_is() -> None:
+    rules = [
+        AlertRule.parse("freshness_above:lag:1h"),
+        AlertRule.parse("freshness_above:age:10m"),
+        AlertRule.parse("freshness_above:behind:0"),
+    ]
+    states = {c.rule.metric: (c.state, c.value, c.subject) for c in evaluate_rules(rules, fresh())}
+    assert states == {
+        "lag": ("clear", 2000.0, "v"),
+        "age": ("firing", 1000.0, "v"),
+        "behind": ("firing", 1500.0, "v"),
+    }
+    current = evaluate_rules(rules[2:], fresh(source_newest=8_000.0))
+    assert [(c.state, c.value) for c in current] == [("clear", 0.0)]
+    # rows dated after the check are not "behind": materialization never takes them
+    future = evaluate_rules(rules[2:], fresh(source_newest=20_000.0))
+    assert [c.value for c in future] == [2000.0]
+
+
+def test_a_view_never_materialized_fires_and_no_check_is_unknown() -> None:
+    rule = AlertRule.parse("freshness_above:lag:1d")
+    [never] = evaluate_rules([rule], fresh(materialized_at=None, watermark=None))
+    assert never.state == "firing" and "no successful materialization" in never.message
+    [empty] = evaluate_rules([rule], fresh(watermark=None))  # materialized, nothing online
+    assert empty.state == "unknown"
+    [unchecked] = evaluate_rules([rule], window(columns=[column("temp", True)]))
+    assert unchecked.state == "unknown"
+    [drift] = evaluate_rules([AlertRule.parse("dataset_drift")], fresh())
+    assert drift.state == "unknown"  # a freshness check says nothing about drift

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from loopml.errors import ValidationError
+from loopml.monitoring.definition import format_duration, human_duration, parse_duration
 from loopml.monitoring.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from loopml.monitoring.results import OK, ColumnDrift, LatencyResult, WindowResult
 
@@ -25,10 +26,14 @@ KINDS = (
     "metric_above",
     "latency_above",
     "error_rate_above",
+    "freshness_above",
 )
 SEVERITIES = ("info", "warning", "critical")
 PERCENTILES = ("p50", "p95", "p99")
 METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+# freshness_above measures: since the newest event time online (lag), since the last
+# materialization (age), how much newer the source's data is than the online values (behind)
+FRESHNESS = ("lag", "age", "behind")
 ANY = "*"  # column_drift on every column / latency and errors of every model version
 ALL_MODELS = "all"  # the subject of a latency or error-rate rule over all models
 MAX_NAME = 250
@@ -43,7 +48,7 @@ class AlertRule:
 
     kind: str
     column: str | None = None  # column_drift: a column, or "*" for each column
-    metric: str | None = None  # metric_below / metric_above
+    metric: str | None = None  # metric_below / metric_above; freshness_above: lag|age|behind
     percentile: str | None = None  # latency_above: p50, p95 or p99
     model: str | None = None  # latency_above / error_rate_above: a version or "*"; None = all
     threshold: float | None = None
@@ -100,6 +105,8 @@ class AlertRule:
             parts.append(self.column or ANY)
         elif self.kind in ("metric_below", "metric_above"):
             parts += [str(self.metric), _exact(self.threshold)]
+        elif self.kind == "freshness_above":
+            parts += [str(self.metric), _duration(self.threshold)]
         elif self.kind == "latency_above":
             parts += [str(self.percentile), _exact(self.threshold)]
         elif self.kind == "error_rate_above":
@@ -250,6 +257,32 @@ def _models(rule: AlertRule, window: WindowResult) -> list[tuple[LatencyResult |
     return [(None, rule.model or ALL_MODELS)]
 
 
+def _freshness(rule: AlertRule, window: WindowResult) -> list[Condition]:
+    measure, threshold = str(rule.metric), float(rule.threshold or 0.0)
+    fresh = window.freshness
+    if fresh is None:
+        return [_unknown(rule, measure, f"{measure} unknown: freshness not checked in this window")]
+    if fresh.materialized_at is None:
+        text = f"feature view {fresh.view} has no successful materialization: nothing is online"
+        return [Condition(rule, fresh.view, "firing", None, threshold, text)]
+    value = {"lag": fresh.lag_s, "age": fresh.age_s, "behind": fresh.behind_s}[measure]
+    if value is None:
+        why = "the source has no rows" if measure == "behind" else "no event time online"
+        return [_unknown(rule, fresh.view, f"{measure} of {fresh.view} unknown: {why}")]
+    firing = value > threshold
+    what = {
+        "lag": "the newest online value is",
+        "age": "the last materialization ended",
+        "behind": "the source holds data newer than the online values by",
+    }[measure]
+    text = (
+        f"{fresh.view}: {what} {human_duration(value)}"
+        + (" ago" if measure != "behind" else "")
+        + f" ({'>' if firing else '<='} {_duration(threshold)})"
+    )
+    return [Condition(rule, fresh.view, "firing" if firing else "clear", value, threshold, text)]
+
+
 def _unknown(rule: AlertRule, subject: str, message: str) -> Condition:
     return Condition(rule, subject, "unknown", None, rule.threshold, message)
 
@@ -262,6 +295,7 @@ _EVALUATORS = {
     "metric_above": _metric,
     "latency_above": _latency,
     "error_rate_above": _error_rate,
+    "freshness_above": _freshness,
 }
 
 
@@ -269,7 +303,8 @@ _EVALUATORS = {
 _FORMS = (
     "use dataset_drift, column_drift:COLUMN (or :*), label_drift, metric_below:METRIC:VALUE, "
     "metric_above:METRIC:VALUE, latency_above:p50|p95|p99:MS[:MODEL], "
-    "error_rate_above:SHARE[:MODEL], optionally ending in @info, @warning or @critical"
+    "error_rate_above:SHARE[:MODEL], freshness_above:lag|age|behind:DURATION, optionally "
+    "ending in @info, @warning or @critical"
 )
 _ARITY = {  # how many ':'-separated arguments each kind takes at most (the last may hold ':')
     "dataset_drift": 1,
@@ -279,6 +314,7 @@ _ARITY = {  # how many ':'-separated arguments each kind takes at most (the last
     "metric_above": 2,
     "latency_above": 3,
     "error_rate_above": 2,
+    "freshness_above": 2,
 }
 _USES = {  # the optional fields each kind accepts
     "dataset_drift": set(),
@@ -288,6 +324,7 @@ _USES = {  # the optional fields each kind accepts
     "metric_above": {"metric", "threshold"},
     "latency_above": {"percentile", "threshold", "model"},
     "error_rate_above": {"threshold", "model"},
+    "freshness_above": {"metric", "threshold"},
 }
 
 
@@ -298,6 +335,13 @@ def _from_args(kind: str, args: list[str]) -> dict[str, Any]:
         return {}
     if kind == "column_drift":
         return {"column": args[0] if args else ANY}
+    if kind == "freshness_above":
+        if len(args) != 2:
+            raise ValidationError(
+                "freshness_above needs a measure (lag, age or behind) and a duration, e.g. "
+                "freshness_above:lag:2h"
+            )
+        return {"metric": args[0], "threshold": _seconds(args[1])}
     if kind in ("metric_below", "metric_above"):
         if len(args) != 2:
             raise ValidationError(f"{kind} needs a metric and a threshold")
@@ -313,6 +357,17 @@ def _from_args(kind: str, args: list[str]) -> dict[str, Any]:
     if not args:
         raise ValidationError("error_rate_above needs a threshold share, e.g. 0.01")
     return {"threshold": _float(args[0]), "model": args[1] if len(args) > 1 else None}
+
+
+def _seconds(text: str) -> float:
+    """A duration threshold: a number of seconds (0 allowed) or `90s`, `15m`, `2h`, `1d`."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.strip().rstrip("s").strip() in ("0", "0.0"):
+        return 0.0
+    return parse_duration(text, "freshness threshold")
 
 
 def _float(text: str) -> float:
@@ -340,6 +395,10 @@ def _validate(rule: AlertRule) -> None:
             raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
     if rule.kind in ("metric_below", "metric_above") and rule.metric not in METRICS:
         raise ValidationError(f"metric {rule.metric!r} is unknown: use one of {METRICS}")
+    if rule.kind == "freshness_above" and rule.metric not in FRESHNESS:
+        raise ValidationError(
+            f"freshness measure {rule.metric!r} is unknown: use {', '.join(FRESHNESS)}"
+        )
     if rule.kind == "latency_above" and rule.percentile not in PERCENTILES:
         raise ValidationError(f"percentile {rule.percentile!r} is unknown: use {PERCENTILES}")
     if "threshold" in _USES[rule.kind]:
@@ -352,6 +411,8 @@ def _check_threshold(rule: AlertRule) -> None:
         raise ValidationError(f"{rule.kind} needs a finite number as threshold, got {value!r}")
     if rule.kind == "latency_above" and value <= 0:
         raise ValidationError(f"latency threshold must be above 0 ms, got {value}")
+    if rule.kind == "freshness_above" and value < 0:
+        raise ValidationError(f"a freshness threshold is a duration ≥ 0 s, got {value}")
     if rule.kind == "error_rate_above" and not 0 <= value < 1:
         raise ValidationError(
             f"error rate threshold is a share in [0, 1) (0.01 = 1 %), got {value}"
@@ -362,6 +423,15 @@ def _number(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _duration(value: float | None) -> str:
+    """A freshness threshold as written back: `2h`, `400d`, `90s`, or exact seconds."""
+    number = float(value or 0.0)
+    if number.is_integer() and abs(number) < 2**53:
+        text = format_duration(number)
+        return text if text[:-1].isdigit() else f"{int(number)}s"
+    return repr(number)
 
 
 def _exact(value: float | None) -> str:

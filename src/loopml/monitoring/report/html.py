@@ -12,6 +12,7 @@ from typing import Any
 
 from loopml.htmlkit import MISSING, esc, nav, page, utc_time
 from loopml.monitoring.report.columns import column_table_section, distributions_section
+from loopml.monitoring.report.freshness import freshness_section
 from loopml.monitoring.report.summary import (
     alerts_section,
     latency_section,
@@ -71,6 +72,7 @@ figcaption .name { font-weight: 600; overflow-wrap: anywhere; }
 SECTIONS = (
     ("summary", "Summary"),
     ("alerts", "Alerts"),
+    ("freshness", "Freshness"),
     ("performance", "Performance"),
     ("latency", "Latency"),
     ("columns", "Columns"),
@@ -95,6 +97,7 @@ def render_report(
     sections = [
         summary_section(result),
         alerts_section(alerts),
+        freshness_section(result.freshness),
         performance_section(result.performance),
         latency_section(result.latency),
         column_table_section(result.drift),
