@@ -93,7 +93,8 @@ class ServingState:
     def start(self) -> None:
         """Blocking start-up (run in a thread): recover and open the log, load the routes."""
         if self.log_predictions:
-            self.predictions = PredictionLog(self.stores)
+            # Segments are built in a writer process: they take no GIL time from requests.
+            self.predictions = PredictionLog(self.stores, writer="process")
             self.predictions.recover()
             self.predictions.start()
         try:
