@@ -8,8 +8,8 @@ import subprocess
 import sys
 import textwrap
 import threading
-from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any

@@ -99,7 +99,7 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
         state.metrics.error(label, exc.status)
         return exc.response()
     try:
-        body = await read_body(request, state.max_body_bytes)
+        body = await state.read_counted(read_body(request, state.max_body_bytes))
         payload = parse_payload(body)
         target = _route(table, payload, request)
         if table.features is not None:

@@ -243,9 +243,7 @@ def test_the_serving_path_answers_like_the_model(
     np.testing.assert_allclose(scores.probabilities, expected.predict_proba(x), atol=TOLERANCE)
 
 
-def test_batch_scoring_answers_like_the_model(
-    saved: Path, data: Data, expected: Expected
-) -> None:
+def test_batch_scoring_answers_like_the_model(saved: Path, data: Data, expected: Expected) -> None:
     x = data.frame.head(ROWS)
     chunk = Chunk(number=1, first_row=0, table=pa.Table.from_pandas(x, preserve_index=False))
     table = ChunkScorer(load_model(saved)).score(chunk)

@@ -73,9 +73,7 @@ def near_ties(proba: Array) -> Array:
     return result
 
 
-def labels_from_proba(
-    proba: Array, classes: Array, X: Any, predict: Callable[[Any], Any]
-) -> Array:
+def labels_from_proba(proba: Array, classes: Array, X: Any, predict: Callable[[Any], Any]) -> Array:
     """`classes[argmax(proba)]`, with near-tied rows answered by `predict` on those rows."""
     labels: Array = classes.take(np.argmax(proba, axis=1))
     tied = np.flatnonzero(near_ties(proba))

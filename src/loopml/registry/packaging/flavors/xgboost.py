@@ -79,13 +79,17 @@ class BoosterPredictor:
     def predict_proba(self, X: Any) -> Array:
         proba = self._both(X)[1]
         if proba is None:
-            raise ValidationError(f"an XGBoost model trained for {self.objective} has no probabilities")
+            raise ValidationError(
+                f"an XGBoost model trained for {self.objective} has no probabilities"
+            )
         return proba
 
     def predict_both(self, X: Any) -> tuple[Array, Array]:
         labels, proba = self._both(X)
         if proba is None:
-            raise ValidationError(f"an XGBoost model trained for {self.objective} has no probabilities")
+            raise ValidationError(
+                f"an XGBoost model trained for {self.objective} has no probabilities"
+            )
         return labels, proba
 
     def for_arrays(self, names: list[str]) -> BoosterPredictor | None:
@@ -176,7 +180,11 @@ class XGBoostFlavor:
 
     def wrap(self, model: object) -> BoosterPredictor | XGBSklearnPredictor:
         lib = _need_xgboost()
-        return BoosterPredictor(model) if isinstance(model, lib.Booster) else XGBSklearnPredictor(model)
+        return (
+            BoosterPredictor(model)
+            if isinstance(model, lib.Booster)
+            else XGBSklearnPredictor(model)
+        )
 
     def load(
         self, folder: Path, loader: Mapping[str, str]
