@@ -97,12 +97,8 @@ def main() -> None:
             version = run.log_model(model, name="gbc", input_example=X)
         client.deployments.create("gbc", version.uri)
         body = Path(tmp) / "body.json"
-        row = X.iloc[:1]
-        body.write_text(
-            json.dumps(
-                {"dataframe_split": {"columns": list(X.columns), "data": row.values.tolist()}}
-            )
-        )
+        split = {"columns": list(X.columns), "data": X.iloc[:1].values.tolist()}
+        body.write_text(json.dumps({"dataframe_split": split}))
         app = create_app(
             client,
             ["gbc"],

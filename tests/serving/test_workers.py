@@ -92,7 +92,7 @@ def _wait_for_workers(port: int, proc: subprocess.Popen[str], errors: Path) -> s
         assert proc.poll() is None, errors.read_text()
         assert time.monotonic() < deadline, f"only workers {pids} answered"
         try:
-            status, body = _get(port, "/readyz")
+            status, _ = _get(port, "/readyz")
             if status == 200:
                 pids.add(_get(port, "/healthz")[1]["pid"])
         except OSError:

@@ -6,9 +6,9 @@ request is still arriving (its body being read: `arriving()`), or when `max_wait
 passed since its oldest request. Requests that arrive while a batch is being scored form
 the next one, so under light load a batch is one request scored at once (no wait: a lone
 request has nobody to wait for) and under heavy load batches grow by themselves. Batches
-are bounded by rows, not requests. A batch of up to `inline_rows` rows is scored on the event loop: handing it to
-a thread measured ~30 % slower (the threads then fight over the GIL); larger ones go to
-`executor`.
+are bounded by rows, not requests. A batch of up to `inline_rows` rows is scored on the
+event loop: handing it to a thread measured ~30 % slower (the threads then fight over the
+GIL); larger ones go to `executor`.
 """
 
 from __future__ import annotations

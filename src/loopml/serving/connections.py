@@ -19,6 +19,7 @@ connections fit in it, leaving room for models, the store and the journals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import socket
@@ -108,10 +109,8 @@ def _no_delay(transport: asyncio.Transport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
         return
-    try:
+    with contextlib.suppress(OSError):  # the peer is already gone
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:  # the peer is already gone
-        pass
 
 
 def _make_room(connections: set[Any], newcomer: Any) -> None:

@@ -126,5 +126,5 @@ class ServingMetrics:
         if not folder:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged, path=folder)  # every worker's files, added up
+        MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
         return generate_latest(merged)

@@ -134,8 +134,9 @@ def _as_probabilities(out: Array, scores: str, n_classes: int) -> Array:
             f"the network returns {out.shape[1]} scores per row for {n_classes} classes"
         )
     if scores == "logits":
-        shifted = np.exp(out - out.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        shifted: Array = np.exp(out - out.max(axis=1, keepdims=True))
+        result: Array = shifted / shifted.sum(axis=1, keepdims=True)
+        return result
     return out
 
 

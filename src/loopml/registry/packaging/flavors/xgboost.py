@@ -92,6 +92,9 @@ class BoosterPredictor:
             )
         return labels, proba
 
+    def _no_proba(self) -> str:
+        return f"an XGBoost model trained for {self.objective} has no probabilities"
+
     def for_arrays(self, names: list[str]) -> BoosterPredictor | None:
         if self.categorical or (self.names is not None and self.names != names):
             return None
