@@ -140,6 +140,15 @@ def _as_probabilities(out: Array, scores: str, n_classes: int) -> Array:
     return out
 
 
+def _try_once(predictor: OnnxPredictor) -> None:
+    """Score one row of zeros when the input width is known: a network whose outputs do
+    not fit its declared classes is refused when it is saved, not when it is served."""
+    shape = predictor.raw.get_inputs()[0].shape
+    if predictor.classes is None or len(shape) != 2 or not isinstance(shape[1], int):
+        return
+    predictor.predict_both(np.zeros((1, shape[1])))
+
+
 def label_network(model: Any, classes: list[Any], scores: str = "logits") -> Any:
     """Mark an ONNX network (a ModelProto) as a classifier over `classes`, whose single
     output holds `scores` ("logits" or "probabilities") in the order of `classes`."""
@@ -176,7 +185,7 @@ class OnnxFlavor:
             raise ValidationError(
                 f"the onnx flavor takes an onnx.ModelProto or bytes, got {type(model).__name__}"
             )
-        OnnxPredictor(new_session(data))  # refuse a graph that could not be served
+        _try_once(OnnxPredictor(new_session(data)))  # refuse a graph that could not be served
         (folder / ONNX_FILE).write_bytes(data)
         return {"file": ONNX_FILE, "format": "onnx", "runtime": "onnxruntime"}
 
