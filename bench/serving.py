@@ -607,7 +607,7 @@ def main() -> None:
             uris["gbc"] = mv.uri
             if xgb_model is not None:
                 uris["xgb"] = run.log_model(
-                    xgb_model, name="breast_cancer_xgb", input_example=X
+                    xgb_model, name="breast_cancer_xgb", input_example=X, artifact_path="xgb"
                 ).uri
         log_model_s = time.perf_counter() - t0
         for name, _, _, key in deployments:
