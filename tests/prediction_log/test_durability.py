@@ -253,8 +253,13 @@ def test_a_writer_process_builds_the_segments(client: Client, make_log: MakeLog)
     writer = log._writer
     assert isinstance(writer, ProcessWriter)
     assert writer.pid() not in (None, os.getpid())
+    pid = writer.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)  # sent to the whole group on shutdown: the writer stays
+    writer.inline_bytes = 0
     log.record(rec("last", at=T0 + 400))
-    log.close()
+    log.close()  # the last flush goes through the same writer process
+    assert writer.pid() is None
     assert _journals(log) == []
     _assert_exactly(log, ["first", *(f"r{i}" for i in range(300)), "last"])
     assert log.feedback("bikes")["request_id"].tolist() == ["r1"]

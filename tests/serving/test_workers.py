@@ -134,6 +134,21 @@ def test_two_workers_share_the_port_follow_the_routes_and_add_up_metrics(
             status, body = _get(port, "/v1/deployments/cancer/predict", cancer.records(1))
             assert status == 200 and body["model"] == cancer_v2.uri
 
+        victim = next(iter(seen))
+        os.kill(victim, signal.SIGKILL)  # the supervisor starts another worker
+        deadline = time.monotonic() + 120
+        alive: set[int] = set()
+        while len(alive - {victim}) < 2:
+            assert time.monotonic() < deadline, f"workers answering: {alive}"
+            try:
+                status, health = _get(port, "/healthz")
+            except OSError:
+                continue  # a connection the dead worker had accepted
+            if status == 200:
+                alive.add(health["pid"])
+        status, body = _get(port, "/v1/deployments/cancer/predict", cancer.records(1))
+        assert status == 200 and body["model"] == cancer_v2.uri
+
 
 def test_accepted_sockets_send_without_delay(
     client: Client, cancer: Cancer, cancer_v1: ModelVersion

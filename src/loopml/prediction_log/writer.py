@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -73,6 +74,10 @@ INLINE_BYTES = 64 * 1024
 
 def _open_child(settings: Settings, parent: int) -> None:
     global _child_stores
+    # The server decides when the writer ends: a SIGTERM or Ctrl-C sent to the whole
+    # process group must leave it alive for the server's last flush.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _child_stores = open_stores(settings)
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
