@@ -5,8 +5,14 @@ seconds of CPU per million rows, nearly all of it holding the GIL. In a serving 
 that time is taken from request handling, so `loopml serve` gives it to a writer process
 (`ProcessWriter`): the server only appends to its journal and hands over byte ranges; the
 writer reads those bytes from the journal file itself, so nothing but offsets crosses the
-process boundary. The writer is started with `spawn`, never `fork`: a forked child would
-inherit the journal's `flock` and keep a dead server's journal looking alive.
+process boundary.
+
+The writer is a fresh interpreter (`python -m loopml.prediction_log.writer_process`)
+talking over its stdin and stdout, not a multiprocessing child: it imports only what it
+needs, never re-runs the server's main script (which `spawn` would, and which starts a
+second server when that script has no `__main__` guard), inherits no lock (`fork` would
+keep the journal's `flock`) and ends by itself when its server dies, even by `kill -9`,
+since its stdin then closes.
 
 Both writers take the same arguments and give the same result, so a flush is retried,
 replayed and deduplicated in the same way (see journal.py).
@@ -15,21 +21,21 @@ replayed and deduplicated in the same way (see journal.py).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
+import subprocess
+import sys
 import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol
 
-from loopml.config.settings import Settings
+import orjson
+
+import loopml
+from loopml.errors import LoopmlError
 from loopml.prediction_log.journal import read_range
 from loopml.prediction_log.segments import write_segments
 from loopml.prediction_log.tables import batches
-from loopml.store import Stores, open_stores
+from loopml.store import Stores
 
 log = logging.getLogger(__name__)
 
@@ -67,36 +73,17 @@ class ThreadWriter:
         pass
 
 
-_child_stores: Stores | None = None  # the writer process's own connections
-PARENT_CHECK_S = 0.5
 INLINE_BYTES = 64 * 1024
+STOP_TIMEOUT_S = 30.0
+WRITER_MODULE = "loopml.prediction_log.writer_process"
 
 
-def _open_child(settings: Settings, parent: int) -> None:
-    global _child_stores
-    # The server decides when the writer ends: a SIGTERM or Ctrl-C sent to the whole
-    # process group must leave it alive for the server's last flush.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _child_stores = open_stores(settings)
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """End the writer when its server is gone (even by kill -9, which closes no pipe the
-    writer waits on): whatever it was writing is replayed from the journal."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
-
-
-def _write_in_child(path: Path, journal_id: str, start: int, end: int, source: str) -> int:
-    assert _child_stores is not None, "the writer process was not initialised"
-    return write_range(_child_stores, path, journal_id, start, end, source)
+class WriterDied(LoopmlError):
+    """The writer process ended during a flush; the next flush starts another."""
 
 
 class ProcessWriter:
-    """Writes in one `spawn`ed process with its own connections to the stores.
+    """Writes in a writer process with its own connections to the stores.
 
     A range of at most `inline_bytes` (a quiet server's flush: a few hundred records) is
     written in the calling thread: it costs milliseconds, and a server that stays quiet
@@ -108,45 +95,90 @@ class ProcessWriter:
         self.settings = stores.settings
         self.inline_bytes = inline_bytes
         self._inline = ThreadWriter(stores)
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # one range at a time, one process at a time
+        self._proc: subprocess.Popen[bytes] | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_open_child,
-                    initargs=(self.settings, os.getpid()),
-                )
-            return self._pool
+    def _process(self) -> subprocess.Popen[bytes]:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            return proc
+        env = dict(os.environ)
+        source_root = str(Path(loopml.__file__).resolve().parents[1])  # this very loopml
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", WRITER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            close_fds=True,  # the journal's flock must stay with the server alone
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(self.settings.model_dump_json().encode() + b"\n")
+        proc.stdin.flush()
+        self._proc = proc
+        return proc
 
     def write(self, path: Path, journal_id: str, start: int, end: int, source: str) -> int:
         if end - start <= self.inline_bytes:
             return self._inline.write(path, journal_id, start, end, source)
-        pool = self._executor()
-        try:
-            return pool.submit(_write_in_child, path, journal_id, start, end, source).result()
-        except BrokenProcessPool:
-            log.warning("the prediction log's writer process died; a new one will retry")
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        job = {"path": str(path), "journal_id": journal_id, "start": start, "end": end}
+        job["source"] = source
+        with self._lock:
+            proc = self._process()
+            reply = _ask(proc, orjson.dumps(job))
+            if reply is None:
+                self._proc = None
+                _end(proc)
+                log.warning("the prediction log's writer process died; a new one will retry")
+                raise WriterDied(f"the prediction log's writer process ended ({proc.returncode})")
+        if "error" in reply:
+            raise LoopmlError(f"the prediction log's writer process failed: {reply['error']}")
+        records = reply["records"]
+        assert isinstance(records, int)
+        return records
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            _end(proc, STOP_TIMEOUT_S)
 
     def pid(self) -> int | None:
-        """The writer process's id, once started (for tests and diagnostics)."""
-        pool = self._pool
-        processes = getattr(pool, "_processes", None) if pool is not None else None
-        return next(iter(processes), None) if processes else None
+        """The writer process's id while it runs (for tests and diagnostics)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+
+def _end(proc: subprocess.Popen[bytes], timeout: float = 0.0) -> None:
+    """Close the writer's stdin (its signal to finish), wait for it, kill it if it lingers."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _ask(proc: subprocess.Popen[bytes], job: bytes) -> dict[str, object] | None:
+    """Send one job, read its answer; None when the process is gone."""
+    stdin: IO[bytes] | None = proc.stdin
+    stdout: IO[bytes] | None = proc.stdout
+    if stdin is None or stdout is None:
+        return None
+    try:
+        stdin.write(job + b"\n")
+        stdin.flush()
+        line = stdout.readline()
+    except OSError:  # a broken pipe: it died before reading the job
+        return None
+    if not line:
+        return None
+    answer: dict[str, object] = orjson.loads(line)
+    return answer
 
 
 def make_writer(kind: WriterKind, stores: Stores) -> SegmentWriter:
