@@ -23,9 +23,17 @@ What it does
      keep-alive client in a subprocess if there is no wrk (or with --no-wrk)
   5. stops the server by its process-group id; the prediction log it flushed on shutdown
      must hold every request the server counted in /metrics
-  6. with --batching, does 3-5 again with a second deployment of the same version served
-     with `--batch-rows 32 --batch-wait-ms 1`; its configs are reported as
-     `<config>_batched`
+  6. with --unbatched, does 3-5 again with a second deployment of the same version served
+     with `--batch-rows 0` (micro-batching off; it is on by default); its configs are
+     reported as `<config>_unbatched`
+  7. with --workers N (N > 1), does 3-5 again with `loopml serve --workers N`
+     (`<config>_wN`)
+  8. with --xgboost, does 3-5 again for an XGBClassifier(n_estimators=100) trained on the
+     same data, served natively (`<config>_xgb`)
+  9. with --peers, runs the peers one after the other in the same session: MLflow serving
+     the same model, the bare FastAPI DataFrame and ndarray apps (shared/bench/peers), and
+     with --xgboost MLflow serving the same XGBoost model (bench/mlflow_xgboost_serving.py);
+     their summaries land under `peers` and issue #18's targets under `targets`
 
 Each load run also reports `server_cpu_ms_per_req` (CPU seconds of the server's process
 group over the run / requests), `errors` (connect/read/write/timeout errors and non-2xx
@@ -34,8 +42,8 @@ x mean latency: at most the concurrency when the latencies are real per-request 
 `--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
-    .venv/bin/python bench/serving.py --reps 1 --batching  # both servers, ~3 min
-    .venv/bin/python bench/serving.py --duration 5 --reps 1
+    .venv/bin/python bench/serving.py --peers --workers 2 --xgboost   # everything, ~25 min
+    .venv/bin/python bench/serving.py --duration 5 --reps 1 --unbatched
 """
 
 from __future__ import annotations
@@ -66,13 +74,13 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from _benchlib import Noise, agg, busy_pct, cpu_snap, make_logger, others_pct
+from serving_peers import default_peers_dir, peer_commands, run_peers, targets
 
 log = make_logger("loopml_serving")
 
 CONFIGS = [("1row_c1", 1, 1), ("1row_c16", 1, 16), ("100row_c4", 100, 4)]
 DEPLOYMENT = "breast_cancer"
-BATCH_ROWS = 32
-BATCH_WAIT_MS = 1.0
+XGB_DEPLOYMENT = "breast_cancer_xgb"
 
 LUA = r"""
 wrk.method = "POST"
@@ -516,10 +524,12 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15, help="seconds per load run")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument(
-        "--batching",
-        action="store_true",
-        help=f"also serve with --batch-rows {BATCH_ROWS} --batch-wait-ms {BATCH_WAIT_MS:g}",
+        "--unbatched", action="store_true", help="also serve with --batch-rows 0 (batching off)"
     )
+    ap.add_argument("--workers", type=int, default=1, help="also serve with --workers N (N > 1)")
+    ap.add_argument("--xgboost", action="store_true", help="also serve an XGBClassifier")
+    ap.add_argument("--peers", action="store_true", help="run the peers in the same session")
+    ap.add_argument("--peers-dir", type=Path, default=None, help="shared/bench/peers")
     ap.add_argument("--no-wrk", action="store_true", help="force the Python asyncio load generator")
     ap.add_argument(
         "--no-log",
@@ -529,8 +539,8 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help="default /tmp/loopml-bench/serving-<pid>")
     ap.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
     args = ap.parse_args()
-    if args.reps < 1 or args.duration <= 0:
-        ap.error("--reps needs at least 1 and --duration a positive number of seconds")
+    if args.reps < 1 or args.duration <= 0 or args.workers < 1:
+        ap.error("--reps and --workers need at least 1, --duration a positive number of seconds")
     args.workdir = args.workdir or f"/tmp/loopml-bench/serving-{os.getpid()}"
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -558,6 +568,12 @@ def main() -> None:
     bodies = write_bodies(X, workdir)
     raw = {rows: path.read_bytes() for rows, path in bodies.items()}
     expected = {rows: model.predict(X.iloc[:rows]).tolist() for rows in bodies}
+    xgb_model = xgb_expected = None
+    if args.xgboost:
+        import xgboost
+
+        xgb_model = xgboost.XGBClassifier(n_estimators=100, random_state=0).fit(X, y)
+        xgb_expected = {rows: xgb_model.predict(X.iloc[:rows]).tolist() for rows in bodies}
 
     # the ndarray timings feed a frame-fitted model a bare array, as loopml's server does:
     # silence sklearn's per-call "X does not have valid feature names" warning
@@ -572,18 +588,30 @@ def main() -> None:
 
     workspace = Path(tempfile.mkdtemp(prefix="ws-", dir=workdir))
     log_args = ["--no-log"] if args.no_log else []
-    deployments: list[tuple[str, list[str], str]] = [(DEPLOYMENT, log_args, "")]
-    if args.batching:
-        batch_args = ["--batch-rows", str(BATCH_ROWS), "--batch-wait-ms", f"{BATCH_WAIT_MS:g}"]
-        deployments.append((DEPLOYMENT + "_batched", [*log_args, *batch_args], "_batched"))
+    # (deployment, extra serve arguments, suffix of its configs, model key)
+    deployments: list[tuple[str, list[str], str, str]] = [(DEPLOYMENT, log_args, "", "gbc")]
+    if args.unbatched:
+        unbatched = [*log_args, "--batch-rows", "0"]
+        deployments.append((DEPLOYMENT + "_unbatched", unbatched, "_unbatched", "gbc"))
+    if args.workers > 1:
+        several = [*log_args, "--workers", str(args.workers)]
+        deployments.append((DEPLOYMENT + "_workers", several, f"_w{args.workers}", "gbc"))
+    if xgb_model is not None:
+        deployments.append((XGB_DEPLOYMENT, log_args, "_xgb", "xgb"))
     client = loopml.connect(workspace)
+    uris: dict[str, str] = {}
     try:
         t0 = time.perf_counter()
         with client.start_run("serving", capture_code=False) as run:
             mv = run.log_model(model, name="breast_cancer_gbc", input_example=X)
+            uris["gbc"] = mv.uri
+            if xgb_model is not None:
+                uris["xgb"] = run.log_model(
+                    xgb_model, name="breast_cancer_xgb", input_example=X, artifact_path="xgb"
+                ).uri
         log_model_s = time.perf_counter() - t0
-        for name, _, _ in deployments:
-            client.deployments.create(name, mv.uri)
+        for name, _, _, key in deployments:
+            client.deployments.create(name, uris[key])
     finally:
         client.close()
     log(f"logged and registered {mv.uri} in {log_model_s:.2f}s; deployments created")
@@ -628,12 +656,23 @@ def main() -> None:
         "servers": {},
     }
     try:
-        for name, extra, suffix in deployments:
-            out = serve_and_load(args, wrk, workspace, name, extra, bodies, expected, suffix)
+        for name, extra, suffix, key in deployments:
+            wanted = expected if key == "gbc" else xgb_expected
+            assert wanted is not None
+            out = serve_and_load(args, wrk, workspace, name, extra, bodies, wanted, suffix)
             result["summary"].update(out["summary"])
             result["runs"].update(out["runs"])
             result["servers"][name] = out["server"]
         result["server"] = result["servers"][DEPLOYMENT]
+        if args.peers:
+            peers_dir = args.peers_dir or default_peers_dir()
+            xgb_version = version("xgboost") if args.xgboost else None
+            seconds = max(1, round(args.duration))  # the peers take whole seconds
+            commands = peer_commands(peers_dir, seconds, args.reps, args.no_wrk, xgb_version)
+            result["peers"] = run_peers(commands, workdir)
+            result["targets"] = targets(result["summary"], result["peers"], args.workers)
+            for check in result["targets"]["checks"]:
+                log(f"target {check['target']}: {check.get('ratio')} (met: {check['met']})")
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from loopml.errors import LoopmlError
 from loopml.prediction_log import PredictionLog, segments
+from loopml.prediction_log.writer import ProcessWriter, WriterDied
 from loopml.sdk import Client
 from loopml.store.schema import log_segments
 from tests.prediction_log.helpers import T0, rec
@@ -81,7 +82,8 @@ from loopml.store import open_stores
 
 stores = open_stores(load_settings(Path(sys.argv[1]), environ={}))
 # Flushes every 1,000 rows (so part of the log is in segments) and never on a timer.
-log = PredictionLog(stores, flush_interval_s=3600, flush_rows=1000)
+log = PredictionLog(stores, flush_interval_s=3600, flush_rows=1000, writer=sys.argv[2])
+log._writer.inline_bytes = 0
 i = 0
 while True:
     log.record(PredictionRecord(
@@ -95,10 +97,13 @@ while True:
 """
 
 
-def test_kill_9_loses_no_acknowledged_record(client: Client, make_log: MakeLog) -> None:
+@pytest.mark.parametrize("writer", ["thread", "process"])
+def test_kill_9_loses_no_acknowledged_record(
+    client: Client, make_log: MakeLog, writer: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CHILD), str(client.settings.root)],
+        [sys.executable, "-c", textwrap.dedent(CHILD), str(client.settings.root), writer],
         env=env,
         text=True,
         stdout=subprocess.PIPE,
@@ -232,3 +237,49 @@ def test_live_journals_are_not_recovered(client: Client, make_log: MakeLog) -> N
     assert make_log(client.stores).recover() == 0
     alive.flush()
     _assert_exactly(alive, ["mine"])
+
+
+def test_a_writer_process_builds_the_segments(client: Client, make_log: MakeLog) -> None:
+    log = make_log(client.stores, flush_interval_s=3600, writer="process")
+    assert isinstance(log._writer, ProcessWriter)
+    log._writer.inline_bytes = 1000  # a few records are written in this process
+    log.record(rec("first", at=T0 - 1))
+    assert log.flush() == 1 and log._writer.pid() is None
+    for i in range(300):
+        log.record(rec(f"r{i}", at=T0 + i))
+    log.record_feedback("bikes", "r1", 1)
+    assert log.flush() == 301
+    writer = log._writer
+    assert isinstance(writer, ProcessWriter)
+    assert writer.pid() not in (None, os.getpid())
+    pid = writer.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)  # sent to the whole group on shutdown: the writer stays
+    writer.inline_bytes = 0
+    log.record(rec("last", at=T0 + 400))
+    log.close()  # the last flush goes through the same writer process
+    assert writer.pid() is None
+    assert _journals(log) == []
+    _assert_exactly(log, ["first", *(f"r{i}" for i in range(300)), "last"])
+    assert log.feedback("bikes")["request_id"].tolist() == ["r1"]
+
+
+def test_a_killed_writer_process_is_replaced_and_nothing_is_lost_or_doubled(
+    client: Client, make_log: MakeLog
+) -> None:
+    log = make_log(client.stores, flush_interval_s=3600, writer="process")
+    writer = log._writer
+    assert isinstance(writer, ProcessWriter)
+    writer.inline_bytes = 0  # every flush goes to the writer process
+    log.record(rec("a"))
+    log.flush()
+    pid = writer.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    log.record(rec("b", at=T0 + 1))
+    with pytest.raises(WriterDied):
+        log.flush()  # the range stays in flight: the next flush writes it again
+    log.record(rec("c", at=T0 + 2))
+    assert log.flush() == 2
+    assert writer.pid() not in (None, pid)
+    _assert_exactly(log, ["a", "b", "c"])

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from loopml.cli.serve import uvicorn_config
+from loopml.serving.workers import uvicorn_config
 
 
 @contextmanager

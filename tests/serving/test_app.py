@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from typing import Any
 
@@ -177,7 +178,7 @@ async def test_health_readiness_metrics_and_openapi(
 ) -> None:
     deploy(client, "cancer", [route(cancer_v1)])
     async with serve(create_app(client, ["cancer", "later"], auth="open")) as http:
-        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/healthz")).json() == {"status": "ok", "pid": os.getpid()}
         r = await http.get("/readyz")
         assert r.status_code == 503 and r.json()["missing"] == ["later"]
         for _ in range(3):

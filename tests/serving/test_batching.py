@@ -67,7 +67,7 @@ async def test_batched_app_answers_like_the_unbatched_one(
 ) -> None:
     deploy(client, "cancer", [route(cancer_v1)])
     records = cancer.records(40)
-    async with serve(create_app(client, ["cancer"], auth="open")) as http:
+    async with serve(create_app(client, ["cancer"], batching=None, auth="open")) as http:
         plain = [
             (await http.post("/v1/deployments/cancer/predict", json=[r])).json() for r in records
         ]
@@ -108,3 +108,42 @@ async def test_deployment_config_switches_batching(
 def _value(metrics: str, series: str) -> float:
     line = next(line for line in metrics.splitlines() if line.startswith(series))
     return float(line.rsplit(" ", 1)[1])
+
+
+async def test_a_lone_request_is_scored_without_waiting() -> None:
+    runner = CountingRunner()
+    with ThreadPoolExecutor(1) as pool:
+        config = BatchingConfig(64, max_wait_ms=500)
+        batcher = MicroBatcher(runner, config, pool, ServingMetrics(), arriving=lambda: 0)  # type: ignore[arg-type]
+        started = asyncio.get_running_loop().time()
+        answer = await batcher.score([[7]])
+        took = asyncio.get_running_loop().time() - started
+    assert answer.predictions == [7] and runner.calls == [1]
+    assert took < 0.25  # nobody else was arriving: no 500 ms wait
+
+
+async def test_a_batch_waits_for_requests_still_arriving_then_closes() -> None:
+    runner = CountingRunner()
+    arriving = [2]
+    with ThreadPoolExecutor(1) as pool:
+        config = BatchingConfig(64, max_wait_ms=5000)
+        batcher = MicroBatcher(
+            runner,  # type: ignore[arg-type]
+            config,
+            pool,
+            ServingMetrics(),
+            arriving=lambda: arriving[0],
+        )
+
+        async def late(value: int, delay: float) -> Scores:
+            await asyncio.sleep(delay)
+            arriving[0] -= 1  # its body is read: it joins the batch
+            return await batcher.score([[value]])
+
+        started = asyncio.get_running_loop().time()
+        first = batcher.score([[1]])
+        answers = await asyncio.gather(first, late(2, 0.02), late(3, 0.04))
+        took = asyncio.get_running_loop().time() - started
+    assert [a.predictions for a in answers] == [[1], [2], [3]]
+    assert runner.calls == [3]  # one call for the three requests
+    assert took < 2.5  # closed when the last one arrived, not after max_wait

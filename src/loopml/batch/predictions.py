@@ -120,7 +120,8 @@ class ChunkScorer:
         self, features: pd.DataFrame, chunk: Chunk, rows: int | None = None
     ) -> dict[str, np.ndarray]:
         rows = chunk.rows if rows is None else rows
-        predicted = np.asarray(self.model.predict(features))
+        predicted, proba = self.model.predict_both(features)  # one call where it can
+        predicted = np.asarray(predicted)
         if predicted.ndim == 2 and predicted.shape[1] == 1:
             predicted = predicted.ravel()
         if predicted.shape != (rows,):
@@ -129,8 +130,8 @@ class ChunkScorer:
                 f"{predicted.shape} for {rows} rows; batch scoring needs one value per row"
             )
         columns = {PREDICTION: predicted}
-        if self.model.has_proba:
-            proba = np.asarray(self.model.predict_proba(features))
+        if proba is not None:
+            proba = np.asarray(proba)
             for i, label in enumerate(self._labels(proba.shape[1])):
                 columns[f"{PROBA_PREFIX}{label}"] = proba[:, i]
         return columns

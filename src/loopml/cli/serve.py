@@ -1,4 +1,5 @@
-"""`loopml serve`: the REST data plane (predictions from deployments) in one uvicorn process."""
+"""`loopml serve`: the REST data plane (predictions from deployments), in one uvicorn process
+or in `--workers N` processes sharing the port."""
 
 from __future__ import annotations
 
@@ -7,48 +8,22 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from loopml.cli.context import client_of
+from loopml.cli.context import CliState, client_of
 from loopml.errors import ValidationError
 from loopml.serving import BatchingConfig, create_app
 from loopml.serving.auth import AUTH_MODES, AuthMode
-from loopml.serving.connections import (
-    HEADER_TIMEOUT_S,
-    MAX_CONNECTIONS,
-    fd_budget,
-    guarded_protocol,
-)
+from loopml.serving.batching import DEFAULT_BATCHING
+from loopml.serving.connections import HEADER_TIMEOUT_S, MAX_CONNECTIONS
+from loopml.serving.workers import Supervisor, WorkerOptions, free_reuseport, uvicorn_config
 
 SERVE_EPILOG = (
     "[bold]Examples[/bold]\n\n"
     "  loopml serve                                (every deployment, on 127.0.0.1:8000)\n"
     "  loopml serve bikes --host 0.0.0.0 --port 9000\n"
-    "  loopml serve bikes --batch-rows 64 --batch-wait-ms 2   (micro-batching on)\n\n"
+    "  loopml serve bikes --batch-rows 0            (micro-batching off)\n"
+    "  loopml serve bikes --workers 2               (two processes on one port)\n\n"
     "  curl --json '{\"records\": [{...}]}' localhost:8000/v1/deployments/bikes/predict"
 )
-
-
-def uvicorn_config(
-    app: object,
-    host: str,
-    port: int,
-    log_level: str = "info",
-    *,
-    max_connections: int = MAX_CONNECTIONS,
-    header_timeout_s: float = HEADER_TIMEOUT_S,
-) -> uvicorn.Config:
-    """One process, uvloop and httptools (guarded against idle and slow connections), no
-    access log: the settings serving is measured with."""
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=host,
-        port=port,
-        loop="uvloop",
-        http=guarded_protocol(fd_budget(max_connections), header_timeout_s),
-        access_log=False,
-        log_level=log_level,
-        workers=1,
-        timeout_graceful_shutdown=30,
-    )
 
 
 def serve(
@@ -73,13 +48,13 @@ def serve(
             "--batch-rows",
             min=0,
             help="Micro-batch concurrent requests up to this many rows (0: off; a "
-            "deployment's config.batching wins).",
+            "deployment's config.batching wins). A lone request never waits.",
         ),
-    ] = 0,
+    ] = DEFAULT_BATCHING.max_rows,
     batch_wait_ms: Annotated[
         float,
         typer.Option("--batch-wait-ms", min=0, help="Longest wait for a micro-batch to fill."),
-    ] = 2.0,
+    ] = DEFAULT_BATCHING.max_wait_ms,
     max_body_mb: Annotated[
         float, typer.Option("--max-body-mb", min=0.001, help="Largest request body accepted.")
     ] = 8.0,
@@ -118,6 +93,16 @@ def serve(
     log_level: Annotated[
         str, typer.Option("--log-level", help="uvicorn log level (debug, info, warning).")
     ] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Serving processes sharing the port (SO_REUSEPORT); each follows the routes "
+            "itself, /metrics adds up all of them.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve predictions over REST: canary and sticky routing, shadows, hot swap.
 
@@ -126,8 +111,27 @@ def serve(
     POST /v1/deployments/NAME/predict, POST /invocations (MLflow clients),
     POST /v1/deployments/NAME/feedback, GET /v1/deployments, /healthz, /readyz, /metrics, /docs.
     """
-    client = client_of(ctx)
     batching = BatchingConfig(batch_rows, batch_wait_ms) if batch_rows > 0 else None
+    if workers > 1:
+        state = ctx.ensure_object(CliState)
+        options = WorkerOptions(
+            workspace=state.workspace,
+            token=state.token,
+            deployments=deployments or None,
+            host=host,
+            port=port or free_reuseport(host),
+            poll_interval_s=poll_interval,
+            log_predictions=log_predictions,
+            batching=batching,
+            max_body_bytes=int(max_body_mb * 1024 * 1024),
+            auth=_auth_mode(auth),
+            log_level=log_level,
+            max_connections=max_connections,
+            header_timeout_s=header_timeout,
+        )
+        client_of(ctx)  # fail here, once, if the workspace cannot be opened
+        raise typer.Exit(Supervisor(options, workers).run())
+    client = client_of(ctx)
     app = create_app(
         client,
         deployments or None,

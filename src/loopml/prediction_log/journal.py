@@ -99,6 +99,14 @@ def read_lines(path: Path, offset: int) -> list[tuple[bytes, int]]:
     return lines
 
 
+def read_range(path: Path, start: int, end: int) -> list[bytes]:
+    """The complete lines between offsets `start` and `end` (both at line boundaries)."""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    return data.splitlines(keepends=True)
+
+
 def orphaned_journals(folder: Path) -> Iterator[Path]:
     """Prediction journals whose writer is gone (see `loopml.store.journal`)."""
     return locked_orphans(folder, SUFFIX)

@@ -2,7 +2,10 @@
 
 `record()` costs one orjson encode and one `write(2)` to this process's journal; rows reach
 Parquet segments in bulk from a background thread (`start()`), on `flush()` and on
-`close()`. See docs/prediction-log.md for the durability contract.
+`close()`. A flush hands a byte range of the journal to a writer (writer.py): this
+process's flush thread, or a writer process (`writer="process"`, what `loopml serve`
+uses) so that building segments takes no time from request handling. See
+docs/prediction-log.md for the durability contract.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from loopml.prediction_log.records import (
 )
 from loopml.prediction_log.segments import journal_progress, write_segments
 from loopml.prediction_log.tables import batches
+from loopml.prediction_log.writer import WriterKind, make_writer
 from loopml.store import Stores
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ class PredictionLog:
         flush_rows: int = 20_000,
         source: str | None = None,
         rotate_bytes: int = ROTATE_BYTES,
+        writer: WriterKind = "thread",
     ) -> None:
         self.stores = stores
         self.flush_interval_s = flush_interval_s
@@ -63,12 +68,13 @@ class PredictionLog:
         self._store = stores.engine.url.render_as_string(hide_password=True)
         self._lock = threading.Lock()  # journal appends and the buffer
         self._flush_lock = threading.Lock()  # one flush at a time, in journal order
+        self._writer = make_writer(writer, stores)
         self._journal = self._open_journal()
-        self._pending: list[bytes] = []
+        self._flushed = self._journal.offset  # journal bytes handed to the writer so far
         self._pending_rows = 0
-        # A flush that failed is retried as it was (same lines, same end offset), so a
+        # A flush that failed is retried as it was (same range of the journal), so a
         # commit that succeeded but reported an error is not written twice.
-        self._inflight: tuple[PredictionJournal, list[bytes], int] | None = None
+        self._inflight: tuple[PredictionJournal, int, int] | None = None
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,7 +108,6 @@ class PredictionLog:
             if self._journal.fd < 0:
                 raise LoopmlError("this PredictionLog is closed: create a new one to record")
             self._journal.append(line)
-            self._pending.append(line)
             self._pending_rows += rows
             full = self._pending_rows >= self.flush_rows
         if full:
@@ -119,18 +124,13 @@ class PredictionLog:
             while True:
                 if self._inflight is None:
                     with self._lock:
-                        if not self._pending:
+                        if self._journal.offset == self._flushed:
                             return written
-                        self._inflight = (self._journal, self._pending, self._journal.offset)
-                        self._pending, self._pending_rows = [], 0
-                journal, lines, end = self._inflight
-                grouped, records = batches(lines)
-                write_segments(
-                    self.stores,
-                    grouped,
-                    journal_id=journal.journal_id,
-                    end_offset=end,
-                    source=self.source,
+                        self._inflight = (self._journal, self._flushed, self._journal.offset)
+                        self._flushed, self._pending_rows = self._journal.offset, 0
+                journal, start, end = self._inflight
+                records = self._writer.write(
+                    journal.path, journal.journal_id, start, end, self.source
                 )
                 self._inflight = None
                 written += records
@@ -143,10 +143,11 @@ class PredictionLog:
         fresh = self._open_journal()
         with self._lock:
             old = self._journal
-            if old.offset != committed or self._pending:
+            if old.offset != committed or self._flushed != committed:
                 fresh.close(remove=True)  # new records arrived meanwhile: next time
                 return
             self._journal = fresh
+            self._flushed = fresh.offset
         old.close(remove=True)
 
     def _open_journal(self) -> PredictionJournal:
@@ -183,8 +184,9 @@ class PredictionLog:
         try:
             self.flush()
         finally:
+            self._writer.close()
             with self._lock:
-                done = self._inflight is None and not self._pending
+                done = self._inflight is None and self._journal.offset == self._flushed
                 self._journal.close(remove=done)  # kept on failure: recover() replays it
 
     def __enter__(self) -> PredictionLog:

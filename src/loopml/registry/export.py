@@ -1,4 +1,4 @@
-"""`export_version`: a registered scikit-learn version as an ONNX file, proven to agree.
+"""`export_version`: a registered version as an ONNX file, proven to agree.
 
 The graph is checked against the original model on sample rows before anything is
 written. ONNX runs in float32, so the two never agree exactly: a float32 number carries
@@ -16,7 +16,6 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,14 +70,14 @@ def export_version(
     version = registry.get_version(ref)
     if not capabilities_of(version.flavor).exportable_to_onnx:
         raise ValidationError(
-            f"{version.uri} is a {version.flavor}-flavor model; only scikit-learn versions "
-            "convert to ONNX"
+            f"{version.uri} is a {version.flavor}-flavor model; only scikit-learn, XGBoost "
+            "and LightGBM versions convert to ONNX"
         )
     model = registry.load(version)
     frame = _sample_frame(model, version, sample)
     graph = export_onnx(model.raw, model.signature if model.signature is not None else frame)
-    diff = onnx_parity(model.raw, graph, frame)
-    relative = diff / _scale(model.raw, frame)
+    diff = onnx_parity(model, graph, frame)
+    relative = diff / _scale(model, frame)
     if not relative <= tolerance:  # also refuses NaN
         raise ValidationError(
             f"the ONNX copy of {version.uri} differs from it by up to {diff:.3g} "
@@ -155,11 +154,11 @@ def _sample_frame(
     return signature.coerce(frame)
 
 
-def _scale(estimator: Any, frame: pd.DataFrame) -> float:
+def _scale(model: LoadedModel, frame: pd.DataFrame) -> float:
     """What differences are measured against: 1 for classifiers, else the largest output."""
-    if is_classifier(estimator):
+    if model.has_proba or is_classifier(model.raw):
         return 1.0
-    predicted = np.asarray(estimator.predict(frame), dtype=np.float64)
+    predicted = np.asarray(model.predict(frame), dtype=np.float64)
     return max(1.0, float(np.max(np.abs(predicted)))) if predicted.size else 1.0
 
 

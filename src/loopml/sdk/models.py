@@ -39,6 +39,7 @@ from loopml.registry.packaging import (
     with_missing_probe,
     with_training_facts,
 )
+from loopml.registry.packaging.flavors import pick_flavor
 from loopml.registry.reproduction import Reproduction, ReproductionService
 from loopml.store import Stores
 from loopml.tracking import Run, TrackingService
@@ -88,7 +89,7 @@ class ModelsAPI:
         if input_example is not None:
             frame = input_example
             if signature is None:
-                signature = self._signature(run, model, frame, training_data)
+                signature = self._signature(run, model, frame, training_data, flavor)
             example = frame.head(5) if isinstance(frame, pd.DataFrame) else frame
         with tempfile.TemporaryDirectory(prefix="loopml-model-") as tmp:
             folder = Path(tmp) / "model"
@@ -109,17 +110,24 @@ class ModelsAPI:
         )
 
     def _signature(
-        self, run: Run, model: Any, frame: Any, training_data: pd.DataFrame | str | None
+        self,
+        run: Run,
+        model: Any,
+        frame: Any,
+        training_data: pd.DataFrame | str | None,
+        flavor: str | None = None,
     ) -> Signature:
         predicts = hasattr(model, "predict")
-        inferred = infer_signature(frame, model.predict(frame[:200]) if predicts else None)
+        if predicts:  # as the flavor will call it (a native booster takes no DataFrame)
+            predict = pick_flavor(model, flavor).wrap(model).predict
+        inferred = infer_signature(frame, predict(frame[:200]) if predicts else None)
         if not isinstance(frame, pd.DataFrame):
             return inferred
         facts = self._training_facts(run, training_data, inferred.input_names)
         if facts:
             inferred = with_training_facts(inferred, facts)
         if predicts:
-            inferred = with_missing_probe(inferred, probe_missing(model.predict, frame))
+            inferred = with_missing_probe(inferred, probe_missing(predict, frame))
         return inferred
 
     def _training_facts(

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from loopml.sdk import Client
 from loopml.serving import endpoints
 from loopml.serving.auth import AuthMode, DataPlaneAuth
-from loopml.serving.batching import BatchingConfig
+from loopml.serving.batching import DEFAULT_BATCHING, BatchingConfig
 from loopml.serving.feedback import FeedbackAudit
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.openapi import (
@@ -38,14 +38,15 @@ def create_app(
     *,
     poll_interval_s: float = 1.0,
     log_predictions: bool = True,
-    batching: BatchingConfig | None = None,
+    batching: BatchingConfig | None = DEFAULT_BATCHING,
     max_body_bytes: int = MAX_BODY_BYTES,
     auth: AuthMode | None = None,
 ) -> FastAPI:
     """The REST data plane for `deployments` (default: every deployment in the store).
 
-    `batching` turns micro-batching on for every deployment; a deployment's own
-    `config={"batching": {"max_rows": 32, "max_wait_ms": 2}}` (or `false`) wins.
+    `batching` is the micro-batching of every deployment (on by default: a lone request is
+    scored at once, concurrent ones share predict calls; None turns it off); a deployment's
+    own `config={"batching": {"max_rows": 32, "max_wait_ms": 2}}` (or `false`) wins.
 
     The lifespan loads the routes, starts the revision watcher and the prediction log, and
     on shutdown stops them, finishing shadow jobs and flushing the log.
@@ -83,6 +84,7 @@ def create_app(
     def after_poll() -> None:
         access.refresh()
         state.audit_feedback()
+        state.after_poll()
 
     watcher.after_sync = after_poll
 

@@ -1,13 +1,14 @@
 """Adaptive micro-batching: concurrent requests for one model share one predict call.
 
 A request joins the pending batch and awaits its share of the answer. The first request of
-a batch starts a drain task; the batch closes when it holds `max_rows` rows or when
-`max_wait_ms` has passed since its oldest request. Requests that arrive while a batch is
-being scored form the next one, so under light load a batch is one request (waiting at most
-`max_wait_ms`) and under heavy load batches grow by themselves. Batches are bounded by rows,
-not requests. A batch of up to `inline_rows` rows is scored on the event loop: handing it to
-a thread measured ~30 % slower (the threads then fight over the GIL); larger ones go to
-`executor`.
+a batch starts a drain task; the batch closes when it holds `max_rows` rows, when no other
+request is still arriving (its body being read: `arriving()`), or when `max_wait_ms` has
+passed since its oldest request. Requests that arrive while a batch is being scored form
+the next one, so under light load a batch is one request scored at once (no wait: a lone
+request has nobody to wait for) and under heavy load batches grow by themselves. Batches
+are bounded by rows, not requests. A batch of up to `inline_rows` rows is scored on the
+event loop: handing it to a thread measured ~30 % slower (the threads then fight over the
+GIL); larger ones go to `executor`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class BatchingConfig:
             raise ValueError("max_rows must be at least 1 and max_wait_ms at least 0")
 
 
+DEFAULT_BATCHING = BatchingConfig()
+
+
 @dataclass(slots=True)
 class _Pending:
     rows: list[Row]
@@ -54,8 +58,10 @@ class MicroBatcher:
         metrics: ServingMetrics,
         inline_rows: int = 256,
         clock: Callable[[], float] = time.perf_counter,
+        arriving: Callable[[], int] = lambda: 1,
     ) -> None:
         self.runner = runner
+        self.arriving = arriving
         self.config = config
         self.executor = executor
         self.inline_rows = inline_rows
@@ -63,7 +69,7 @@ class MicroBatcher:
         self.pending: list[_Pending] = []
         self.pending_rows = 0
         self.draining = False
-        self._full = asyncio.Event()
+        self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._batch_rows = metrics.batch_rows.labels(runner.uri)
         self._queue_wait = metrics.queue_wait.labels(runner.uri)
@@ -74,8 +80,8 @@ class MicroBatcher:
         future: asyncio.Future[Scores] = loop.create_future()
         self.pending.append(_Pending(rows, future, self.clock()))
         self.pending_rows += len(rows)
-        if self.pending_rows >= self.config.max_rows:
-            self._full.set()
+        if self.pending_rows >= self.config.max_rows or self.arriving() == 0:
+            self._ready.set()  # full, or the last request on its way has joined
         if not self.draining:
             self.draining = True
             self._task = loop.create_task(self._drain())  # referenced: tasks are weak
@@ -123,13 +129,16 @@ class MicroBatcher:
                 item.future.set_result(share)
 
     async def _gather(self) -> None:
-        """Wait for the batch to fill, at most until its oldest request has waited max_wait."""
+        """Wait for the batch to fill while other requests are arriving, at most until its
+        oldest request has waited max_wait."""
         await asyncio.sleep(0)  # let requests already parsed join
+        if self.arriving() == 0:
+            return  # nobody else is on the way: waiting would only add latency
         wait = self.pending[0].since + self.config.max_wait_ms / 1000 - self.clock()
         if self.pending_rows < self.config.max_rows and wait > 0:
-            self._full.clear()
+            self._ready.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), wait)
+                await asyncio.wait_for(self._ready.wait(), wait)
 
     def _take(self) -> list[_Pending]:
         """The oldest requests up to max_rows rows (always at least one)."""

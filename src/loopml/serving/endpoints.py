@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -185,8 +186,8 @@ async def get_deployment(name: str, request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """The process is up (liveness)."""
-    return _json({"status": "ok"})
+    """The process is up (liveness); `pid` tells the workers of `--workers N` apart."""
+    return _json({"status": "ok", "pid": os.getpid()})
 
 
 async def readyz(request: Request) -> Response:

@@ -43,28 +43,40 @@ class Answered:
 
 
 class AnsweredRequests:
-    """The requests this process answered most recently, by request id (bounded)."""
+    """The requests this process answered most recently, by request id (bounded).
+
+    An answer is kept as a tuple of a string, a string and an int, which the garbage
+    collector stops tracking: 200,000 tracked objects made each full collection of a busy
+    server scan them all (docs/serving.md, "Pauses"). It becomes an `Answered` only when
+    feedback arrives for it.
+    """
 
     def __init__(self, capacity: int = REMEMBERED_ANSWERS) -> None:
         self.capacity = capacity
-        self._answers: OrderedDict[str, Answered] = OrderedDict()
+        self._answers: OrderedDict[str, tuple[str, str, int] | Answered] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, request_id: str, deployment: str, model: str, rows: int) -> None:
         with self._lock:
-            self._answers[request_id] = Answered(deployment, model, rows)
+            self._answers[request_id] = (deployment, model, rows)
             self._answers.move_to_end(request_id)
             if len(self._answers) > self.capacity:
                 self._answers.popitem(last=False)
 
     def get(self, request_id: str) -> Answered | None:
         with self._lock:
-            return self._answers.get(request_id)
+            entry = self._answers.get(request_id)
+            if isinstance(entry, tuple):
+                entry = self._answers[request_id] = Answered(*entry)
+            return entry
 
     def remember(self, request_id: str, answered: Answered) -> Answered:
         """Keep an answer found in the log, so its next label needs no query."""
         with self._lock:
-            return self._answers.setdefault(request_id, answered)
+            entry = self._answers.setdefault(request_id, answered)
+            if isinstance(entry, tuple):
+                entry = self._answers[request_id] = Answered(*entry)
+            return entry
 
     def next_version(self, answered: Answered) -> int:
         with self._lock:

@@ -1,12 +1,22 @@
-"""Prometheus metrics of one serving app, on a registry of its own (no process globals)."""
+"""Prometheus metrics of one serving app, on a registry of its own (no process globals).
+
+Under `loopml serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` is set for every worker:
+prometheus_client then keeps each value in a file of that folder, and `render()` adds up
+the files of all workers, so any worker's `/metrics` answers for the whole server. Gauges
+are kept per worker (a `pid` label).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0
@@ -79,6 +89,7 @@ class ServingMetrics:
             "Revision of each deployment's routes this process serves.",
             ["deployment"],
             registry=r,
+            multiprocess_mode="liveall",
         )
         self.swaps = Counter(
             "loopml_serving_swaps", "Route tables swapped in.", ["deployment"], registry=r
@@ -94,7 +105,10 @@ class ServingMetrics:
             registry=r,
         )
         self.loaded_models = Gauge(
-            "loopml_serving_loaded_models", "Model versions held in memory.", registry=r
+            "loopml_serving_loaded_models",
+            "Model versions held in memory.",
+            registry=r,
+            multiprocess_mode="liveall",
         )
 
     def meter(self, deployment: str, model: str) -> TargetMeter:
@@ -108,4 +122,9 @@ class ServingMetrics:
         self.errors.labels(deployment, str(status)).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        folder = os.environ.get(MULTIPROC_ENV)
+        if not folder:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

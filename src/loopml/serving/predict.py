@@ -102,7 +102,7 @@ async def predict(state: ServingState, name: str, request: Request) -> Response:
         return exc.response()
     event_time: float | None = None
     try:
-        body = await read_body(request, state.max_body_bytes)
+        body = await state.read_counted(read_body(request, state.max_body_bytes))
         data = decode_json(body)
         event_time = event_time_of(request.headers.get(EVENT_TIME_HEADER), data, time.time())
         payload = payload_of(data)

@@ -1,17 +1,15 @@
 """`ModelRunner`: one loaded model version, fed the cheapest input its flavor accepts.
 
-A scikit-learn estimator on numeric columns gets an ndarray built straight from the
-validated rows, in signature order (no pandas: ~1 ms saved per predict call on 30 columns).
-That covers models fitted without feature names and plain estimators (trees, ensembles,
-linear models…) fitted on a DataFrame whose columns are exactly the signature's: for those,
-feature names only guard the column order, which the signature check already fixed, so a
-shallow copy without `feature_names_in_` is used. Pipelines and everything else get a
-DataFrame in signature order, coerced to training dtypes by `LoadedModel.predict`.
+A model whose flavor takes arrays (scikit-learn estimators, XGBoost, LightGBM) on numeric
+columns gets an ndarray built straight from the validated rows, in signature order (no
+pandas: ~1 ms saved per predict call on 30 columns); see `LoadedModel.for_arrays`.
+Everything else gets a DataFrame in signature order, coerced to training dtypes by
+`LoadedModel`. Labels and probabilities come from one model call where the model decides
+by its most probable class (`registry/packaging/outcomes.py`).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +22,6 @@ from loopml.serving.errors import ServingError
 from loopml.serving.parsing import Payload, Records
 from loopml.serving.validation import STRICT, CheckedRows, InputPlan, Row
 
-NUMERIC = frozenset({"float", "integer", "boolean"})
-# Estimators that use feature names only to check them (no column selection by name).
-ARRAY_SAFE = (
-    "sklearn.ensemble._gb",
-    "sklearn.ensemble._forest",
-    "sklearn.ensemble._hist_gradient_boosting",
-    "sklearn.tree",
-    "sklearn.linear_model",
-    "sklearn.svm",
-    "sklearn.neighbors",
-    "sklearn.naive_bayes",
-)
 _SHOWN_ERROR = 300
 
 
@@ -68,8 +54,8 @@ class ModelRunner:
         # One plan per input policy of the deployments that route here (a handful at most).
         self._plans: dict[InputPolicy, InputPlan] = {} if self.plan is None else {STRICT: self.plan}
         self.names = signature.input_names if signature is not None else None
-        self.estimator = _array_estimator(model)
-        self.uses_array = self.estimator is not None
+        self.arrays = model.for_arrays()
+        self.uses_array = self.arrays is not None
 
     def rows(self, payload: Payload) -> list[Row]:
         """The payload checked against the signature (HTTP 422 on any problem)."""
@@ -102,18 +88,18 @@ class ModelRunner:
 
     def score(self, rows: list[Row]) -> Scores:
         """Predictions (and probabilities when the model has them) for validated rows."""
-        model, estimator = self.model, self.estimator
+        model, arrays = self.model, self.arrays
         try:
             # Huge values overflow float32 inside tree models: a per-request warning, no error.
             with np.errstate(over="ignore", invalid="ignore"):
-                if estimator is not None:
+                if arrays is not None:
                     X = np.array(rows, dtype=np.float64)
-                    predictions = np.asarray(estimator.predict(X))
-                    proba = np.asarray(estimator.predict_proba(X)) if model.has_proba else None
+                    if model.has_proba:
+                        predictions, proba = arrays.predict_both(X)
+                    else:
+                        predictions, proba = arrays.predict(X), None
                 else:
-                    frame = pd.DataFrame(rows, columns=self.names)
-                    predictions = model.predict(frame)
-                    proba = model.predict_proba(frame) if model.has_proba else None
+                    predictions, proba = model.predict_both(pd.DataFrame(rows, columns=self.names))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             # The input passed the signature, yet the model refused it (e.g. infinity).
             text = str(exc)
@@ -123,26 +109,5 @@ class ModelRunner:
                 f"the model could not score this input: {text[:_SHOWN_ERROR]}",
                 "check the values against the training data's ranges",
             ) from exc
-        return Scores(predictions.tolist(), None if proba is None else proba.tolist())
-
-
-def _array_estimator(model: LoadedModel) -> Any:
-    """The estimator to call with a float ndarray in signature order, or None (DataFrame)."""
-    signature = model.signature
-    if (
-        signature is None
-        or not model.capabilities.accepts_arrays
-        or not all(spec.type in NUMERIC for spec in signature.inputs)
-    ):
-        return None
-    raw = model.raw
-    names = getattr(raw, "feature_names_in_", None)
-    if names is None:
-        return raw
-    if [str(n) for n in names] != signature.input_names or not type(raw).__module__.startswith(
-        ARRAY_SAFE
-    ):
-        return None
-    stripped = copy.copy(raw)  # shallow: the fitted trees and coefficients are shared
-    del stripped.feature_names_in_
-    return stripped
+        predictions = np.asarray(predictions)
+        return Scores(predictions.tolist(), None if proba is None else np.asarray(proba).tolist())

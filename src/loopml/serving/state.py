@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
 import re
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,6 +27,20 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def settle_heap(*, collect: bool) -> None:
+    """Move every object alive now (modules, loaded models) out of the collector's sight.
+
+    A full collection scans every tracked object: with scikit-learn, pandas and a model
+    loaded that is ~300,000 objects and 130-450 ms with the GIL held, which is what stalled
+    a busy server (docs/serving.md, "Pauses"). Frozen objects are never scanned again, so
+    the collections that remain only see what requests create. `collect` first frees
+    what is garbage already (a start-up pause, before any request is taken).
+    """
+    if collect:
+        gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -48,6 +64,8 @@ class ServingState:
     answered: AnsweredRequests = field(default_factory=AnsweredRequests)
     label_rules: dict[str, LabelRule] = field(default_factory=dict)
     feedback_audit: FeedbackAudit | None = None
+    arriving: int = 0  # predict requests reading their body (micro-batches wait for them)
+    _frozen_swaps: int = 0
     _features: FeatureStore | None = None  # opened when a deployment first needs features
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _prefix: str = field(default_factory=lambda: os.urandom(4).hex())
@@ -68,10 +86,23 @@ class ServingState:
         if batcher is None or batcher.runner is not runner or batcher.config != config:
             self.batchers = {k: b for k, b in self.batchers.items() if self.cache.holds(b.runner)}
             batcher = MicroBatcher(
-                runner, config, self.executor, self.metrics, inline_rows=self.inline_rows
+                runner,
+                config,
+                self.executor,
+                self.metrics,
+                inline_rows=self.inline_rows,
+                arriving=lambda: self.arriving,
             )
             self.batchers[key] = batcher
         return batcher
+
+    async def read_counted(self, reading: Awaitable[bytes]) -> bytes:
+        """Await a request body, counted in `arriving` meanwhile."""
+        self.arriving += 1
+        try:
+            return await reading
+        finally:
+            self.arriving -= 1
 
     @property
     def features(self) -> FeatureStore:
@@ -93,7 +124,8 @@ class ServingState:
     def start(self) -> None:
         """Blocking start-up (run in a thread): recover and open the log, load the routes."""
         if self.log_predictions:
-            self.predictions = PredictionLog(self.stores)
+            # Segments are built in a writer process: they take no GIL time from requests.
+            self.predictions = PredictionLog(self.stores, writer="process")
             self.predictions.recover()
             self.predictions.start()
         try:
@@ -101,7 +133,15 @@ class ServingState:
         except Exception:  # the store is unreachable: /readyz says so, the watcher retries
             self.metrics.watcher_errors.inc()
             log.exception("first load of the deployments failed")
+        settle_heap(collect=True)
+        self._frozen_swaps = self.watcher.swap_count
         self.watcher.start()
+
+    def after_poll(self) -> None:
+        """Freeze the objects of models a hot swap loaded, as start() did for the first."""
+        if self.watcher.swap_count != self._frozen_swaps:
+            self._frozen_swaps = self.watcher.swap_count
+            settle_heap(collect=False)  # a full collection here would stall requests
 
     def stop(self) -> None:
         """Blocking shutdown: stop polling, finish shadow jobs, flush the prediction log."""

@@ -113,6 +113,7 @@ class DeploymentWatcher:
         self.problems: dict[str, str] = {}
         self.known: set[str] = set(names or [])
         self._failed: dict[str, tuple[int, float]] = {}
+        self.swap_count = 0  # route tables swapped in so far
         self.after_sync: Callable[[], None] | None = None  # e.g. reload the data-plane tokens
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,6 +179,7 @@ class DeploymentWatcher:
     def _swap(self, name: str, table: RouteTable) -> None:
         old = self.tables.get(name)
         self.tables = {**self.tables, name: table}  # the atomic step
+        self.swap_count += 1
         if old is not None:
             self.previous[name] = old
         self.problems.pop(name, None)

@@ -2,7 +2,9 @@
 
 A new flavor is done when it has a case here and passes: save and load through the
 manifest, a tampered file refused, its signature, the serving and batch scoring paths,
-and export exactly as its capabilities declare.
+and export exactly as its capabilities declare. A flavor with several kinds of model
+(a native booster and its scikit-learn API) has a case for each; every case's answers
+are checked against the original object's own `predict` and `predict_proba`.
 """
 
 from __future__ import annotations
@@ -44,48 +46,118 @@ ROWS = 60
 @dataclass(frozen=True)
 class Data:
     frame: pd.DataFrame
-    reference: LogisticRegression  # what every case's predictions must agree with
+    target: pd.Series
+    reference: LogisticRegression  # the model the sklearn, python and onnx cases wrap
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a case's model answers on its own: the outputs every path must reproduce."""
+
+    predict: Callable[[pd.DataFrame], Any]
+    predict_proba: Callable[[pd.DataFrame], Any]
 
 
 @pytest.fixture(scope="module")
 def data() -> Data:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     X = X.iloc[:, :8]  # a few columns keep the ONNX graph and the scoring small
-    return Data(frame=X, reference=LogisticRegression(max_iter=5000).fit(X, y))
+    return Data(frame=X, target=y, reference=LogisticRegression(max_iter=5000).fit(X, y))
 
 
-def _onnx(data: Data) -> object:
+def _onnx(data: Data) -> tuple[object, Expected]:
     pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'loopml[onnx]'")
     pytest.importorskip("skl2onnx", reason="needs the onnx extra: pip install 'loopml[onnx]'")
-    return export_onnx(data.reference, data.frame)
+    return export_onnx(data.reference, data.frame), _of(data.reference)
 
 
-# One way to build a model of each flavor from the shared reference classifier.
-CASES: dict[str, Callable[[Data], object]] = {
-    "sklearn": lambda data: data.reference,
-    "python": lambda data: WrappedClassifier(data.reference),
-    "onnx": _onnx,
+def _of(model: Any) -> Expected:
+    return Expected(model.predict, model.predict_proba)
+
+
+def _xgb_booster(data: Data) -> tuple[object, Expected]:
+    xgb = pytest.importorskip("xgboost", reason="needs the xgboost extra")
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3},
+        xgb.DMatrix(data.frame, data.target),
+        num_boost_round=20,
+    )
+
+    def proba(x: pd.DataFrame) -> Any:
+        p = booster.predict(xgb.DMatrix(x))
+        return np.column_stack([1 - p, p])
+
+    return booster, Expected(lambda x: (booster.predict(xgb.DMatrix(x)) > 0.5).astype(int), proba)
+
+
+def _xgb_sklearn(data: Data) -> tuple[object, Expected]:
+    xgb = pytest.importorskip("xgboost", reason="needs the xgboost extra")
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3).fit(data.frame, data.target)
+    return model, _of(model)
+
+
+def _lgb_booster(data: Data) -> tuple[object, Expected]:
+    lgb = pytest.importorskip("lightgbm", reason="needs the lightgbm extra")
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 7, "verbose": -1},
+        lgb.Dataset(data.frame, data.target),
+        num_boost_round=20,
+    )
+
+    def proba(x: pd.DataFrame) -> Any:
+        p = booster.predict(x)
+        return np.column_stack([1 - p, p])
+
+    return booster, Expected(lambda x: (booster.predict(x) > 0.5).astype(int), proba)
+
+
+def _lgb_sklearn(data: Data) -> tuple[object, Expected]:
+    lgb = pytest.importorskip("lightgbm", reason="needs the lightgbm extra")
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1)
+    return model.fit(data.frame, data.target), _of(model)
+
+
+# One way (or several) to build a model of each flavor, and what it answers on its own.
+CASES: dict[str, tuple[str, Callable[[Data], tuple[object, Expected]]]] = {
+    "sklearn": ("sklearn", lambda data: (data.reference, _of(data.reference))),
+    "python": ("python", lambda data: (WrappedClassifier(data.reference), _of(data.reference))),
+    "onnx": ("onnx", _onnx),
+    "xgboost-booster": ("xgboost", _xgb_booster),
+    "xgboost-sklearn": ("xgboost", _xgb_sklearn),
+    "lightgbm-booster": ("lightgbm", _lgb_booster),
+    "lightgbm-sklearn": ("lightgbm", _lgb_sklearn),
 }
 TOLERANCE = 1e-4  # ONNX computes in float32
 
 
-def _check(got: Any, data: Data, x: pd.DataFrame) -> None:
-    np.testing.assert_array_equal(np.asarray(got), data.reference.predict(x))
+def _check(got: Any, expected: Expected, x: pd.DataFrame) -> None:
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(expected.predict(x)))
 
 
 def test_every_registered_flavor_has_a_case() -> None:
-    assert set(CASES) == set(FLAVORS)
+    assert {flavor for flavor, _ in CASES.values()} == set(FLAVORS)
 
 
-@pytest.fixture(params=sorted(FLAVORS))
-def flavor(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest, data: Data) -> tuple[str, object, Expected]:
+    flavor, build = CASES[request.param]
+    model, expected = build(data)
+    return flavor, model, expected
 
 
 @pytest.fixture
-def model(flavor: str, data: Data) -> object:
-    return CASES[flavor](data)
+def flavor(case: tuple[str, object, Expected]) -> str:
+    return case[0]
+
+
+@pytest.fixture
+def model(case: tuple[str, object, Expected]) -> object:
+    return case[1]
+
+
+@pytest.fixture
+def expected(case: tuple[str, object, Expected]) -> Expected:
+    return case[2]
 
 
 @pytest.fixture
@@ -101,17 +173,20 @@ def saved(flavor: str, model: object, data: Data, tmp_path: Path) -> Path:
     return folder
 
 
-def test_save_then_load_answers_like_the_model(flavor: str, saved: Path, data: Data) -> None:
+def test_save_then_load_answers_like_the_model(
+    flavor: str, saved: Path, data: Data, expected: Expected
+) -> None:
     manifest = read_manifest(saved)
     assert manifest.flavor == flavor
     loaded = load_model(saved, manifest_digest=hash_file(saved / MANIFEST_NAME))
     assert loaded.flavor == flavor and loaded.capabilities == capabilities_of(flavor)
     x = data.frame.head(ROWS)
-    _check(loaded.predict(x), data, x)
+    _check(loaded.predict(x), expected, x)
     assert loaded.has_proba
-    np.testing.assert_allclose(
-        loaded.predict_proba(x), data.reference.predict_proba(x), atol=TOLERANCE
-    )
+    np.testing.assert_allclose(loaded.predict_proba(x), expected.predict_proba(x), atol=TOLERANCE)
+    labels, proba = loaded.predict_both(x)
+    _check(labels, expected, x)
+    np.testing.assert_allclose(proba, expected.predict_proba(x), atol=TOLERANCE)
 
 
 def test_the_flavor_recognises_its_own_models(flavor: str, model: object) -> None:
@@ -155,7 +230,7 @@ def _register(client: Client, flavor: str, model: object, data: Data) -> ModelVe
 
 
 def test_the_serving_path_answers_like_the_model(
-    client: Client, flavor: str, model: object, data: Data
+    client: Client, flavor: str, model: object, data: Data, expected: Expected
 ) -> None:
     version = _register(client, flavor, model, data)
     runner = ModelRunner(version.uri, client.models.load(version.uri))
@@ -163,18 +238,16 @@ def test_the_serving_path_answers_like_the_model(
     assert not runner.uses_array or capabilities_of(flavor).accepts_arrays
     x = data.frame.head(ROWS)
     scores = runner.score(x.to_numpy().tolist())
-    _check(scores.predictions, data, x)
+    _check(scores.predictions, expected, x)
     assert scores.probabilities is not None
-    np.testing.assert_allclose(
-        scores.probabilities, data.reference.predict_proba(x), atol=TOLERANCE
-    )
+    np.testing.assert_allclose(scores.probabilities, expected.predict_proba(x), atol=TOLERANCE)
 
 
-def test_batch_scoring_answers_like_the_model(saved: Path, data: Data) -> None:
+def test_batch_scoring_answers_like_the_model(saved: Path, data: Data, expected: Expected) -> None:
     x = data.frame.head(ROWS)
     chunk = Chunk(number=1, first_row=0, table=pa.Table.from_pandas(x, preserve_index=False))
     table = ChunkScorer(load_model(saved)).score(chunk)
-    _check(table.column(PREDICTION).to_numpy(), data, x)
+    _check(table.column(PREDICTION).to_numpy(), expected, x)
     assert table.num_columns == x.shape[1] + 1 + 2  # prediction + one proba per class
 
 
@@ -185,6 +258,8 @@ def test_export_follows_the_capability(
     dest = tmp_path / "out.onnx"
     if capabilities_of(flavor).exportable_to_onnx:
         pytest.importorskip("skl2onnx", reason="needs the onnx extra: pip install 'loopml[onnx]'")
+        if flavor in ("xgboost", "lightgbm"):
+            pytest.importorskip("onnxmltools", reason=f"needs the {flavor} extra")
         result = export_version(client.models.registry, version.uri, dest, sample=data.frame)
         assert result.path == dest and dest.stat().st_size > 0
         assert result.max_rel_diff <= result.tolerance

@@ -5,6 +5,7 @@ No database here: the registry stores what `save_model` writes and loads it with
 """
 
 from loopml.registry.packaging.columns import COLUMN_TYPES, ColumnSpec, ColumnType, FieldError
+from loopml.registry.packaging.flavors.onnx import label_network
 from loopml.registry.packaging.inference import MAX_CATEGORIES, infer_signature
 from loopml.registry.packaging.load import LoadedModel, load_model
 from loopml.registry.packaging.manifest import (
@@ -43,6 +44,7 @@ __all__ = [
     "facts_from_frame",
     "facts_from_profile",
     "infer_signature",
+    "label_network",
     "load_model",
     "onnx_parity",
     "probe_missing",

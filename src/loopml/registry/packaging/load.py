@@ -15,6 +15,8 @@ from loopml.registry.packaging.integrity import verify_files
 from loopml.registry.packaging.manifest import MANIFEST_NAME, ModelManifest, read_manifest
 from loopml.registry.packaging.signature import Signature
 
+NUMERIC = frozenset({"float", "integer", "boolean"})
+
 
 class LoadedModel:
     """A verified model of any flavor, predicting on the column layout it was trained on."""
@@ -46,6 +48,28 @@ class LoadedModel:
                 "classifier); use predict"
             )
         return self._predictor.predict_proba(self._prepare(X))
+
+    def predict_both(self, X: Any) -> tuple[Array, Array | None]:
+        """Predictions, and probabilities when the model has them, from one model call
+        where the flavor can (see `outcomes.py`); the labels equal `predict`'s."""
+        prepared = self._prepare(X)
+        if not self.has_proba:
+            return self._predictor.predict(prepared), None
+        return self._predictor.predict_both(prepared)
+
+    def for_arrays(self) -> Predictor | None:
+        """A predictor fed float matrices in signature order (no DataFrame), or None.
+
+        Only flavors whose capabilities accept arrays offer one, and only for all-numeric
+        signatures; serving uses it to skip pandas."""
+        signature = self.signature
+        if (
+            signature is None
+            or not self.capabilities.accepts_arrays
+            or not all(spec.type in NUMERIC for spec in signature.inputs)
+        ):
+            return None
+        return self._predictor.for_arrays(signature.input_names)
 
     def _prepare(self, X: Any) -> Any:
         if isinstance(X, pd.DataFrame) and self.signature is not None:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from loopml.errors import ValidationError
 from loopml.registry.packaging.flavors.base import Capabilities, Flavor, Predictor
+from loopml.registry.packaging.flavors.lightgbm import LightGBMFlavor
 from loopml.registry.packaging.flavors.onnx import OnnxFlavor
 from loopml.registry.packaging.flavors.python import PythonFlavor
 from loopml.registry.packaging.flavors.sklearn import SklearnFlavor
+from loopml.registry.packaging.flavors.xgboost import XGBoostFlavor
 
+# The boosting libraries come before scikit-learn: their sklearn-API models are estimators
+# too, and are better kept in the library's own format.
 FLAVORS: dict[str, Flavor] = {
-    flavor.name: flavor for flavor in (SklearnFlavor(), OnnxFlavor(), PythonFlavor())
+    flavor.name: flavor
+    for flavor in (
+        XGBoostFlavor(),
+        LightGBMFlavor(),
+        SklearnFlavor(),
+        OnnxFlavor(),
+        PythonFlavor(),
+    )
 }
 
 NO_CAPABILITIES = Capabilities(accepts_arrays=False, exportable_to_onnx=False)
@@ -53,5 +64,6 @@ def pick_flavor(model: object, name: str | None) -> Flavor:
             return flavor
     raise ValidationError(
         f"cannot package a {type(model).__name__}: a model must be a scikit-learn estimator, "
-        "an ONNX graph (onnx.ModelProto or bytes), or an object with a predict method"
+        "an XGBoost or LightGBM model, an ONNX graph (onnx.ModelProto or bytes), or an "
+        "object with a predict method"
     )

@@ -28,6 +28,16 @@ class Predictor(Protocol):
 
     def predict_proba(self, X: Any) -> Array: ...
 
+    def predict_both(self, X: Any) -> tuple[Array, Array]:
+        """Labels and probabilities, from one model call where the model allows it."""
+        ...
+
+    def for_arrays(self, names: list[str]) -> Predictor | None:
+        """A predictor fed float matrices with columns in the order `names` (no DataFrame),
+        or None when this model needs a DataFrame. Asked only of flavors whose
+        capabilities accept arrays."""
+        ...
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -65,6 +75,10 @@ class Flavor(Protocol):
 
     def load(self, folder: Path, loader: Mapping[str, str]) -> Predictor:
         """Read the model back; only called once every file has been verified."""
+        ...
+
+    def wrap(self, model: object) -> Predictor:
+        """The predictor of an in-memory model, answering as the loaded copy will."""
         ...
 
 

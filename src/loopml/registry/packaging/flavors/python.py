@@ -30,6 +30,13 @@ class PythonPredictor:
     def predict_proba(self, X: Any) -> Array:
         return np.asarray(self.raw.predict_proba(X))
 
+    def predict_both(self, X: Any) -> tuple[Array, Array]:
+        """Two calls: nothing says how this object's labels relate to its probabilities."""
+        return self.predict(X), self.predict_proba(X)
+
+    def for_arrays(self, names: list[str]) -> None:
+        return None
+
 
 class PythonFlavor:
     name = "python"
@@ -47,6 +54,9 @@ class PythonFlavor:
     def packages(self, model: object) -> list[str]:
         own = distribution_of(type(model))
         return BASE_PACKAGES + ([own] if own else [])
+
+    def wrap(self, model: object) -> PythonPredictor:
+        return PythonPredictor(model)
 
     def load(self, folder: Path, loader: Mapping[str, str]) -> PythonPredictor:
         return PythonPredictor(load_joblib(folder, loader))

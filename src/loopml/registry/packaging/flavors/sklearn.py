@@ -1,7 +1,16 @@
-"""scikit-learn estimators and pipelines, stored with joblib."""
+"""scikit-learn estimators and pipelines, stored with joblib.
+
+For serving, `for_arrays` hands out a predictor fed a float ndarray in signature order (no
+pandas: ~1 ms saved per call on 30 columns). That covers models fitted without feature
+names and plain estimators (trees, ensembles, linear models…) fitted on a DataFrame whose
+columns are exactly the signature's: for those, feature names only guard the column
+order, which the signature check already fixed, so a shallow copy without
+`feature_names_in_` is used. Pipelines and everything else keep their DataFrame.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,8 +20,20 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from loopml.registry.packaging.flavors.base import Array, Capabilities, dump_joblib, load_joblib
+from loopml.registry.packaging.outcomes import argmax_classes, predict_both
 from loopml.registry.packaging.requirements import distribution_of
 
+# Estimators that use feature names only to check them (no column selection by name).
+ARRAY_SAFE = (
+    "sklearn.ensemble._gb",
+    "sklearn.ensemble._forest",
+    "sklearn.ensemble._hist_gradient_boosting",
+    "sklearn.tree",
+    "sklearn.linear_model",
+    "sklearn.svm",
+    "sklearn.neighbors",
+    "sklearn.naive_bayes",
+)
 BASE_PACKAGES = ["scikit-learn", "numpy", "scipy", "pandas", "joblib"]
 
 
@@ -23,6 +44,7 @@ class SklearnPredictor:
         self.raw = model
         names = getattr(model, "feature_names_in_", None)
         self._names: list[str] | None = None if names is None else [str(n) for n in names]
+        self._classes = argmax_classes(model)
 
     def _shape(self, X: Any) -> Any:
         if isinstance(X, pd.DataFrame):
@@ -37,6 +59,19 @@ class SklearnPredictor:
 
     def predict_proba(self, X: Any) -> Array:
         return np.asarray(self.raw.predict_proba(self._shape(X)))
+
+    def predict_both(self, X: Any) -> tuple[Array, Array]:
+        return predict_both(self.raw, self._shape(X), self._classes)
+
+    def for_arrays(self, names: list[str]) -> SklearnPredictor | None:
+        raw = self.raw
+        if self._names is None:
+            return self
+        if self._names != names or not type(raw).__module__.startswith(ARRAY_SAFE):
+            return None
+        stripped = copy.copy(raw)  # shallow: the fitted trees and coefficients are shared
+        del stripped.feature_names_in_
+        return SklearnPredictor(stripped)
 
 
 class SklearnFlavor:
@@ -61,6 +96,9 @@ class SklearnFlavor:
             ]
         found = [distribution_of(type(part)) for part in parts]
         return BASE_PACKAGES + [name for name in found if name is not None]
+
+    def wrap(self, model: object) -> SklearnPredictor:
+        return SklearnPredictor(model)
 
     def load(self, folder: Path, loader: Mapping[str, str]) -> SklearnPredictor:
         return SklearnPredictor(load_joblib(folder, loader))
