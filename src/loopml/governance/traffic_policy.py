@@ -66,6 +66,13 @@ class TrafficPolicy(BaseModel):
     max_partial_weight: float = Field(default=50.0, gt=0, le=100)
     shadow: list[str] = Field(default_factory=lambda: [ANY], min_length=1)
 
+    @field_validator("max_partial_weight", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number of percent, got {value!r}")
+        return value
+
     @field_validator("approved_alias")
     @classmethod
     def _alias_ok(cls, value: str) -> str:
