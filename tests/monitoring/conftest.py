@@ -104,4 +104,5 @@ def deploy_bikes(
     client.deployments.create("bikes-api", version.uri)
     return Deployed(client, "bikes-api", version, training, model)
 
+
 __all__ = ["any_client", "client"]

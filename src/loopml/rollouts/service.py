@@ -14,6 +14,13 @@ else — no step is lost, and the compare-and-set means none is taken twice. A s
 starts when its routing is confirmed live. A rollback also calls the candidate off (its
 pending champion request closed, `challenger` cleared) as part of applying it, so a crash
 in between is repaired the same way.
+
+Traffic policy. Every routing a rollout applies goes through `DeploymentService`, so the
+traffic policy admits it or refuses it like any change. A rollout never tries a step the
+policy would refuse: its first step must be admitted to start at all, and when a later
+step needs more than the candidate qualifies for (under the default policy: more than
+50 % before it is champion), the rollout asks for the champion approval instead of
+stepping, and promotes once it is given.
 """
 
 from __future__ import annotations
