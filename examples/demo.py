@@ -815,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
     step(10, "New labelled data; the alert's trigger retrains, gates and starts a canary")
     request_id = new_data_and_retrain(client, bikes)
 
-    step(11, "Canary 10 % → 50 % on live autumn traffic, SLOs checked; approved, promoted")
+    step(11, "Canary 10 % → 50 % on live traffic, SLOs checked; approval → 100 %")
     outcome = canary(client, bikes, request_id)
 
     problems = end_state_problems(client)
