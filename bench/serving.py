@@ -611,7 +611,11 @@ def main() -> None:
                 ).uri
         log_model_s = time.perf_counter() - t0
         for name, _, _, key in deployments:
-            client.deployments.create(name, uris[key])
+            # The measured model is never approved: the local admin overrides the traffic
+            # policy (full traffic only for champion) with a reason the audit trail keeps.
+            client.deployments.create(
+                name, uris[key], override_reason="serving benchmark of an unapproved model"
+            )
     finally:
         client.close()
     log(f"logged and registered {mv.uri} in {log_model_s:.2f}s; deployments created")

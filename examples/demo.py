@@ -435,7 +435,10 @@ ALERT_RULES = ["dataset_drift", "column_drift:temp", "metric_below:r2:0.6", "lat
 
 def deploy_and_monitor(client: loopml.Client) -> None:
     """Deploy the champion and declare a monitor on its prediction log."""
+    # The default traffic policy gives full traffic only to the version holding champion,
+    # and up to 50 % to one whose request for champion passed its checks.
     deployment = client.deployments.create(DEPLOYMENT, f"model:{MODEL}@champion")
+    policy = client.deployments.policy.get(DEPLOYMENT).policy
     monitor = client.monitors.create(
         MONITOR, f"deployment:{DEPLOYMENT}", window=f"{HOURS_PER_WINDOW} rows", rules=ALERT_RULES
     )
@@ -456,7 +459,9 @@ def deploy_and_monitor(client: loopml.Client) -> None:
         f"\n  columns: {', '.join(columns)} + the prediction\n"
         f"  alert rules: {', '.join(ALERT_RULES)}\n"
         "  trigger retrain-on-accuracy-drop: the r2 alert → pipeline bikes_pipeline:retrain → "
-        f"rollout {' % → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %"
+        f"rollout {' % → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %\n"
+        f"  traffic policy: more than {policy.max_partial_weight:g} % only for "
+        f"{MODEL}@{policy.approved_alias}; up to it for a version whose checks passed"
     )
 
 
@@ -746,7 +751,8 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 reviewer.close()
                 approved = True
                 progress.console.print(
-                    f"  every step passed its SLOs; alice (approver) approves {request_id}"
+                    f"  the {after.weight:g} % step passed its SLOs; more traffic needs champion "
+                    f"(the traffic policy), so alice (approver) approves {request_id}"
                 )
             if not after.active:
                 break
@@ -915,7 +921,7 @@ def main(argv: list[str] | None = None) -> int:
     step(11, "New labelled data; triggers refresh the features and retrain, gate, canary")
     request_id = new_data_and_retrain(client, bikes)
 
-    step(12, "Canary 10 % → 50 % → 100 % on live autumn traffic, SLOs checked, promoted")
+    step(12, "Canary 10 % → 50 % on live autumn traffic, SLOs checked; approval → 100 %")
     outcome = canary(client, bikes, request_id)
 
     problems = end_state_problems(client)

@@ -32,3 +32,8 @@ class PermissionDeniedError(LoopmlError, PermissionError):
 class AuditChainError(LoopmlError):
     """The audit trail was visibly cut or is broken: a change that would extend it is
     refused, and so is re-keying it (`loopml audit verify` says where)."""
+
+
+class PolicyViolationError(PermissionDeniedError):
+    """A change breaks a rule an admin set (e.g. the traffic policy of deployments): it is
+    refused whoever asks; an admin may override it, with a reason that is audited."""

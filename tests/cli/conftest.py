@@ -14,6 +14,7 @@ from loopml.cli import app
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from tests.cli.helpers import BikeTables, Invoke, bike_tables, train_bikes
+from tests.deployments.helpers import open_traffic
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +25,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def traffic_open(client: Client) -> None:
+    """Open the workspace's traffic policy, for tests about the deploy, rollout and monitor
+    commands (test_deploy_policy.py tests the default policy)."""
+    open_traffic(client)
 
 
 @pytest.fixture

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from loopml.deployments import Route
 from loopml.sdk import Client
 from tests.cli.helpers import Invoke, field, table_rows, user_error
 from tests.deployments.helpers import bike_hours, register_broken, register_ridge
+
+pytestmark = pytest.mark.usefixtures("traffic_open")  # about the commands, not the policy
 
 
 def _versions(client: Client, count: int) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from loopml.sdk import Client
 from tests.cli.helpers import Invoke, table_rows, user_error
 from tests.deployments.helpers import bike_hours, register_ridge
+
+pytestmark = pytest.mark.usefixtures("traffic_open")  # about the commands, not the policy
 
 
 def test_create_list_and_revoke(cli: Invoke, client: Client) -> None:

@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from loopml.samples import split_by_months
 from tests.cli.helpers import Invoke, field, table_rows, user_error
 from tests.monitoring.conftest import T0, Deployed, bikes, deployed  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("traffic_open")  # about the commands, not the policy
 
 
 def test_create_run_show_list_report_alerts(

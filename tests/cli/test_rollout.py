@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from loopml.deployments import Route
 from loopml.sdk import Client
 from tests.cli.helpers import Invoke, field, table_rows, user_error
 from tests.deployments.helpers import bike_hours, register_ridge
 from tests.rollouts.test_service import V2, send
+
+pytestmark = pytest.mark.usefixtures("traffic_open")  # about the commands, not the policy
 
 NAME = "bikes-api"
 

@@ -1,6 +1,10 @@
 """The whole loop, fast: drift and an accuracy alert on a deployment → the trigger retrains →
 the gate passes → a canary on live REST traffic with SLO checks → approval → promotion; the
-controller is killed with SIGKILL mid-rollout and a new one finishes the work."""
+controller is killed with SIGKILL mid-rollout and a new one finishes the work.
+
+It runs under the default traffic policy: the first version is deployed once it is
+champion, the canary takes the share the policy gives a version whose checks passed, and
+full traffic waits for the approval."""
 
 from __future__ import annotations
 
@@ -16,11 +20,12 @@ import pytest
 
 from loopml.controller import Controller
 from loopml.governance.audit import verify_chain
+from loopml.registry import ModelVersion
 from loopml.samples import TARGET, bikeshare_features, split_by_months
 from loopml.sdk import Client, connect
 from loopml.serving.app import create_app
 from loopml.serving.background import serve_in_background
-from tests.monitoring.conftest import Deployed, bikes, deployed  # noqa: F401
+from tests.monitoring.conftest import Deployed, bikes, deploy_bikes  # noqa: F401
 
 PLAN = {
     "steps": [50, 100],
@@ -52,17 +57,26 @@ def send(http: httpx.Client, rows: pd.DataFrame) -> None:
 
 @pytest.mark.slow
 def test_drift_retrains_canaries_and_promotes_surviving_a_killed_controller(
-    deployed: Deployed,  # noqa: F811
+    client: Client,
     bikes: pd.DataFrame,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    client = deployed.client
     identity = client.models.identity
     identity.create_principal("alice", "approver")
     alice_token = identity.create_token("alice")
+    client.models.registry.create_model("bikes")
     client.models.set_policy(
         "bikes", {"required_approvals": 1, "four_eyes": True, "independent_approvers": False}
     )
+
+    def make_champion(version: ModelVersion) -> None:
+        request = client.models.request(version.uri, reason="first champion")
+        reviewer = connect(client.settings.root, token=alice_token)
+        reviewer.models.approvals.approve(request.id)
+        reviewer.close()
+
+    deployed: Deployed = deploy_bikes(client, bikes, approve=make_champion)
+    assert deployed.version.uri == client.models.get("bikes@champion").uri
     client.monitors.create(
         "health", "bikes-api", window="150 rows", schedule="1s", rules=["metric_below:r2:0.5"]
     )
@@ -145,7 +159,13 @@ def test_drift_retrains_canaries_and_promotes_surviving_a_killed_controller(
     assert actions.count("promote") == 1 and actions.count("start") == 1
     moves = [(h["step"], h["state"]) for h in client.rollouts.history(rollout.id)]
     assert len(moves) == len(set(moves)), moves  # no transition applied twice
-    assert moves[-1] == (1, "promoted") and (1, "awaiting_approval") in moves
+    # The 100 % step needs champion: the approval came after the 50 % step and promoted.
+    assert moves[-1] == (0, "promoted") and (0, "awaiting_approval") in moves
+    number = int(candidate.rsplit("/", 1)[1])
+    served = [h["routes"] for h in client.deployments.history("bikes-api")]
+    first_full = served.index([{"model": "bikes", "version": number, "weight": 100.0}])
+    shares = [r["weight"] for rs in served[:first_full] for r in rs if r["version"] == number]
+    assert shares and max(shares) <= 50  # full traffic only once champion was approved
     assert len(client.triggers.events("retrain")) == 1  # one drift episode, one retraining
     assert controller.reconcile_once().finished == []
     lineage = client.models.lineage(candidate)

@@ -11,9 +11,11 @@ from loopml.controller.rollout_driver import start_reason
 from loopml.errors import NotFoundError
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
-from tests.rollouts.conftest import hours, register
+from tests.rollouts.conftest import client, hours, register
 
-__all__ = ["hours", "register"]  # the fixtures, shared with the rollouts tests
+# The fixtures, shared with the rollouts tests (`client`: traffic policy open, since these
+# tests are about driving rollouts, not about which versions the policy admits).
+__all__ = ["client", "hours", "register"]
 
 PLAN = {"steps": [10, 50, 100], "hold_s": 60, "min_requests": 20, "min_labelled": 20}
 

@@ -1,4 +1,9 @@
-"""Fixtures: model versions trained on real data and registered through the SDK."""
+"""Fixtures: model versions trained on real data and registered through the SDK.
+
+`client` and `any_client` here act on a workspace whose traffic policy is open: these tests
+are about routing mechanics. The policy's own tests (test_policy.py) build their clients
+with `make_client` and keep the default policy.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,28 @@ import pytest
 
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
-from tests.deployments.helpers import BikeHours, bike_hours, register_broken, register_ridge
+from tests.conftest import BACKENDS
+from tests.deployments.helpers import (
+    BikeHours,
+    bike_hours,
+    open_traffic,
+    register_broken,
+    register_ridge,
+)
 
 Register = Callable[..., list[ModelVersion]]
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Client]) -> Client:
+    """The embedded default (SQLite, local folder), traffic policy open."""
+    return open_traffic(make_client())
+
+
+@pytest.fixture(params=BACKENDS)
+def any_client(request: pytest.FixtureRequest, make_client: Callable[..., Client]) -> Client:
+    """Every backend combination, traffic policy open."""
+    return open_traffic(make_client(request.param))
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from sklearn.linear_model import Ridge
 
+from loopml.governance.traffic_policy import OPEN
 from loopml.registry import ModelVersion
 from loopml.registry.packaging import infer_signature
 from loopml.samples import bikeshare_features, load_bikeshare
@@ -67,3 +68,11 @@ def register_broken(client: Client, hours: BikeHours, name: str) -> ModelVersion
         )
     assert isinstance(version, ModelVersion)
     return version
+
+
+def open_traffic(client: Client) -> Client:
+    """Let every version take any share on `client`'s workspace (an admin's audited choice):
+    for tests about routing mechanics. The traffic policy itself is tested on the default
+    in tests/deployments/test_policy.py."""
+    client.deployments.policy.set(OPEN, reason="tests of routing mechanics, not of the policy")
+    return client

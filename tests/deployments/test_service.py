@@ -17,6 +17,7 @@ from loopml.governance import list_events, verify_chain
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from tests.deployments.conftest import Register
+from tests.deployments.helpers import open_traffic
 
 NAME = "bikes-api"
 
@@ -316,7 +317,7 @@ def test_list_and_revisions(any_client: Client, register: Register) -> None:
 def test_concurrent_changes_never_lose_a_revision(
     backend: str, make_client: Callable[..., Client], register: Register
 ) -> None:
-    first = make_client(backend)
+    first = open_traffic(make_client(backend))
     register(first, 5)
     first.deployments.create(NAME, "bikes/1")
     clients = [first, *(make_client(backend) for _ in range(3))]

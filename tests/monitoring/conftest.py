@@ -1,7 +1,13 @@
-"""A deployed regression model trained on winter bike data, and a prediction-log replayer."""
+"""A deployed regression model trained on winter bike data, and a prediction-log replayer.
+
+`client` and `any_client` act on a workspace whose traffic policy is open: monitoring tests are
+about what a deployment serves, not about which versions the policy admits
+(tests/deployments/test_policy.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -13,6 +19,7 @@ from loopml.prediction_log import PredictionLog, PredictionRecord
 from loopml.registry import ModelVersion
 from loopml.samples import TARGET, bikeshare_features, load_bikeshare, split_by_months
 from loopml.sdk import Client
+from tests.deployments.conftest import any_client, client
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a whole hour
 
@@ -75,8 +82,14 @@ def deployed(client: Client, bikes: pd.DataFrame) -> Deployed:
     return deploy_bikes(client, bikes)
 
 
-def deploy_bikes(client: Client, bikes: pd.DataFrame) -> Deployed:
-    """Train on Jan-Feb, log the training data as the run's input, deploy as `bikes-api`."""
+def deploy_bikes(
+    client: Client,
+    bikes: pd.DataFrame,
+    approve: Callable[[ModelVersion], object] | None = None,
+) -> Deployed:
+    """Train on Jan-Feb, log the training data as the run's input, deploy as `bikes-api`;
+    `approve(version)`, when given, runs between registering and deploying (e.g. to make
+    the version champion, as the default traffic policy asks)."""
     winter = split_by_months(bikes, [1, 2])
     training = client.log_dataset(
         "bikes-train", bikeshare_features(winter).assign(**{TARGET: winter[TARGET].to_numpy()})
@@ -86,5 +99,10 @@ def deploy_bikes(client: Client, bikes: pd.DataFrame) -> Deployed:
     )
     with client.start_run("bikes", capture_code=False, inputs=[training]) as run:
         version = run.log_model(model, name="bikes", input_example=bikeshare_features(winter)[:5])
+    if approve is not None:
+        approve(version)
     client.deployments.create("bikes-api", version.uri)
     return Deployed(client, "bikes-api", version, training, model)
+
+
+__all__ = ["any_client", "client"]

@@ -1,5 +1,7 @@
-"""Fixtures shared with the deployments tests: versions trained on real data."""
+"""Fixtures shared with the deployments tests: versions trained on real data, and clients
+whose workspace has an open traffic policy (these tests are about rollout mechanics; the
+policy's effect on rollouts is tested on the default policy in test_policy.py)."""
 
-from tests.deployments.conftest import broken, hours, register
+from tests.deployments.conftest import any_client, broken, client, hours, register
 
-__all__ = ["broken", "hours", "register"]
+__all__ = ["any_client", "broken", "client", "hours", "register"]

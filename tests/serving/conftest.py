@@ -1,4 +1,9 @@
-"""Fixtures: models trained on real data, registered, deployed, and a served app."""
+"""Fixtures: models trained on real data, registered, deployed, and a served app.
+
+`client` and `any_client` act on a workspace whose traffic policy is open: serving tests are
+about what a deployment serves, not about which versions the policy admits
+(tests/deployments/test_policy.py).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from loopml.deployments import Deployment, Route
 from loopml.registry import ModelVersion
 from loopml.registry.packaging import infer_signature
 from loopml.sdk import Client
+from tests.deployments.conftest import any_client, client
 
 
 @pytest.fixture
@@ -122,3 +128,5 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 Serve = Callable[..., Any]
+
+__all__ = ["any_client", "client"]

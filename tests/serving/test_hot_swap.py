@@ -11,6 +11,7 @@ import pytest
 
 from loopml.sdk import Client
 from loopml.serving import create_app
+from tests.deployments.helpers import open_traffic
 from tests.serving.conftest import Cancer, deploy, register_cancer, route
 from tests.serving.live import Load, live_server, wait_for_revision
 
@@ -41,7 +42,7 @@ def test_rollout_under_load_drops_nothing(client: Client, cancer: Cancer) -> Non
 
 
 def test_replicas_follow_a_route_change(make_client: Callable[..., Client], cancer: Cancer) -> None:
-    first = make_client()
+    first = open_traffic(make_client())
     second = make_client(root=first.settings.root)
     v1, v2 = (register_cancer(first, cancer, seed=s) for s in range(2))
     deploy(first, "cancer", [route(v1)])

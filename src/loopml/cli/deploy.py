@@ -13,6 +13,7 @@ from rich.text import Text
 from loopml.cli.context import client_of
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.deployments import Deployment, Route, parse_route
+from loopml.errors import ValidationError
 
 deploy_app = typer.Typer(
     help="Deploy model versions behind named endpoints: traffic splits, canaries, blue-green "
@@ -33,6 +34,24 @@ EXTRA_HELP = (
     "What a request with columns the model does not take gets: error (HTTP 422) or ignore "
     "(dropped before scoring; the answer lists them)."
 )
+OVERRIDE_HELP = (
+    "Admins only: make a change the traffic policy refuses; needs --reason, which the audit "
+    "trail keeps."
+)
+Override = Annotated[bool, typer.Option("--override-policy", help=OVERRIDE_HELP)]
+Reason = Annotated[str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)]
+
+
+def _override(override: bool, reason: str | None) -> str | None:
+    """The override reason to pass on, or None without --override-policy."""
+    if not override:
+        return None
+    if reason is None or not reason.strip():
+        raise ValidationError(
+            "--override-policy needs --reason '…': say why the traffic policy is overridden "
+            "(the audit trail keeps it)"
+        )
+    return reason
 
 
 def _epilog(*examples: str) -> str:
@@ -116,6 +135,8 @@ def _print_policy(out: Console, deployment: Deployment) -> None:
         "loopml deploy create bikes-api model:bikes/3 --sticky-key user_id",
         "loopml deploy create bikes-api model:bikes/3 --unknown-categories flag "
         "--extra-columns ignore",
+        "loopml deploy create bikes-api model:bikes/3 --override-policy --reason 'first "
+        "deployment before any approval'",
     ),
 )
 def create(
@@ -137,14 +158,21 @@ def create(
     extra_columns: Annotated[
         str, typer.Option("--extra-columns", help=EXTRA_HELP, metavar="error|ignore")
     ] = "error",
+    override: Override = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (with --override-policy).", show_default=False),
+    ] = None,
 ) -> None:
-    """Create a deployment sending all traffic to one model version."""
+    """Create a deployment sending all traffic to one model version (the traffic policy
+    must admit it at 100 %: by default, the version holding champion)."""
     deployment = client_of(ctx).deployments.create(
         name,
         model_ref,
         sticky_key=sticky_key,
         unknown_categories=unknown_categories,
         extra_columns=extra_columns,
+        override_reason=_override(override, reason),
     )
     _print_changed(console(), "created", deployment)
     _print_policy(console(), deployment)
@@ -198,9 +226,8 @@ def update(
             show_default=False,
         ),
     ] = None,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
-    ] = None,
+    reason: Reason = None,
+    override: Override = False,
 ) -> None:
     """Replace the traffic split (strategy 'single' for one route, else 'canary') and/or
     change what the endpoint does with unseen categories and extra columns."""
@@ -215,6 +242,7 @@ def update(
         unknown_categories=unknown_categories,
         extra_columns=extra_columns,
         reason=reason,
+        override_reason=_override(override, reason),
     )
     _print_changed(console(), "updated", deployment)
     _print_policy(console(), deployment)
@@ -232,20 +260,22 @@ def canary(
         float,
         typer.Option("--weight", help="Percent of traffic for the candidate (0-100, exclusive)."),
     ],
-    reason: Annotated[
-        str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
-    ] = None,
+    reason: Reason = None,
+    override: Override = False,
 ) -> None:
     """Send a share of traffic to a candidate; the current routes keep the rest pro rata."""
-    deployment = client_of(ctx).deployments.canary(name, model_ref, weight, reason=reason)
+    deployment = client_of(ctx).deployments.canary(
+        name, model_ref, weight, reason=reason, override_reason=_override(override, reason)
+    )
     _print_changed(console(), "updated", deployment)
 
 
 @deploy_app.command(
     "blue-green",
     epilog=_epilog(
-        "loopml deploy blue-green bikes-api model:bikes/4",
-        "loopml deploy blue-green bikes-api model:bikes@challenger --no-smoke-test",
+        "loopml deploy blue-green bikes-api model:bikes@champion",
+        "loopml deploy blue-green bikes-api model:bikes/4 --override-policy --reason "
+        "'incident 42: v3 leaks PII, v4 is the fix'",
     ),
 )
 def blue_green(
@@ -259,14 +289,17 @@ def blue_green(
             help="Load the version and predict on its input example before switching.",
         ),
     ] = True,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
-    ] = None,
+    reason: Reason = None,
+    override: Override = False,
 ) -> None:
     """Switch all traffic to a version at once, after a smoke test; a failure changes
     nothing."""
     deployment = client_of(ctx).deployments.blue_green(
-        name, model_ref, smoke_test=smoke_test, reason=reason
+        name,
+        model_ref,
+        smoke_test=smoke_test,
+        reason=reason,
+        override_reason=_override(override, reason),
     )
     _print_changed(console(), "switched", deployment)
 
@@ -283,9 +316,16 @@ def shadow(
     name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
     model_ref: Annotated[str, typer.Argument(help=REF_HELP, metavar="MODEL_REF")],
     off: Annotated[bool, typer.Option("--off", help="Stop mirroring traffic to it.")] = False,
+    override: Override = False,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (with --override-policy).", show_default=False),
+    ] = None,
 ) -> None:
     """Mirror traffic to a version whose answers are logged but never returned."""
-    deployment = client_of(ctx).deployments.shadow(name, model_ref, enabled=not off)
+    deployment = client_of(ctx).deployments.shadow(
+        name, model_ref, enabled=not off, override_reason=_override(override, reason)
+    )
     _print_changed(console(), "updated", deployment)
 
 
@@ -297,12 +337,13 @@ def promote(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
     model_ref: Annotated[str, typer.Argument(help=REF_HELP, metavar="MODEL_REF")],
-    reason: Annotated[
-        str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
-    ] = None,
+    reason: Reason = None,
+    override: Override = False,
 ) -> None:
     """Send all traffic to a version (typically the canary that proved itself)."""
-    deployment = client_of(ctx).deployments.promote(name, model_ref, reason=reason)
+    deployment = client_of(ctx).deployments.promote(
+        name, model_ref, reason=reason, override_reason=_override(override, reason)
+    )
     _print_changed(console(), "promoted", deployment)
 
 
@@ -313,12 +354,13 @@ def promote(
 def rollback(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
-    reason: Annotated[
-        str | None, typer.Option("--reason", help=REASON_HELP, show_default=False)
-    ] = None,
+    reason: Reason = None,
+    override: Override = False,
 ) -> None:
     """Restore the routes the last routing change replaced."""
-    deployment = client_of(ctx).deployments.rollback(name, reason=reason)
+    deployment = client_of(ctx).deployments.rollback(
+        name, reason=reason, override_reason=_override(override, reason)
+    )
     _print_changed(console(), "rolled back", deployment)
 
 

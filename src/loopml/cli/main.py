@@ -15,6 +15,7 @@ from loopml.cli.context import CliState
 from loopml.cli.controller import CONTROLLER_EPILOG, controller, trigger_app
 from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
+from loopml.cli.deploy_policy import deploy_policy_app
 from loopml.cli.deploy_tokens import deploy_token_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
@@ -94,6 +95,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(auth_app, name="auth")
 app.add_typer(audit_app, name="audit")
 deploy_app.add_typer(deploy_token_app, name="token")
+deploy_app.add_typer(deploy_policy_app, name="policy")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(rollout_app, name="rollout")

@@ -396,7 +396,7 @@ def cancel(ctx: typer.Context, request_id: REQUEST_ID) -> None:
     _decided(client, client.models.approvals.cancel(request_id), "cancelled")
 
 
-def _read_policy_file(path: Path) -> dict[str, Any]:
+def read_policy_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -408,7 +408,7 @@ def _read_policy_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _apply_setting(policy: dict[str, Any], item: str) -> None:
+def apply_setting(policy: dict[str, Any], item: str) -> None:
     """`key=value` (value read as JSON when it is, else as text); dotted keys reach into
     nested rules: `no_regression.margin=0.5`."""
     key, sep, raw = item.partition("=")
@@ -470,12 +470,12 @@ def policy(
         raise ValidationError("--show only reads the policy; drop it to use --file or --set")
     if changing:
         data = (
-            _read_policy_file(file)
+            read_policy_file(file)
             if file is not None
             else client.models.registry.policy(model.name).model_dump(mode="json")
         )
         for item in settings or []:
-            _apply_setting(data, item)
+            apply_setting(data, item)
         client.models.set_policy(model.name, data)
         model = client.models.model(model.name)
     in_force = client.models.registry.policy(model.name)

@@ -168,6 +168,7 @@ class Trigger:
     created_by: str
     created_at: float
     updated_at: float
+    created_role: str = "admin"  # enabling, disabling, deleting it needs this role or higher
 
     @property
     def kind(self) -> str:
@@ -193,6 +194,7 @@ class Trigger:
             created_by=m["created_by"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+            created_role=m["created_role"],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +210,7 @@ class Trigger:
             "enabled": self.enabled,
             "last_fired_at": self.last_fired_at,
             "created_by": self.created_by,
+            "created_role": self.created_role,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }

@@ -38,10 +38,11 @@ from loopml.controller.trigger_records import (
     check_pipeline_reference,
 )
 from loopml.controller.view_sources import latest_version, view_dataset, watched_dataset
-from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import append_event, require
 from loopml.pipelines.catalog import PipelineCatalog
 from loopml.store import Stores, new_id
+from loopml.store.principal import ROLES, Principal
 from loopml.store.schema import (
     dataset_versions,
     deployments,
@@ -112,6 +113,7 @@ class TriggerService:
                         cursor=cursor,
                         last_fired_at=None,
                         created_by=actor.name,
+                        created_role=actor.role,
                         created_at=now,
                         updated_at=now,
                     )
@@ -175,6 +177,7 @@ class TriggerService:
             if row is None:
                 raise _missing(name)
             current = Trigger.from_row(row)
+            _require_creator_rank(actor, current, "enable" if enabled else "disable")
             values: dict[str, Any] = {"enabled": enabled, "updated_at": now}
             if enabled and not current.enabled:
                 values["cursor"] = starting_cursor(conn, current.source, now)
@@ -188,8 +191,10 @@ class TriggerService:
         actor = self.stores.actor
         require(actor, "write", f"delete trigger {name!r}")
         with self.engine.begin() as conn:
-            if self._row(conn, name, lock=True) is None:
+            row = self._row(conn, name, lock=True)
+            if row is None:
                 raise _missing(name)
+            _require_creator_rank(actor, Trigger.from_row(row), "delete")
             running = conn.execute(
                 select(trigger_events.c.id).where(
                     trigger_events.c.trigger_name == name, trigger_events.c.state == RUNNING
@@ -415,6 +420,17 @@ class TriggerService:
         if lock:
             query = query.with_for_update()  # SQLite ignores it: BEGIN IMMEDIATE locks already
         return conn.execute(query).first()
+
+
+def _require_creator_rank(actor: Principal, trigger: Trigger, what: str) -> None:
+    """A trigger is switched or removed only by someone whose role is at least its
+    creator's: an editor cannot undo the retraining an admin declared."""
+    if actor.rank < ROLES.index(trigger.created_role):
+        raise PermissionDeniedError(
+            f"{actor.name} ({actor.role}) may not {what} trigger {trigger.name!r}: it was "
+            f"created by {trigger.created_by} as {trigger.created_role}, and only the "
+            f"{trigger.created_role} role or higher may {what} it; ask an admin"
+        )
 
 
 def _missing(name: str) -> NotFoundError:

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from loopml.deployments.admission import describe as describe_refusals
+from loopml.deployments.admission import override_details, refusals
 from loopml.deployments.input_policy import InputPolicy, with_policy
 from loopml.deployments.records import (
     Deployment,
@@ -36,10 +38,12 @@ from loopml.deployments.strategies import (
     without,
 )
 from loopml.deployments.tokens import DeploymentTokenService
-from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, PolicyViolationError, ValidationError
 from loopml.governance import append_event, require
+from loopml.governance.traffic_policy import TrafficPolicyService, policy_in_force
 from loopml.registry import RegistryService
 from loopml.store import Stores
+from loopml.store.principal import Principal
 from loopml.store.schema import deployment_history, deployments, model_versions
 from loopml.validation import check_key, check_name
 
@@ -66,6 +70,7 @@ class DeploymentService:
         self.engine = stores.engine
         self.registry = registry
         self.tokens = DeploymentTokenService(stores)
+        self.policy = TrafficPolicyService(stores)
 
     # ------------------------------------------------------------------ create
     def create(
@@ -77,8 +82,10 @@ class DeploymentService:
         config: dict[str, Any] | None = None,
         unknown_categories: str | None = None,
         extra_columns: str | None = None,
+        override_reason: str | None = None,
     ) -> Deployment:
-        """A new deployment sending all traffic to the version `model_ref` names right now.
+        """A new deployment sending all traffic to the version `model_ref` names right now
+        (which the traffic policy must admit at 100 %, unless an admin overrides it).
 
         `unknown_categories` (error | accept | flag) and `extra_columns` (error | ignore) say
         what the endpoint does with input its model did not see in training; both default
@@ -87,6 +94,7 @@ class DeploymentService:
         actor = self.stores.actor
         require(actor, "write", "create deployments")
         check_name("deployment", name)
+        override = _override(actor, override_reason)
         _check_sticky(sticky_key)
         settings = with_policy(_check_config(config), unknown_categories, extra_columns)
         route = self._resolve(model_ref)
@@ -110,8 +118,9 @@ class DeploymentService:
                 if self._row(conn, name) is not None:
                     raise _exists(name)
                 self._check_versions(conn, created.routes, SERVABLE)
+                policy = self._admit(conn, created, None, "create", override)
                 conn.execute(deployments.insert().values(**_row_values(created)))
-                self._record(conn, created, "deployment.create", "create", None)
+                self._record(conn, created, "deployment.create", "create", override, policy)
         except IntegrityError as exc:  # created concurrently by someone else
             raise _exists(name) from exc
         return created
@@ -128,6 +137,7 @@ class DeploymentService:
         unknown_categories: str | None = None,
         extra_columns: str | None = None,
         reason: str | None = None,
+        override_reason: str | None = None,
     ) -> Deployment:
         """Replace the routing and/or the input settings, as one new revision.
 
@@ -165,10 +175,18 @@ class DeploymentService:
                 config=changed if changed != current.config else None,
             )
 
-        return self._change(name, plan, operation="update", reason=reason)
+        return self._change(
+            name, plan, operation="update", reason=reason, override_reason=override_reason
+        )
 
     def canary(
-        self, name: str, model_ref: str, weight: float, *, reason: str | None = None
+        self,
+        name: str,
+        model_ref: str,
+        weight: float,
+        *,
+        reason: str | None = None,
+        override_reason: str | None = None,
     ) -> Deployment:
         """Send `weight` percent to `model_ref`; the current routes share the rest pro rata."""
         candidate = self._resolve(model_ref)
@@ -181,16 +199,29 @@ class DeploymentService:
                 sticky_key=current.sticky_key,
             )
 
-        return self._change(name, plan, operation="canary", reason=reason)
+        return self._change(
+            name, plan, operation="canary", reason=reason, override_reason=override_reason
+        )
 
     def blue_green(
-        self, name: str, model_ref: str, *, smoke_test: bool = True, reason: str | None = None
+        self,
+        name: str,
+        model_ref: str,
+        *,
+        smoke_test: bool = True,
+        reason: str | None = None,
+        override_reason: str | None = None,
     ) -> Deployment:
         """Switch all traffic to `model_ref` at once, after loading it and (by default)
         predicting on its input example; a failed smoke test changes nothing."""
-        require(self.stores.actor, "write", f"change deployment {name!r}")
+        actor = self.stores.actor
+        require(actor, "write", f"change deployment {name!r}")
         self.get(name)  # an unknown deployment fails before the model is loaded
         candidate = self._resolve(model_ref)
+        if _override(actor, override_reason) is None:  # refused before the model is loaded
+            found = self.traffic_refusals(name, [candidate], operation="blue-green")
+            if found:
+                raise PolicyViolationError(describe_refusals(found, "blue-green", name))
         if smoke_test:
             _smoke_test(self.registry, candidate)
 
@@ -202,9 +233,18 @@ class DeploymentService:
                 sticky_key=current.sticky_key,
             )
 
-        return self._change(name, plan, operation="blue-green", reason=reason)
+        return self._change(
+            name, plan, operation="blue-green", reason=reason, override_reason=override_reason
+        )
 
-    def shadow(self, name: str, model_ref: str, *, enabled: bool = True) -> Deployment:
+    def shadow(
+        self,
+        name: str,
+        model_ref: str,
+        *,
+        enabled: bool = True,
+        override_reason: str | None = None,
+    ) -> Deployment:
         """Mirror traffic to `model_ref` (its answers are logged, never returned), or stop."""
         candidate = self._resolve(model_ref, servable=enabled)
 
@@ -221,9 +261,18 @@ class DeploymentService:
             return Plan(current.routes, shadows, current.strategy, current.sticky_key)
 
         operation = "shadow" if enabled else "unshadow"
-        return self._change(name, plan, operation=operation, reason=None)
+        return self._change(
+            name, plan, operation=operation, reason=None, override_reason=override_reason
+        )
 
-    def promote(self, name: str, model_ref: str, *, reason: str | None = None) -> Deployment:
+    def promote(
+        self,
+        name: str,
+        model_ref: str,
+        *,
+        reason: str | None = None,
+        override_reason: str | None = None,
+    ) -> Deployment:
         """Send all traffic to `model_ref` (typically the canary that proved itself)."""
         candidate = self._resolve(model_ref)
 
@@ -235,9 +284,13 @@ class DeploymentService:
                 sticky_key=current.sticky_key,
             )
 
-        return self._change(name, plan, operation="promote", reason=reason)
+        return self._change(
+            name, plan, operation="promote", reason=reason, override_reason=override_reason
+        )
 
-    def rollback(self, name: str, *, reason: str | None = None) -> Deployment:
+    def rollback(
+        self, name: str, *, reason: str | None = None, override_reason: str | None = None
+    ) -> Deployment:
         """Restore the routes the last routing change replaced."""
 
         def plan(current: Deployment) -> Plan:
@@ -254,7 +307,14 @@ class DeploymentService:
                 sticky_key=current.sticky_key,
             )
 
-        return self._change(name, plan, operation="rollback", reason=reason, servable=RESTORABLE)
+        return self._change(
+            name,
+            plan,
+            operation="rollback",
+            reason=reason,
+            servable=RESTORABLE,
+            override_reason=override_reason,
+        )
 
     # ------------------------------------------------------------------ reads
     def get(self, name: str) -> Deployment:
@@ -311,13 +371,16 @@ class DeploymentService:
         operation: str,
         reason: str | None,
         servable: tuple[str, ...] = SERVABLE,
+        override_reason: str | None = None,
     ) -> Deployment:
-        """Lock the row, compute the plan from what is stored, check it, write it."""
+        """Lock the row, compute the plan from what is stored, check it against the plan
+        rules and the traffic policy, write it."""
         actor = self.stores.actor
         require(actor, "write", f"change deployment {name!r}")
         check_name("deployment", name)
         if reason is not None and not isinstance(reason, str):
             raise ValidationError(f"reason must be text, got {type(reason).__name__}")
+        override = _override(actor, override_reason)
         with self.engine.begin() as conn:
             row = self._row(conn, name, lock=True)
             if row is None:
@@ -343,14 +406,54 @@ class DeploymentService:
                 updated_by=actor.name,
                 updated_at=time.time(),
             )
+            policy = self._admit(conn, changed, current, operation, override)
             conn.execute(
                 update(deployments)
                 .where(deployments.c.name == name)
                 .values(**_row_values(changed, creating=False))
             )
             action = "deployment.rollback" if operation == "rollback" else "deployment.update"
-            self._record(conn, changed, action, operation, reason)
+            self._record(conn, changed, action, operation, reason or override, policy)
         return changed
+
+    def traffic_refusals(
+        self,
+        name: str,
+        routes: Sequence[Route],
+        shadows: Sequence[Route] = (),
+        *,
+        operation: str = "rollout",
+    ) -> builtins.list[str]:
+        """Why the traffic policy would refuse routing deployment `name` like this now
+        (empty: it would admit it); the change itself checks again under its lock."""
+        with self.engine.connect() as conn:
+            row = self._row(conn, name)
+            if row is None:
+                raise _missing(name)
+            current = deployment_from_row(row)
+            return refusals(
+                conn, policy_in_force(conn, name), name, current, routes, shadows, operation
+            )
+
+    def _admit(
+        self,
+        conn: Connection,
+        changed: Deployment,
+        current: Deployment | None,
+        operation: str,
+        override: str | None,
+    ) -> dict[str, Any]:
+        """Refuse routing the traffic policy does not admit, unless an admin overrides it
+        with a reason; returns what the audit event records about the policy."""
+        scope = None if current is None else changed.name
+        in_force = policy_in_force(conn, scope)
+        found = refusals(
+            conn, in_force, changed.name, current, changed.routes, changed.shadows, operation
+        )
+        if found and override is None:
+            raise PolicyViolationError(describe_refusals(found, operation, changed.name))
+        details: dict[str, Any] = override_details(in_force, override, found)
+        return details
 
     def _record(
         self,
@@ -359,6 +462,7 @@ class DeploymentService:
         action: str,
         operation: str,
         reason: str | None,
+        policy: dict[str, Any],
     ) -> None:
         """The history row and the audit event of a revision, in the caller's transaction."""
         routes = [r.to_dict() for r in deployment.routes]
@@ -391,6 +495,7 @@ class DeploymentService:
                 "previous_routes": None if previous is None else [r.to_dict() for r in previous],
                 "inputs": deployment.input_policy.to_config(),
                 "reason": reason,
+                "policy": policy,
             },
         )
 
@@ -444,6 +549,19 @@ class DeploymentService:
                 )
             if state not in states:
                 raise _not_servable(route, state)
+
+
+def _override(actor: Principal, reason: str | None) -> str | None:
+    """The reason of an admin's override of the traffic policy (None: no override)."""
+    if reason is None:
+        return None
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError(
+            "an override of the traffic policy needs a reason: say why in a sentence "
+            "(--reason '…', SDK override_reason='…'); it is kept in the audit trail"
+        )
+    require(actor, "admin", "override the traffic policy")
+    return reason.strip()
 
 
 def _smoke_test(registry: RegistryService, route: Route) -> None:

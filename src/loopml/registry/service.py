@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import append_event, require
+from loopml.governance.traffic_policy import policy_in_force
 from loopml.registry.aliases import (
     DEFAULT_PROTECTED,
     alias_target,
@@ -54,16 +55,33 @@ class RegistryService:
         name: str,
         *,
         description: str | None = None,
-        protected_aliases: tuple[str, ...] | list[str] = DEFAULT_PROTECTED,
+        protected_aliases: tuple[str, ...] | list[str] | None = None,
     ) -> RegisteredModel:
-        """Create a registered model (or return the existing one of that name)."""
+        """Create a registered model (or return the existing one of that name).
+
+        Its protected aliases default to `champion` and the traffic policy's approved alias;
+        only an admin may create a model that leaves the approved alias unprotected."""
         check_name("model", name)
-        require(self.stores.actor, "write", "create registered models")
-        for alias in protected_aliases:
+        actor = self.stores.actor
+        require(actor, "write", "create registered models")
+        if isinstance(protected_aliases, str):
+            raise ValidationError("protected_aliases must be a list of aliases, not one string")
+        for alias in protected_aliases or ():
             check_alias(alias)
         try:
             with self.engine.begin() as conn:
                 if self._model_row(conn, name) is None:
+                    approved = policy_in_force(conn).policy.approved_alias
+                    if protected_aliases is None:
+                        protected_aliases = list(dict.fromkeys([*DEFAULT_PROTECTED, approved]))
+                    if approved not in protected_aliases and not actor.at_least("admin"):
+                        raise PermissionDeniedError(
+                            f"{actor.name} ({actor.role}) may not create model {name!r} "
+                            f"without protecting {approved!r}: it is the traffic policy's "
+                            "approved alias, which must move only through approvals (full "
+                            "production traffic follows it). Keep the default protected "
+                            "aliases, or ask an admin"
+                        )
                     conn.execute(
                         registered_models.insert().values(
                             name=name,

@@ -14,6 +14,13 @@ else — no step is lost, and the compare-and-set means none is taken twice. A s
 starts when its routing is confirmed live. A rollback also calls the candidate off (its
 pending champion request closed, `challenger` cleared) as part of applying it, so a crash
 in between is repaired the same way.
+
+Traffic policy. Every routing a rollout applies goes through `DeploymentService`, so the
+traffic policy admits it or refuses it like any change. A rollout never tries a step the
+policy would refuse: its first step must be admitted to start at all, and when a later
+step needs more than the candidate qualifies for (under the default policy: more than
+50 % before it is champion), the rollout asks for the champion approval instead of
+stepping, and promotes once it is given.
 """
 
 from __future__ import annotations
@@ -27,10 +34,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from loopml.deployments.admission import describe as describe_refusals
 from loopml.deployments.records import Deployment, Route, describe
 from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
 from loopml.deployments.strategies import smoke_test, without
-from loopml.errors import ConflictError, NotFoundError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, PolicyViolationError, ValidationError
 from loopml.governance import require
 from loopml.registry import ApprovalService, RegistryService
 from loopml.rollouts.analysis import (
@@ -43,6 +51,7 @@ from loopml.rollouts.approval import (
     APPROVED,
     CHALLENGER,
     PENDING,
+    Approval,
     call_off,
     pending_request,
     seek_approval,
@@ -111,11 +120,18 @@ class RolloutService:
             self._check_idle(conn, deployment)
         candidate = self._candidate(candidate_ref)
         stable = _stable(current, candidate)
+        target = _step_target(parsed, 0, stable, candidate)
+        refused = self.deployments.traffic_refusals(deployment, target.routes, target.shadows)
+        if refused:
+            raise PolicyViolationError(
+                describe_refusals(refused, "rollout start", deployment)
+                + ". A rollout begins with a share the policy admits (e.g. --steps 10,50,100): "
+                "a later step that needs the approval waits for it"
+            )
         if parsed.blue_green:
             smoke_test(self.registry.load(candidate.uri), candidate.uri)
         now = time.time()
         rollout_id = new_id("ro")
-        target = _step_target(parsed, 0, stable, candidate)
         row = {
             "id": rollout_id,
             "deployment": deployment,
@@ -158,7 +174,14 @@ class RolloutService:
         at = _now(now)
         rollout = self.get(deployment)
         if not rollout.applied:
-            return RolloutStep(self._apply(rollout, at), "repair")
+            try:
+                return RolloutStep(self._apply(rollout, at), "repair")
+            except PolicyViolationError as exc:
+                if not rollout.active:  # an admin's routing by hand repairs it
+                    raise
+                note = f"the traffic policy no longer admits this step: {exc}"
+                live = self.deployments.get(deployment)
+                return self._end(rollout, ABORTED, [note], at, keep=live)
         if not rollout.active:
             return RolloutStep(rollout, "none")
         live = self.deployments.get(deployment)
@@ -216,6 +239,15 @@ class RolloutService:
         if rollout.step + 1 < len(plan.steps):
             nxt = rollout.step + 1
             target = _step_target(plan, nxt, rollout.stable_route, rollout.candidate_route)
+            refused = self.deployments.traffic_refusals(
+                rollout.deployment, target.routes, target.shadows
+            )
+            if refused:  # more traffic needs the approval: it decides instead of the step
+                note = (
+                    f"step {rollout.step + 1} ({rollout.weight:g}%) passed; step {nxt + 1} "
+                    f"({plan.steps[nxt]:g}%) needs the approval: {'; '.join(refused)}"
+                )
+                return self._promote(rollout, now, analysis, [note])
             moved = self.ledger.record(
                 rollout,
                 "step",
@@ -280,8 +312,8 @@ class RolloutService:
             f"{note}; approve to promote it, reject to roll it back",
         )
         if approval.status == APPROVED:
-            return self._end(
-                rollout, PROMOTED, [note, approval.message], now, analysis, approval.request_id
+            return self._promoted(
+                rollout, now, [note, approval.message], analysis, approval.request_id
             )
         if approval.status != PENDING:
             return self._end(
@@ -303,8 +335,16 @@ class RolloutService:
             return self._lost(rollout)
         return RolloutStep(asked, "step", [approval.message], analysis)
 
-    def _promote(self, rollout: Rollout, now: float, analysis: StepAnalysis | None) -> RolloutStep:
-        """Every step passed: move champion through the approval rules, then route 100 %."""
+    def _promote(
+        self,
+        rollout: Rollout,
+        now: float,
+        analysis: StepAnalysis | None,
+        notes: builtins.list[str] | None = None,
+    ) -> RolloutStep:
+        """Every step passed (or the next one needs the approval the traffic policy asks
+        for): move champion through the approval rules, then route 100 %."""
+        notes = notes or []
         approval = seek_approval(
             self.registry,
             self.approvals,
@@ -315,30 +355,60 @@ class RolloutService:
             "passed every step",
         )
         if approval.status == APPROVED:
-            return self._end(
-                rollout, PROMOTED, [approval.message], now, analysis, approval.request_id
+            return self._promoted(
+                rollout, now, [*notes, approval.message], analysis, approval.request_id
             )
         if approval.status == PENDING:
-            if rollout.state == AWAITING_APPROVAL and rollout.approval_id == approval.request_id:
-                return RolloutStep(rollout, "wait", [approval.message], analysis)
-            waiting = self.ledger.record(
-                rollout,
-                "step",
-                now,
-                state=AWAITING_APPROVAL,
-                step=rollout.step,
-                target=rollout.target,
-                reasons=[approval.message],
-                analysis=analysis,
-                approval_id=approval.request_id,
-                applied=True,
-            )
-            if waiting is None:
-                return self._lost(rollout)
-            return RolloutStep(waiting, "step", [approval.message], analysis)
+            return self._await(rollout, now, [*notes, approval.message], analysis, approval)
         return self._end(
-            rollout, ROLLED_BACK, [approval.message], now, analysis, approval.request_id
+            rollout, ROLLED_BACK, [*notes, approval.message], now, analysis, approval.request_id
         )
+
+    def _await(
+        self,
+        rollout: Rollout,
+        now: float,
+        reasons: builtins.list[str],
+        analysis: StepAnalysis | None,
+        approval: Approval,
+    ) -> RolloutStep:
+        """Hold traffic at the current step until the approval (or the policy) allows more."""
+        if rollout.state == AWAITING_APPROVAL and rollout.approval_id == approval.request_id:
+            return RolloutStep(rollout, "wait", reasons[-1:], analysis)
+        waiting = self.ledger.record(
+            rollout,
+            "step",
+            now,
+            state=AWAITING_APPROVAL,
+            step=rollout.step,
+            target=rollout.target,
+            reasons=reasons,
+            analysis=analysis,
+            approval_id=approval.request_id,
+            applied=True,
+        )
+        if waiting is None:
+            return self._lost(rollout)
+        return RolloutStep(waiting, "step", reasons[-1:], analysis)
+
+    def _promoted(
+        self,
+        rollout: Rollout,
+        now: float,
+        reasons: builtins.list[str],
+        analysis: StepAnalysis | None,
+        request_id: str | None,
+    ) -> RolloutStep:
+        """Champion moved: route 100 % to the candidate once the traffic policy admits it
+        (it does when champion is protected; otherwise the rollout holds and says why)."""
+        full = [rollout.candidate_route.with_weight(100.0)]
+        refused = self.deployments.traffic_refusals(rollout.deployment, full)
+        if refused:
+            note = f"approved, but {'; '.join(refused)}"
+            return self._await(
+                rollout, now, [*reasons, note], analysis, Approval(PENDING, request_id, note)
+            )
+        return self._end(rollout, PROMOTED, reasons, now, analysis, request_id)
 
     # ------------------------------------------------------------------ abort
     def abort(self, deployment: str, reason: str) -> Rollout:

@@ -511,6 +511,7 @@ triggers = Table(
     Column("cursor", Float, nullable=False),  # causes at or below it were seen
     Column("last_fired_at", Float, nullable=True),
     Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_role", String(16), nullable=False),  # who may disable or delete it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
