@@ -8,9 +8,11 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import select
 
-from loopml.prediction_log import PredictionLog
+from loopml.prediction_log import PredictionLog, PredictionRecord
+from loopml.prediction_log.records import InputTable
 from loopml.store.schema import log_segments
 from tests.prediction_log.helpers import DAY, T0, rec
 
@@ -168,3 +170,25 @@ def test_bad_input_never_raises_and_is_stored(plog: PredictionLog) -> None:
     assert frame.set_index("request_id").loc["weird", "in_3"] == "int key"
     assert frame["request_id"].tolist().count("cycle") == 2
     assert plog.feedback("bikes")["label"][0].startswith("<object object")
+
+
+def test_inputs_logged_as_a_table_read_back_as_columns(plog: PredictionLog) -> None:
+    table = InputTable(["temp", "season"], [(21.5, "summer"), [3.0, None]])
+    plog.record(
+        PredictionRecord("bikes", "t1", "model:bikes/1", table, [1.0, 2.0], None, 1.0, at=T0)
+    )
+    plog.record(rec("dicts", at=T0 + 1))  # the list-of-dicts layout still reads
+    plog.flush()
+    frame = plog.predictions("bikes").set_index(["request_id", "row"])
+    assert frame.loc[("t1", 0), "in_temp"] == 21.5 and frame.loc[("t1", 0), "in_season"] == "summer"
+    assert frame.loc[("t1", 1), "in_temp"] == 3.0 and pd.isna(frame.loc[("t1", 1), "in_season"])
+    assert frame.loc[("t1", 1), "prediction"] == 2.0
+    assert ("dicts", 0) in frame.index
+
+
+def test_a_malformed_table_is_kept_as_text_not_lost(plog: PredictionLog) -> None:
+    odd = {"columns": ["a", "b"], "rows": [[1]]}  # a row shorter than the columns
+    plog.record(PredictionRecord("bikes", "odd", "m", odd, [1.0], None, 1.0, at=T0))  # type: ignore[arg-type]
+    plog.flush()
+    frame = plog.predictions("bikes")
+    assert frame["request_id"].tolist() == ["odd"]

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from loopml.prediction_log import PredictionLog
+from loopml.prediction_log.records import InputTable
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
@@ -230,7 +231,9 @@ async def test_predictions_and_feedback_reach_the_log(
     (record,) = seen
     assert record.deployment == "cancer" and record.request_id == "order-17"
     assert record.model == "model:cancer/1" and record.shadow is False
-    assert record.inputs == cancer.records(2)
+    inputs = record.inputs
+    assert isinstance(inputs, InputTable)  # values in signature order, no dict per row
+    assert [dict(zip(inputs.columns, row, strict=True)) for row in inputs.rows] == cancer.records(2)
     assert len(record.outputs) == 2 and len(record.probabilities) == 2
     assert feedback == [("cancer", "order-17", [0, 1]), ("cancer", "order-17", 1)]
 

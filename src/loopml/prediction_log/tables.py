@@ -147,10 +147,11 @@ def _prediction_block(item: list[Any]) -> Block:
     _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = head
     status = tail[0] if tail else OK_STATUS
     extra = tail[1] if len(tail) > 1 and isinstance(tail[1], dict) else {}
+    table = _table_of(inputs)
     inputs = inputs if isinstance(inputs, list) else [inputs]
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
-    rows = max(len(inputs), len(outputs), 1)
+    rows = max(len(table[1]) if table else len(inputs), len(outputs), 1)
     shared = {
         "request_id": _str(request_id),
         "time": _time(at),
@@ -170,8 +171,33 @@ def _prediction_block(item: list[Any]) -> Block:
     if isinstance(unseen, list):
         per_row[UNSEEN] = _padded(unseen, rows)
     per_row.update(_probability_columns(probabilities, rows))
-    per_row.update(_input_columns(inputs, rows))
+    if table is not None:
+        per_row.update(_table_columns(*table, rows))
+    else:
+        per_row.update(_input_columns(inputs, rows))
     return Block(rows, shared, per_row)
+
+
+def _table_of(inputs: Any) -> tuple[list[str], list[list[Any]]] | None:
+    """`{"columns": [...], "rows": [[...]]}` as (names, rows) when well formed, else None."""
+    if not isinstance(inputs, dict) or inputs.keys() != {"columns", "rows"}:
+        return None
+    names, rows = inputs["columns"], inputs["rows"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    width = len(names)
+    if not isinstance(rows, list) or not all(
+        isinstance(row, list) and len(row) == width for row in rows
+    ):
+        return None
+    return names, rows
+
+
+def _table_columns(names: list[str], table: list[list[Any]], rows: int) -> dict[str, list[Any]]:
+    """`in_<name>` columns from rows of values, transposed in one step."""
+    columns = list(zip(*table, strict=True)) if table else [() for _ in names]
+    pad = [None] * (rows - len(table))
+    return {f"in_{name}": [*values, *pad] for name, values in zip(names, columns, strict=True)}
 
 
 def _padded(values: list[Any], rows: int) -> list[Any]:

@@ -30,7 +30,6 @@ from typing import IO, Literal, Protocol
 
 import orjson
 
-import loopml
 from loopml.errors import LoopmlError
 from loopml.prediction_log.journal import read_range
 from loopml.prediction_log.segments import write_segments
@@ -103,7 +102,7 @@ class ProcessWriter:
         if proc is not None and proc.poll() is None:
             return proc
         env = dict(os.environ)
-        source_root = str(Path(loopml.__file__).resolve().parents[1])  # this very loopml
+        source_root = str(Path(__file__).resolve().parents[2])  # this very loopml
         env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
         proc = subprocess.Popen(
             [sys.executable, "-m", WRITER_MODULE],
