@@ -1,7 +1,7 @@
 """the span of event times each prediction-log segment holds
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
