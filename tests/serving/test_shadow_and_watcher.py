@@ -50,9 +50,9 @@ def test_a_saturated_shadow_pool_drops_and_counts() -> None:
     class Slow:
         uri = "model:slow/1"
 
-        def rows(self, payload: Any) -> list[Any]:
+        def check(self, payload: Any, policy: Any, deployment: str) -> Any:
             gate.wait(5)
-            return [[1.0]]
+            return type("Checked", (), {"rows": [[1.0]], "unseen": None})()
 
         def score(self, rows: Any) -> Any:
             raise ValueError("boom")
