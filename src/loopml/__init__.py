@@ -46,7 +46,9 @@ if TYPE_CHECKING:
         set_tag,
         start_run,
     )
+    from loopml.store.paging import Page
     from loopml.tracking import (
+        MetricHistory,
         MetricPoint,
         Run,
         RunList,
@@ -80,7 +82,9 @@ _LAZY = {
     "set_client": "loopml.sdk.fluent",
     "set_tag": "loopml.sdk.fluent",
     "start_run": "loopml.sdk.fluent",
+    "MetricHistory": "loopml.tracking",
     "MetricPoint": "loopml.tracking",
+    "Page": "loopml.store.paging",
     "Run": "loopml.tracking",
     "RunList": "loopml.tracking",
     "RunRecord": "loopml.tracking",
@@ -108,8 +112,10 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "LoopmlError",
+    "MetricHistory",
     "MetricPoint",
     "NotFoundError",
+    "Page",
     "PermissionDeniedError",
     "Run",
     "RunList",

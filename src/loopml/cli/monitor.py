@@ -16,10 +16,15 @@ from loopml.cli.monitor_views import (
     monitor_info,
     monitors_table,
     performance_text,
+    results_table,
     runs_table,
 )
+from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, print_json_pages
 from loopml.cli.render import console, print_json
 from loopml.errors import ValidationError
+from loopml.monitoring.alerts import Alert
+from loopml.monitoring.service import StoredResult
+from loopml.store.paging import Page
 
 monitor_app = typer.Typer(
     help="Watch deployments (or successive dataset versions) for data drift, prediction drift, "
@@ -297,7 +302,7 @@ def list_monitors(
     service = client_of(ctx).monitors
     rows = []
     for monitor in service.list():
-        latest = service.results(monitor.name, limit=1)
+        latest = service.results(monitor.name, max_results=1, newest_first=True)
         opened = service.alerts.list(monitor=monitor.name, state="open")
         rows.append((monitor, latest[-1] if latest else None, len(opened)))
     if as_json:
@@ -329,7 +334,7 @@ def show(
     """A monitor's definition and one result: per-column drift, performance, latency, alerts."""
     service = client_of(ctx).monitors
     monitor = service.get(name)
-    results = service.results(name, limit=1)
+    results = service.results(name, max_results=1, newest_first=True)
     chosen = service.result(name, result) if (result is not None or results) else None
     opened = service.alerts.list(monitor=name, state="open")
     if as_json:
@@ -413,7 +418,51 @@ def report(
 
 
 @monitor_app.command(
-    "alerts", epilog=_epilog("loopml monitor alerts", "loopml monitor alerts bikes-drift --all")
+    "results",
+    epilog=_epilog(
+        "loopml monitor results bikes-drift",
+        "loopml monitor results bikes-drift --newest --limit 10",
+        "loopml monitor results bikes-drift --all --json",
+    ),
+)
+def results(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")],
+    newest: Annotated[bool, typer.Option("--newest", help="Newest first.")] = False,
+    limit: Limit = 50,
+    page_token: PageToken = None,
+    every: AllPages = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """A monitor's stored results (one per window), oldest first, a page at a time."""
+    service = client_of(ctx).monitors
+
+    def fetch(size: int, token: str | None) -> Page[StoredResult]:
+        return service.results(name, max_results=size, page_token=token, newest_first=newest)
+
+    walked = pages(fetch, limit, page_token, every)
+    if as_json:
+        print_json_pages(walked, lambda _, r: r.to_dict(), "results")
+        return
+    out = console()
+    for number, page in enumerate(walked):
+        if number == 0 and not page and page_token is None:
+            out.print(f"{name}: no results yet; run it with `loopml monitor run {name}`")
+            return
+        if page:
+            out.print(results_table(page))
+        note = None if every else more_note(page, "results")
+        if note:
+            out.print(note)
+
+
+@monitor_app.command(
+    "alerts",
+    epilog=_epilog(
+        "loopml monitor alerts",
+        "loopml monitor alerts bikes-drift --all",
+        "loopml monitor alerts --limit 20 --page-token eyJs…",
+    ),
 )
 def alerts(
     ctx: typer.Context,
@@ -421,17 +470,32 @@ def alerts(
         str | None, typer.Argument(help="Only this monitor's alerts.", metavar="[NAME]")
     ] = None,
     all_states: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
+    limit: Limit = 50,
+    page_token: PageToken = None,
+    every: Annotated[
+        bool, typer.Option("--all-pages", help="Print every page, one after the other.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Open alerts (or all with --all), newest first."""
+    """Open alerts (or all with --all), newest first, a page at a time."""
     service = client_of(ctx).monitors
     if name is not None:
         service.get(name)
-    found = service.alerts.list(monitor=name, state=None if all_states else "open")
+    state = None if all_states else "open"
+
+    def fetch(size: int, token: str | None) -> Page[Alert]:
+        return service.alerts.list(monitor=name, state=state, max_results=size, page_token=token)
+
+    walked = pages(fetch, limit, page_token, every)
     if as_json:
-        print_json([a.to_dict() for a in found])
+        print_json_pages(walked, lambda _, a: a.to_dict(), "alerts")
         return
-    if not found:
-        console().print("no open alerts" if not all_states else "no alerts")
-        return
-    console().print(alerts_table(found))
+    for number, page in enumerate(walked):
+        if number == 0 and not page and page_token is None:
+            console().print("no open alerts" if not all_states else "no alerts")
+            return
+        if page:
+            console().print(alerts_table(page))
+        note = None if every else more_note(page, "alerts")
+        if note:
+            console().print(note.replace("--all ", "--all-pages "))
