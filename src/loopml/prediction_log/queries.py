@@ -18,6 +18,11 @@ from loopml.store import Stores
 from loopml.store.schema import log_segments
 
 PREDICTION_LOG = "prediction_log"
+ROW_ORDER = "time, request_id, shadow, model, row"  # unique per prediction row
+SEGMENT_SPAN_S = 86_400.0  # no segment spans more than one UTC day
+# Window queries read the labels recorded from this long before the window on: a label
+# follows its prediction, and this absorbs clocks that disagree between replicas.
+LABEL_CLOCK_SKEW_S = 3_600.0
 OK_BELOW = 400  # statuses from here on are failed requests
 EMPTY = {
     PREDICTIONS: (
@@ -52,7 +57,7 @@ QUALIFY row_number() OVER (
     PARTITION BY p.request_id, p.row, p.model, p.shadow
     ORDER BY f.time DESC NULLS LAST, f.row IS NULL
 ) = 1
-ORDER BY p.time, p.request_id, p.shadow, p.row
+ORDER BY p.time, p.request_id, p.shadow, p.model, p.row
 """
 
 
@@ -69,12 +74,19 @@ def segment_files(
     since: float | None = None,
     until: float | None = None,
 ) -> list[str]:
-    """Local, hash-verified paths of the segments that may hold rows in [since, until)."""
+    """Local, hash-verified paths of the segments that may hold rows in [since, until).
+
+    A segment never spans more than one UTC day (flushes are split by day, compacted
+    segments by partition), so the segments reaching `since` start at most a day before it:
+    that bound lets the (deployment, kind, min_time) index serve the lookup.
+    """
     query = select(log_segments.c.digest).where(
         log_segments.c.deployment == deployment, log_segments.c.kind == kind
     )
     if since is not None:
-        query = query.where(log_segments.c.max_time >= since)
+        query = query.where(
+            log_segments.c.max_time >= since, log_segments.c.min_time >= since - SEGMENT_SPAN_S
+        )
     if until is not None:
         query = query.where(log_segments.c.min_time < until)
     with stores.engine.connect() as conn:
@@ -86,10 +98,14 @@ def connect(
     stores: Stores, deployment: str, since: float | None = None, until: float | None = None
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views `prediction_log`, `predictions` and `feedback` of one
-    deployment (see the module docstring)."""
+    deployment (see the module docstring), over the segments that may hold rows in
+    [since, until); with `since`, `feedback` holds the labels recorded from
+    `LABEL_CLOCK_SKEW_S` before it on."""
     conn = duckdb.connect()
     for kind in (PREDICTIONS, FEEDBACK_KIND):
-        window = (since, until) if kind == PREDICTIONS else (None, None)
+        # labels come after their predictions: those recorded before the window are skipped
+        label_since = None if since is None else since - LABEL_CLOCK_SKEW_S
+        window = (since, until) if kind == PREDICTIONS else (label_since, None)
         files = segment_files(stores, deployment, kind, *window)
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -117,7 +133,7 @@ def _create_prediction_views(conn: duckdb.DuckDBPyConnection, source: str) -> No
     )
 
 
-def _filter(since: float | None, until: float | None, include_shadow: bool) -> str:
+def window_filter(since: float | None, until: float | None, include_shadow: bool) -> str:
     clauses = ["true"]
     if since is not None:
         clauses.append(f"time >= {float(since)!r}")
@@ -138,15 +154,17 @@ def predictions_frame(
 ) -> pd.DataFrame:
     with connect(stores, deployment, since, until) as conn:
         sql = (
-            f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)} "
-            "ORDER BY time, request_id, shadow, row"
+            f"SELECT * FROM predictions WHERE {window_filter(since, until, include_shadow)} "
+            f"ORDER BY {ROW_ORDER}"
         )
-        return _ordered(conn.execute(sql).df())
+        return ordered_columns(conn.execute(sql).df())
 
 
 def feedback_frame(stores: Stores, deployment: str) -> pd.DataFrame:
     with connect(stores, deployment) as conn:
-        return _ordered(conn.execute("SELECT * FROM feedback ORDER BY time, request_id, row").df())
+        return ordered_columns(
+            conn.execute("SELECT * FROM feedback ORDER BY time, request_id, row").df()
+        )
 
 
 def labelled_frame(
@@ -158,13 +176,13 @@ def labelled_frame(
     include_shadow: bool,
 ) -> pd.DataFrame:
     with connect(stores, deployment, since, until) as conn:
-        inner = f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)}"
-        frame = _ordered(conn.execute(with_latest_label(inner)).df())
+        inner = f"SELECT * FROM predictions WHERE {window_filter(since, until, include_shadow)}"
+        frame = ordered_columns(conn.execute(with_latest_label(inner)).df())
     tail = ["label", "label_time"]
     return frame[[c for c in frame.columns if c not in tail] + tail]
 
 
-def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+def ordered_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Base columns, then `proba_<i>` in numeric order, then the inputs as first seen."""
     names = list(frame.columns)
     proba = sorted((n for n in names if n.startswith("proba_")), key=lambda n: int(n[6:]))

@@ -70,7 +70,7 @@ class Keyset:
         names them for the token) and the next page's token. The query must select the
         sort columns under their own names."""
         check_max_results(max_results)
-        fingerprint = _fingerprint(scope or {})
+        fingerprint = scope_fingerprint(scope or {})
         after = self.decode(page_token, fingerprint)
         if after is not None:
             query = query.where(self._after(after))
@@ -84,25 +84,16 @@ class Keyset:
         return rows[:max_results], self.encode(values, fingerprint)
 
     def encode(self, values: Sequence[Any], fingerprint: str) -> str:
-        body = json.dumps({"l": self.listing, "f": fingerprint, "a": list(values)})
-        return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+        return encode_token(self.listing, fingerprint, values)
 
     def decode(self, token: str | None, fingerprint: str) -> list[Any] | None:
         """The sort values a token continues after (None: the first page)."""
         if token is None:
             return None
-        found = decode_token(token, self.listing)
-        if found.get("f") != fingerprint:
-            raise ValidationError(
-                f"page_token was issued for other filters of {self.listing}; repeat the "
-                "filters of the first page, or drop the token to start over"
-            )
-        after = found.get("a")
-        if not isinstance(after, list) or len(after) != len(self.keys):
-            raise _bad_token(self.listing)
+        after = decode_after(token, self.listing, fingerprint, len(self.keys))
         for key, value in zip(self.keys, after, strict=True):
             if not _fits(key.column, value):
-                raise _bad_token(self.listing)
+                raise bad_token(self.listing)
         return after
 
     def _after(self, values: Sequence[Any]) -> ColumnElement[bool]:
@@ -119,17 +110,37 @@ class Keyset:
         return and_(lead, or_(*later))
 
 
+def encode_token(listing: str, fingerprint: str, values: Sequence[Any]) -> str:
+    """A page token: the listing, its filters' fingerprint, the last row's sort values."""
+    body = json.dumps({"l": listing, "f": fingerprint, "a": list(values)})
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def decode_after(token: Any, listing: str, fingerprint: str, count: int) -> list[Any]:
+    """The `count` sort values of a token of `listing` issued for the same filters."""
+    found = decode_token(token, listing)
+    if found.get("f") != fingerprint:
+        raise ValidationError(
+            f"page_token was issued for other filters of {listing}; repeat the filters of "
+            "the first page, or drop the token to start over"
+        )
+    after = found.get("a")
+    if not isinstance(after, list) or len(after) != count:
+        raise bad_token(listing)
+    return after
+
+
 def decode_token(token: Any, listing: str) -> dict[str, Any]:
     """The fields of a page token of `listing`; ValidationError for anything else."""
     if not isinstance(token, str) or not token or len(token) > 4096:
-        raise _bad_token(listing)
+        raise bad_token(listing)
     try:
         padded = token + "=" * (-len(token) % 4)
         found = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
-        raise _bad_token(listing) from None
+        raise bad_token(listing) from None
     if not isinstance(found, dict):
-        raise _bad_token(listing)
+        raise bad_token(listing)
     if found.get("l") != listing:
         other = found.get("l")
         where = f" (it belongs to {other})" if isinstance(other, str) else ""
@@ -140,7 +151,8 @@ def decode_token(token: Any, listing: str) -> dict[str, Any]:
     return found
 
 
-def _bad_token(listing: str) -> ValidationError:
+def bad_token(listing: str) -> ValidationError:
+    """The error for a token that is damaged, edited or not from this store."""
     return ValidationError(
         f"page_token is not one this store issued for {listing} (damaged or edited); pass "
         "it back exactly as the previous page returned it, or drop it to start over"
@@ -157,7 +169,8 @@ def _fits(column: ColumnElement[Any], value: Any) -> bool:
     return isinstance(value, str)
 
 
-def _fingerprint(scope: Mapping[str, Any]) -> str:
+def scope_fingerprint(scope: Mapping[str, Any]) -> str:
+    """A short digest of a listing's filters, carried by its page tokens."""
     body = json.dumps(scope, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 

@@ -373,6 +373,7 @@ log_segments = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_log_segments_deployment_kind_day", "deployment", "kind", "day"),
     Index("ix_log_segments_deployment_kind_min_time", "deployment", "kind", "min_time"),
+    Index("ix_log_segments_digest", "digest"),
 )
 
 # How far each prediction-log journal is in committed segments: moved in the transaction

@@ -34,6 +34,7 @@ def upgrade() -> None:
         "log_segments",
         ["deployment", "kind", "min_time"],
     )
+    op.create_index("ix_log_segments_digest", "log_segments", ["digest"])
     op.create_table(
         "metric_snapshots",
         sa.Column("run_id", sa.String(length=40), nullable=False),
@@ -87,6 +88,7 @@ def downgrade() -> None:
     op.drop_table("log_retired_blobs")
     op.drop_table("log_journals")
     op.drop_table("metric_snapshots")
+    op.drop_index("ix_log_segments_digest", table_name="log_segments")
     op.drop_index("ix_log_segments_deployment_kind_min_time", table_name="log_segments")
     op.drop_index("ix_alerts_monitor_opened_at_id", table_name="alerts")
     op.drop_index("ix_alerts_opened_at_id", table_name="alerts")
