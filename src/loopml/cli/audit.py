@@ -116,7 +116,8 @@ def log(
             after = "later" if oldest_first else "older"
             out.print(
                 f"showing the {which} {len(page)} events; {after} ones exist: --page-token "
-                f"{page.next_page_token} (or raise --limit, or --all)"
+                f"{page.next_page_token} (or raise --limit, or --all)",
+                soft_wrap=True,
             )
 
 

@@ -118,7 +118,7 @@ def list_(
             out.print(data_views.version_table(page, parents))
         note = None if every else more_note(page, "versions")
         if note:
-            out.print(note)
+            out.print(note, soft_wrap=True)
 
 
 def _parent(client: Client, page: Page[DatasetVersion], version: DatasetVersion) -> str | None:

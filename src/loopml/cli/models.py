@@ -87,7 +87,7 @@ def list_(
             out.print(views.version_table(model, page))
         note = None if every else more_note(page, "versions")
         if note:
-            out.print(note)
+            out.print(note, soft_wrap=True)
 
 
 @models_app.command(
@@ -359,7 +359,7 @@ def requests(
             console().print(views.request_table(page))
         note = None if every else more_note(page, "requests")
         if note:
-            console().print(note)
+            console().print(note, soft_wrap=True)
 
 
 def _decided(client: Client, request: ApprovalRequest, verb: str) -> None:

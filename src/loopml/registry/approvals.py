@@ -71,7 +71,7 @@ class ApprovalService:
             )
         if model.aliases.get(alias) == candidate.version:
             raise ConflictError(f"{alias!r} already points at {candidate.uri}")
-        pending = self.list(candidate.model, status="PENDING", alias=alias)
+        pending = self.list(candidate.model, status="PENDING", alias=alias, max_results=1)
         if pending:
             raise ConflictError(
                 f"request {pending[0].id} for {model.name}@{alias} is still pending; "
