@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -59,10 +60,11 @@ def print_json_pages(
 ) -> None:
     """The items of the pages as one JSON array, written a page at a time (what `--json`
     prints); the token of a next page goes to stderr, so stdout stays valid JSON."""
+    first_page = next(walked)  # a bad token fails here, before anything is printed
     typer.echo("[", nl=False)
     first = True
     last: Page[T] | None = None
-    for page in walked:
+    for page in chain([first_page], walked):
         for item in page:
             body = json.dumps(as_dict(page, item), indent=2, default=str).replace("\n", "\n  ")
             typer.echo(("\n  " if first else ",\n  ") + body, nl=False)

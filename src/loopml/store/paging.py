@@ -112,7 +112,7 @@ class Keyset:
 
 def encode_token(listing: str, fingerprint: str, values: Sequence[Any]) -> str:
     """A page token: the listing, its filters' fingerprint, the last row's sort values."""
-    body = json.dumps({"l": listing, "f": fingerprint, "a": list(values)})
+    body = json.dumps({"l": listing, "f": fingerprint, "a": list(values)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
 
