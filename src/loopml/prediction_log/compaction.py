@@ -4,7 +4,8 @@ Each flush writes a segment per deployment, kind and day: a busy deployment flus
 second leaves 3,600 small files an hour, and a one-hour window query would open them all.
 Compaction rewrites the segments of each closed partition (an hour by default) into one
 Parquet file sorted by time, so a window reads one or two files, found through the segments'
-time ranges.
+time ranges. Feedback, which a window reads from its start up to now, is compacted into one
+segment per day once the day has ended.
 
 Nothing acknowledged is lost or doubled, wherever the process dies:
 
@@ -29,6 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from loopml.errors import LoopmlError, ValidationError
 from loopml.governance import require
 from loopml.prediction_log.segments import MEDIA_TYPE, SEGMENT_TAG
-from loopml.prediction_log.tables import day_of
+from loopml.prediction_log.tables import FEEDBACK_KIND, day_of
 from loopml.store import Stores, dialect_insert, record_artifact
 from loopml.store.schema import artifacts, log_retired_blobs, log_segments
 
@@ -117,10 +119,18 @@ def compact(
     closed_before = now - min_age_s
     for name, kind in _logs(stores, deployment):
         for day in _days(stores, name, kind):
+            # Feedback is read from a window's start up to now: once its day has ended, it
+            # becomes one segment, so a window opens a file per day rather than per hour.
+            ended = _day_start(day) + _DAY <= closed_before
+            span = _DAY if kind == FEEDBACK_KIND and ended else partition_s
             segments = _segments(stores, name, kind, day)
-            for unit, inputs in plan_units(segments, partition_s, closed_before):
-                report += _compact_unit(stores, name, kind, unit, inputs, partition_s, now)
+            for unit, inputs in plan_units(segments, span, closed_before):
+                report += _compact_unit(stores, name, kind, unit, inputs, span, now)
     return report
+
+
+def _day_start(day: str) -> float:
+    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
 
 
 def _check(partition_s: Any, min_age_s: Any, retire_grace_s: Any) -> None:
@@ -238,7 +248,8 @@ def write_outputs(
     stores: Stores, inputs: list[StoredSegment], unit: list[int], partition_s: int, folder: Path
 ) -> list[_Output]:
     """Step 1: one sorted Parquet file per partition of the unit, with every input row."""
-    digests = sorted({s.digest for s in inputs})
+    in_time = sorted(inputs, key=lambda s: (s.min_time, s.id))  # columns as the rows had them
+    digests = list(dict.fromkeys(s.digest for s in in_time))
     expected = sum({s.digest: s.rows for s in inputs}.values())  # a blob counts once
     files = [str(stores.artifacts.local_path(d)) for d in digests]
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)

@@ -78,7 +78,7 @@ def page_frame(
         params = list(after)
     inner = f"SELECT * FROM predictions WHERE {where}"
     sql = with_latest_label(inner) if labelled else f"{inner} ORDER BY {ROW_ORDER}"
-    with connect(stores, deployment, start, until) as conn:
+    with connect(stores, deployment, start, until, feedback=labelled) as conn:
         frame = conn.execute(f"{sql} LIMIT {max_rows + 1}", params).df()
     token = None
     if len(frame) > max_rows:

@@ -89,20 +89,29 @@ def segment_files(
         )
     if until is not None:
         query = query.where(log_segments.c.min_time < until)
+    # In time order: the columns a window shows come in the order the rows first had them,
+    # whichever segments (per flush, or compacted) hold the rows.
+    query = query.order_by(log_segments.c.min_time, log_segments.c.id)
     with stores.engine.connect() as conn:
-        digests = sorted(set(conn.execute(query).scalars()))
+        digests = list(dict.fromkeys(conn.execute(query).scalars()))
     return [str(stores.artifacts.local_path(digest)) for digest in digests]
 
 
 def connect(
-    stores: Stores, deployment: str, since: float | None = None, until: float | None = None
+    stores: Stores,
+    deployment: str,
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    feedback: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views `prediction_log`, `predictions` and `feedback` of one
     deployment (see the module docstring), over the segments that may hold rows in
     [since, until); with `since`, `feedback` holds the labels recorded from
-    `LABEL_CLOCK_SKEW_S` before it on."""
+    `LABEL_CLOCK_SKEW_S` before it on. Without `feedback` there is no `feedback` view (and
+    no feedback segment is opened)."""
     conn = duckdb.connect()
-    for kind in (PREDICTIONS, FEEDBACK_KIND):
+    for kind in (PREDICTIONS, FEEDBACK_KIND) if feedback else (PREDICTIONS,):
         # labels come after their predictions: those recorded before the window are skipped
         label_since = None if since is None else since - LABEL_CLOCK_SKEW_S
         window = (since, until) if kind == PREDICTIONS else (label_since, None)
@@ -152,7 +161,7 @@ def predictions_frame(
     until: float | None,
     include_shadow: bool,
 ) -> pd.DataFrame:
-    with connect(stores, deployment, since, until) as conn:
+    with connect(stores, deployment, since, until, feedback=False) as conn:
         sql = (
             f"SELECT * FROM predictions WHERE {window_filter(since, until, include_shadow)} "
             f"ORDER BY {ROW_ORDER}"
