@@ -11,16 +11,23 @@ document), then measured through the public SDK:
   page_filter_order_*      the same with order_by="metrics.m1 DESC"
   history_s                metric_history(run, "h0", max_points=1000) of a run holding
                            10 metrics x --history-steps steps (median)
-  history_whole_s          metric_history(run, "h0"): all --history-steps points (median)
+  history_whole_s          metric_history(run, "h0"): all --history-steps points (median);
+                           the run ended through the SDK, which snapshots its long series
   plog_window_s            PredictionLog.predictions(dep, since, until) over one hour of a
-                           prediction log of --plog-rows rows spread over 10 days
+                           prediction log of --plog-rows rows spread over 10 days, written
+                           as segments of --plog-segment-s seconds and then compacted
+                           (PredictionLog.compact, timed as plog_compact_s)
   plog_labelled_s          PredictionLog.labelled(...) over the same hour (feedback join)
   sqlite_mb                the SQLite file's size (0 on PostgreSQL)
 
-Progress goes to stderr; the last stdout line is JSON {"sizes": {"10000": {...}, ...}}.
+Building is linear in the sizes (rows go in chunks of CHUNK; no step reads back what the
+ones before wrote) and holds one chunk in memory at a time. With --store-url each size gets
+a fresh schema, dropped afterwards. Progress goes to stderr; the last stdout line is JSON
+{"sizes": {"10000": {...}, ...}, "backend": ...}.
 
     .venv/bin/python bench/scale.py --sizes 10000,100000
     .venv/bin/python bench/scale.py --store-url postgresql+psycopg://postgres@127.0.0.1/test
+    .venv/bin/python bench/scale.py --sizes 1000 --history-steps 20000 --plog-rows 100000
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from _benchlib import make_logger
 from sqlalchemy import create_engine, text
@@ -54,7 +62,9 @@ EXPERIMENT = "scale"
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'x'"
 ORDER = "metrics.m1 DESC"
 DEPLOYMENT = "scale-dep"
-CHUNK = 50_000
+CHUNK = 50_000  # runs per bulk insert
+HISTORY_CHUNK = 200_000  # metric points per bulk insert
+PLOG_REGISTER_EVERY = 144  # segments registered per transaction (a day of 10-minute ones)
 
 
 def _p95(values: list[float]) -> float:
@@ -152,72 +162,99 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
 
 
 def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
+    """A run with 10 metrics of `steps` points each, ended through the SDK (which writes
+    the columnar snapshots of its long series)."""
     with client.start_run(EXPERIMENT, "history", capture_code=False) as run:
-        run_id = run.id
-    at = time.time()
-    for k in range(10):
-        for base in range(0, steps, 500_000):
+        at = time.time()
+        for k in range(10):
+            for base in range(0, steps, HISTORY_CHUNK):
+                loader.rows(
+                    "metrics",
+                    ["run_id", "key", "step", "timestamp", "value"],
+                    [
+                        (run.id, f"h{k}", s, at + s * 1e-3, 1.0 / (1 + s))
+                        for s in range(base, min(steps, base + HISTORY_CHUNK))
+                    ],
+                )
+            last = steps - 1
             loader.rows(
-                "metrics",
+                "latest_metrics",
                 ["run_id", "key", "step", "timestamp", "value"],
-                [
-                    (run_id, f"h{k}", s, at + s * 1e-3, 1.0 / (1 + s))
-                    for s in range(base, min(steps, base + 500_000))
-                ],
+                [(run.id, f"h{k}", last, at + last * 1e-3, 1.0 / steps)],
             )
-        log(f"  history metric h{k}: {steps:,} steps")
-    return run_id
+            log(f"  history metric h{k}: {steps:,} steps")
+        log("  ending the history run (summary and snapshots)")
+    return run.id
 
 
-def build_plog(client: loopml.Client, rows: int, rng: random.Random) -> tuple[float, float]:
-    """`rows` predictions over 10 days in segments of one hour, a tenth of them labelled."""
+def build_plog(
+    client: loopml.Client, rows: int, segment_s: int, rng: random.Random
+) -> tuple[float, float]:
+    """`rows` predictions over 10 days in segments of `segment_s` seconds, a tenth of them
+    labelled an hour later; returns a one-hour window three days back."""
     stores = client.stores
-    end = float(int(time.time()))
+    end = float(int(time.time()) // 3600 * 3600)
     begin = end - 10 * 86_400
-    hours = 240
-    per_hour = max(1, rows // hours)
-    segs = []
+    segments = 10 * 86_400 // segment_s
+    per_segment = max(1, rows // segments)
     with tempfile.TemporaryDirectory() as tmp:
-        for h in range(hours):
-            t0 = begin + h * 3600
-            times = pa.array([t0 + 3600 * j / per_hour for j in range(per_hour)], pa.float64())
-            ids = [f"q{h}-{j}" for j in range(per_hour)]
-            table = pa.table(
-                {
-                    "request_id": ids,
-                    "time": times,
-                    "deployment": [DEPLOYMENT] * per_hour,
-                    "model": ["model:m@1"] * per_hour,
-                    "shadow": [False] * per_hour,
-                    "latency_ms": [1.0] * per_hour,
-                    "status": pa.array([200] * per_hour, pa.int32()),
-                    "row": pa.array([0] * per_hour, pa.int64()),
-                    "prediction": [str(rng.random()) for _ in range(per_hour)],
-                }
-            )
-            labelled = per_hour // 10
-            feedback = pa.table(
-                {
-                    "request_id": ids[:labelled],
-                    "time": pa.array([t0 + 3600] * labelled, pa.float64()),
-                    "deployment": [DEPLOYMENT] * labelled,
-                    "row": pa.array([0] * labelled, pa.int64()),
-                    "label": [str(rng.random()) for _ in range(labelled)],
-                }
-            )
-            for kind, tab in ((PREDICTIONS, table), (FEEDBACK_KIND, feedback)):
-                path = Path(tmp) / f"{kind}{h}.parquet"
-                pq.write_table(tab, path, compression="zstd")
-                ref = stores.artifacts.put_file(path)
-                times_ = tab.column("time").to_pylist()
-                segs.append((ref, kind, min(times_), max(times_), tab.num_rows))
-            if h % 24 == 23:
-                log(f"  plog day {(h + 1) // 24}/10")
+        for first in range(0, segments, PLOG_REGISTER_EVERY):
+            found = []
+            for n in range(first, min(segments, first + PLOG_REGISTER_EVERY)):
+                found += _plog_segment(
+                    stores, Path(tmp), begin + n * segment_s, segment_s, n, per_segment, rng
+                )
+            _register(stores, found)
+            log(f"  plog segments {min(segments, first + PLOG_REGISTER_EVERY):,}/{segments:,}")
+    return end - 3 * 86_400, end - 3 * 86_400 + 3600
+
+
+def _plog_segment(
+    stores: Any, tmp: Path, t0: float, span: float, n: int, count: int, rng: random.Random
+) -> list[tuple[Any, str, float, float, int]]:
+    ids = [f"q{n}-{j}" for j in range(count)]
+    table = pa.table(
+        {
+            "request_id": ids,
+            "time": pa.array([t0 + span * j / count for j in range(count)], pa.float64()),
+            "deployment": [DEPLOYMENT] * count,
+            "model": ["model:m@1"] * count,
+            "shadow": [False] * count,
+            "latency_ms": [1.0] * count,
+            "status": pa.array([200] * count, pa.int32()),
+            "row": pa.array([0] * count, pa.int64()),
+            "prediction": [str(rng.random()) for _ in range(count)],
+        }
+    )
+    labelled = max(1, count // 10)
+    feedback = pa.table(
+        {
+            "request_id": ids[:labelled],
+            "time": pa.array([t0 + 3600 + span * j / count for j in range(labelled)]),
+            "deployment": [DEPLOYMENT] * labelled,
+            "row": pa.array([None] * labelled, pa.int64()),
+            "label": [str(rng.random()) for _ in range(labelled)],
+            "version": pa.array([1] * labelled, pa.int64()),
+        }
+    )
+    found = []
+    for kind, tab in ((PREDICTIONS, table), (FEEDBACK_KIND, feedback)):
+        path = tmp / f"{kind}{n}.parquet"
+        pq.write_table(tab, path, compression="zstd")
+        ref = stores.artifacts.put_file(path)
+        path.unlink()
+        times = tab.column("time")
+        found.append((ref, kind, pc.min(times).as_py(), pc.max(times).as_py(), tab.num_rows))
+    return found
+
+
+def _register(stores: Any, found: list[tuple[Any, str, float, float, int]]) -> None:
     with stores.engine.begin() as conn:
-        for ref, kind, lo, hi, n in segs:
-            record_artifact(conn, stores.engine, ref, "application/vnd.apache.parquet")
-            conn.execute(
-                log_segments.insert(),
+        for item in found:
+            record_artifact(conn, stores.engine, item[0], "application/vnd.apache.parquet")
+        conn.execute(
+            log_segments.insert(),
+            [
                 {
                     "id": new_id("seg"),
                     "deployment": DEPLOYMENT,
@@ -229,9 +266,10 @@ def build_plog(client: loopml.Client, rows: int, rng: random.Random) -> tuple[fl
                     "max_time": hi,
                     "source": "bench",
                     "created_at": time.time(),
-                },
-            )
-    return end - 3 * 86_400, end - 3 * 86_400 + 3600
+                }
+                for ref, kind, lo, hi, n in found
+            ],
+        )
 
 
 def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str, Any]:
@@ -241,7 +279,12 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
     build_runs(client, loader, n, rng)
     history_run = build_history(client, loader, args.history_steps)
     loader.close()
-    window = build_plog(client, args.plog_rows, rng)
+    window = build_plog(client, args.plog_rows, args.plog_segment_s, rng)
+    plog = PredictionLog(client.stores)
+    t = time.perf_counter()
+    compacted = plog.compact(DEPLOYMENT, min_age_s=0)
+    compact_s = time.perf_counter() - t
+    log(f"  compacted {compacted.segments_in:,} segments into {compacted.segments_out:,}")
     build_s = time.perf_counter() - t0
     log(f"built {n:,} runs in {build_s:.0f} s")
 
@@ -267,8 +310,10 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
                     EXPERIMENT, filter=FILTER, max_results=100, page_token=token, **kwargs
                 )
                 took.append(time.perf_counter() - t)
-                assert len(page) == 100, len(page)
                 token = page.next_page_token
+                assert len(page) == 100 or token is None, len(page)
+                if token is None:
+                    break  # a small workspace: fewer matches than pages
         return took
 
     flt = pages()
@@ -285,7 +330,6 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
         points = client.metric_history(history_run, "h0")
         whole.append(time.perf_counter() - t)
     assert len(points) == args.history_steps
-    plog = PredictionLog(client.stores)
     window_s, labelled_s = [], []
     for _ in range(5):
         t = time.perf_counter()
@@ -295,6 +339,7 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
         joined = plog.labelled(DEPLOYMENT, since=window[0], until=window[1])
         labelled_s.append(time.perf_counter() - t)
     assert len(frame) > 0 and len(joined) > 0
+    plog.close()
     db = (
         client.stores.engine.url.database if client.stores.engine.dialect.name == "sqlite" else None
     )
@@ -309,9 +354,12 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
         "history_whole_s": round(statistics.median(whole), 3),
         "history_points": args.history_steps,
         "plog_rows": args.plog_rows,
+        "plog_segments_compacted": compacted.segments_in,
+        "plog_compact_s": round(compact_s, 1),
         "plog_window_rows": len(frame),
         "plog_window_s": round(statistics.median(window_s), 3),
         "plog_labelled_s": round(statistics.median(labelled_s), 3),
+        "plog_labelled_rows": len(joined),
         "sqlite_mb": round(Path(db).stat().st_size / 2**20, 1) if db else 0,
     }
 
@@ -325,6 +373,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=5)
     parser.add_argument("--history-steps", type=int, default=1_000_000)
     parser.add_argument("--plog-rows", type=int, default=10_000_000)
+    parser.add_argument(
+        "--plog-segment-s", type=int, default=600, help="seconds of log per written segment"
+    )
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     results: dict[str, Any] = {}
@@ -352,7 +403,7 @@ def main() -> None:
                     conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
     backend = "postgresql" if args.store_url else "sqlite"
-    print(json.dumps({"backend": backend, "sizes": results}))
+    print(json.dumps({"sizes": results, "backend": backend}))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
         start_run,
         training_set,
     )
+    from loopml.store.paging import Page
     from loopml.tracking import (
+        MetricHistory,
         MetricPoint,
         Run,
         RunList,
@@ -82,7 +84,9 @@ _LAZY = {
     "set_tag": "loopml.sdk.fluent",
     "start_run": "loopml.sdk.fluent",
     "training_set": "loopml.sdk.fluent",
+    "MetricHistory": "loopml.tracking",
     "MetricPoint": "loopml.tracking",
+    "Page": "loopml.store.paging",
     "Run": "loopml.tracking",
     "RunList": "loopml.tracking",
     "RunRecord": "loopml.tracking",
@@ -110,8 +114,10 @@ __all__ = [
     "DatasetDiff",
     "DatasetVersion",
     "LoopmlError",
+    "MetricHistory",
     "MetricPoint",
     "NotFoundError",
+    "Page",
     "PermissionDeniedError",
     "Run",
     "RunList",

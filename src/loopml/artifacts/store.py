@@ -189,6 +189,16 @@ class ArtifactStore:
             partial.unlink(missing_ok=True)
         return destination
 
+    def remove(self, digest: str) -> None:
+        """Delete a blob. Content-addressed blobs are shared by whoever stored the same
+        bytes: the caller makes sure no record refers to it any more."""
+        _check_digest(digest)
+        if self.backend.exists(digest):
+            self.backend.remove(digest)
+        (self.cache_dir / digest[:2] / digest[2:]).unlink(missing_ok=True)
+        with self._lock:
+            self._verified.pop(digest, None)
+
     # ------------------------------------------------------------------ helpers
     def _require(self, digest: str) -> None:
         if not self.backend.exists(digest):

@@ -13,10 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from loopml.cli.context import client_of
+from loopml.cli.paging import AllPages, PageToken, pages, print_json_pages
 from loopml.cli.render import console, print_json, when
 from loopml.errors import ValidationError
-from loopml.governance import AuditEvent, list_events, verify_chain
+from loopml.governance import AuditEvent, event_at, page_events, verify_chain
 from loopml.governance.rotation import rotate_key
+from loopml.store.paging import Page
 from loopml.store.seal import parse_secret
 
 VERIFY_FAILED_EXIT = 1
@@ -59,7 +61,9 @@ def event_table(events: Sequence[AuditEvent], width: int, title: str | None = No
         "[bold]Examples[/bold]\n\n"
         "  loopml audit log\n"
         "  loopml audit log --object model:bikes        (its versions and aliases too)\n"
-        "  loopml audit log --limit 500 --json"
+        "  loopml audit log --limit 500 --json\n"
+        "  loopml audit log --page-token eyJs…          (the 50 events before those shown)\n"
+        "  loopml audit log --all --oldest-first --json (the whole trail, a page at a time)"
     ),
 )
 def log(
@@ -76,25 +80,45 @@ def log(
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="Show the newest N events.", metavar="N")
     ] = 50,
+    page_token: PageToken = None,
+    every: AllPages = False,
+    oldest_first: Annotated[
+        bool, typer.Option("--oldest-first", help="Walk the trail from its first event.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List audit events, oldest first (the newest N): sequence number, time, actor,
-    action, object and details."""
+    """List audit events: sequence number, time, actor, action, object and details. A page
+    holds the newest N events (printed oldest first); its token continues with the ones
+    before them. With --oldest-first, pages run from the first event on."""
     if limit < 1:
         raise ValidationError(f"--limit must be at least 1, got {limit}")
-    events = list_events(client_of(ctx).stores.engine, obj, limit + 1)
-    more = len(events) > limit
-    events = events[-limit:]
+    engine = client_of(ctx).stores.engine
+
+    def fetch(size: int, token: str | None) -> Page[AuditEvent]:
+        found = page_events(
+            engine, obj, newest_first=not oldest_first, max_results=size, page_token=token
+        )
+        return found if oldest_first else Page(found[::-1], found.next_page_token)
+
+    walked = pages(fetch, limit, page_token, every)
     if as_json:
-        print_json([dataclasses.asdict(e) for e in events])
+        print_json_pages(walked, lambda _, e: dataclasses.asdict(e), "events")
         return
     out = console()
-    if not events:
-        out.print(f"no audit events about {obj}" if obj else "no audit events yet")
-        return
-    out.print(event_table(events, out.width))
-    if more:
-        out.print(f"showing the newest {limit} events; older ones exist: raise --limit")
+    for number, page in enumerate(walked):
+        if number == 0 and not page and page_token is None:
+            out.print(f"no audit events about {obj}" if obj else "no audit events yet")
+            return
+        if page:
+            out.print(event_table(page, out.width))
+        if not every and page.next_page_token is not None:
+            which = "first" if oldest_first else "newest"
+            after = "later" if oldest_first else "older"
+            out.print(
+                f"showing the {which} {len(page)} events; {after} ones exist: --page-token "
+                f"{page.next_page_token} (or raise --limit, or --all)",
+                soft_wrap=True,
+            )
 
 
 @audit_app.command(
@@ -127,9 +151,9 @@ def verify(
             ),
             soft_wrap=True,
         )
-        bad = [e for e in list_events(engine) if e.seq == result.first_bad_seq]
-        if bad:
-            out.print(event_table(bad, out.width, title="as stored now"))
+        bad = None if result.first_bad_seq is None else event_at(engine, result.first_bad_seq)
+        if bad is not None:
+            out.print(event_table([bad], out.width, title="as stored now"))
         out.print(f"the {result.checked:,} event(s) before it are intact")
     if not result.ok:
         raise typer.Exit(VERIFY_FAILED_EXIT)

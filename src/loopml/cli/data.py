@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from itertools import chain
 from pathlib import Path
 from typing import Annotated
 
@@ -10,8 +12,12 @@ from rich.text import Text
 
 from loopml.cli import data_views
 from loopml.cli.context import client_of
+from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, print_json_pages
 from loopml.cli.render import console, print_json
+from loopml.data import DatasetVersion
 from loopml.errors import NotFoundError
+from loopml.sdk import Client
+from loopml.store.paging import Page
 
 data_app = typer.Typer(
     help="Version datasets (Parquet or CSV files and folders) and inspect their versions.",
@@ -53,12 +59,12 @@ def add(
     creates nothing and reports the version that already holds it.
     """
     client = client_of(ctx)
-    known = {v.id for v in client.list_datasets(name)}
+    started = time.time()
     version = client.log_dataset(
         name, path, time_column=time_column, parent=parent, description=description
     )
     out = console()
-    if version.id in known:
+    if version.created_at < started:  # the content was already a version
         out.print(Text.assemble(("unchanged: ", "yellow"), "identical to ", (version.uri, "bold")))
     else:
         out.print(Text.assemble(("logged ", "green"), (version.uri, "bold")))
@@ -67,29 +73,56 @@ def add(
 
 @data_app.command(
     "list",
-    epilog="[bold]Examples[/bold]\n\n  loopml data list\n  loopml data list bikes",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml data list\n"
+        "  loopml data list bikes\n"
+        "  loopml data list --limit 20 --page-token eyJs…\n"
+        "  loopml data list --all --json"
+    ),
 )
 def list_(
     ctx: typer.Context,
     name: Annotated[
         str | None, typer.Argument(help="Only versions of this dataset.", metavar="NAME")
     ] = None,
+    limit: Limit = 50,
+    page_token: PageToken = None,
+    every: AllPages = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List dataset versions, oldest first, grouped by name."""
+    """List dataset versions, oldest first, grouped by name, a page at a time."""
     client = client_of(ctx)
-    versions = client.list_datasets(name)
-    if name is not None and not versions:
+
+    def fetch(size: int, token: str | None) -> Page[DatasetVersion]:
+        return client.list_datasets(name, max_results=size, page_token=token)
+
+    walked = pages(fetch, limit, page_token, every)
+    first = next(walked)
+    if name is not None and not first and page_token is None:
         raise NotFoundError(f"no dataset named {name!r}; `loopml data list` shows what exists")
-    uris = {v.id: v.uri for v in versions}
-    parents = {v.id: data_views.parent_uri(client, v, uris) for v in versions}
     if as_json:
-        print_json([data_views.as_dict(v, parents[v.id]) for v in versions])
+        print_json_pages(
+            chain([first], walked),
+            lambda page, v: data_views.as_dict(v, _parent(client, page, v)),
+            "versions",
+        )
         return
-    if not versions:
-        console().print("no dataset versions yet; add one with `loopml data add NAME PATH`")
+    out = console()
+    if not first and page_token is None:
+        out.print("no dataset versions yet; add one with `loopml data add NAME PATH`")
         return
-    console().print(data_views.version_table(versions, parents))
+    for page in chain([first], walked):
+        if page:
+            parents = {v.id: _parent(client, page, v) for v in page}
+            out.print(data_views.version_table(page, parents))
+        note = None if every else more_note(page, "versions")
+        if note:
+            out.print(note, soft_wrap=True)
+
+
+def _parent(client: Client, page: Page[DatasetVersion], version: DatasetVersion) -> str | None:
+    return data_views.parent_uri(client, version, {v.id: v.uri for v in page})
 
 
 @data_app.command(

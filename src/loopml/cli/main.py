@@ -20,6 +20,7 @@ from loopml.cli.deploy_tokens import deploy_token_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
 from loopml.cli.features import features_app
+from loopml.cli.logs import log_app
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
 from loopml.cli.pipelines import pipeline_app
@@ -98,6 +99,7 @@ deploy_app.add_typer(deploy_token_app, name="token")
 deploy_app.add_typer(deploy_policy_app, name="policy")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(log_app, name="log")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(pipeline_app, name="pipeline")

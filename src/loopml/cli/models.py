@@ -11,11 +11,13 @@ from rich.text import Text
 
 from loopml.cli import models_views as views
 from loopml.cli.context import client_of
+from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, print_json_pages
 from loopml.cli.render import NONE, console, key_value_table, print_json, value
 from loopml.errors import ValidationError
 from loopml.registry import ApprovalRequest, format_lineage
-from loopml.registry.records import REQUEST_STATES
+from loopml.registry.records import REQUEST_STATES, ModelVersion
 from loopml.sdk import Client
+from loopml.store.paging import Page
 
 models_app = typer.Typer(
     help="Register model versions, move their aliases through approvals, evaluate them and "
@@ -38,17 +40,25 @@ def _holder(version: int | None) -> str:
 
 @models_app.command(
     "list",
-    epilog="[bold]Examples[/bold]\n\n  loopml models list\n  loopml models list bikes --json",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml models list\n"
+        "  loopml models list bikes --json\n"
+        "  loopml models list bikes --limit 20 --page-token eyJs…"
+    ),
 )
 def list_(
     ctx: typer.Context,
     name: Annotated[
         str | None, typer.Argument(help="Only the versions of this model.", metavar="NAME")
     ] = None,
+    limit: Limit = 50,
+    page_token: PageToken = None,
+    every: AllPages = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List registered models with their latest version and aliases, or the versions of NAME
-    with their state, aliases, flavor, run and key metrics."""
+    with their state, aliases, flavor, run and key metrics, a page at a time."""
     client = client_of(ctx)
     out = console()
     if name is None:
@@ -61,13 +71,23 @@ def list_(
             out.print(views.model_table(models))
         return
     model = client.models.model(_name(name))
-    versions = client.models.registry.list_versions(model.name)
+
+    def fetch(size: int, token: str | None) -> Page[ModelVersion]:
+        return client.models.registry.list_versions(model.name, max_results=size, page_token=token)
+
+    walked = pages(fetch, limit, page_token, every)
     if as_json:
-        print_json([v.to_dict() for v in versions])
-    elif not versions:
-        out.print(f"{model.uri} has no versions yet")
-    else:
-        out.print(views.version_table(model, versions))
+        print_json_pages(walked, lambda _, v: v.to_dict(), "versions")
+        return
+    for number, page in enumerate(walked):
+        if number == 0 and not page and page_token is None:
+            out.print(f"{model.uri} has no versions yet")
+            return
+        if page:
+            out.print(views.version_table(model, page))
+        note = None if every else more_note(page, "versions")
+        if note:
+            out.print(note, soft_wrap=True)
 
 
 @models_app.command(
@@ -307,10 +327,13 @@ def requests(
         str | None,
         typer.Option("--status", help="Only PENDING, APPROVED or REJECTED requests."),
     ] = None,
+    limit: Limit = 50,
+    page_token: PageToken = None,
+    every: AllPages = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List approval requests, oldest first: the move asked for, who asked, the checks that
-    passed and the approvals received."""
+    passed and the approvals received; a page at a time."""
     client = client_of(ctx)
     wanted = None if status is None else status.strip().upper()
     if wanted is not None and wanted not in REQUEST_STATES:
@@ -318,13 +341,25 @@ def requests(
             f"--status must be one of {', '.join(REQUEST_STATES)}, got {status!r}"
         )
     model = None if name is None else client.models.model(_name(name)).name
-    found = client.models.approvals.list(model, status=wanted)
+
+    def fetch(size: int, token: str | None) -> Page[ApprovalRequest]:
+        return client.models.approvals.list(
+            model, status=wanted, max_results=size, page_token=token
+        )
+
+    walked = pages(fetch, limit, page_token, every)
     if as_json:
-        print_json([views.request_dict(r) for r in found])
-    elif not found:
-        console().print("no requests match" if model or wanted else "no approval requests yet")
-    else:
-        console().print(views.request_table(found))
+        print_json_pages(walked, lambda _, r: views.request_dict(r), "requests")
+        return
+    for number, page in enumerate(walked):
+        if number == 0 and not page and page_token is None:
+            console().print("no requests match" if model or wanted else "no approval requests yet")
+            return
+        if page:
+            console().print(views.request_table(page))
+        note = None if every else more_note(page, "requests")
+        if note:
+            console().print(note, soft_wrap=True)
 
 
 def _decided(client: Client, request: ApprovalRequest, verb: str) -> None:

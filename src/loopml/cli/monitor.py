@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from loopml.cli.context import client_of
+from loopml.cli.monitor_lists import ALERTS_EPILOG, RESULTS_EPILOG, alerts, results
 from loopml.cli.monitor_views import (
     alerts_table,
     columns_table,
@@ -358,7 +359,7 @@ def list_monitors(
     service = client_of(ctx).monitors
     rows = []
     for monitor in service.list():
-        latest = service.results(monitor.name, limit=1)
+        latest = service.results(monitor.name, max_results=1, newest_first=True)
         opened = service.alerts.list(monitor=monitor.name, state="open")
         rows.append((monitor, latest[-1] if latest else None, len(opened)))
     if as_json:
@@ -390,7 +391,7 @@ def show(
     """A monitor's definition and one result: per-column drift, performance, latency, alerts."""
     service = client_of(ctx).monitors
     monitor = service.get(name)
-    results = service.results(name, limit=1)
+    results = service.results(name, max_results=1, newest_first=True)
     chosen = service.result(name, result) if (result is not None or results) else None
     opened = service.alerts.list(monitor=name, state="open")
     if as_json:
@@ -476,26 +477,5 @@ def report(
     )
 
 
-@monitor_app.command(
-    "alerts", epilog=_epilog("loopml monitor alerts", "loopml monitor alerts bikes-drift --all")
-)
-def alerts(
-    ctx: typer.Context,
-    name: Annotated[
-        str | None, typer.Argument(help="Only this monitor's alerts.", metavar="[NAME]")
-    ] = None,
-    all_states: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
-) -> None:
-    """Open alerts (or all with --all), newest first."""
-    service = client_of(ctx).monitors
-    if name is not None:
-        service.get(name)
-    found = service.alerts.list(monitor=name, state=None if all_states else "open")
-    if as_json:
-        print_json([a.to_dict() for a in found])
-        return
-    if not found:
-        console().print("no open alerts" if not all_states else "no alerts")
-        return
-    console().print(alerts_table(found))
+monitor_app.command("results", epilog=RESULTS_EPILOG)(results)
+monitor_app.command("alerts", epilog=ALERTS_EPILOG)(alerts)

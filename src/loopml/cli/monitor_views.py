@@ -103,38 +103,48 @@ def monitors_table(rows: Sequence[tuple[Monitor, StoredResult | None, int]]) -> 
     return table
 
 
-def runs_table(runs: Sequence[MonitorRun]) -> Table:
+_WINDOW_COLUMNS = ("#", "window", "rows", "dataset drift", "drifted columns", "performance")
+
+
+def _window_table(*extra: str) -> Table:
     table = Table(title_justify="left")
-    for column in (
-        "#",
-        "window",
-        "rows",
-        "dataset drift",
-        "drifted columns",
-        "performance",
-        "p99 ms",
-        "alerts",
-    ):
+    for column in (*_WINDOW_COLUMNS, "p99 ms", *extra):
         table.add_column(column, justify="left" if column in ("window", "performance") else "right")
+    return table
+
+
+def _window_cells(result: StoredResult) -> list[Any]:
+    window = result.window
+    drift = window.drift
+    return [
+        str(result.seq),
+        window.label,
+        f"{window.rows:,}",
+        verdict(drift.dataset_drift, drift.status) if drift else Text(NONE),
+        _drifted(drift) if drift else NONE,
+        performance_text(window),
+        _number(window.latency[0].p99_ms, 3) if window.latency else NONE,
+    ]
+
+
+def runs_table(runs: Sequence[MonitorRun]) -> Table:
+    table = _window_table("alerts")
     for item in runs:
-        window = item.result.window
-        drift = window.drift
         changes = item.alerts
         alerts = Text()
         if changes.opened:
             alerts.append(f"{len(changes.opened)} opened ", style="red")
         if changes.resolved:
             alerts.append(f"{len(changes.resolved)} resolved", style="green")
-        table.add_row(
-            str(item.result.seq),
-            window.label,
-            f"{window.rows:,}",
-            verdict(drift.dataset_drift, drift.status) if drift else Text(NONE),
-            _drifted(drift) if drift else NONE,
-            performance_text(window),
-            _number(window.latency[0].p99_ms, 3) if window.latency else NONE,
-            alerts if alerts.plain else Text(NONE),
-        )
+        table.add_row(*_window_cells(item.result), alerts if alerts.plain else Text(NONE))
+    return table
+
+
+def results_table(results: Sequence[StoredResult]) -> Table:
+    """One row per stored result: its window and verdicts, and when it was computed."""
+    table = _window_table("computed")
+    for result in results:
+        table.add_row(*_window_cells(result), when(result.created_at, seconds=False))
     return table
 
 

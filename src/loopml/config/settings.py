@@ -56,6 +56,12 @@ class Settings(BaseModel):
     metric_flush_points: int = Field(
         default=5000, gt=0, description="Buffered metric points that trigger a write to the store."
     )
+    metric_snapshot_points: int = Field(
+        default=50_000,
+        ge=0,
+        description="Metric series this long get a columnar snapshot when their run ends "
+        "(read back whole in milliseconds); 0 turns snapshots off.",
+    )
     token: str | None = Field(
         default=None,
         description="API token: act as its principal instead of the unauthenticated local user.",

@@ -3,6 +3,8 @@
 Each pass, in order: run the scheduled monitors (their alerts feed alert triggers),
 evaluate the triggers into events, launch the runnable events' pipelines one at a time
 (and start the rollout a passed candidate asks for), then advance the active rollouts.
+Every `compact_logs_every_s` it also compacts the prediction logs (maintenance: it does not
+make a pass count as busy).
 
 All state lives in the store, and every step is a compare-and-set on it, so the loop is
 idempotent (a second pass at the same instant does nothing) and crash-safe (kill it at any
@@ -45,6 +47,7 @@ from loopml.controller.trigger_records import (
 from loopml.controller.work_queue import EventQueue
 from loopml.errors import LoopmlError, ValidationError
 from loopml.governance import append_event, require
+from loopml.prediction_log.compaction import compact
 
 log = logging.getLogger("loopml.controller")
 
@@ -60,6 +63,7 @@ class ReconcileReport:
     rollouts_started: list[TriggerEvent] = field(default_factory=list)
     rollouts: list[RolloutChange] = field(default_factory=list)  # rollouts that moved
     errors: list[str] = field(default_factory=list)
+    compacted: int = 0  # prediction-log segments replaced by compaction
 
     @property
     def idle(self) -> bool:
@@ -82,6 +86,7 @@ class ReconcileReport:
             "rollouts_started": [e.to_dict() for e in self.rollouts_started],
             "rollouts": [c.to_dict() for c in self.rollouts],
             "errors": self.errors,
+            "compacted": self.compacted,
         }
 
     def lines(self) -> list[str]:
@@ -101,6 +106,8 @@ class ReconcileReport:
                 f"{event.rollout_state} (event {event.id})"
             )
         out += [f"rollout on {c.deployment}: {c.state}" for c in self.rollouts]
+        if self.compacted:
+            out.append(f"prediction logs: {self.compacted} small segments compacted")
         out += [f"error: {e}" for e in self.errors]
         return out
 
@@ -117,6 +124,7 @@ class Controller:
         rollouts: RolloutDriver | None = None,
         lease_s: float = 60.0,
         max_attempts: int = 3,
+        compact_logs_every_s: float | None = 600.0,
     ) -> None:
         if isinstance(lease_s, bool) or not isinstance(lease_s, int | float) or lease_s <= 0:
             raise ValidationError(f"lease_s must be a positive number of seconds, got {lease_s!r}")
@@ -130,6 +138,17 @@ class Controller:
         self.rollouts = rollouts if rollouts is not None else RolloutServiceDriver(client.rollouts)
         self.queue = EventQueue(self.stores, self.owner, float(lease_s), max_attempts)
         self._offset = 0.0  # `now` given to reconcile_once minus the wall clock
+        if compact_logs_every_s is not None and not (
+            isinstance(compact_logs_every_s, int | float)
+            and not isinstance(compact_logs_every_s, bool)
+            and compact_logs_every_s > 0
+        ):
+            raise ValidationError(
+                "compact_logs_every_s must be a positive number of seconds, or None for "
+                f"never, got {compact_logs_every_s!r}"
+            )
+        self.compact_logs_every_s = compact_logs_every_s
+        self._compacted_at: float | None = None
 
     def _clock(self) -> float:
         return time.time() + self._offset
@@ -153,7 +172,19 @@ class Controller:
             else:
                 self._start_rollout(event, report)
         self._drive_rollouts(report)
+        self._compact_logs(now, report)
         return report
+
+    def _compact_logs(self, now: float, report: ReconcileReport) -> None:
+        every = self.compact_logs_every_s
+        if every is None or (self._compacted_at is not None and now - self._compacted_at < every):
+            return
+        self._compacted_at = now
+        try:
+            report.compacted = compact(self.stores).segments_in
+        except Exception as exc:  # maintenance: the next round tries again
+            log.exception("compacting the prediction logs failed")
+            report.errors.append(f"log compaction: {exc}")
 
     def _run_pipeline(self, event: TriggerEvent, now: float, report: ReconcileReport) -> None:
         claimed = self.queue.claim(event, now)

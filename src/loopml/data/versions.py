@@ -24,6 +24,7 @@ from loopml.data.reads import DatasetRead, note_read
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact, resolve_prefix
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.schema import dataset_versions
 from loopml.uris import DatasetRef, parse_dataset_ref
 from loopml.validation import check_name
@@ -31,6 +32,10 @@ from loopml.validation import check_name
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".csv.gz": "csv", ".tsv": "csv"}
 TableLike: TypeAlias = pd.DataFrame | pa.Table | str | Path
 _VERSION_ID = re.compile(r"^ds-[0-9a-f]{4,24}$")
+_PAGES = Keyset(
+    "dataset versions",
+    [SortKey(dataset_versions.c.name), SortKey(dataset_versions.c.version)],
+)
 
 
 @dataclass(frozen=True)
@@ -335,14 +340,32 @@ class DatasetService:
             raise NotFoundError(f"no dataset version {parsed}; {hint}")
         return _noted(ref, DatasetVersion.from_row(row), pinned=parsed.version is not None)
 
-    def list(self, name: str | None = None) -> list[DatasetVersion]:
-        query = select(dataset_versions).order_by(
-            dataset_versions.c.name, dataset_versions.c.version
-        )
+    def list(
+        self,
+        name: str | None = None,
+        *,
+        newer_than: int | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[DatasetVersion]:
+        """Versions by name, then version number (oldest first), one page at a time;
+        `newer_than` keeps the versions after that number (with `name`)."""
+        query = select(dataset_versions)
         if name is not None:
             query = query.where(dataset_versions.c.name == name)
+        if newer_than is not None:
+            if isinstance(newer_than, bool) or not isinstance(newer_than, int):
+                raise ValidationError(f"newer_than must be a version number, got {newer_than!r}")
+            query = query.where(dataset_versions.c.version > newer_than)
         with self.stores.engine.connect() as conn:
-            return [DatasetVersion.from_row(r) for r in conn.execute(query)]
+            rows, token = _PAGES.page(
+                conn,
+                query,
+                max_results=max_results,
+                page_token=page_token,
+                scope={"name": name, "newer_than": newer_than},
+            )
+        return Page([DatasetVersion.from_row(r) for r in rows], token)
 
     def local_files(self, ref: str | DatasetVersion) -> builtins.list[Path]:
         """Verified local copies of the version's files, in order."""

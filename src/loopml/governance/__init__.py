@@ -4,7 +4,9 @@ from loopml.governance.audit import (
     AuditEvent,
     VerifyResult,
     append_event,
+    event_at,
     list_events,
+    page_events,
     verify_chain,
 )
 from loopml.governance.identity import IdentityService, PrincipalRecord, require
@@ -15,7 +17,9 @@ __all__ = [
     "PrincipalRecord",
     "VerifyResult",
     "append_event",
+    "event_at",
     "list_events",
+    "page_events",
     "require",
     "verify_chain",
 ]

@@ -19,16 +19,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, select, update
 
 from loopml.errors import AuditChainError
 from loopml.store.fastpath import RawStatement
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.principal import Principal
 from loopml.store.schema import audit_events, audit_head
 from loopml.store.seal import AuditSeal, Checkpoint, seal_of, stage_checkpoint
 
 GENESIS = "0" * 64
 PAGE = 5000  # events read per query
+_OLDEST = Keyset("audit events", [SortKey(audit_events.c.seq)])
+_NEWEST = Keyset("audit events, newest first", [SortKey(audit_events.c.seq, descending=True)])
 
 
 @dataclass(frozen=True)
@@ -181,16 +184,22 @@ def _require_empty_trail(conn: Connection, seal: AuditSeal) -> None:
         )
 
 
+def _about(obj: str) -> ColumnElement[bool]:
+    """Events about `obj` and the objects under it (`model:bikes/3`, `model:bikes@champion`)."""
+    return (
+        (audit_events.c.object == obj)
+        | audit_events.c.object.like(obj + "/%")
+        | audit_events.c.object.like(obj + "@%")
+    )
+
+
 def iter_events(
     conn: Connection, obj: str | None = None, limit: int | None = None
 ) -> Iterator[AuditEvent]:
+    """Events oldest first (the newest `limit` of them when given), read `PAGE` at a time."""
     query = select(audit_events).order_by(audit_events.c.seq)
     if obj is not None:
-        query = query.where(
-            (audit_events.c.object == obj)
-            | audit_events.c.object.like(obj + "/%")
-            | audit_events.c.object.like(obj + "@%")
-        )
+        query = query.where(_about(obj))
     if limit is not None:
         query = query.order_by(None).order_by(audit_events.c.seq.desc()).limit(limit)
         rows = [AuditEvent(**dict(r._mapping)) for r in conn.execute(query)]
@@ -208,9 +217,37 @@ def iter_events(
 def list_events(
     engine: Engine, obj: str | None = None, limit: int | None = None
 ) -> list[AuditEvent]:
-    """Events oldest first, optionally only those about `obj` (and objects under it)."""
+    """Events oldest first, optionally only those about `obj` (and objects under it); the
+    newest `limit` of them when given. To walk a long trail, use `page_events`."""
     with engine.connect() as conn:
         return list(iter_events(conn, obj, limit))
+
+
+def event_at(engine: Engine, seq: int) -> AuditEvent | None:
+    """Event number `seq` as stored now, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(audit_events).where(audit_events.c.seq == seq)).first()
+    return None if row is None else AuditEvent(**dict(row._mapping))
+
+
+def page_events(
+    engine: Engine,
+    obj: str | None = None,
+    *,
+    newest_first: bool = True,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> Page[AuditEvent]:
+    """One page of events, newest first (or oldest first), optionally about `obj`."""
+    query = select(audit_events)
+    if obj is not None:
+        query = query.where(_about(obj))
+    keys = _NEWEST if newest_first else _OLDEST
+    with engine.connect() as conn:
+        rows, token = keys.page(
+            conn, query, max_results=max_results, page_token=page_token, scope={"object": obj}
+        )
+    return Page([AuditEvent(**dict(r._mapping)) for r in rows], token)
 
 
 def verify_chain(engine: Engine) -> VerifyResult:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from loopml.data import DatasetService, DatasetVersion
 from loopml.deployments import DeploymentService
-from loopml.errors import ValidationError
+from loopml.errors import NotFoundError, ValidationError
 from loopml.features import FeatureStore
 from loopml.monitoring.baseline import Baseline
 from loopml.monitoring.definition import Monitor
@@ -87,8 +87,10 @@ class WindowEvaluator:
             return Reference(training_dataset(self.tracking, self.datasets, model), model)
         if monitor.reference is not None:
             return Reference(self.datasets.get(monitor.reference), None)
-        first = min(self.datasets.list(source.dataset), key=lambda v: v.version)
-        return Reference(first, None)
+        oldest = self.datasets.list(source.dataset, max_results=1)
+        if not oldest:
+            raise NotFoundError(f"dataset {source.dataset!r} has no versions to compare with")
+        return Reference(oldest[0], None)
 
     def reference_uri(self, monitor: Monitor) -> str | None:
         try:
@@ -164,14 +166,8 @@ class WindowEvaluator:
             return [PlannedWindow(span, None, span.end) for span in spans]
         after = monitor.cursor or 0.0
         reference = self.reference(monitor)
-        versions = sorted(
-            (
-                v
-                for v in self.datasets.list(source.dataset)
-                if v.version > after and v.id != reference.dataset.id
-            ),
-            key=lambda v: v.version,
-        )
+        newer = self.datasets.list(source.dataset, newer_than=int(after), max_results=limit + 1)
+        versions = [v for v in newer if v.id != reference.dataset.id]
         return [PlannedWindow(None, v, float(v.version)) for v in versions[:limit]]
 
     # ------------------------------------------------------------------ evaluate

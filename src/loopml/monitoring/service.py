@@ -31,10 +31,16 @@ from loopml.monitoring.view_windows import freshness_rules
 from loopml.registry import RegistryService
 from loopml.store import Stores
 from loopml.store.ids import new_id
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.schema import monitor_results, monitors
 from loopml.tracking import TrackingService
 from loopml.uris import parse_dataset_ref
 from loopml.validation import check_name
+
+_OLDEST_RESULTS = Keyset("monitor results", [SortKey(monitor_results.c.seq)])
+_NEWEST_RESULTS = Keyset(
+    "monitor results, newest first", [SortKey(monitor_results.c.seq, descending=True)]
+)
 
 
 class MonitorService:
@@ -194,7 +200,7 @@ class MonitorService:
         if source.deployment is not None:
             self.deployments.get(source.deployment)  # NotFoundError names it
         else:
-            if not self.datasets.list(source.dataset):
+            if not self.datasets.list(source.dataset, max_results=1):
                 raise NotFoundError(
                     f"dataset {source.dataset!r} has no versions yet: log one first "
                     "(`loopml data add`)"
@@ -344,17 +350,26 @@ class MonitorService:
             )
 
     # ------------------------------------------------------------------ read
-    def results(self, name: str, *, limit: int = 50) -> builtins.list[StoredResult]:
-        """The latest results of a monitor, oldest first."""
+    def results(
+        self,
+        name: str,
+        *,
+        max_results: int = 50,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[StoredResult]:
+        """A monitor's results by number, oldest first (or newest first), a page at a time."""
         self.get(name)
+        keys = _NEWEST_RESULTS if newest_first else _OLDEST_RESULTS
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(monitor_results)
-                .where(monitor_results.c.monitor == name)
-                .order_by(monitor_results.c.seq.desc())
-                .limit(limit)
-            ).all()
-        return [stored(row) for row in reversed(rows)]
+            rows, token = keys.page(
+                conn,
+                select(monitor_results).where(monitor_results.c.monitor == name),
+                max_results=max_results,
+                page_token=page_token,
+                scope={"monitor": name},
+            )
+        return Page([stored(row) for row in rows], token)
 
     def result(self, name: str, seq: int | None = None) -> StoredResult:
         """Result number `seq` of a monitor (the latest when None)."""

@@ -84,8 +84,8 @@ def candidate_version(
         known = (
             [
                 v
-                for v in registry.list_versions(model)
-                if v.run_id == run_id and v.artifact_path.strip("/") == path
+                for v in registry.list_versions(model, run_id=run_id)
+                if v.artifact_path.strip("/") == path
             ]
             if model in {m.name for m in registry.list_models()}
             else []

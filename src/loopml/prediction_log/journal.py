@@ -7,10 +7,12 @@ its whole life; a journal that can be locked belongs to a dead process and is re
 `PredictionLog.recover()`.
 
 How far a journal has been written to segments is stored in the metadata store, in the same
-transaction as the segments: a segment's id carries the journal id and the journal offset
-its flush ends at (`lseg-<journal>-<end offset, hex>-<n>`). Replay resumes after the
-highest committed offset, and re-inserting a segment id is a no-op, so every record lands
-in the log exactly once.
+transaction as the segments: the journal's row in `log_journals` holds the journal offset the
+last committed flush ends at. Replay resumes after it, and a flush retried after a commit
+that succeeded but reported an error finds its offset already committed and writes nothing,
+so every record lands in the log exactly once. Segment ids also carry the journal and the
+offset (`lseg-<journal>-<end offset, hex>-<n>`), which keeps them unique; compaction later
+replaces these segments by larger ones without touching the offsets.
 """
 
 from __future__ import annotations
@@ -47,16 +49,6 @@ def new_journal_id() -> str:
 def segment_id(journal_id: str, end_offset: int, n: int) -> str:
     """The id of the `n`-th segment of the flush that ends at `end_offset` of a journal."""
     return f"{SEGMENT_PREFIX}{journal_id}-{end_offset:x}-{n}"
-
-
-def segment_id_pattern(journal_id: str) -> str:
-    """A LIKE pattern matching every segment written from one journal."""
-    return f"{SEGMENT_PREFIX}{journal_id}-%"
-
-
-def committed_offset(segment_ids: list[str]) -> int:
-    """The highest journal offset covered by these segments (0 when there are none)."""
-    return max((int(sid.split("-")[2], 16) for sid in segment_ids), default=0)
 
 
 class PredictionJournal(LockedJournal):

@@ -22,6 +22,7 @@ import pandas as pd
 
 from loopml.errors import LoopmlError
 from loopml.prediction_log import queries
+from loopml.prediction_log.compaction import CompactionReport, compact
 from loopml.prediction_log.journal import (
     PredictionJournal,
     new_journal_id,
@@ -29,6 +30,7 @@ from loopml.prediction_log.journal import (
     read_header,
     read_lines,
 )
+from loopml.prediction_log.pages import LogPage, page_frame
 from loopml.prediction_log.records import (
     PredictionRecord,
     encode_feedback,
@@ -242,6 +244,35 @@ class PredictionLog:
             include_shadow=include_shadow,
             time_basis=time_basis,
         )
+
+    def page(
+        self,
+        deployment: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        include_shadow: bool = False,
+        labelled: bool = False,
+        max_rows: int = 10_000,
+        page_token: str | None = None,
+    ) -> LogPage:
+        """One page of the rows `predictions` (or, with `labelled`, `labelled`) returns,
+        in the same order; pass `next_page_token` back for the next page (pages.py)."""
+        return page_frame(
+            self.stores,
+            deployment,
+            since=since,
+            until=until,
+            include_shadow=include_shadow,
+            labelled=labelled,
+            max_rows=max_rows,
+            page_token=page_token,
+        )
+
+    def compact(self, deployment: str | None = None, **options: Any) -> CompactionReport:
+        """Rewrite the closed partitions' small segments into one per partition
+        (compaction.py; options: partition_s, min_age_s, retire_grace_s)."""
+        return compact(self.stores, deployment, **options)
 
     def feedback(self, deployment: str) -> pd.DataFrame:
         """Flushed feedback rows (`row` is null for a label of the whole request)."""

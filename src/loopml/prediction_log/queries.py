@@ -27,6 +27,11 @@ from loopml.store.schema import log_segments
 
 PREDICTION_LOG = "prediction_log"
 TIME_BASES = ("arrival", "event")
+ROW_ORDER = "time, request_id, shadow, model, row"  # unique per prediction row
+SEGMENT_SPAN_S = 86_400.0  # no segment spans more than one UTC day
+# Window queries read the labels recorded from this long before the window on: a label
+# follows its prediction, and this absorbs clocks that disagree between replicas.
+LABEL_CLOCK_SKEW_S = 3_600.0
 OK_BELOW = 400  # statuses from here on are failed requests
 EMPTY = {
     PREDICTIONS: (
@@ -61,7 +66,7 @@ QUALIFY row_number() OVER (
     PARTITION BY p.request_id, p.row, p.model, p.shadow
     ORDER BY f.time DESC NULLS LAST, f.row IS NULL
 ) = 1
-ORDER BY p.time, p.request_id, p.shadow, p.row
+ORDER BY p.time, p.request_id, p.shadow, p.model, p.row
 """
 
 
@@ -90,7 +95,13 @@ def segment_files(
     time_basis: str = "arrival",
 ) -> list[str]:
     """Local, hash-verified paths of the segments that may hold rows in [since, until) of
-    arrival time, or of event time on the `event` basis."""
+    arrival time, or of event time on the `event` basis.
+
+    A segment never spans more than one UTC day of arrival time (flushes are split by day,
+    compacted segments by partition), so on the arrival basis the segments reaching `since`
+    start at most a day before it: that bound lets the (deployment, kind, min_time) index
+    serve the lookup. Event times have no such bound (a backfill may describe any period).
+    """
     query = select(log_segments.c.digest).where(
         log_segments.c.deployment == deployment, log_segments.c.kind == kind
     )
@@ -100,11 +111,17 @@ def segment_files(
         low = func.coalesce(log_segments.c.min_event_time, low)
         high = func.coalesce(log_segments.c.max_event_time, high)
     if since is not None:
-        query = query.where(high >= since)
+        if time_basis == "event":
+            query = query.where(high >= since)
+        else:
+            query = query.where(high >= since, low >= since - SEGMENT_SPAN_S)
     if until is not None:
         query = query.where(low < until)
+    # In time order: the columns a window shows come in the order the rows first had them,
+    # whichever segments (per flush, or compacted) hold the rows.
+    query = query.order_by(log_segments.c.min_time, log_segments.c.id)
     with stores.engine.connect() as conn:
-        digests = sorted(set(conn.execute(query).scalars()))
+        digests = list(dict.fromkeys(conn.execute(query).scalars()))
     return [str(stores.artifacts.local_path(digest)) for digest in digests]
 
 
@@ -115,13 +132,22 @@ def connect(
     until: float | None = None,
     *,
     time_basis: str = "arrival",
+    feedback: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views `prediction_log`, `predictions` and `feedback` of one
-    deployment (see the module docstring)."""
+    deployment (see the module docstring), over the segments that may hold rows in
+    [since, until); with `since`, `feedback` holds the labels recorded from
+    `LABEL_CLOCK_SKEW_S` before it on. Without `feedback` there is no `feedback` view (and
+    no feedback segment is opened)."""
     conn = duckdb.connect()
-    for kind in (PREDICTIONS, FEEDBACK_KIND):
-        window = (since, until) if kind == PREDICTIONS else (None, None)
-        files = segment_files(stores, deployment, kind, *window, time_basis=time_basis)
+    for kind in (PREDICTIONS, FEEDBACK_KIND) if feedback else (PREDICTIONS,):
+        if kind == PREDICTIONS:
+            files = segment_files(stores, deployment, kind, since, until, time_basis=time_basis)
+        else:
+            # Labels come after their predictions, whatever the predictions' event time:
+            # those recorded (arrival time) before the window are skipped.
+            label_since = None if since is None else since - LABEL_CLOCK_SKEW_S
+            files = segment_files(stores, deployment, kind, label_since, None)
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"SELECT * FROM read_parquet([{listed}], union_by_name = true)"
@@ -163,7 +189,7 @@ def _create_prediction_views(conn: duckdb.DuckDBPyConnection, source: str, basis
     )
 
 
-def _filter(since: float | None, until: float | None, include_shadow: bool) -> str:
+def window_filter(since: float | None, until: float | None, include_shadow: bool) -> str:
     clauses = ["true"]
     if since is not None:
         clauses.append(f"time >= {float(since)!r}")
@@ -183,17 +209,19 @@ def predictions_frame(
     include_shadow: bool,
     time_basis: str = "arrival",
 ) -> pd.DataFrame:
-    with connect(stores, deployment, since, until, time_basis=time_basis) as conn:
+    with connect(stores, deployment, since, until, time_basis=time_basis, feedback=False) as conn:
         sql = (
-            f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)} "
-            "ORDER BY time, request_id, shadow, row"
+            f"SELECT * FROM predictions WHERE {window_filter(since, until, include_shadow)} "
+            f"ORDER BY {ROW_ORDER}"
         )
-        return _ordered(conn.execute(sql).df())
+        return ordered_columns(conn.execute(sql).df())
 
 
 def feedback_frame(stores: Stores, deployment: str) -> pd.DataFrame:
     with connect(stores, deployment) as conn:
-        return _ordered(conn.execute("SELECT * FROM feedback ORDER BY time, request_id, row").df())
+        return ordered_columns(
+            conn.execute("SELECT * FROM feedback ORDER BY time, request_id, row").df()
+        )
 
 
 def labelled_frame(
@@ -205,13 +233,13 @@ def labelled_frame(
     include_shadow: bool,
 ) -> pd.DataFrame:
     with connect(stores, deployment, since, until) as conn:
-        inner = f"SELECT * FROM predictions WHERE {_filter(since, until, include_shadow)}"
-        frame = _ordered(conn.execute(with_latest_label(inner)).df())
+        inner = f"SELECT * FROM predictions WHERE {window_filter(since, until, include_shadow)}"
+        frame = ordered_columns(conn.execute(with_latest_label(inner)).df())
     tail = ["label", "label_time"]
     return frame[[c for c in frame.columns if c not in tail] + tail]
 
 
-def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+def ordered_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Base columns, then `proba_<i>` in numeric order, then the inputs as first seen."""
     names = list(frame.columns)
     proba = sorted((n for n in names if n.startswith("proba_")), key=lambda n: int(n[6:]))

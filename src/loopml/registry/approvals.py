@@ -24,10 +24,22 @@ from loopml.registry.policy import Policy, parse_policy
 from loopml.registry.records import ApprovalRequest, Decision
 from loopml.registry.service import RegistryService
 from loopml.store import new_id
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.principal import Principal
 from loopml.store.schema import approval_decisions, approval_requests, model_versions
 
 AUTO_APPROVER = "policy:auto-approve"
+_OLDEST = Keyset(
+    "approval requests",
+    [SortKey(approval_requests.c.created_at), SortKey(approval_requests.c.id)],
+)
+_NEWEST = Keyset(
+    "approval requests, newest first",
+    [
+        SortKey(approval_requests.c.created_at, descending=True),
+        SortKey(approval_requests.c.id, descending=True),
+    ],
+)
 
 
 class ApprovalService:
@@ -59,7 +71,7 @@ class ApprovalService:
             )
         if model.aliases.get(alias) == candidate.version:
             raise ConflictError(f"{alias!r} already points at {candidate.uri}")
-        pending = self.list(candidate.model, status="PENDING", alias=alias)
+        pending = self.list(candidate.model, status="PENDING", alias=alias, max_results=1)
         if pending:
             raise ConflictError(
                 f"request {pending[0].id} for {model.name}@{alias} is still pending; "
@@ -308,18 +320,34 @@ class ApprovalService:
         return found[0]
 
     def list(
-        self, model: str | None = None, *, status: str | None = None, alias: str | None = None
-    ) -> list[ApprovalRequest]:
-        query = select(approval_requests.c.id).order_by(approval_requests.c.created_at)
+        self,
+        model: str | None = None,
+        *,
+        status: str | None = None,
+        alias: str | None = None,
+        version: int | None = None,
+        newest_first: bool = False,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[ApprovalRequest]:
+        """Requests oldest first (or newest first), optionally about one model, alias or
+        version, or in one status, a page at a time."""
+        query = select(approval_requests.c.id, approval_requests.c.created_at)
         if model is not None:
             query = query.where(approval_requests.c.model == model)
         if status is not None:
             query = query.where(approval_requests.c.status == status)
         if alias is not None:
             query = query.where(approval_requests.c.alias == alias)
+        if version is not None:
+            query = query.where(approval_requests.c.version == version)
+        scope = {"model": model, "status": status, "alias": alias, "version": version}
+        keys = _NEWEST if newest_first else _OLDEST
         with self.engine.connect() as conn:
-            ids = list(conn.execute(query).scalars())
-        return self._load(ids)
+            rows, token = keys.page(
+                conn, query, max_results=max_results, page_token=page_token, scope=scope
+            )
+        return Page(self._load([r.id for r in rows]), token)
 
     def _load(self, ids: builtins.list[str]) -> builtins.list[ApprovalRequest]:
         if not ids:

@@ -57,7 +57,7 @@ def card_data(
     latest_per_dataset = {f"dataset:{r.name}@{r.version}": r.result["metrics"] for r in rows}
     evaluations = [{"dataset": uri, "metrics": m} for uri, m in latest_per_dataset.items()]
     fairness = next((r.result["fairness"] for r in reversed(rows) if "fairness" in r.result), None)
-    requests = [r for r in approvals.list(version.model) if r.version == version.version]
+    requests = approvals.list(version.model, version=version.version)
     run = chain["run"] or {}
     env = chain["environment"] or {}
     code = chain["code"] or {}

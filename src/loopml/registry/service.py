@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -30,6 +30,7 @@ from loopml.registry.packaging import MANIFEST_NAME, LoadedModel, load_model
 from loopml.registry.policy import Policy, parse_policy
 from loopml.registry.records import STATES, ModelVersion, RegisteredModel
 from loopml.store import Stores, new_id
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.schema import (
     latest_metrics,
     model_aliases,
@@ -40,6 +41,10 @@ from loopml.store.schema import (
 )
 from loopml.uris import parse_model_ref
 from loopml.validation import check_name
+
+_VERSION_PAGES = Keyset(
+    "model versions", [SortKey(model_versions.c.model), SortKey(model_versions.c.version)]
+)
 
 
 class RegistryService:
@@ -282,21 +287,49 @@ class RegistryService:
         return _version(row, aliases)
 
     def list_versions(
-        self, name: str | None = None, *, state: str | None = None, alias: str | None = None
-    ) -> list[ModelVersion]:
-        query = select(model_versions).order_by(model_versions.c.model, model_versions.c.version)
+        self,
+        name: str | None = None,
+        *,
+        state: str | None = None,
+        alias: str | None = None,
+        run_id: str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        """Versions by model, then number (oldest first), optionally in one `state`,
+        holding `alias` or made from `run_id`, a page at a time."""
+        query = select(model_versions)
         if name is not None:
             query = query.where(model_versions.c.model == name)
         if state is not None:
             query = query.where(model_versions.c.state == state)
+        if run_id is not None:
+            query = query.where(model_versions.c.run_id == run_id)
+        if alias is not None:
+            query = query.where(
+                exists().where(
+                    model_aliases.c.model == model_versions.c.model,
+                    model_aliases.c.version == model_versions.c.version,
+                    model_aliases.c.alias == alias,
+                )
+            )
+        scope = {"model": name, "state": state, "alias": alias, "run_id": run_id}
         with self.engine.connect() as conn:
-            rows = list(conn.execute(query))
-            alias_rows = conn.execute(select(model_aliases)).all()
+            rows, token = _VERSION_PAGES.page(
+                conn, query, max_results=max_results, page_token=page_token, scope=scope
+            )
+            names = sorted({r.model for r in rows})
+            alias_rows = (
+                conn.execute(select(model_aliases).where(model_aliases.c.model.in_(names))).all()
+                if rows
+                else []
+            )
         by_version: dict[tuple[str, int], list[str]] = {}
         for a in alias_rows:
             by_version.setdefault((a.model, a.version), []).append(a.alias)
-        found = [_version(r, sorted(by_version.get((r.model, r.version), []))) for r in rows]
-        return [v for v in found if alias is None or alias in v.aliases]
+        return Page(
+            [_version(r, sorted(by_version.get((r.model, r.version), []))) for r in rows], token
+        )
 
     def set_state(self, ref: str, state: str) -> ModelVersion:
         require(self.stores.actor, "write", "change a version's lifecycle state")

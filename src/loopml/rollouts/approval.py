@@ -71,12 +71,11 @@ def seek_approval(
 
 def _existing(approvals: ApprovalService, candidate: Route, since: float) -> ApprovalRequest | None:
     """The newest request for champion → candidate that is pending or opened since `since`."""
-    found = [
-        r
-        for r in approvals.list(candidate.model, alias=CHAMPION)
-        if r.version == candidate.version and (r.status == "PENDING" or r.created_at >= since)
-    ]
-    return found[-1] if found else None
+    newest = approvals.list(
+        candidate.model, alias=CHAMPION, version=candidate.version, newest_first=True
+    )
+    found = [r for r in newest if r.status == "PENDING" or r.created_at >= since]
+    return found[0] if found else None
 
 
 def _status(request: ApprovalRequest, candidate: Route) -> Approval:
@@ -107,12 +106,15 @@ def without_approver(registry: RegistryService, candidate: Route) -> str | None:
 
 def pending_request(approvals: ApprovalService, candidate: Route) -> ApprovalRequest | None:
     """The pending request to move champion to `candidate`, if there is one."""
-    found = [
-        r
-        for r in approvals.list(candidate.model, status="PENDING", alias=CHAMPION)
-        if r.version == candidate.version
-    ]
-    return found[-1] if found else None
+    found = approvals.list(
+        candidate.model,
+        status="PENDING",
+        alias=CHAMPION,
+        version=candidate.version,
+        newest_first=True,
+        max_results=1,
+    )
+    return found[0] if found else None
 
 
 def call_off(

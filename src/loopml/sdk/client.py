@@ -19,14 +19,16 @@ from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
 from loopml.features import FeatureStore, HistoricalFeatures, TrainingSet
 from loopml.features.offline import EntityInput
+from loopml.governance.audit import AuditEvent, page_events
 from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
 from loopml.pipelines.context import executing_client, executing_run
 from loopml.rollouts import RolloutService
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
+from loopml.store.paging import Page
 from loopml.store.principal import Principal
-from loopml.tracking import MetricPoint, Run, RunList, RunRecord, TrackingService
+from loopml.tracking import MetricHistory, Run, RunList, RunRecord, TrackingService
 
 REPRODUCES_TAG = "loopml.reproduces"
 READ_ROLE = "read"  # a dataset a run read by itself, as opposed to declared training data
@@ -135,8 +137,11 @@ class Client:
             found = self._local.reads = []
         return found
 
-    def list_datasets(self, name: str | None = None) -> list[DatasetVersion]:
-        return self.datasets.list(name)
+    def list_datasets(
+        self, name: str | None = None, *, max_results: int = 1000, page_token: str | None = None
+    ) -> Page[DatasetVersion]:
+        """Dataset versions by name and number, a page at a time (`next_page_token`)."""
+        return self.datasets.list(name, max_results=max_results, page_token=page_token)
 
     def diff_datasets(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
         return diff_versions(self.datasets.get(old), self.datasets.get(new))
@@ -232,9 +237,9 @@ class Client:
         """Runs matching a filter such as "metrics.rmse < 3 and params.model = 'gbm'"."""
         return self.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
 
-    def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
-    ) -> list[MetricPoint]:
+    def metric_history(self, run_id: str, key: str, max_points: int | None = None) -> MetricHistory:
+        """Every point of `key` (or `max_points` spread evenly), as a sequence of
+        `MetricPoint` backed by arrays (`.steps`, `.values`, `.timestamps`, `.to_pandas()`)."""
         return self.tracking.metric_history(run_id, key, max_points)
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
@@ -245,6 +250,25 @@ class Client:
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.tracking.read_artifact(run_id, path)
+
+    # ------------------------------------------------------------------ audit
+    def audit_events(
+        self,
+        obj: str | None = None,
+        *,
+        newest_first: bool = True,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """One page of the audit trail, newest first, optionally about `obj` (e.g.
+        `model:bikes`, which takes in its versions and aliases)."""
+        return page_events(
+            self.stores.engine,
+            obj,
+            newest_first=newest_first,
+            max_results=max_results,
+            page_token=page_token,
+        )
 
     # ------------------------------------------------------------------ features
     def get_historical_features(

@@ -130,6 +130,18 @@ run_artifacts = Table(
     Column("media_type", String(120), nullable=False),
 )
 
+# A finished run's long metric series as one Parquet blob (step, value, timestamp), read
+# instead of the rows while `points` still equals the rows' count (points are append-only).
+metric_snapshots = Table(
+    "metric_snapshots",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("digest", String(80), ForeignKey("artifacts.digest"), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 dataset_versions = Table(
     "dataset_versions",
     metadata,
@@ -283,6 +295,8 @@ approval_requests = Table(
     Column("created_at", Float, nullable=False),
     Column("decided_at", Float, nullable=True),
     Column("outcome", Text, nullable=True),
+    Index("ix_approval_requests_created_at_id", "created_at", "id"),
+    Index("ix_approval_requests_model_created_at_id", "model", "created_at", "id"),
 )
 
 approval_decisions = Table(
@@ -362,6 +376,27 @@ log_segments = Table(
     Column("source", String(KEY_LEN), nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_log_segments_deployment_kind_day", "deployment", "kind", "day"),
+    Index("ix_log_segments_deployment_kind_min_time", "deployment", "kind", "min_time"),
+    Index("ix_log_segments_digest", "digest"),
+)
+
+# How far each prediction-log journal is in committed segments: moved in the transaction
+# that registers a flush's segments, so compaction may replace those segments freely.
+log_journals = Table(
+    "log_journals",
+    metadata,
+    Column("journal_id", String(64), primary_key=True),
+    Column("committed_offset", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Blobs of segments that compaction replaced: deleted by a later compaction once no
+# reader can still be holding them (see prediction_log/compaction.py).
+log_retired_blobs = Table(
+    "log_retired_blobs",
+    metadata,
+    Column("digest", String(80), primary_key=True),
+    Column("retired_at", Float, nullable=False),
 )
 
 monitors = Table(
@@ -418,6 +453,8 @@ alerts = Table(
     Column("resolved_at", Float, nullable=True),
     UniqueConstraint("open_key"),
     Index("ix_alerts_monitor_state", "monitor", "state"),
+    Index("ix_alerts_opened_at_id", "opened_at", "id"),
+    Index("ix_alerts_monitor_opened_at_id", "monitor", "opened_at", "id"),
 )
 
 # ---------------------------------------------------------------------- pipelines

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from loopml.errors import ValidationError
+from loopml.store.paging import Page
 
 STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
@@ -67,12 +68,8 @@ class RunRecord:
         return data
 
 
-class RunList(list[RunRecord]):
+class RunList(Page[RunRecord]):
     """One page of search results; `next_page_token` is None on the last page."""
-
-    def __init__(self, items: list[RunRecord], next_page_token: str | None) -> None:
-        super().__init__(items)
-        self.next_page_token = next_page_token
 
     def to_pandas(self) -> pd.DataFrame:
         rows = []

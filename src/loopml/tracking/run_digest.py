@@ -30,15 +30,31 @@ _INPUTS = (
 )
 
 
-def summarize(conn: Connection, run_id: str, key_values: str) -> dict[str, Any]:
-    """Counts and digest of a run; `key_values` is its document (key_values.build)."""
+def metric_rows(conn: Connection, run_id: str) -> list[list[Any]]:
+    """[key, points, min, max, last step] per metric key of a run, by key."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = conn.connection.cursor()
     try:
         cursor.execute(_METRICS.format(mark=mark), (run_id,))
-        metric_rows = [
+        return [
             [str(k), int(n), float(lo), float(hi), int(s)] for k, n, lo, hi, s in cursor.fetchall()
         ]
+    finally:
+        cursor.close()
+
+
+def summarize(
+    conn: Connection,
+    run_id: str,
+    key_values: str,
+    metrics: list[list[Any]] | None = None,
+) -> dict[str, Any]:
+    """Counts and digest of a run; `key_values` is its document (key_values.build) and
+    `metrics` its `metric_rows` when already read."""
+    metric_rows_ = metric_rows(conn, run_id) if metrics is None else metrics
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.cursor()
+    try:
         cursor.execute(_ARTIFACTS.format(mark=mark), (run_id,))
         artifact_rows = [[str(p), str(d)] for p, d in cursor.fetchall()]
         cursor.execute(_INPUTS.format(mark=mark), (run_id,))
@@ -47,15 +63,15 @@ def summarize(conn: Connection, run_id: str, key_values: str) -> dict[str, Any]:
         cursor.close()
     document = json.loads(key_values)
     body = json.dumps(
-        [document, metric_rows, artifact_rows, input_rows],
+        [document, metric_rows_, artifact_rows, input_rows],
         sort_keys=True,
         separators=(",", ":"),
     )
     return {
         "params": len(document.get("params", {})),
         "tags": len(document.get("tags", {})),
-        "metrics": len(metric_rows),
-        "metric_points": sum(row[1] for row in metric_rows),
+        "metrics": len(metric_rows_),
+        "metric_points": sum(row[1] for row in metric_rows_),
         "artifacts": len(artifact_rows),
         "inputs": len(input_rows),
         "digest": hashlib.sha256(body.encode()).hexdigest(),

@@ -37,7 +37,8 @@ from loopml.tracking.key_values import build as build_key_values
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES
-from loopml.tracking.run_digest import audit_late_write, summarize
+from loopml.tracking.run_digest import audit_late_write, metric_rows, summarize
+from loopml.tracking.snapshots import write_snapshots
 from loopml.validation import check_key, check_name, check_text_value
 
 _HOST = socket.gethostname()
@@ -209,12 +210,19 @@ class Runs:
                 _END_RUN_NO_JOURNAL.execute(conn, values)
             else:
                 _END_RUN.execute(conn, {**values, "offset": offset})
-            summary = summarize(conn, run_id, key_values)
+            counted = metric_rows(conn, run_id)
+            summary = summarize(conn, run_id, key_values, counted)
             append_event(
                 conn, self.stores.actor, "run.end", _uri(run_id), {"status": status, **summary}
             )
         if writer is not None:
             writer.journal.close(remove=True)
+        write_snapshots(
+            self.stores,
+            run_id,
+            {row[0]: row[1] for row in counted},
+            self.stores.settings.metric_snapshot_points,
+        )
 
     def log_params(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Params are immutable: the same key again must carry the same value."""

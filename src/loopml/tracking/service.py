@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from loopml.errors import NotFoundError, ValidationError
+from loopml.governance import require
 from loopml.store import Stores
 from loopml.tracking.experiments import Experiments
 from loopml.tracking.history import read_history
-from loopml.tracking.records import MetricPoint, RunList, RunRecord
+from loopml.tracking.records import RunList, RunRecord
 from loopml.tracking.run_artifacts import RunArtifacts
+from loopml.tracking.run_digest import metric_rows
 from loopml.tracking.run_query import RUN_BY_ID, fetch_page, records, resolve_run_id
 from loopml.tracking.runs import Runs
+from loopml.tracking.series import MetricHistory
+from loopml.tracking.snapshots import write_snapshots
 
 MAX_RESULTS_LIMIT = 50_000
 
@@ -60,13 +64,21 @@ class TrackingService:
                 raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
             return records(conn, rows)[0]
 
-    def metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
-    ) -> list[MetricPoint]:
+    def metric_history(self, run_id: str, key: str, max_points: int | None = None) -> MetricHistory:
         """Every point of `key`, or at most `max_points` spread evenly (history.py)."""
         run_id = self.resolve_run_id(run_id)
         with self.engine.connect() as conn:
-            return read_history(conn, run_id, key, max_points)
+            return read_history(conn, self.stores, run_id, key, max_points)
+
+    def snapshot_metrics(self, run_id: str, min_points: int = 1) -> list[str]:
+        """Write the columnar snapshot of every series of the run with at least
+        `min_points` points (ending a run does this by itself for long series); returns
+        the keys snapshotted."""
+        require(self.stores.actor, "write", "snapshot metric series")
+        run_id = self.resolve_run_id(run_id)
+        with self.engine.connect() as conn:
+            counts = {row[0]: row[1] for row in metric_rows(conn, run_id)}
+        return write_snapshots(self.stores, run_id, counts, max(1, min_points))
 
     def search_runs(
         self,

@@ -31,6 +31,7 @@ from loopml.monitoring.alerts.sinks import AlertEvent, AlertSink, deliver, parse
 from loopml.monitoring.results import WindowResult
 from loopml.store import Stores
 from loopml.store.ids import new_id
+from loopml.store.paging import Keyset, Page, SortKey
 from loopml.store.schema import KEY_LEN, alerts, monitor_results
 
 log = logging.getLogger("loopml.alerts")
@@ -40,6 +41,9 @@ RESOLVED = "resolved"
 STATES = (OPEN, RESOLVED)
 OPEN_KEY_LEN = KEY_LEN * 2 + 2
 SEP = "\x1f"  # cannot appear in a typed name, so keys of different triples never collide
+_PAGES = Keyset(
+    "alerts", [SortKey(alerts.c.opened_at, descending=True), SortKey(alerts.c.id, descending=True)]
+)
 
 
 @dataclass(frozen=True)
@@ -240,17 +244,33 @@ class AlertService:
         return clean
 
     # ------------------------------------------------------------------ reads
-    def list(self, monitor: str | None = None, state: str | None = None) -> builtins.list[Alert]:
-        """Alerts, newest first, optionally of one monitor and/or in one state."""
+    def list(
+        self,
+        monitor: str | None = None,
+        state: str | None = None,
+        *,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> Page[Alert]:
+        """Alerts, newest first, optionally of one monitor and/or in one state, a page at a
+        time. (An alert that resolves between two pages of open alerts leaves the later
+        pages: that is what the filter says.)"""
         if state is not None and state not in STATES:
             raise ValidationError(f"alert state {state!r} is unknown: use one of {STATES}")
-        query = select(alerts).order_by(alerts.c.opened_at.desc(), alerts.c.id)
+        query = select(alerts)
         if monitor is not None:
             query = query.where(alerts.c.monitor == monitor)
         if state is not None:
             query = query.where(alerts.c.state == state)
         with self.engine.connect() as conn:
-            return [_alert(row) for row in conn.execute(query)]
+            rows, token = _PAGES.page(
+                conn,
+                query,
+                max_results=max_results,
+                page_token=page_token,
+                scope={"monitor": monitor, "state": state},
+            )
+        return Page([_alert(row) for row in rows], token)
 
     def get(self, alert_id: str) -> Alert:
         with self.engine.connect() as conn:
