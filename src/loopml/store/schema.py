@@ -120,6 +120,18 @@ latest_metrics = Table(
     Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
+# Metric streams of remote clients: how many bytes of each client journal a run has
+# absorbed. A batch is a byte range of that journal, so a batch sent twice (a retry, or a
+# replay after the client was killed) is recognised and written once (tracking/streams.py).
+run_streams = Table(
+    "run_streams",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("stream_id", String(ID_LEN), primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 run_artifacts = Table(
     "run_artifacts",
     metadata,

@@ -16,6 +16,7 @@ from loopml.tracking.records import MetricPoint, RunList, RunRecord
 from loopml.tracking.run_artifacts import RunArtifacts
 from loopml.tracking.run_query import RUN_BY_ID, fetch_page, records, resolve_run_id
 from loopml.tracking.runs import Runs
+from loopml.tracking.streams import MetricStreams
 
 MAX_RESULTS_LIMIT = 50_000
 
@@ -29,6 +30,7 @@ class TrackingService:
         self.experiments = Experiments(stores)
         self.runs = Runs(stores, self.experiments)
         self.artifacts = RunArtifacts(stores)
+        self.streams = MetricStreams(stores, self.runs)
         # The write API, by concept.
         self.experiment_id = self.experiments.experiment_id
         self.list_experiments = self.experiments.list_experiments
