@@ -10,7 +10,7 @@ from loopml import ConflictError, NotFoundError, PermissionDeniedError, Validati
 from loopml.governance import list_events
 from loopml.sdk import Client
 from loopml.store.principal import FixedActor, Principal
-from loopml.tracking.streams import StreamGapError, check_points
+from loopml.tracking.streams import Absorbed, StreamGapError, check_points
 
 STREAM = "stream-0001"
 
@@ -23,10 +23,10 @@ def test_a_batch_sent_twice_is_written_once(any_client: Client) -> None:
     streams = any_client.tracking.streams
     run_id = any_client.tracking.create_run("exp", capture=False)
     assert streams.absorbed(run_id, STREAM) == 0
-    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == 100
-    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == 100  # a retry
-    assert streams.absorb(run_id, STREAM, 100, 150, _points(2, 3)) == 150
-    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == 150  # a late replay
+    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == Absorbed(100, 3)
+    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == Absorbed(100, 0)  # a retry
+    assert streams.absorb(run_id, STREAM, 100, 150, _points(2, 3)).offset == 150
+    assert streams.absorb(run_id, STREAM, 0, 100, _points(3)) == Absorbed(150, 0)  # a replay
     history = any_client.metric_history(run_id, "loss")
     assert [p.step for p in history] == [0, 1, 2, 3, 4]
     assert streams.absorbed(run_id, STREAM) == 150

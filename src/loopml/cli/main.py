@@ -28,6 +28,7 @@ from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
+from loopml.cli.server import SERVER_EPILOG, server
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk import connect
@@ -53,6 +54,7 @@ LOOP_ORDER = (
     "controller",
     "auth",
     "audit",
+    "server",
 )
 
 
@@ -204,6 +206,7 @@ app.command("export", epilog=EXPORT_EPILOG)(export)
 app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
+app.command("server", epilog=SERVER_EPILOG)(server)
 
 
 def run() -> None:

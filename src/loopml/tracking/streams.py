@@ -15,6 +15,7 @@ import math
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -33,6 +34,15 @@ from loopml.validation import check_key, check_metric_value, check_step
 
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_\-]{8,40}$")
 MAX_BATCH_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class Absorbed:
+    """Where the run now is in the stream, and how many points this batch wrote (0: it
+    had them already)."""
+
+    offset: int
+    written: int
 
 
 class StreamGapError(ConflictError):
@@ -103,7 +113,7 @@ class MetricStreams:
 
     def absorb(
         self, run_id: str, stream_id: str, start: int, end: int, points: Sequence[Point]
-    ) -> int:
+    ) -> Absorbed:
         """Write the points of bytes [start, end) of a stream unless the run has them;
         returns the run's new offset in the stream. Raises StreamGapError when `start` is
         past the offset (a batch is missing): resume from `.absorbed`."""
@@ -121,7 +131,7 @@ class MetricStreams:
             require_run(conn, run_id)
             offset = self._lock_offset(conn, run_id, stream_id)
             if end <= offset:
-                return offset  # sent before: already written
+                return Absorbed(offset, 0)  # sent before: already written
             if start != offset:
                 raise StreamGapError(
                     f"batch [{start}, {end}) of stream {stream_id} does not continue what run "
@@ -136,7 +146,7 @@ class MetricStreams:
             )
             if keep_key_values_current(conn, run_id):  # the run has ended: audit the write
                 audit_late_write(conn, self.stores.actor, run_uri(run_id), metric_points=points)
-        return end
+        return Absorbed(end, len(points))
 
     def _lock_offset(self, conn: Connection, run_id: str, stream_id: str) -> int:
         """The stream's offset, its row created if new and held until the transaction ends
