@@ -21,10 +21,8 @@ if TYPE_CHECKING:
         DatasetVersion,
     )
     from loopml.pipelines import step
-    from loopml.sdk.client import (
-        Client,
-        connect,
-    )
+    from loopml.sdk.client import Client
+    from loopml.sdk.connection import connect
     from loopml.sdk.fluent import (
         active_run,
         client,
@@ -46,6 +44,7 @@ if TYPE_CHECKING:
         set_tag,
         start_run,
     )
+    from loopml.sdk.remote import RemoteClient, RemoteRun
     from loopml.tracking import (
         MetricPoint,
         Run,
@@ -61,7 +60,9 @@ _LAZY = {
     "pipeline": "loopml.sdk.fluent",
     "step": "loopml.pipelines",
     "Client": "loopml.sdk.client",
-    "connect": "loopml.sdk.client",
+    "connect": "loopml.sdk.connection",
+    "RemoteClient": "loopml.sdk.remote",
+    "RemoteRun": "loopml.sdk.remote",
     "active_run": "loopml.sdk.fluent",
     "client": "loopml.sdk.fluent",
     "diff_datasets": "loopml.sdk.fluent",
@@ -111,6 +112,8 @@ __all__ = [
     "MetricPoint",
     "NotFoundError",
     "PermissionDeniedError",
+    "RemoteClient",
+    "RemoteRun",
     "Run",
     "RunList",
     "RunRecord",

@@ -31,7 +31,7 @@ from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.cli.server import SERVER_EPILOG, server
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
-from loopml.sdk import connect
+from loopml.sdk.client import connect
 from loopml.version import __version__
 
 USER_ERROR_EXIT = 2

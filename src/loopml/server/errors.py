@@ -9,6 +9,7 @@ the first "; " when there is one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -93,7 +94,7 @@ def error_response(
     error: str,
     detail: str,
     hint: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
     body = {"error": error, "detail": detail, "hint": hint, **(extra or {})}

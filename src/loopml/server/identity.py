@@ -62,7 +62,7 @@ def unbind(token: object) -> None:
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer …` header, or None."""
-    if authorization is None or not authorization[: len(BEARER)].lower() == BEARER:
+    if authorization is None or authorization[: len(BEARER)].lower() != BEARER:
         return None
     token = authorization[len(BEARER) :].strip()
     return token or None

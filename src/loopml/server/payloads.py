@@ -39,7 +39,9 @@ def _fallback(value: Any) -> Any:
     return str(value)
 
 
-def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     body = orjson.dumps(
         document(data),
         default=_fallback,

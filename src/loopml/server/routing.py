@@ -10,7 +10,7 @@ read through a counter that refuses more than the route's limit (413).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +28,7 @@ from loopml.store.principal import ROLES, Principal
 ROLE_KEY = "x-loopml-min-role"
 LIMIT_KEY = "x-loopml-body"
 UPLOAD = "streamed-upload"  # the body is a file: the upload limit applies, not the JSON one
-SECURITY = [{"bearerToken": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerToken": []}]
 REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": ERROR_CONTENT}
     for status, text in (
@@ -58,7 +58,7 @@ class GuardedRoute(APIRoute):
         self.upload: bool = bool(extra.get(LIMIT_KEY) == UPLOAD)
         super().__init__(path, endpoint, **kwargs)
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
         role = self.min_role
         upload = self.upload

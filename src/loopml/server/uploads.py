@@ -7,7 +7,7 @@ store's id of the same bytes — is compared with the one the client announces i
 
 from __future__ import annotations
 
-import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,10 +32,12 @@ class Upload:
 
 
 @asynccontextmanager
-async def receive_file(request: Request, folder: Path, suffix: str = "") -> AsyncIterator[Upload]:
-    """The request body as a file under `folder`, removed when the block ends."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"upload-{uuid.uuid4().hex}{suffix}"
+async def receive_file(request: Request, folder: Path, name: str = "body") -> AsyncIterator[Upload]:
+    """The request body as file `name` in a folder of its own under `folder`, removed
+    when the block ends."""
+    home = folder / f"upload-{uuid.uuid4().hex}"
+    await run_in_threadpool(home.mkdir, parents=True)
+    path = home / name
     hasher = new_hasher()
     size = 0
     pending: list[bytes] = []
@@ -67,17 +69,10 @@ async def receive_file(request: Request, folder: Path, suffix: str = "") -> Asyn
             )
         yield Upload(path, digest, size)
     finally:
-        await run_in_threadpool(_remove, path)
+        await run_in_threadpool(shutil.rmtree, home, True)
 
 
 def _write(handle: object, hasher: object, chunks: list[bytes]) -> None:
     for chunk in chunks:
         hasher.update(chunk)  # type: ignore[attr-defined]
         handle.write(chunk)  # type: ignore[attr-defined]
-
-
-def _remove(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -79,8 +79,12 @@ class Runs:
         parent_id: str | None = None,
         tags_: Mapping[str, Any] | None = None,
         capture: bool = True,
+        local_process: bool = True,
     ) -> str:
-        """Insert a RUNNING run with its code version and environment; returns its id."""
+        """Insert a RUNNING run with its code version and environment; returns its id.
+
+        `local_process` False: the run is logged by a process elsewhere (a remote client),
+        so its host and pid are not recorded and a restart here never ends it as dead."""
         require(self.stores.actor, "write", "create runs")
         exp_id = self.experiments.experiment_id(experiment)
         run_id = new_id("run")
@@ -119,8 +123,8 @@ class Runs:
                     "git_diff_digest": diff_digest,
                     "environment": json.dumps(environment) if environment else None,
                     "journal_offset": 0,
-                    "host": _HOST,
-                    "pid": os.getpid(),
+                    "host": _HOST if local_process else None,
+                    "pid": os.getpid() if local_process else None,
                     "created_by": self.stores.actor.name,
                     "key_values": None,  # built when the run ends (key_values.py)
                 },

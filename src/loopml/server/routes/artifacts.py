@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +21,9 @@ STREAM_BODY = {
     "required": True,
     "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}},
 }
-FILE_ANSWER = {200: {"content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}}}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}}}
+}
 
 
 def list_artifacts(run_id: str, state: State) -> Response:

@@ -29,7 +29,12 @@ def create_run(body: CreateRun, state: State) -> Response:
         check_text_value("param", check_key("param", key), value)
     parent = None if body.parent_id is None else tracking.resolve_run_id(body.parent_id)
     run_id = tracking.create_run(
-        body.experiment, body.name, parent_id=parent, tags_=body.tags, capture=False
+        body.experiment,
+        body.name,
+        parent_id=parent,
+        tags_=body.tags,
+        capture=False,
+        local_process=False,
     )
     if body.params:
         tracking.log_params(run_id, body.params)
@@ -50,9 +55,7 @@ def search_runs(
     max_results: Annotated[int, Query(ge=1, le=50_000)] = 1000,
     page_token: str | None = None,
 ) -> Response:
-    found = state.client.tracking.search_runs(
-        experiment, filter, order_by, max_results, page_token
-    )
+    found = state.client.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
     return json_response({"runs": list(found), "next_page_token": found.next_page_token})
 
 
@@ -128,7 +131,9 @@ def log_input(run_id: str, body: RunInput, state: State) -> Response:
     run_id = client.tracking.resolve_run_id(run_id)
     version = client.datasets.get(body.dataset)
     client.tracking.log_input(run_id, version.id, body.role)
-    return json_response({"run_id": run_id, "dataset": version.uri, "role": body.role})
+    return json_response(
+        {"run_id": run_id, "dataset": version.uri, "dataset_id": version.id, "role": body.role}
+    )
 
 
 api.route("GET", "/experiments", list_experiments, role="viewer", summary="List experiments")
