@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging.config
 import os
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from loopml.server import ServerOptions, create_app
 from loopml.server.bootstrap import announce, bootstrap_admin
 from loopml.server.controller_thread import ControllerThread
 from loopml.server.factory import OPTIONS_ENV, WORKSPACE_ENV
+from loopml.server.logs import log_config
 
 SERVER_EPILOG = (
     "[bold]Examples[/bold]\n\n"
@@ -69,6 +71,7 @@ def server(
     """
     state = ctx.ensure_object(CliState)
     settings = _settings(state)
+    logging.config.dictConfig(log_config(log_level))
     options = ServerOptions(
         max_body_bytes=int(max_body_mb * MIB), max_upload_bytes=int(max_upload_gb * 1024 * MIB)
     )
@@ -93,6 +96,7 @@ def server(
                 port=port,
                 workers=workers,
                 log_level=log_level,
+                log_config=log_config(log_level),
                 timeout_graceful_shutdown=30,
             )
     finally:
@@ -126,5 +130,6 @@ def _config(app: object, host: str, port: int, log_level: str) -> uvicorn.Config
         loop="uvloop",
         http="httptools",
         log_level=log_level,
+        log_config=log_config(log_level),
         timeout_graceful_shutdown=30,
     )
