@@ -87,15 +87,33 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     inputs: Iterable[DatasetVersion | str] | None = None,
     nested: bool = False,
+    parent: Run | RemoteRun | str | None = None,
     capture_code: bool = True,
 ) -> Run | RemoteRun:
-    return client().start_run(
+    found = client()
+    if isinstance(found, RemoteClient):
+        if isinstance(parent, Run):
+            raise ValidationError("a remote run's parent is a remote run or a run id")
+        return found.start_run(
+            experiment,
+            name,
+            params=params,
+            tags=tags,
+            inputs=inputs,
+            nested=nested,
+            parent=parent,
+            capture_code=capture_code,
+        )
+    if isinstance(parent, RemoteRun):
+        raise ValidationError("a local run's parent is a local run or a run id")
+    return found.start_run(
         experiment,
         name,
         params=params,
         tags=tags,
         inputs=inputs,
         nested=nested,
+        parent=parent,
         capture_code=capture_code,
     )
 
