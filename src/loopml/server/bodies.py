@@ -15,6 +15,10 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CreateExperiment(Body):
+    name: str = Field(description="Experiment name (letters, digits, '_', '.', '-').")
+
+
 class CreateRun(Body):
     experiment: str = Field("default", description="Experiment name, created on first use.")
     name: str | None = Field(None, description="Run name (default: its short id).")

@@ -216,6 +216,10 @@ class RemoteClient:
     def list_experiments(self) -> list[dict[str, Any]]:
         return list(self.http.call("GET", "/experiments")["experiments"])
 
+    def create_experiment(self, name: str) -> str:
+        """The id of experiment `name`, created unless it exists (runs create theirs too)."""
+        return str(self.http.call("POST", "/experiments", json={"name": name})["id"])
+
     def read_artifact(self, run_id: str, path: str) -> bytes:
         """An artifact's bytes (checked against its digest); large ones: `download_artifact`."""
         with tempfile.TemporaryDirectory(prefix="loopml-") as tmp:

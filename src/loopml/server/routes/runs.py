@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from starlette.responses import Response
 
-from loopml.server.bodies import Batch, CreateRun, EndRun, Params, RunInput, StreamSegment, Tags
+from loopml.server.bodies import (
+    Batch,
+    CreateExperiment,
+    CreateRun,
+    EndRun,
+    Params,
+    RunInput,
+    StreamSegment,
+    Tags,
+)
 from loopml.server.payloads import json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
@@ -20,6 +29,12 @@ api = Api("runs")
 
 def list_experiments(state: State) -> Response:
     return json_response({"experiments": state.client.tracking.list_experiments()})
+
+
+def create_experiment(body: CreateExperiment, state: State) -> Response:
+    """The experiment of that name, created unless it exists."""
+    found = state.client.tracking.experiment_id(body.name)
+    return json_response({"id": found, "name": body.name}, 201)
 
 
 def create_run(body: CreateRun, state: State) -> Response:
@@ -122,8 +137,7 @@ def end_run(run_id: str, body: EndRun, state: State) -> Response:
         stream_id=body.stream_id,
         stream_end=body.stream_end,
     )
-    record = state.client.tracking.get_run(run_id)
-    return json_response({"ended": ended, "run": record})
+    return json_response({"run_id": run_id, "ended": ended})
 
 
 def log_input(run_id: str, body: RunInput, state: State) -> Response:
@@ -137,6 +151,10 @@ def log_input(run_id: str, body: RunInput, state: State) -> Response:
 
 
 api.route("GET", "/experiments", list_experiments, role="viewer", summary="List experiments")
+api.route(
+    "POST", "/experiments", create_experiment, role="editor", status_code=201,
+    summary="Find or create an experiment",
+)  # fmt: skip
 api.route("POST", "/runs", create_run, role="editor", status_code=201, summary="Create a run")
 api.route("GET", "/runs", search_runs, role="viewer", summary="Search runs")
 api.route("GET", "/runs/{run_id}", get_run, role="viewer", summary="One run")
