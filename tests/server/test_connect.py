@@ -46,6 +46,7 @@ SHARED_RUN = [
     "log_figure",
     "end",
     "record",
+    "log_model",
 ]
 
 

@@ -8,9 +8,13 @@ import math
 from pathlib import Path
 
 import pytest
+from sklearn.linear_model import Ridge
 
 from loopml import ConflictError, NotFoundError, ValidationError
+from loopml.registry import ModelVersion
+from loopml.samples.bikeshare import bikeshare_features, load_bikeshare
 from loopml.sdk import Client, RemoteClient
+from loopml.tracking.environment import capture_code
 
 AnyClient = Client | RemoteClient
 
@@ -198,3 +202,53 @@ def test_the_run_record_round_trips(tracking_client: AnyClient, experiment: str)
     assert tracking_client.get_run(run.uri).id == run.id  # the run:… form is accepted too
     assert record.to_dict()["tags"] == {"k": "v"}
     assert record.created_by
+
+
+def test_code_and_environment_are_recorded(tracking_client: AnyClient, experiment: str) -> None:
+    """Remote runs record the client's git state and packages, as local runs do."""
+    with tracking_client.start_run(experiment) as run:
+        pass
+    record = tracking_client.get_run(run.id)
+    assert record.git_commit == capture_code(Path.cwd()).commit
+    assert record.environment is not None
+    assert record.environment["python"].count(".") == 2
+    requirements = tracking_client.read_artifact(run.id, "environment/requirements.txt")
+    assert b"loopml==" in requirements.lower()
+    assert record.environment["packages_digest"] == next(
+        a["digest"]
+        for a in tracking_client.list_artifacts(run.id)
+        if a["path"] == "environment/requirements.txt"
+    )
+    with tracking_client.start_run(experiment, capture_code=False) as bare:
+        pass
+    assert tracking_client.get_run(bare.id).environment is None
+
+
+def test_a_model_is_packaged_here_and_registered(
+    tracking_client: AnyClient, experiment: str
+) -> None:
+    """The bundled bike hours: a Ridge logged with its signature, training ranges and
+    missing-value probe, then registered as version 1 from the run's artifact."""
+    frame = load_bikeshare().head(800)
+    features = bikeshare_features(frame)
+    target = frame["bikers"].astype(float)
+    name = "m-" + experiment
+    with tracking_client.start_run(experiment) as run:
+        model = Ridge().fit(features, target)
+        r2 = float(model.score(features, target))
+        run.log_metric("r2", r2)
+        version = run.log_model(model, name=name, input_example=features, training_data=features)
+    assert isinstance(version, ModelVersion)
+    assert version.model == name and version.version == 1 and version.run_id == run.id
+    assert version.metrics == {"r2": r2}  # the snapshot holds what was logged before
+    inputs = {spec["name"]: spec for spec in (version.signature or {})["inputs"]}
+    assert set(inputs) == set(features.columns)
+    assert inputs["temp"]["minimum"] == features["temp"].min()
+    assert inputs["temp"]["maximum"] == features["temp"].max()
+    assert inputs["temp"]["model_takes_missing"] is False
+    paths = {a["path"] for a in tracking_client.list_artifacts(run.id)}
+    assert {"model/loopml-model.json", "model/model.joblib"} <= paths
+    with tracking_client.start_run(experiment) as unnamed:
+        with pytest.raises(ValidationError, match="needs a model name"):
+            unnamed.log_model(model, register=True)
+        assert unnamed.log_model(model)[0].startswith("model/")

@@ -3,7 +3,7 @@ document. Unknown fields are refused, so a misspelt one is an error, not a silen
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,12 +19,28 @@ class CreateExperiment(Body):
     name: str = Field(description="Experiment name (letters, digits, '_', '.', '-').")
 
 
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Code(Body):
+    """What the client runs: its git state and environment (blobs stored beforehand)."""
+
+    commit: str | None = Field(None, max_length=64)
+    dirty: bool | None = None
+    diff_digest: Digest | None = Field(None, description="The uncommitted diff's blob.")
+    packages_digest: Digest = Field(description="The blob of its `name==version` list.")
+    environment: dict[str, Any] = Field(
+        default_factory=dict, description="Python, platform, entry point."
+    )
+
+
 class CreateRun(Body):
     experiment: str = Field("default", description="Experiment name, created on first use.")
     name: str | None = Field(None, description="Run name (default: its short id).")
     parent_id: str | None = Field(None, description="Id of the parent run (nested runs).")
     params: dict[str, Scalar] = Field(default_factory=dict)
     tags: dict[str, Scalar] = Field(default_factory=dict)
+    code: Code | None = Field(None, description="The client's code version and environment.")
 
 
 class Params(Body):

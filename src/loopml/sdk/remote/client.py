@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from loopml.artifacts.hashing import hash_bytes
 from loopml.errors import ValidationError
 from loopml.sdk.remote.artifacts import artifact_route, download
 from loopml.sdk.remote.http import RemoteHttp
@@ -26,6 +27,7 @@ from loopml.sdk.remote.recovery import replay_orphans
 from loopml.sdk.remote.run import RemoteRun
 from loopml.sdk.remote.stream import MetricStream
 from loopml.store.principal import Principal
+from loopml.tracking.environment import capture_code, capture_packages, environment_record
 from loopml.tracking.records import MetricPoint, RunList, RunRecord
 
 
@@ -86,6 +88,7 @@ class RemoteClient:
         )
         self.journal_dir = Path(self.options.journal_dir or default_journal_dir())
         self._local = threading.local()
+        self._captures: dict[Path, dict[str, Any]] = {}
         try:
             self._principal = self._whoami()
             self.recovered_runs = replay_orphans(self.http, self.journal_dir)
@@ -121,8 +124,8 @@ class RemoteClient:
     ) -> RemoteRun:
         """Start a run on the server; use it as a context manager so it always ends.
 
-        The server records no code version for a remote run: `capture_code` is accepted
-        for the local client's signature."""
+        With `capture_code` the run records this process's git commit, uncommitted diff,
+        installed packages and platform, as a local run does."""
         active = self.active_run()
         if parent is None and active is not None:
             if not nested:
@@ -138,6 +141,7 @@ class RemoteClient:
             "parent_id": parent_id,
             "params": dict(params or {}),
             "tags": dict(tags or {}),
+            "code": self._capture() if capture_code else None,
         }
         created = self.http.call("POST", "/runs", json=body, idempotent=False)
         run_id = str(created["id"])
@@ -159,6 +163,30 @@ class RemoteClient:
             run.end("FAILED", error=f"invalid start_run arguments: {exc}")
             raise
         return run
+
+    def _capture(self) -> dict[str, Any]:
+        """This process's code version and environment, its blobs stored on the server
+        (once per working folder: the code a process runs does not change under it)."""
+        cwd = Path.cwd()
+        found = self._captures.get(cwd)
+        if found is None:
+            code = capture_code(cwd)
+            packages = capture_packages()
+            packages_digest = self._store_blob(packages)
+            found = {
+                "commit": code.commit,
+                "dirty": code.dirty,
+                "diff_digest": self._store_blob(code.diff) if code.diff else None,
+                "packages_digest": packages_digest,
+                "environment": environment_record(packages_digest, packages.count(b"\n")),
+            }
+            self._captures[cwd] = found
+        return found
+
+    def _store_blob(self, data: bytes) -> str:
+        digest = hash_bytes(data)
+        self.http.call("PUT", f"/blobs/{digest}", content=lambda: data)
+        return digest
 
     def _stack(self) -> list[RemoteRun]:
         stack: list[RemoteRun] | None = getattr(self._local, "runs", None)

@@ -23,8 +23,10 @@ from types import TracebackType
 from typing import Any
 
 from loopml.errors import ValidationError
+from loopml.sdk.model_logging import log_model
 from loopml.sdk.remote.artifacts import upload_file
 from loopml.sdk.remote.http import RemoteHttp
+from loopml.sdk.remote.models import remote_sources
 from loopml.sdk.remote.stream import MetricStream
 from loopml.tracking.records import RunRecord
 from loopml.tracking.run_artifacts import check_artifact_path
@@ -183,6 +185,30 @@ class RemoteRun:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg" if name.endswith(".svg") else "png")
         return upload_file(self._http, self.id, name, buffer.getvalue())
+
+    def log_model(
+        self,
+        model: Any,
+        name: str | None = None,
+        *,
+        artifact_path: str = "model",
+        input_example: Any = None,
+        register: bool | None = None,
+        **options: Any,
+    ) -> Any:
+        """Package `model` (manifest, signature, hashes) here and upload it as artifacts of
+        this run; with a `name` it is also registered as the next version (returned)."""
+        self._check_open()
+        return log_model(
+            remote_sources(self._http),
+            self,
+            model,
+            name,
+            artifact_path=artifact_path,
+            input_example=input_example,
+            register=name is not None if register is None else register,
+            **options,
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def _check_open(self) -> None:

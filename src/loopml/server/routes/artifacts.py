@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
+from loopml.server.errors import ApiError
 from loopml.server.payloads import json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
@@ -42,6 +43,21 @@ async def upload_artifact(run_id: str, path: str, request: Request, state: State
     )
 
 
+async def store_blob(digest: str, request: Request, state: State) -> Response:
+    """Store the body as a content-addressed blob; `digest` must be its BLAKE3 hash."""
+    store = state.client.stores.artifacts
+    async with receive_file(request, state.upload_dir) as upload:
+        if upload.digest != digest:
+            raise ApiError(
+                422,
+                "digest_mismatch",
+                f"the body's BLAKE3 digest is {upload.digest}, not {digest}",
+                "name a blob by the BLAKE3 hash of its bytes",
+            )
+        await run_in_threadpool(store.put_file, upload.path)
+    return json_response({"digest": digest, "size": upload.size}, 201)
+
+
 def download_artifact(run_id: str, path: str, state: State) -> Response:
     """The artifact's bytes, verified against their hash before they are sent."""
     client = state.client
@@ -51,6 +67,16 @@ def download_artifact(run_id: str, path: str, state: State) -> Response:
 
 
 api.route("GET", "/runs/{run_id}/artifacts", list_artifacts, role="viewer")
+api.route(
+    "PUT",
+    "/blobs/{digest}",
+    store_blob,
+    role="editor",
+    status_code=201,
+    upload=True,
+    request_body=STREAM_BODY,
+    summary="Store a blob (a run's package list or code diff)",
+)
 api.route(
     "PUT",
     "/runs/{run_id}/artifacts/{path:path}",

@@ -20,6 +20,7 @@ from loopml.server.bodies import (
 from loopml.server.payloads import json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
+from loopml.tracking.captures import RemoteCapture
 from loopml.tracking.streams import check_points
 from loopml.validation import check_key, check_text_value
 
@@ -43,6 +44,12 @@ def create_run(body: CreateRun, state: State) -> Response:
     for key, value in body.params.items():
         check_text_value("param", check_key("param", key), value)
     parent = None if body.parent_id is None else tracking.resolve_run_id(body.parent_id)
+    code = body.code
+    captured = None
+    if code is not None:
+        captured = RemoteCapture(
+            code.commit, code.dirty, code.diff_digest, code.packages_digest, code.environment
+        )
     run_id = tracking.create_run(
         body.experiment,
         body.name,
@@ -50,6 +57,7 @@ def create_run(body: CreateRun, state: State) -> Response:
         tags_=body.tags,
         capture=False,
         local_process=False,
+        captured=captured,
     )
     if body.params:
         tracking.log_params(run_id, body.params)
