@@ -30,6 +30,7 @@ SERVER_EPILOG = (
     "  python train.py          (loopml.start_run(...) now logs through the server)"
 )
 MIB = 1024 * 1024
+WORKER_START_S = 120
 
 
 def server(
@@ -98,6 +99,9 @@ def server(
                 log_level=log_level,
                 log_config=log_config(log_level),
                 timeout_graceful_shutdown=30,
+                # a worker imports loopml and opens the store before it answers: give it
+                # time on a busy machine instead of restarting it over and over
+                timeout_worker_healthcheck=WORKER_START_S,
             )
     finally:
         if loop is not None:
