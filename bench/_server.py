@@ -50,12 +50,26 @@ class BenchServer:
         out = open(self.root / "server.out", "wb")  # noqa: SIM115 (kept for the process)
         err = open(self.root / "server.err", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from loopml.cli.main import run; run()", "-w",
-             str(self.root), "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers), "--no-controller", "--log-level", "warning"],
+            [
+                sys.executable,
+                "-c",
+                "from loopml.cli.main import run; run()",
+                "-w",
+                str(self.root),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--no-controller",
+                "--log-level",
+                "warning",
+            ],
             stdout=out,
             stderr=err,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + timeout_s
         while True:
             if self.process.poll() is not None:

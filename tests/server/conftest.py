@@ -16,9 +16,11 @@ from loopml.sdk import Client, RemoteClient, RemoteOptions
 from tests.server.live import LiveServer, cli_environment, free_port, make_principal
 
 ROLES = ("viewer", "editor", "approver", "admin")
-MODES = ["local", "remote-sqlite", pytest.param("remote-postgres-s3", marks=[
-    pytest.mark.postgres, pytest.mark.s3
-])]  # fmt: skip
+MODES = [
+    "local",
+    "remote-sqlite",
+    pytest.param("remote-postgres-s3", marks=[pytest.mark.postgres, pytest.mark.s3]),
+]
 
 
 def start_server(root: Path, extra_env: dict[str, str] | None = None, *args: str) -> LiveServer:

@@ -52,12 +52,18 @@ def test_a_killed_client_loses_no_acknowledged_point_and_repeats_none(
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     child = subprocess.Popen(
-        [sys.executable, str(script), sqlite_server.url, role_tokens["editor"], str(journal),
-         experiment],
+        [
+            sys.executable,
+            str(script),
+            sqlite_server.url,
+            role_tokens["editor"],
+            str(journal),
+            experiment,
+        ],
         stdout=subprocess.PIPE,
         env=cli_environment(),
         text=True,
-    )  # fmt: skip
+    )
     assert child.stdout is not None
     run_id, acked = "", 0
     deadline = time.monotonic() + 120

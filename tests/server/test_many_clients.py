@@ -122,9 +122,11 @@ def test_two_replicas_on_one_postgres_serve_the_same_data(
 ) -> None:
     first = start_server(tmp_path / "a", shared_store)
     second = LiveServer(
-        init_workspace(tmp_path / "b"), free_port(), cli_environment(shared_store),
+        init_workspace(tmp_path / "b"),
+        free_port(),
+        cli_environment(shared_store),
         ["--no-controller"],
-    ).start()  # fmt: skip
+    ).start()
     try:
         admin = first.admin_token()
         assert "lml_" not in second.stdout(), "the second replica found the admin: no token"

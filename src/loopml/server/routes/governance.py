@@ -69,13 +69,21 @@ def audit_verify(state: State) -> Response:
 api.route("GET", "/auth/whoami", whoami, role="viewer", summary="Who am I")
 api.route("GET", "/auth/principals", list_principals, role="admin", summary="List principals")
 api.route(
-    "POST", "/auth/principals", create_principal, role="admin", status_code=201,
+    "POST",
+    "/auth/principals",
+    create_principal,
+    role="admin",
+    status_code=201,
     summary="Create a principal",
-)  # fmt: skip
+)
 api.route(
-    "POST", "/auth/principals/{name}/tokens", create_token, role="admin", status_code=201,
+    "POST",
+    "/auth/principals/{name}/tokens",
+    create_token,
+    role="admin",
+    status_code=201,
     summary="Create a token",
-)  # fmt: skip
+)
 api.route("DELETE", "/auth/tokens/{token_id}", revoke_token, role="admin", summary="Revoke")
 api.route("GET", "/audit/events", audit_events, role="viewer", summary="The audit log")
 api.route("GET", "/audit/verify", audit_verify, role="viewer", summary="Verify the audit chain")

@@ -87,17 +87,25 @@ api.route("GET", "/models", list_models, role="viewer", summary="List models")
 api.route("GET", "/models/{name}", get_model, role="viewer", summary="One model")
 api.route("GET", "/models/{name}/versions", list_versions, role="viewer")
 api.route(
-    "POST", "/models/{name}/versions", register_version, role="editor", status_code=201,
+    "POST",
+    "/models/{name}/versions",
+    register_version,
+    role="editor",
+    status_code=201,
     summary="Register a version from a run's artifact",
-)  # fmt: skip
+)
 api.route("GET", "/models/{name}/versions/{version}", get_version, role="viewer")
 api.route("PUT", "/models/{name}/aliases/{alias}", set_alias, role="editor", summary="Set alias")
 api.route("DELETE", "/models/{name}/aliases/{alias}", delete_alias, role="editor")
 api.route("GET", "/approvals", list_approvals, role="viewer", summary="List approval requests")
 api.route(
-    "POST", "/approvals", request_change, role="editor", status_code=201,
+    "POST",
+    "/approvals",
+    request_change,
+    role="editor",
+    status_code=201,
     summary="Request an alias change",
-)  # fmt: skip
+)
 api.route("GET", "/approvals/{request_id}", get_approval, role="viewer")
 api.route("POST", "/approvals/{request_id}/approve", approve, role="approver", summary="Approve")
 api.route("POST", "/approvals/{request_id}/reject", reject, role="approver", summary="Reject")

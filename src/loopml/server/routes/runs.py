@@ -160,9 +160,13 @@ def log_input(run_id: str, body: RunInput, state: State) -> Response:
 
 api.route("GET", "/experiments", list_experiments, role="viewer", summary="List experiments")
 api.route(
-    "POST", "/experiments", create_experiment, role="editor", status_code=201,
+    "POST",
+    "/experiments",
+    create_experiment,
+    role="editor",
+    status_code=201,
     summary="Find or create an experiment",
-)  # fmt: skip
+)
 api.route("POST", "/runs", create_run, role="editor", status_code=201, summary="Create a run")
 api.route("GET", "/runs", search_runs, role="viewer", summary="Search runs")
 api.route("GET", "/runs/{run_id}", get_run, role="viewer", summary="One run")
