@@ -51,7 +51,9 @@ def _error(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
 def test_errors_say_what_is_wrong_and_how_to_fix_it(api: dict[str, Any], experiment: str) -> None:
     editor = api["editor"]
     _error(editor.get("/no/such/route"), 404, "not_found")
-    _error(editor.delete("/runs"), 405, "method_not_allowed")
+    refused = editor.delete("/runs")
+    _error(refused, 405, "method_not_allowed")
+    assert refused.headers["allow"] == "GET, POST"  # both routes on the path, not the first
     body = _error(editor.post("/runs", content=b'{"experiment": ', headers=_JSON), 400, "malformed")
     assert "JSON" in body["detail"]
     body = _error(editor.post("/runs", json={"experiment": 3, "colour": "red"}), 422, "invalid")
@@ -143,8 +145,8 @@ def test_health_readiness_and_metrics(sqlite_server: LiveServer, api: dict[str, 
 
 
 def _upload(http: httpx.Client, name: str, data: bytes, filename: str, **params: Any) -> Any:
-    return http.put(
-        f"/datasets/{name}",
+    return http.post(
+        f"/datasets/{name}/versions",
         content=data,
         params={"filename": filename, **params},
         headers={"x-content-blake3": hash_bytes(data)},

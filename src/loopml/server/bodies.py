@@ -7,8 +7,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Scalar = str | int | float | bool | None
+from loopml.tracking.streams import MAX_BATCH_POINTS
+from loopml.validation import (
+    KEY_PATTERN,
+    MAX_KEY_LEN,
+    MAX_NAME_LEN,
+    MAX_VALUE_LEN,
+    NAME_PATTERN,
+)
+
+# The shapes the domain checks, described in the schema so that clients (and fuzzers) know
+# them, and checked by the domain as in local mode, whose messages say what to do.
+Name = Annotated[str, Field(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": MAX_NAME_LEN})]
+Key = Annotated[str, Field(json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_LEN})]
+Text = Annotated[str, Field(json_schema_extra={"maxLength": MAX_VALUE_LEN})]
+Scalar = Text | int | float | bool | None
 RunStatus = Literal["FINISHED", "FAILED", "KILLED"]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Step = Annotated[int, Field(ge=0)]
+Stamp = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Body(BaseModel):
@@ -16,7 +33,7 @@ class Body(BaseModel):
 
 
 class CreateExperiment(Body):
-    name: str = Field(description="Experiment name (letters, digits, '_', '.', '-').")
+    name: Name = Field(description="Experiment name (letters, digits, '_', '.', '-').")
 
 
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
@@ -35,36 +52,40 @@ class Code(Body):
 
 
 class CreateRun(Body):
-    experiment: str = Field("default", description="Experiment name, created on first use.")
-    name: str | None = Field(None, description="Run name (default: its short id).")
+    experiment: Name = Field("default", description="Experiment name, created on first use.")
+    name: Name | None = Field(None, description="Run name (default: its short id).")
     parent_id: str | None = Field(None, description="Id of the parent run (nested runs).")
-    params: dict[str, Scalar] = Field(default_factory=dict)
-    tags: dict[str, Scalar] = Field(default_factory=dict)
+    params: dict[Key, Scalar] = Field(default_factory=dict)
+    tags: dict[Key, Scalar] = Field(default_factory=dict)
     code: Code | None = Field(None, description="The client's code version and environment.")
 
 
 class Params(Body):
-    params: dict[str, Scalar]
+    params: dict[Key, Scalar]
 
 
 class Tags(Body):
-    tags: dict[str, Scalar]
+    tags: dict[Key, Scalar]
 
 
 class StreamSegment(Body):
     """Bytes [start, end) of a client journal's records and the points they hold."""
 
-    id: str = Field(description="The stream (one per client journal).")
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9_\-]{8,40}$", description="The stream (one per client journal)."
+    )
     start: int = Field(ge=0)
     end: int = Field(ge=0)
-    points: list[tuple[str, float, int, float]] = Field(
-        default_factory=list, description="[key, value, step, timestamp] per point"
+    points: list[tuple[str, Finite, Step, Stamp]] = Field(
+        default_factory=list,
+        max_length=MAX_BATCH_POINTS,
+        description="[key, value, step, timestamp] per point",
     )
 
 
 class Batch(Body):
-    params: dict[str, Scalar] = Field(default_factory=dict)
-    tags: dict[str, Scalar] = Field(default_factory=dict)
+    params: dict[Key, Scalar] = Field(default_factory=dict)
+    tags: dict[Key, Scalar] = Field(default_factory=dict)
     stream: StreamSegment | None = None
 
 
@@ -80,7 +101,7 @@ class EndRun(Body):
 
 class RunInput(Body):
     dataset: str = Field(description="A dataset version: id or reference such as bikes@3.")
-    role: str = "training"
+    role: Key = "training"
 
 
 class RegisterVersion(Body):
@@ -105,7 +126,7 @@ class Decision(Body):
 
 
 class CreatePrincipal(Body):
-    name: str
+    name: Name
     role: Literal["viewer", "editor", "approver", "admin"]
 
 

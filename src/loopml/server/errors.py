@@ -17,6 +17,7 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from loopml.errors import (
     ArtifactCorruptedError,
@@ -156,14 +157,28 @@ async def http_error(request: Request, exc: Exception) -> Response:
             "the API lives under /api/v1; /docs and /openapi.json list every route",
         )
     if exc.status_code == 405:
+        allowed = ", ".join(allowed_methods(request))
         return error_response(
             405,
             "method_not_allowed",
-            f"{request.method} is not allowed on {request.url.path}",
+            f"{request.method} is not allowed on {request.url.path}; it allows {allowed}",
             "/openapi.json lists the methods of every route",
-            headers=dict(exc.headers or {}),
+            headers={"allow": allowed},
         )
     return error_response(exc.status_code, "refused", str(exc.detail), "")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers on the request's path (Starlette's `Allow` names
+    only the first route's, and a path may be served by several routes)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        offered = getattr(route, "methods", None)
+        if offered:
+            match, _ = route.matches({**request.scope, "method": sorted(offered)[0]})
+            if match == Match.FULL:
+                methods |= set(offered)
+    return sorted(methods)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -295,8 +295,9 @@ class Runs:
             return
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
             pass
-        self.log_params(run_id, params_)  # raises on an unknown run or a changed param
+        self.log_params(run_id, params_)  # raises on a changed param
         with self.engine.begin() as conn:
+            require_run(conn, run_id)  # no params to find it out: an unknown run, say so
             self._write_batch(conn, run_id, points, [], tag_rows)
 
     def _write_batch(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
@@ -17,10 +17,12 @@ from loopml.server.routes.artifacts import FILE_ANSWER, OCTETS, STREAM_BODY
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
 from loopml.server.uploads import DIGEST_HEADER, receive_file
+from loopml.validation import MAX_NAME_LEN, NAME_PATTERN
 
 State = Annotated[ServerState, Depends(server_state)]
 api = Api("datasets")
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}$")
+FILENAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.(csv|csv\.gz|tsv|parquet|pq)$"
 
 
 def list_datasets(state: State, name: str | None = None) -> Response:
@@ -42,10 +44,18 @@ def _check_filename(filename: str) -> str:
 
 
 async def upload_dataset(
-    name: str,
+    name: Annotated[
+        str, Path(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": MAX_NAME_LEN})
+    ],
     request: Request,
     state: State,
-    filename: Annotated[str, Query(description="e.g. bikes.csv; its suffix sets the format")],
+    filename: Annotated[
+        str,
+        Query(
+            json_schema_extra={"pattern": FILENAME_PATTERN},
+            description="e.g. bikes.csv; its suffix sets the format",
+        ),
+    ],
     time_column: str | None = None,
     parent: str | None = None,
     description: str | None = None,
@@ -73,7 +83,7 @@ def download_dataset_file(ref: str, path: str, state: State) -> Response:
     version = datasets.get(ref)
     for item in version.files:
         if item["path"] == path:
-            local: Path = state.client.stores.artifacts.local_path(item["digest"])
+            local: FilePath = state.client.stores.artifacts.local_path(item["digest"])
             return FileResponse(local, media_type=OCTETS, headers={DIGEST_HEADER: item["digest"]})
     listed = ", ".join(str(f["path"]) for f in version.files)
     raise NotFoundError(f"{version.uri} has no file {path!r}; its files are: {listed}")
@@ -82,8 +92,8 @@ def download_dataset_file(ref: str, path: str, state: State) -> Response:
 api.route("GET", "/datasets", list_datasets, role="viewer", summary="List dataset versions")
 api.route("GET", "/datasets/{ref}", get_dataset, role="viewer", summary="One dataset version")
 api.route(
-    "PUT",
-    "/datasets/{name}",
+    "POST",
+    "/datasets/{name}/versions",
     upload_dataset,
     role="editor",
     status_code=201,

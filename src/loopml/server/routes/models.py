@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from starlette.responses import Response
 
 from loopml.server.bodies import Decision, RegisterVersion, RequestChange, SetAlias
 from loopml.server.payloads import json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
+from loopml.validation import MAX_NAME_LEN, NAME_PATTERN
 
 State = Annotated[ServerState, Depends(server_state)]
+ModelName = Annotated[
+    str, Path(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": MAX_NAME_LEN})
+]
+Alias = Annotated[str, Path(json_schema_extra={"pattern": r"^[A-Za-z0-9_\-]{1,64}$"})]
+Status = Literal["PENDING", "APPROVED", "REJECTED"]
 api = Api("models")
 
 
@@ -20,17 +26,17 @@ def list_models(state: State) -> Response:
     return json_response({"models": state.client.models.registry.list_models()})
 
 
-def get_model(name: str, state: State) -> Response:
+def get_model(name: ModelName, state: State) -> Response:
     return json_response(state.client.models.registry.get_model(name))
 
 
-def list_versions(name: str, state: State) -> Response:
+def list_versions(name: ModelName, state: State) -> Response:
     registry = state.client.models.registry
     registry.get_model(name)  # 404 for an unknown model rather than an empty list
     return json_response({"versions": registry.list_versions(name)})
 
 
-def register_version(name: str, body: RegisterVersion, state: State) -> Response:
+def register_version(name: ModelName, body: RegisterVersion, state: State) -> Response:
     """The model a run logged at `artifact_path`, as the next version of `name`."""
     client = state.client
     run_id = client.tracking.resolve_run_id(body.run_id)
@@ -40,16 +46,16 @@ def register_version(name: str, body: RegisterVersion, state: State) -> Response
     return json_response(version, 201)
 
 
-def get_version(name: str, version: int, state: State) -> Response:
+def get_version(name: ModelName, version: int, state: State) -> Response:
     return json_response(state.client.models.registry.get_version(f"{name}/{version}"))
 
 
-def set_alias(name: str, alias: str, body: SetAlias, state: State) -> Response:
+def set_alias(name: ModelName, alias: Alias, body: SetAlias, state: State) -> Response:
     """Point an unprotected alias at a version (protected ones move through approvals)."""
     return json_response(state.client.models.registry.set_alias(name, alias, body.version))
 
 
-def delete_alias(name: str, alias: str, state: State) -> Response:
+def delete_alias(name: ModelName, alias: Alias, state: State) -> Response:
     state.client.models.registry.delete_alias(name, alias)
     return json_response({"model": name, "alias": alias, "deleted": True})
 
@@ -57,7 +63,7 @@ def delete_alias(name: str, alias: str, state: State) -> Response:
 def list_approvals(
     state: State,
     model: str | None = None,
-    status: Annotated[str | None, Query(description="PENDING, APPROVED or REJECTED")] = None,
+    status: Annotated[Status | None, Query(description="PENDING, APPROVED or REJECTED")] = None,
     alias: str | None = None,
 ) -> Response:
     found = state.client.models.approvals.list(model, status=status, alias=alias)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 from starlette.responses import Response
@@ -44,7 +44,9 @@ def monitor_results(
 def list_alerts(
     state: State,
     monitor: str | None = None,
-    state_: Annotated[str | None, Query(alias="state", description="open or resolved")] = None,
+    state_: Annotated[
+        Literal["open", "resolved"] | None, Query(alias="state", description="open or resolved")
+    ] = None,
 ) -> Response:
     return json_response({"alerts": state.client.monitors.alerts.list(monitor, state_)})
 

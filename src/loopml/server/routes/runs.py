@@ -22,7 +22,7 @@ from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
 from loopml.tracking.captures import RemoteCapture
 from loopml.tracking.streams import check_points
-from loopml.validation import check_key, check_text_value
+from loopml.validation import KEY_PATTERN, MAX_KEY_LEN, check_key, check_text_value
 
 State = Annotated[ServerState, Depends(server_state)]
 api = Api("runs")
@@ -85,7 +85,13 @@ def search_runs(
 def metric_history(
     run_id: str,
     state: State,
-    key: Annotated[str, Query(description="The metric key.")],
+    key: Annotated[
+        str,
+        Query(
+            json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_LEN},
+            description="The metric key.",
+        ),
+    ],
     max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
 ) -> Response:
     points = state.client.tracking.metric_history(run_id, key, max_points)
