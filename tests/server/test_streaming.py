@@ -61,9 +61,10 @@ def test_a_large_artifact_streams_both_ways_in_flat_memory(tmp_path: Path, exper
         source = _big_file(tmp_path / "weights.bin", SIZE)
         client = RemoteClient(server.url, token, RemoteOptions(journal_dir=tmp_path / "j"))
         try:
-            with client.start_run(experiment, capture_code=False) as run:
-                with peak_rss(server.process.pid) as on_server, peak_rss(os.getpid()) as here:
-                    assert run.log_artifact(source) == ["weights.bin"]
+            run = client.start_run(experiment, capture_code=False)
+            with peak_rss(server.process.pid) as on_server, peak_rss(os.getpid()) as here:
+                assert run.log_artifact(source) == ["weights.bin"]
+            run.end()
             assert on_server["peak"] - on_server["start"] < RSS_BOUND, on_server
             assert here["peak"] - here["start"] < RSS_BOUND, here
             (listed,) = client.list_artifacts(run.id)
