@@ -8,11 +8,13 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -158,3 +160,56 @@ def test_two_replicas_on_one_postgres_serve_the_same_data(
     finally:
         first.stop()
         second.stop()
+
+
+def _lease_owners(server: LiveServer, token: str) -> list[str]:
+    events = httpx.get(
+        f"{server.url}/api/v1/audit/events",
+        params={"object": "controller:controller", "limit": 100},
+        headers={"authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()["events"]
+    return [e["details"]["owner"] for e in events if e["action"] == "controller.lease"]
+
+
+def _wait_for_owner(server: LiveServer, token: str, pid: int, timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        owners = _lease_owners(server, token)
+        if owners and f":{pid}:" in owners[-1]:
+            return owners
+        assert time.monotonic() < deadline, f"pid {pid} never took the lease: {owners}"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_one_replica_drives_and_another_takes_over_when_it_dies(
+    tmp_path: Path, shared_store: dict[str, str]
+) -> None:
+    args = ["--controller-interval", "0.2", "--controller-lease", "2"]
+    first = LiveServer(
+        init_workspace(tmp_path / "a"), free_port(), cli_environment(shared_store), args
+    ).start()
+    second = LiveServer(
+        init_workspace(tmp_path / "b"), free_port(), cli_environment(shared_store), args
+    )
+    try:
+        admin = first.admin_token()
+        assert first.process is not None
+        _wait_for_owner(first, admin, first.process.pid)
+        second.start()
+        time.sleep(3)  # longer than the lease: the first replica keeps renewing it
+        owners = _lease_owners(second, admin)
+        assert len(owners) == 1 and f":{first.process.pid}:" in owners[0]
+        first.kill()  # SIGKILL: no release, the lease must expire
+        killed_at = time.monotonic()
+        assert second.process is not None
+        owners = _wait_for_owner(second, admin, second.process.pid)
+        assert time.monotonic() - killed_at < 30
+        assert len(owners) == 2
+    finally:
+        first.stop()
+        second.stop()
+    assert "holds the driver lease" in second.stderr()

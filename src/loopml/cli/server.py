@@ -15,7 +15,7 @@ import uvicorn
 from loopml.cli.context import CliState
 from loopml.config import find_workspace, load_settings
 from loopml.config.settings import Settings
-from loopml.errors import ConfigError
+from loopml.errors import ConfigError, ValidationError
 from loopml.server import ServerOptions, create_app
 from loopml.server.bootstrap import announce, bootstrap_admin
 from loopml.server.controller_thread import ControllerThread
@@ -52,6 +52,15 @@ def server(
         float,
         typer.Option("--controller-interval", min=0.05, help="Seconds between controller passes."),
     ] = 5.0,
+    controller_lease: Annotated[
+        float,
+        typer.Option(
+            "--controller-lease",
+            min=0.1,
+            help="Seconds a server holds the controller lease without renewing it; with "
+            "several servers, one drives and another takes over this long after it dies.",
+        ),
+    ] = 15.0,
     max_body_mb: Annotated[
         float, typer.Option("--max-body-mb", min=0.001, help="Largest JSON request accepted.")
     ] = 16.0,
@@ -80,7 +89,12 @@ def server(
     if token is not None:
         print(announce(token), flush=True)
         del token
-    loop = ControllerThread(settings, controller_interval) if controller else None
+    if controller and controller_lease <= controller_interval:
+        raise ValidationError(
+            f"--controller-lease ({controller_lease:g} s) must be longer than "
+            f"--controller-interval ({controller_interval:g} s): the lease is renewed each pass"
+        )
+    loop = ControllerThread(settings, controller_interval, controller_lease) if controller else None
     if loop is not None:
         loop.start()
     try:

@@ -547,6 +547,17 @@ trigger_events = Table(
     Index("ix_trigger_events_rollout_state", "rollout_state"),
 )
 
+# Which controller drives the loop when several servers run one (controller/driver_lease.py):
+# one row per loop, held by its owner until `expires_at`, then free for another to take.
+driver_leases = Table(
+    "driver_leases",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("owner", String(KEY_LEN), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+)
+
 # ---------------------------------------------------------------------- feature store
 # Every applied definition (entity, view, on-demand view, service) is one immutable
 # version; the newest version of a (kind, name) is the live one.

@@ -1,4 +1,5 @@
-"""metric streams of remote clients, deduplicated by journal offset
+"""metric streams of remote clients (deduplicated by journal offset); the controller's
+driver lease
 
 Revision ID: 0021
 Revises: 0016
@@ -27,6 +28,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("run_id", "stream_id", name=op.f("pk_run_streams")),
     )
 
+    op.create_table(
+        "driver_leases",
+        sa.Column("name", sa.String(length=250), nullable=False),
+        sa.Column("owner", sa.String(length=250), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.Column("acquired_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_driver_leases")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("driver_leases")
     op.drop_table("run_streams")
