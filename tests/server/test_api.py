@@ -184,6 +184,9 @@ def test_datasets_upload_show_and_download_real_data(api: dict[str, Any], tmp_pa
     shown = viewer.get("/datasets/cars").json()
     assert shown["row_count"] == len(cars) and shown["time_column"] == "Year"
     assert shown["profile"]["Horsepower"]["nulls"] == int(cars["Horsepower"].isna().sum())
+    changes = viewer.get("/datasets/bikes@1/diff/cars@1")
+    assert changes.status_code == 200, changes.text
+    assert "Horsepower" in str(changes.json()) and "mnth" in str(changes.json())
     listed = [d["name"] for d in viewer.get("/datasets").json()["datasets"]]
     assert {"bikes", "cars"} <= set(listed)
     _error(_upload(editor, "cars", b"x", "cars.exe"), 422, "invalid")
@@ -301,10 +304,20 @@ def test_operations_are_listed_and_unknown_ones_are_404(api: dict[str, Any]) -> 
         ("/models", "models"),
         ("/approvals", "requests"),
         ("/experiments", "experiments"),
+        ("/rollouts", "rollouts"),
+        ("/pipelines", "pipelines"),
+        ("/pipeline-runs", "pipeline_runs"),
     ):
         answer = viewer.get(route)
         assert answer.status_code == 200 and isinstance(answer.json()[key], list), route
-    for route in ("/deployments/nope", "/monitors/nope", "/triggers/nope", "/models/nope"):
+    for route in (
+        "/deployments/nope",
+        "/monitors/nope",
+        "/monitors/nope/report",
+        "/triggers/nope",
+        "/models/nope",
+        "/rollouts/nope",
+    ):
         _error(viewer.get(route), 404, "not_found")
     _error(viewer.get("/alerts", params={"state": "sideways"}), 422, "invalid")
     whoami = viewer.get("/auth/whoami").json()

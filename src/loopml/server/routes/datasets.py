@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
+from loopml.data import diff_versions
 from loopml.data.versions import FORMATS
 from loopml.errors import NotFoundError, ValidationError
 from loopml.server.payloads import json_response
@@ -32,6 +33,12 @@ def list_datasets(state: State, name: str | None = None) -> Response:
 def get_dataset(ref: str, state: State) -> Response:
     """A version by reference: `bikes`, `bikes@3`, `dataset:bikes@latest` or its id."""
     return json_response(state.client.datasets.get(ref))
+
+
+def diff_datasets(ref: str, other: str, state: State) -> Response:
+    """What changed from version `ref` to version `other`: rows, schema, profile."""
+    datasets = state.client.datasets
+    return json_response(diff_versions(datasets.get(ref), datasets.get(other)))
 
 
 def _check_filename(filename: str) -> str:
@@ -91,6 +98,9 @@ def download_dataset_file(ref: str, path: str, state: State) -> Response:
 
 api.route("GET", "/datasets", list_datasets, role="viewer", summary="List dataset versions")
 api.route("GET", "/datasets/{ref}", get_dataset, role="viewer", summary="One dataset version")
+api.route(
+    "GET", "/datasets/{ref}/diff/{other}", diff_datasets, role="viewer", summary="Compare versions"
+)
 api.route(
     "POST",
     "/datasets/{name}/versions",

@@ -50,6 +50,27 @@ def get_version(name: ModelName, version: int, state: State) -> Response:
     return json_response(state.client.models.registry.get_version(f"{name}/{version}"))
 
 
+def version_lineage(name: ModelName, version: int, state: State) -> Response:
+    """The version's chain: model ← run ← datasets ← their parents."""
+    return json_response(state.client.models.lineage(f"{name}/{version}"))
+
+
+def version_card(
+    name: ModelName,
+    version: int,
+    state: State,
+    format: Annotated[Literal["json", "markdown", "html"], Query()] = "json",
+) -> Response:
+    """The model card, as data or rendered (Markdown, or one self-contained HTML page)."""
+    models = state.client.models
+    ref = f"{name}/{version}"
+    if format == "markdown":
+        return Response(models.card_markdown(ref), media_type="text/markdown; charset=utf-8")
+    if format == "html":
+        return Response(models.card_html(ref), media_type="text/html; charset=utf-8")
+    return json_response(models.card(ref))
+
+
 def set_alias(name: ModelName, alias: Alias, body: SetAlias, state: State) -> Response:
     """Point an unprotected alias at a version (protected ones move through approvals)."""
     return json_response(state.client.models.registry.set_alias(name, alias, body.version))
@@ -101,6 +122,22 @@ api.route(
     summary="Register a version from a run's artifact",
 )
 api.route("GET", "/models/{name}/versions/{version}", get_version, role="viewer")
+api.route("GET", "/models/{name}/versions/{version}/lineage", version_lineage, role="viewer")
+api.route(
+    "GET",
+    "/models/{name}/versions/{version}/card",
+    version_card,
+    role="viewer",
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 api.route("PUT", "/models/{name}/aliases/{alias}", set_alias, role="editor", summary="Set alias")
 api.route("DELETE", "/models/{name}/aliases/{alias}", delete_alias, role="editor")
 api.route("GET", "/approvals", list_approvals, role="viewer", summary="List approval requests")
