@@ -21,8 +21,14 @@ Parts (--parts, comma separated; default a,b,c)
       folder and the installed packages, captured once per process; see `warmup_run_s`).
   c_nocapture  (extra) part c with start_run(..., capture_code=False).
 
+--server runs the same parts through a real `loopml server` on 127.0.0.1 (a new server on a
+new workspace per repetition, started untimed; --server-workers N worker processes) with
+the SDK in remote mode (`loopml.connect(url, token=...)`), as the MLflow peer's
+`--backend http` does; the JSON is the same, with "backend": "http".
+
     .venv/bin/python bench/tracking.py                    # a, b, c; ~15 s
     .venv/bin/python bench/tracking.py --parts c --reps 5
+    .venv/bin/python bench/tracking.py --server           # through loopml server
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from _benchlib import Noise, Phase, agg, make_logger
+from _server import remote_client
 
 import loopml
 
@@ -51,9 +58,13 @@ N_METRICS = 10
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p0 = 'x'"
 
 
-def fresh_client(args: argparse.Namespace, tag: str) -> loopml.Client:
-    """A new, empty workspace (migrated, untimed) under the work dir."""
+def fresh_client(args: argparse.Namespace, tag: str) -> Any:
+    """A new, empty workspace (migrated, untimed) under the work dir; with --server, a
+    remote client of a new server on it."""
     root = Path(tempfile.mkdtemp(prefix=f"ws-{tag}-", dir=args.workdir))
+    if args.server:
+        args.settings = args.settings or {}
+        return remote_client(root, args.server_workers, args.settings)
     client = loopml.connect(root)
     if args.settings is None:
         s = client.settings
@@ -66,9 +77,7 @@ def fresh_client(args: argparse.Namespace, tag: str) -> loopml.Client:
     return client
 
 
-def verify_history(
-    client: loopml.Client, run_id: str, expected: dict[str, list[float]], steps: int
-) -> int:
+def verify_history(client: Any, run_id: str, expected: dict[str, list[float]], steps: int) -> int:
     """Every key holds exactly `steps` points, steps 0..steps-1 with the logged values."""
     checked = 0
     for key, values in expected.items():
@@ -202,7 +211,10 @@ def part_c(args: argparse.Namespace, rep: int, capture: bool = True) -> dict[str
         with client.start_run("c-warmup", capture_code=capture) as run:
             run.log_batch(params={"w": "1"}, metrics=[("w", 0.0, 0)])
         warmup_s = time.perf_counter() - t0
-        client.tracking.experiment_id(experiment)  # like the peer's create_experiment
+        if args.server:  # like the peer's create_experiment
+            client.create_experiment(experiment)
+        else:
+            client.tracking.experiment_id(experiment)
         with Phase() as create:
             for i in range(n):
                 params, metrics = run_payload(i, rng)
@@ -294,6 +306,8 @@ def main() -> None:
     ap.add_argument("--search-reps", type=int, default=5)
     ap.add_argument("--workdir", default=None, help="default /tmp/loopml-bench/tracking-<pid>")
     ap.add_argument("--keep", action="store_true", help="keep the workspaces afterwards")
+    ap.add_argument("--server", action="store_true", help="through a real loopml server")
+    ap.add_argument("--server-workers", type=int, default=1, help="its worker processes")
     args = ap.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = [p for p in parts if p not in PARTS]
@@ -309,7 +323,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "workload": "W1-tracking",
         "tool": "loopml",
-        "backend": "sqlite",
+        "backend": "http" if args.server else "sqlite",
         "versions": {
             "loopml": loopml.__version__,
             "sqlalchemy": version("sqlalchemy"),

@@ -21,10 +21,8 @@ if TYPE_CHECKING:
         DatasetVersion,
     )
     from loopml.pipelines import step
-    from loopml.sdk.client import (
-        Client,
-        connect,
-    )
+    from loopml.sdk.client import Client
+    from loopml.sdk.connection import connect
     from loopml.sdk.fluent import (
         active_run,
         client,
@@ -47,6 +45,7 @@ if TYPE_CHECKING:
         start_run,
         training_set,
     )
+    from loopml.sdk.remote import RemoteClient, RemoteRun
     from loopml.store.paging import Page
     from loopml.tracking import (
         MetricHistory,
@@ -64,7 +63,9 @@ _LAZY = {
     "pipeline": "loopml.sdk.fluent",
     "step": "loopml.pipelines",
     "Client": "loopml.sdk.client",
-    "connect": "loopml.sdk.client",
+    "connect": "loopml.sdk.connection",
+    "RemoteClient": "loopml.sdk.remote",
+    "RemoteRun": "loopml.sdk.remote",
     "active_run": "loopml.sdk.fluent",
     "client": "loopml.sdk.fluent",
     "diff_datasets": "loopml.sdk.fluent",
@@ -119,6 +120,8 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
+    "RemoteClient",
+    "RemoteRun",
     "Run",
     "RunList",
     "RunRecord",

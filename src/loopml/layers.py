@@ -15,6 +15,7 @@ PLACEMENT: dict[str, str] = {
     "__init__": "interfaces",
     "cli": "interfaces",
     "sdk": "interfaces",
+    "server": "interfaces",
     "serving": "interfaces",
     "sklearn": "interfaces",
     # loop: triggers, pipelines and rollouts that drive the world toward what is declared

@@ -32,4 +32,4 @@ def autolog(*, experiment: str = "default", log_models: bool = True, disable: bo
     if disable:
         unpatch_sklearn()
     else:
-        patch_sklearn(fluent.client, experiment=experiment, log_models=log_models)
+        patch_sklearn(fluent.local_client, experiment=experiment, log_models=log_models)

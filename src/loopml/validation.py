@@ -13,8 +13,11 @@ MAX_KEY_LEN = 250
 MAX_VALUE_LEN = 6000
 MAX_NAME_LEN = 128
 
+#: The shapes as regular expressions, for schemas that describe these checks (OpenAPI).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+KEY_PATTERN = r"^[A-Za-z0-9_\-./:]([A-Za-z0-9_\-./: ]*[A-Za-z0-9_\-./:])?$"
 _KEY = re.compile(r"^[A-Za-z0-9_\-./: ]+$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(NAME_PATTERN)
 
 
 def check_key(kind: str, key: Any) -> str:

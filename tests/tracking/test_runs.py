@@ -35,3 +35,12 @@ def test_writes_to_an_unknown_run_are_refused(client: Client) -> None:
         runs.set_tags("run-missing", {"k": "v"})
     with pytest.raises(NotFoundError, match="no run run-missing"):
         runs.log_params("run-missing", {"k": "v"})
+
+
+def test_a_batch_for_an_unknown_run_is_not_found(client: Client) -> None:
+    """Tags alone (no params to reveal it): still a clear NotFoundError, not a database
+    error."""
+    with pytest.raises(NotFoundError, match="no run run-00000000"):
+        client.tracking.log_batch("run-00000000", [], {}, {"team": "ml"})
+    with pytest.raises(NotFoundError, match="no run"):
+        client.tracking.log_batch("run-00000000", [("loss", 1.0, 0, 1.0)], {}, {})

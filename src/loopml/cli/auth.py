@@ -10,15 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
 from loopml.cli.context import client_of
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.errors import ValidationError
-from loopml.governance.identity import PERMISSIONS, hash_token
-from loopml.sdk import Client
+from loopml.governance.identity import PERMISSIONS
 from loopml.store.principal import ROLES
-from loopml.store.schema import tokens
 
 DAY_S = 86_400.0
 
@@ -98,15 +95,6 @@ def principal_list(
     console().print(table)
 
 
-def _token_id(client: Client, token: str) -> str | None:
-    """The id of a token just created (IdentityService.create_token returns only the token)."""
-    with client.stores.engine.connect() as conn:
-        found = conn.execute(
-            select(tokens.c.id).where(tokens.c.token_hash == hash_token(token))
-        ).scalar()
-    return None if found is None else str(found)
-
-
 @token_app.command(
     "create",
     epilog=(
@@ -140,7 +128,7 @@ def token_create(
     principal = identity.get(name)
     expires_s = None if expires_in_days is None else expires_in_days * DAY_S
     token = identity.create_token(principal.name, label=label, expires_in_s=expires_s)
-    token_id = _token_id(client, token)
+    token_id = identity.token_id(token)
     warning = "this token is shown once: store it now, it cannot be shown again"
     if as_json:
         print_json(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from loopml.sdk import Client, connect
+from loopml.sdk.client import Client, connect
 
 
 @dataclass

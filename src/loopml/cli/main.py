@@ -30,9 +30,10 @@ from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
+from loopml.cli.server import SERVER_EPILOG, server
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
-from loopml.sdk import connect
+from loopml.sdk.client import connect
 from loopml.version import __version__
 
 USER_ERROR_EXIT = 2
@@ -55,6 +56,7 @@ LOOP_ORDER = (
     "controller",
     "auth",
     "audit",
+    "server",
 )
 
 
@@ -208,6 +210,7 @@ app.command("export", epilog=EXPORT_EPILOG)(export)
 app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
+app.command("server", epilog=SERVER_EPILOG)(server)
 
 
 def run() -> None:

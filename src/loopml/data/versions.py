@@ -376,24 +376,7 @@ class DatasetService:
         self, ref: str | DatasetVersion, columns: builtins.list[str] | None = None
     ) -> pa.Table:
         version = self.get(ref)
-        if columns is not None:
-            missing = sorted(set(columns) - set(version.columns))
-            if missing:
-                raise ValidationError(f"{version.uri} has no columns {missing}")
-        tables = []
-        for item, path in zip(version.files, self.local_files(version), strict=True):
-            if version.format == "parquet":
-                tables.append(pq.read_table(path, columns=columns))
-            else:
-                # Blobs carry no file extension: take delimiter and compression from the
-                # logged file's name.
-                logged = str(item["path"]).lower()
-                parse = pacsv.ParseOptions(delimiter="\t" if logged.endswith(".tsv") else ",")
-                compression = "gzip" if logged.endswith(".gz") else None
-                with pa.input_stream(str(path), compression=compression) as stream:
-                    table = pacsv.read_csv(stream, parse_options=parse)
-                tables.append(table.select(columns) if columns else table)
-        return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+        return read_version(version, self.local_files(version), columns)
 
     def load(
         self, ref: str | DatasetVersion, columns: builtins.list[str] | None = None
@@ -401,6 +384,31 @@ class DatasetService:
         """The version as a pandas DataFrame."""
         frame: pd.DataFrame = self.load_arrow(ref, columns).to_pandas()
         return frame
+
+
+def read_version(
+    version: DatasetVersion, paths: list[Path], columns: list[str] | None = None
+) -> pa.Table:
+    """A version's table from local copies of its files (`paths`, in the order of
+    `version.files`): where the files came from (the store, a server) does not matter."""
+    if columns is not None:
+        missing = sorted(set(columns) - set(version.columns))
+        if missing:
+            raise ValidationError(f"{version.uri} has no columns {missing}")
+    tables = []
+    for item, path in zip(version.files, paths, strict=True):
+        if version.format == "parquet":
+            tables.append(pq.read_table(path, columns=columns))
+        else:
+            # Blobs carry no file extension: take delimiter and compression from the
+            # logged file's name.
+            logged = str(item["path"]).lower()
+            parse = pacsv.ParseOptions(delimiter="\t" if logged.endswith(".tsv") else ",")
+            compression = "gzip" if logged.endswith(".gz") else None
+            with pa.input_stream(str(path), compression=compression) as stream:
+                table = pacsv.read_csv(stream, parse_options=parse)
+            tables.append(table.select(columns) if columns else table)
+    return pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
 
 
 def _noted(ref: str, version: DatasetVersion, *, pinned: bool) -> DatasetVersion:

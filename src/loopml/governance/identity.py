@@ -122,6 +122,14 @@ class IdentityService:
             )
         return token
 
+    def token_id(self, token: str) -> str | None:
+        """The id of a token (one just created, say, to revoke it later); None if unknown."""
+        with self.stores.engine.connect() as conn:
+            found = conn.execute(
+                select(tokens.c.id).where(tokens.c.token_hash == hash_token(token))
+            ).scalar()
+        return None if found is None else str(found)
+
     def revoke_token(self, token_id: str) -> None:
         actor = self.stores.actor
         require(actor, "admin", "revoke tokens")

@@ -1,5 +1,8 @@
-"""The Python SDK: a `Client` per workspace and module-level shortcuts on a default one."""
+"""The Python SDK: a client per workspace (local) or per server (remote), and module-level
+shortcuts on a default one."""
 
-from loopml.sdk.client import Client, connect
+from loopml.sdk.client import Client
+from loopml.sdk.connection import AnyClient, connect
+from loopml.sdk.remote import RemoteClient, RemoteOptions, RemoteRun
 
-__all__ = ["Client", "connect"]
+__all__ = ["AnyClient", "Client", "RemoteClient", "RemoteOptions", "RemoteRun", "connect"]

@@ -1,4 +1,8 @@
-"""Module-level functions (`loopml.start_run`, `loopml.log_metric`, …) on a default client."""
+"""Module-level functions (`loopml.start_run`, `loopml.log_metric`, …) on a default client.
+
+The default client is remote when LOOPML_SERVER_URL is set (see connection.py): the
+tracking functions work in both modes; datasets, features and pipelines need the local
+one and say so otherwise."""
 
 from __future__ import annotations
 
@@ -15,17 +19,20 @@ from loopml.errors import ValidationError
 from loopml.features import HistoricalFeatures, TrainingSet
 from loopml.pipelines.context import executing_client
 from loopml.pipelines.definition import Pipeline
-from loopml.sdk.client import Client, connect
+from loopml.sdk.client import Client
+from loopml.sdk.connection import connect
+from loopml.sdk.remote import RemoteClient, RemoteRun
 from loopml.tracking import Run, RunList, RunRecord
 
-_default: Client | None = None
+_default: Client | RemoteClient | None = None
 _lock = threading.Lock()
 
 
-def client() -> Client:
+def client() -> Client | RemoteClient:
     """The client of the pipeline step executing now, else the process's default client
-    (the workspace of the current folder): `loopml.load_dataset` in a step reads the
-    workspace the pipeline runs on, and the step's cache sees the read."""
+    (the server of LOOPML_SERVER_URL, or the workspace of the current folder):
+    `loopml.load_dataset` in a step reads the workspace the pipeline runs on, and the
+    step's cache sees the read."""
     global _default
     executing = executing_client()
     if isinstance(executing, Client):
@@ -36,7 +43,19 @@ def client() -> Client:
         return _default
 
 
-def set_client(new: Client | None) -> None:
+def local_client() -> Client:
+    """The default client when it is local; a clear error in remote mode."""
+    found = client()
+    if isinstance(found, RemoteClient):
+        raise ValidationError(
+            f"this needs a local workspace, and the default client is remote ({found.url}); "
+            "through a server, datasets, features and pipelines are not available yet: "
+            "unset LOOPML_SERVER_URL, or use loopml.connect(PATH) for a workspace"
+        )
+    return found
+
+
+def set_client(new: Client | RemoteClient | None) -> None:
     """Make `new` the default client (None: reconnect lazily on next use)."""
     global _default
     with _lock:
@@ -52,10 +71,10 @@ def pipeline(
 ) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """`@loopml.pipeline`: a pipeline whose `.run()` without a client uses `client()`."""
     if fn is not None:
-        return Pipeline(fn, name=name, default_client=client)
+        return Pipeline(fn, name=name, default_client=local_client)
 
     def decorate(inner: Callable[..., Any]) -> Pipeline:
-        return Pipeline(inner, name=name, default_client=client)
+        return Pipeline(inner, name=name, default_client=local_client)
 
     return decorate
 
@@ -68,24 +87,42 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     inputs: Iterable[DatasetVersion | str] | None = None,
     nested: bool = False,
+    parent: Run | RemoteRun | str | None = None,
     capture_code: bool = True,
-) -> Run:
-    return client().start_run(
+) -> Run | RemoteRun:
+    found = client()
+    if isinstance(found, RemoteClient):
+        if isinstance(parent, Run):
+            raise ValidationError("a remote run's parent is a remote run or a run id")
+        return found.start_run(
+            experiment,
+            name,
+            params=params,
+            tags=tags,
+            inputs=inputs,
+            nested=nested,
+            parent=parent,
+            capture_code=capture_code,
+        )
+    if isinstance(parent, RemoteRun):
+        raise ValidationError("a local run's parent is a local run or a run id")
+    return found.start_run(
         experiment,
         name,
         params=params,
         tags=tags,
         inputs=inputs,
         nested=nested,
+        parent=parent,
         capture_code=capture_code,
     )
 
 
-def active_run() -> Run | None:
+def active_run() -> Run | RemoteRun | None:
     return client().active_run()
 
 
-def _require_active() -> Run:
+def _require_active() -> Run | RemoteRun:
     run = client().active_run()
     if run is None:
         raise ValidationError("no active run; wrap the code in `with loopml.start_run(...):`")
@@ -124,21 +161,21 @@ def log_dataset(
     parent: str | None = None,
     description: str | None = None,
 ) -> DatasetVersion:
-    return client().log_dataset(
+    return local_client().log_dataset(
         name, data, time_column=time_column, parent=parent, description=description
     )
 
 
 def load_dataset(ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
-    return client().load_dataset(ref, columns)
+    return local_client().load_dataset(ref, columns)
 
 
 def get_dataset(ref: str) -> DatasetVersion:
-    return client().get_dataset(ref)
+    return local_client().get_dataset(ref)
 
 
 def diff_datasets(old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
-    return client().diff_datasets(old, new)
+    return local_client().diff_datasets(old, new)
 
 
 def get_run(run_id: str) -> RunRecord:
@@ -158,7 +195,7 @@ def search_runs(
 def get_historical_features(
     entity_df: Any, features: list[str] | str, **options: Any
 ) -> HistoricalFeatures:
-    return client().get_historical_features(entity_df, features, **options)
+    return local_client().get_historical_features(entity_df, features, **options)
 
 
 def training_set(
@@ -171,7 +208,7 @@ def training_set(
 ) -> TrainingSet:
     """`Client.training_set` on `client()`: in a pipeline step, the step's workspace, and
     the step's cache sees every dataset it read."""
-    return client().training_set(
+    return local_client().training_set(
         service,
         entities,
         name=name,
@@ -183,4 +220,4 @@ def training_set(
 def get_online_features(
     entity_rows: list[dict[str, Any]], features: list[str] | str
 ) -> dict[str, list[Any]]:
-    return client().get_online_features(entity_rows, features)
+    return local_client().get_online_features(entity_rows, features)

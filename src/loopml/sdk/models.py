@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import pandas as pd
 
 from loopml.config.settings import Settings
 from loopml.data import DatasetService
-from loopml.errors import ValidationError
 from loopml.governance import IdentityService
 from loopml.registry import (
     ApprovalRequest,
@@ -27,20 +25,8 @@ from loopml.registry import (
     render_html,
     render_markdown,
 )
-from loopml.registry.packaging import (
-    MAX_CATEGORIES,
-    ColumnFacts,
-    Signature,
-    facts_from_frame,
-    facts_from_profile,
-    infer_signature,
-    probe_missing,
-    save_model,
-    with_missing_probe,
-    with_training_facts,
-)
-from loopml.registry.packaging.flavors import pick_flavor
 from loopml.registry.reproduction import Reproduction, ReproductionService
+from loopml.sdk.model_logging import ModelSources, log_model
 from loopml.store import Stores
 from loopml.tracking import Run, TrackingService
 
@@ -56,6 +42,9 @@ class ModelsAPI:
         self.evaluations = EvaluationService(self.registry, datasets)
         self.approvals = ApprovalService(self.registry, self.evaluations)
         self.identity = IdentityService(stores)
+        self._sources = ModelSources(
+            dataset=datasets.get, load=datasets.load, register=self._register_from
+        )
 
     # ------------------------------------------------------------------ logging
     def log_model(
@@ -73,95 +62,34 @@ class ModelsAPI:
         card: dict[str, Any] | None = None,
         training_data: pd.DataFrame | str | None = None,
     ) -> ModelVersion | list[str]:
-        """Save, log as run artifacts, and (with `register`) register as `name`.
-
-        The signature's types come from `input_example`; which columns may be empty, numeric
-        ranges and string levels from the training data: `training_data` (a frame or a
-        dataset reference), else the dataset the run took as input (role `training`, then
-        `read`) that has the example's columns. Whether the model takes a missing value in
-        each column is tried on a copy of the example.
-        """
-        if register and name is None:
-            raise ValidationError("register=True needs a model name: log_model(model, name=...)")
-        example = None
-        if input_example is None and isinstance(training_data, pd.DataFrame):
-            input_example = training_data.head(5)
-        if input_example is not None:
-            frame = input_example
-            if signature is None:
-                signature = self._signature(run, model, frame, training_data, flavor)
-            example = frame.head(5) if isinstance(frame, pd.DataFrame) else frame
-        with tempfile.TemporaryDirectory(prefix="loopml-model-") as tmp:
-            folder = Path(tmp) / "model"
-            save_model(
-                model,
-                folder,
-                flavor=flavor,
-                signature=signature,
-                input_example=example if isinstance(example, pd.DataFrame) else None,
-            )
-            paths = run.log_artifact(folder, name=artifact_path)
-        if not register:
-            return paths
-        assert name is not None
-        run.flush()  # the version's metrics snapshot must include what was logged so far
-        return self.registry.register_version(
-            name, run.id, artifact_path, description=description, card=card
+        """Save, log as run artifacts, and (with `register`) register as `name`; see
+        `loopml.sdk.model_logging.log_model` for what the signature learns and from where."""
+        return log_model(
+            self._sources,
+            run,
+            model,
+            name,
+            artifact_path=artifact_path,
+            input_example=input_example,
+            register=register,
+            signature=signature,
+            flavor=flavor,
+            description=description,
+            card=card,
+            training_data=training_data,
         )
 
-    def _signature(
+    def _register_from(
         self,
-        run: Run,
-        model: Any,
-        frame: Any,
-        training_data: pd.DataFrame | str | None,
-        flavor: str | None = None,
-    ) -> Signature:
-        predicts = hasattr(model, "predict")
-        if predicts:  # as the flavor will call it (a native booster takes no DataFrame)
-            predict = pick_flavor(model, flavor).wrap(model).predict
-        inferred = infer_signature(frame, predict(frame[:200]) if predicts else None)
-        if not isinstance(frame, pd.DataFrame):
-            return inferred
-        facts = self._training_facts(run, training_data, inferred.input_names)
-        if facts:
-            inferred = with_training_facts(inferred, facts)
-        if predicts:
-            inferred = with_missing_probe(inferred, probe_missing(predict, frame))
-        return inferred
-
-    def _training_facts(
-        self, run: Run, training_data: pd.DataFrame | str | None, names: list[str]
-    ) -> dict[str, ColumnFacts]:
-        """Facts of the example's columns over the training data ({} when none is known)."""
-        if isinstance(training_data, pd.DataFrame):
-            present = [n for n in names if n in training_data.columns]
-            return facts_from_frame(training_data[present], MAX_CATEGORIES)
-        ref = training_data if training_data is not None else self._input_dataset(run, names)
-        if ref is None:
-            return {}
-        version = self.datasets.get(ref)
-        present = [n for n in names if n in version.columns]
-        profile = {n: version.profile[n] for n in present if n in version.profile}
-        facts = facts_from_profile(profile, version.row_count)
-        # Levels beyond the profile's top values: read those columns only.
-        strings = [n for n in present if facts.get(n) is not None and facts[n].categories is None]
-        strings = [n for n in strings if version.profile[n].get("kind") == "categorical"]
-        if strings:
-            facts.update(facts_from_frame(self.datasets.load(version, strings), MAX_CATEGORIES))
-        return facts
-
-    def _input_dataset(self, run: Run, names: list[str]) -> str | None:
-        """The run's input dataset with every one of `names`: role `training` first."""
-        inputs = run.record().inputs
-        for role in ("training", "read"):
-            for item in inputs:
-                if item.get("role") != role:
-                    continue
-                version = self.datasets.get(item["id"])
-                if set(names) <= set(version.columns):
-                    return version.id
-        return None
+        name: str,
+        run_id: str,
+        artifact_path: str,
+        description: str | None,
+        card: dict[str, Any] | None,
+    ) -> ModelVersion:
+        return self.registry.register_version(
+            name, run_id, artifact_path, description=description, card=card
+        )
 
     # ------------------------------------------------------------------ shortcuts
     def register(

@@ -33,7 +33,8 @@ from types import FrameType
 
 import uvicorn
 
-from loopml.sdk import connect
+from loopml.errors import ConfigError
+from loopml.sdk import Client, connect
 from loopml.serving.app import create_app
 from loopml.serving.batching import BatchingConfig
 from loopml.serving.connections import (
@@ -108,6 +109,8 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 def run_worker(options: WorkerOptions) -> None:
     """One worker process: its own client, app and SO_REUSEPORT socket, until SIGTERM."""
     client = connect(options.workspace, create=False, token=options.token)
+    if not isinstance(client, Client):  # a server URL: workers serve a local workspace
+        raise ConfigError(f"loopml serve needs a workspace folder, not {options.workspace}")
     try:
         app = create_app(
             client,

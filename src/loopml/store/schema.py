@@ -120,6 +120,18 @@ latest_metrics = Table(
     Index("ix_latest_metrics_key_value", "key", "value"),
 )
 
+# Metric streams of remote clients: how many bytes of each client journal a run has
+# absorbed. A batch is a byte range of that journal, so a batch sent twice (a retry, or a
+# replay after the client was killed) is recognised and written once (tracking/streams.py).
+run_streams = Table(
+    "run_streams",
+    metadata,
+    Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
+    Column("stream_id", String(ID_LEN), primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 run_artifacts = Table(
     "run_artifacts",
     metadata,
@@ -575,6 +587,17 @@ trigger_events = Table(
     UniqueConstraint("trigger_name", "cause"),
     Index("ix_trigger_events_state", "state"),
     Index("ix_trigger_events_rollout_state", "rollout_state"),
+)
+
+# Which controller drives the loop when several servers run one (controller/driver_lease.py):
+# one row per loop, held by its owner until `expires_at`, then free for another to take.
+driver_leases = Table(
+    "driver_leases",
+    metadata,
+    Column("name", String(KEY_LEN), primary_key=True),
+    Column("owner", String(KEY_LEN), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("acquired_at", Float, nullable=False),
 )
 
 # ---------------------------------------------------------------------- feature store

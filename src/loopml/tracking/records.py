@@ -67,6 +67,16 @@ class RunRecord:
         del data["environment_json"]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """The record `to_dict` described (as a remote client receives it)."""
+        values = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
+        values["environment_json"] = data.get("environment")
+        return cls(**values)
+
+
+_RECORD_FIELDS = frozenset(RunRecord.__dataclass_fields__) - {"environment_json"}
+
 
 class RunList(Page[RunRecord]):
     """One page of search results; `next_page_token` is None on the last page."""

@@ -31,7 +31,7 @@ class RunArtifacts:
         source = Path(source)
         if not source.exists():
             raise ValidationError(f"cannot log artifact {source}: no such file or folder")
-        base = _artifact_path(name or source.name)
+        base = check_artifact_path(name or source.name)
         if source.is_file():
             files = [(base, source)]
         else:
@@ -54,7 +54,7 @@ class RunArtifacts:
         self, run_id: str, data: bytes, name: str, media_type: str | None = None
     ) -> str:
         require(self.stores.actor, "write", "log artifacts")
-        path = _artifact_path(name)
+        path = check_artifact_path(name)
         ref = self.stores.artifacts.put_bytes(data)
         with self.engine.begin() as conn:
             status = require_run(conn, run_id)
@@ -113,7 +113,8 @@ class RunArtifacts:
         return self.stores.artifacts.read_bytes(self.artifact_digest(run_id, path))
 
 
-def _artifact_path(name: str) -> str:
+def check_artifact_path(name: str) -> str:
+    """A relative artifact path (forward slashes, no `..`), or a ValidationError."""
     path = name.replace("\\", "/").strip("/")
     if not path or any(part in ("", ".", "..") for part in path.split("/")) or len(path) > 1000:
         raise ValidationError(f"artifact name {name!r} must be a relative path without '..'")

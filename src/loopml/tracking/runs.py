@@ -23,8 +23,14 @@ from loopml.governance import append_event, require
 from loopml.store import Stores, new_id, record_artifact
 from loopml.store.fastpath import RawStatement
 from loopml.store.schema import params, run_artifacts, run_inputs, runs, tags
+from loopml.tracking.captures import RemoteCapture, remote_capture_artifacts
 from loopml.tracking.dead_runs import RECOVERY_ACTOR, end_dead_runs
-from loopml.tracking.environment import capture_code, capture_packages, environment_record
+from loopml.tracking.environment import (
+    CodeVersion,
+    capture_code,
+    capture_packages,
+    environment_record,
+)
 from loopml.tracking.experiments import Experiments
 from loopml.tracking.journal import (
     MetricJournal,
@@ -80,19 +86,30 @@ class Runs:
         parent_id: str | None = None,
         tags_: Mapping[str, Any] | None = None,
         capture: bool = True,
+        local_process: bool = True,
+        captured: RemoteCapture | None = None,
     ) -> str:
-        """Insert a RUNNING run with its code version and environment; returns its id."""
+        """Insert a RUNNING run with its code version and environment; returns its id.
+
+        `local_process` False: the run is logged by a process elsewhere (a remote client),
+        so its host and pid are not recorded and a restart here never ends it as dead;
+        `captured` is then that process's code version and environment (else, with
+        `capture`, this process's own are recorded)."""
         require(self.stores.actor, "write", "create runs")
         exp_id = self.experiments.experiment_id(experiment)
         run_id = new_id("run")
         if name is not None:
             check_name("run", name)
         tag_rows = self._tag_rows(run_id, tags_ or {})
-        code = capture_code(Path.cwd()) if capture else None
+        code = capture_code(Path.cwd()) if capture and captured is None else None
         artifacts: list[tuple[str, ArtifactRef, str]] = []
-        environment = None
+        environment: dict[str, Any] | None = None
         diff_digest = None
-        if capture:
+        if captured is not None:
+            code = CodeVersion(captured.commit, captured.dirty, None)
+            artifacts, environment = remote_capture_artifacts(self.stores.artifacts, captured)
+            diff_digest = captured.diff_digest
+        elif capture:
             packages = capture_packages()
             pkg_ref = self._put_captured(packages)
             artifacts.append(("environment/requirements.txt", pkg_ref, "text/plain"))
@@ -120,8 +137,8 @@ class Runs:
                     "git_diff_digest": diff_digest,
                     "environment": json.dumps(environment) if environment else None,
                     "journal_offset": 0,
-                    "host": _HOST,
-                    "pid": os.getpid(),
+                    "host": _HOST if local_process else None,
+                    "pid": os.getpid() if local_process else None,
                     "created_by": self.stores.actor.name,
                     "key_values": None,  # built when the run ends (key_values.py)
                 },
@@ -286,8 +303,9 @@ class Runs:
             return
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
             pass
-        self.log_params(run_id, params_)  # raises on an unknown run or a changed param
+        self.log_params(run_id, params_)  # raises on a changed param
         with self.engine.begin() as conn:
+            require_run(conn, run_id)  # no params to find it out: an unknown run, say so
             self._write_batch(conn, run_id, points, [], tag_rows)
 
     def _write_batch(

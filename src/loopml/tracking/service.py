@@ -20,6 +20,7 @@ from loopml.tracking.run_query import RUN_BY_ID, fetch_page, records, resolve_ru
 from loopml.tracking.runs import Runs
 from loopml.tracking.series import MetricHistory
 from loopml.tracking.snapshots import write_snapshots
+from loopml.tracking.streams import MetricStreams
 
 MAX_RESULTS_LIMIT = 50_000
 
@@ -33,6 +34,7 @@ class TrackingService:
         self.experiments = Experiments(stores)
         self.runs = Runs(stores, self.experiments)
         self.artifacts = RunArtifacts(stores)
+        self.streams = MetricStreams(stores, self.runs)
         # The write API, by concept.
         self.experiment_id = self.experiments.experiment_id
         self.list_experiments = self.experiments.list_experiments

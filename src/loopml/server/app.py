@@ -1,0 +1,107 @@
+"""`create_app`: the control-plane FastAPI app over a workspace's stores (no globals).
+
+The app opens the stores once and builds the same domain services the local SDK uses;
+every route under `/api/v1` resolves its caller's token and runs the service call as that
+principal (routing.py). `/healthz`, `/readyz` and `/metrics` are open, for probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import PlainTextResponse
+
+from loopml.config.settings import Settings
+from loopml.errors import ConfigError, LoopmlError
+from loopml.sdk import Client
+from loopml.server import errors
+from loopml.server.identity import RequestActor, TokenSessions
+from loopml.server.metrics import MetricsMiddleware, ServerMetrics
+from loopml.server.routes import artifacts, datasets, governance, health, models, operations, runs
+from loopml.server.state import ServerOptions, ServerState
+from loopml.version import __version__
+
+API_PREFIX = "/api/v1"
+AREAS = (runs.api, artifacts.api, models.api, datasets.api, governance.api, operations.api)
+
+
+def create_app(settings: Settings, options: ServerOptions | None = None) -> FastAPI:
+    """The REST control plane of the stores `settings` name."""
+    if settings.token:
+        raise ConfigError(
+            "the server acts as each request's principal; unset the token setting "
+            "(LOOPML_TOKEN) for the server process"
+        )
+    options = options or ServerOptions()
+    client = Client(settings)
+    client.stores.identity = RequestActor()
+    metrics = ServerMetrics()
+    state = ServerState(
+        client=client,
+        options=options,
+        metrics=metrics,
+        sessions=TokenSessions(
+            client.models.identity, settings.token_check_interval_s, options.token_cache_size
+        ),
+        upload_dir=settings.local_path(settings.cache_dir) / "uploads",
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(client.close)
+
+    app = FastAPI(
+        title="loopml server",
+        version=__version__,
+        description="The loopml control plane: runs, models, datasets, approvals, audit.",
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    for area in AREAS:
+        area.mount(app, API_PREFIX)
+    app.add_api_route("/healthz", health.healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/readyz", health.readyz, methods=["GET"], tags=["health"])
+    app.add_api_route(
+        "/metrics",
+        health.metrics,
+        methods=["GET"],
+        tags=["health"],
+        response_class=PlainTextResponse,
+    )
+    app.add_exception_handler(errors.ApiError, errors.api_error)
+    app.add_exception_handler(LoopmlError, errors.loopml_error)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(StarletteHTTPException, errors.http_error)
+    app.add_exception_handler(Exception, errors.internal_error)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the bearer-token scheme every /api/v1 route asks for."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = document.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearerToken"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (lml_…) from `loopml auth token create`.",
+        }
+        app.openapi_schema = document
+    return app.openapi_schema

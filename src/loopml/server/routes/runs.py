@@ -1,0 +1,185 @@
+"""Experiments and runs: create, log (params, tags, metric streams), end, read, search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from starlette.responses import Response
+
+from loopml.server.bodies import (
+    Batch,
+    CreateExperiment,
+    CreateRun,
+    EndRun,
+    Params,
+    RunInput,
+    StreamSegment,
+    Tags,
+)
+from loopml.server.payloads import json_response
+from loopml.server.routing import Api
+from loopml.server.state import ServerState, server_state
+from loopml.tracking.captures import RemoteCapture
+from loopml.tracking.streams import check_points
+from loopml.validation import KEY_PATTERN, MAX_KEY_LEN, check_key, check_text_value
+
+State = Annotated[ServerState, Depends(server_state)]
+api = Api("runs")
+
+
+def list_experiments(state: State) -> Response:
+    return json_response({"experiments": state.client.tracking.list_experiments()})
+
+
+def create_experiment(body: CreateExperiment, state: State) -> Response:
+    """The experiment of that name, created unless it exists."""
+    found = state.client.tracking.experiment_id(body.name)
+    return json_response({"id": found, "name": body.name}, 201)
+
+
+def create_run(body: CreateRun, state: State) -> Response:
+    """A RUNNING run; params and tags are checked before it is created."""
+    tracking = state.client.tracking
+    for key, value in body.params.items():
+        check_text_value("param", check_key("param", key), value)
+    parent = None if body.parent_id is None else tracking.resolve_run_id(body.parent_id)
+    code = body.code
+    captured = None
+    if code is not None:
+        captured = RemoteCapture(
+            code.commit, code.dirty, code.diff_digest, code.packages_digest, code.environment
+        )
+    run_id = tracking.create_run(
+        body.experiment,
+        body.name,
+        parent_id=parent,
+        tags_=body.tags,
+        capture=False,
+        local_process=False,
+        captured=captured,
+    )
+    if body.params:
+        tracking.log_params(run_id, body.params)
+    return json_response(
+        {"id": run_id, "experiment": body.experiment, "uri": "run:" + run_id[4:]}, 201
+    )
+
+
+def get_run(run_id: str, state: State) -> Response:
+    return json_response(state.client.tracking.get_run(run_id))
+
+
+def search_runs(
+    state: State,
+    experiment: Annotated[list[str] | None, Query(description="Experiment names.")] = None,
+    filter: Annotated[str | None, Query(description="e.g. metrics.rmse < 3")] = None,
+    order_by: Annotated[list[str] | None, Query(description="e.g. metrics.rmse DESC")] = None,
+    max_results: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+    page_token: str | None = None,
+) -> Response:
+    found = state.client.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
+    return json_response({"runs": list(found), "next_page_token": found.next_page_token})
+
+
+def metric_history(
+    run_id: str,
+    state: State,
+    key: Annotated[
+        str,
+        Query(
+            json_schema_extra={"pattern": KEY_PATTERN, "maxLength": MAX_KEY_LEN},
+            description="The metric key.",
+        ),
+    ],
+    max_points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+) -> Response:
+    points = state.client.tracking.metric_history(run_id, key, max_points)
+    return json_response({"key": key, "points": [[p.step, p.value, p.timestamp] for p in points]})
+
+
+def log_params(run_id: str, body: Params, state: State) -> Response:
+    tracking = state.client.tracking
+    tracking.log_params(tracking.resolve_run_id(run_id), body.params)
+    return json_response({"run_id": run_id})
+
+
+def set_tags(run_id: str, body: Tags, state: State) -> Response:
+    tracking = state.client.tracking
+    tracking.set_tags(tracking.resolve_run_id(run_id), body.tags)
+    return json_response({"run_id": run_id})
+
+
+def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
+    points = check_points(segment.points)
+    streams = state.client.tracking.streams
+    done = streams.absorb(run_id, segment.id, segment.start, segment.end, points)
+    if points and not done.written:
+        state.metrics.duplicate_batches.inc()
+    state.metrics.metric_points.inc(done.written)
+    return done.offset
+
+
+def log_batch(run_id: str, body: Batch, state: State) -> Response:
+    """Params and tags (idempotent), then a segment of the run's metric stream (written
+    once per byte range, however often it is sent)."""
+    tracking = state.client.tracking
+    if body.params or body.tags:
+        tracking.log_batch(run_id, [], body.params, body.tags)
+    answer: dict[str, Any] = {"run_id": run_id}
+    if body.stream is not None:
+        answer["absorbed"] = _absorb(state, run_id, body.stream)
+    return json_response(answer)
+
+
+def stream_offset(run_id: str, stream_id: str, state: State) -> Response:
+    """How far the run holds a stream: where its client resumes after a crash."""
+    absorbed = state.client.tracking.streams.absorbed(run_id, stream_id)
+    return json_response({"run_id": run_id, "stream_id": stream_id, "absorbed": absorbed})
+
+
+def end_run(run_id: str, body: EndRun, state: State) -> Response:
+    """Absorb the stream's last segment, then end the run — once the run holds its stream
+    up to `stream_end`. Ending an ended run changes nothing (a retry is safe)."""
+    streams = state.client.tracking.streams
+    if body.stream is not None:
+        _absorb(state, run_id, body.stream)
+    ended = streams.finish(
+        run_id,
+        body.status,
+        error=body.error,
+        stream_id=body.stream_id,
+        stream_end=body.stream_end,
+    )
+    return json_response({"run_id": run_id, "ended": ended})
+
+
+def log_input(run_id: str, body: RunInput, state: State) -> Response:
+    client = state.client
+    run_id = client.tracking.resolve_run_id(run_id)
+    version = client.datasets.get(body.dataset)
+    client.tracking.log_input(run_id, version.id, body.role)
+    return json_response(
+        {"run_id": run_id, "dataset": version.uri, "dataset_id": version.id, "role": body.role}
+    )
+
+
+api.route("GET", "/experiments", list_experiments, role="viewer", summary="List experiments")
+api.route(
+    "POST",
+    "/experiments",
+    create_experiment,
+    role="editor",
+    status_code=201,
+    summary="Find or create an experiment",
+)
+api.route("POST", "/runs", create_run, role="editor", status_code=201, summary="Create a run")
+api.route("GET", "/runs", search_runs, role="viewer", summary="Search runs")
+api.route("GET", "/runs/{run_id}", get_run, role="viewer", summary="One run")
+api.route("GET", "/runs/{run_id}/metric-history", metric_history, role="viewer")
+api.route("POST", "/runs/{run_id}/params", log_params, role="editor", summary="Log params")
+api.route("POST", "/runs/{run_id}/tags", set_tags, role="editor", summary="Set tags")
+api.route("POST", "/runs/{run_id}/batches", log_batch, role="editor", summary="Log a batch")
+api.route("GET", "/runs/{run_id}/streams/{stream_id}", stream_offset, role="viewer")
+api.route("POST", "/runs/{run_id}/end", end_run, role="editor", summary="End a run")
+api.route("POST", "/runs/{run_id}/inputs", log_input, role="editor", summary="Link a dataset")

@@ -1,0 +1,194 @@
+"""Metric streams: metric points that reach a run from a remote client, exactly once.
+
+A remote client journals every point locally before `log_metric` returns, then ships the
+journal in batches. A batch names its stream (one per client journal) and the byte range
+of the journal's records it carries, and the run records how far into each stream it has
+absorbed (`run_streams.offset`) in the transaction that writes the points. So a batch sent
+again — a retry after a lost answer, or the replay of a killed client's journal — is
+recognised and written once, and a batch that would leave a gap is refused with the
+offset to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from loopml.errors import ConflictError, ValidationError
+from loopml.governance import require
+from loopml.store import Stores, dialect_insert
+from loopml.store.schema import run_streams
+from loopml.tracking.journal import Point
+from loopml.tracking.key_values import keep_current as keep_key_values_current
+from loopml.tracking.metric_writer import write_points
+from loopml.tracking.records import STATUSES
+from loopml.tracking.run_digest import audit_late_write
+from loopml.tracking.runs import Runs, require_run, run_uri
+from loopml.validation import check_key, check_metric_value, check_step
+
+_STREAM_ID = re.compile(r"^[A-Za-z0-9_\-]{8,40}$")
+MAX_BATCH_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class Absorbed:
+    """Where the run now is in the stream, and how many points this batch wrote (0: it
+    had them already)."""
+
+    offset: int
+    written: int
+
+
+class StreamGapError(ConflictError):
+    """A batch does not start where the run's copy of the stream ends."""
+
+    def __init__(self, message: str, absorbed: int) -> None:
+        super().__init__(message)
+        self.absorbed = absorbed
+
+
+def check_stream_id(stream_id: Any) -> str:
+    if not isinstance(stream_id, str) or not _STREAM_ID.match(stream_id):
+        raise ValidationError(
+            f"stream id {stream_id!r} must be 8-40 letters, digits, '_' or '-' "
+            "(the client names each of its journals once)"
+        )
+    return stream_id
+
+
+def check_points(raw: Sequence[Any]) -> list[Point]:
+    """Points as (key, value, step, timestamp), each checked like `log_metric` checks it."""
+    if len(raw) > MAX_BATCH_POINTS:
+        raise ValidationError(
+            f"a batch holds at most {MAX_BATCH_POINTS} points, got {len(raw)}; split it"
+        )
+    points: list[Point] = []
+    for item in raw:
+        if not isinstance(item, list | tuple) or len(item) != 4:
+            raise ValidationError(
+                f"each point must be [key, value, step, timestamp], got {item!r}"[:300]
+            )
+        key, value, step, stamp = item
+        check_key("metric", key)
+        number = check_metric_value(key, value)
+        check_step(key, step)
+        if (
+            isinstance(stamp, bool)
+            or not isinstance(stamp, int | float)
+            or not math.isfinite(stamp)
+            or stamp < 0
+        ):
+            raise ValidationError(
+                f"timestamp of metric {key!r} must be seconds since the epoch, got {stamp!r}"
+            )
+        points.append((key, number, step, float(stamp)))
+    return points
+
+
+class MetricStreams:
+    """Absorb batches of client journals into runs; end a run once its stream is in."""
+
+    def __init__(self, stores: Stores, runs_: Runs) -> None:
+        self.stores = stores
+        self.engine = stores.engine
+        self.runs = runs_
+
+    def absorbed(self, run_id: str, stream_id: str) -> int:
+        """How many bytes of the stream's records the run holds (0 for a new stream)."""
+        check_stream_id(stream_id)
+        with self.engine.connect() as conn:
+            require_run(conn, run_id)
+            found = conn.execute(
+                select(run_streams.c.offset).where(
+                    run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id
+                )
+            ).scalar()
+        return 0 if found is None else int(found)
+
+    def absorb(
+        self, run_id: str, stream_id: str, start: int, end: int, points: Sequence[Point]
+    ) -> Absorbed:
+        """Write the points of bytes [start, end) of a stream unless the run has them;
+        returns the run's new offset in the stream. Raises StreamGapError when `start` is
+        past the offset (a batch is missing): resume from `.absorbed`."""
+        require(self.stores.actor, "write", "log to runs")
+        check_stream_id(stream_id)
+        for name, value in (("start", start), ("end", end)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"{name} must be an integer ≥ 0, got {value!r}")
+        if end < start or (end == start) != (not points):
+            raise ValidationError(
+                f"a batch covers bytes [start, end) of its stream and holds their points; got "
+                f"[{start}, {end}) with {len(points)} point(s)"
+            )
+        with self.engine.begin() as conn:
+            require_run(conn, run_id)
+            offset = self._lock_offset(conn, run_id, stream_id)
+            if end <= offset:
+                return Absorbed(offset, 0)  # sent before: already written
+            if start != offset:
+                raise StreamGapError(
+                    f"batch [{start}, {end}) of stream {stream_id} does not continue what run "
+                    f"{run_id} holds (up to {offset}); resend from {offset}",
+                    offset,
+                )
+            write_points(conn, self.engine, run_id, points)
+            conn.execute(
+                update(run_streams)
+                .where(run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id)
+                .values(offset=end, updated_at=time.time())
+            )
+            if keep_key_values_current(conn, run_id):  # the run has ended: audit the write
+                audit_late_write(conn, self.stores.actor, run_uri(run_id), metric_points=points)
+        return Absorbed(end, len(points))
+
+    def _lock_offset(self, conn: Connection, run_id: str, stream_id: str) -> int:
+        """The stream's offset, its row created if new and held until the transaction ends
+        (SQLite writers are serialised by BEGIN IMMEDIATE; PostgreSQL locks the row)."""
+        insert = dialect_insert(self.engine)(run_streams).values(
+            run_id=run_id, stream_id=stream_id, offset=0, updated_at=time.time()
+        )
+        conn.execute(insert.on_conflict_do_nothing(index_elements=["run_id", "stream_id"]))
+        query = select(run_streams.c.offset).where(
+            run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id
+        )
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        return int(conn.execute(query).scalar_one())
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        stream_id: str | None = None,
+        stream_end: int | None = None,
+    ) -> bool:
+        """End a run once the run holds its stream up to `stream_end`; True if this call
+        ended it, False if it had ended already (a retried end changes nothing)."""
+        require(self.stores.actor, "write", "end runs")
+        if status not in STATUSES or status == "RUNNING":
+            raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+        if (stream_id is None) != (stream_end is None):
+            raise ValidationError("stream_id and stream_end go together")
+        if stream_id is not None and stream_end is not None:
+            held = self.absorbed(run_id, stream_id)
+            if held < stream_end:
+                raise StreamGapError(
+                    f"run {run_id} holds stream {stream_id} up to {held}, not {stream_end}; "
+                    "send the rest of the stream before ending the run",
+                    held,
+                )
+        with self.engine.connect() as conn:
+            current = require_run(conn, run_id)
+        if current != "RUNNING":
+            return False
+        self.runs.end_run(run_id, status, error=error)
+        return True
