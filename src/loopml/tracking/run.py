@@ -7,13 +7,9 @@ uncaught exception is ending the program, FINISHED otherwise.
 
 from __future__ import annotations
 
-import atexit
 import io
 import json
-import sys
-import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +17,7 @@ from typing import Any
 
 from loopml.errors import ValidationError
 from loopml.tracking.metric_writer import MetricWriter
+from loopml.tracking.open_runs import exit_outcome, open_runs
 from loopml.tracking.records import RunRecord
 from loopml.tracking.service import TrackingService
 from loopml.validation import check_key, check_metric_value, check_step
@@ -51,7 +48,7 @@ class Run:
         self._steps: dict[str, int] = {}
         self.input_ids: set[str] = set()  # dataset versions linked through this object
         self.status = "RUNNING"
-        _open_runs.add(self)
+        open_runs.add(self)
 
     @property
     def uri(self) -> str:
@@ -208,7 +205,7 @@ class Run:
             return
         self._service.end_run(self.id, status, error=error, writer=self._metric_writer)
         self.status = status
-        _open_runs.discard(self)
+        open_runs.discard(self)
         if self._on_end is not None:
             self._on_end(self)
 
@@ -225,54 +222,5 @@ class Run:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.end("FINISHED")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.end("KILLED", error="interrupted (KeyboardInterrupt)")
-        else:
-            self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
-
-
-class _OpenRuns:
-    """Runs not yet ended, so the exit hook can close them."""
-
-    def __init__(self) -> None:
-        self._runs: list[Run] = []
-        self._lock = threading.Lock()
-        self.uncaught: str | None = None
-
-    def add(self, run: Run) -> None:
-        with self._lock:
-            self._runs.append(run)
-
-    def discard(self, run: Run) -> None:
-        with self._lock:
-            if run in self._runs:
-                self._runs.remove(run)
-
-    def end_all(self) -> None:
-        with self._lock:
-            pending = list(reversed(self._runs))
-        for run in pending:
-            try:
-                if self.uncaught is not None:
-                    run.end("FAILED", error=self.uncaught)
-                else:
-                    run.end("FINISHED")
-            except Exception as exc:  # the journal keeps the points; the next open recovers
-                print(f"loopml: could not end {run.id} at exit: {exc}", file=sys.stderr)
-
-
-_open_runs = _OpenRuns()
-_previous_hook = sys.excepthook
-
-
-def _excepthook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
-    _open_runs.uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
-    _previous_hook(exc_type, exc, tb)
-
-
-sys.excepthook = _excepthook
-atexit.register(_open_runs.end_all)
+        status, error = exit_outcome(exc_type, exc, tb)
+        self.end(status, error=error)

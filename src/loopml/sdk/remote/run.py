@@ -10,13 +10,9 @@ KILLED, its journaled points shipped, when a client next starts on that journal 
 
 from __future__ import annotations
 
-import atexit
 import io
 import json
-import sys
-import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +24,7 @@ from loopml.sdk.remote.artifacts import upload_file
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.models import remote_sources
 from loopml.sdk.remote.stream import MetricStream
+from loopml.tracking.open_runs import exit_outcome, open_runs
 from loopml.tracking.records import RunRecord
 from loopml.tracking.run_artifacts import check_artifact_path
 from loopml.validation import check_key, check_metric_value, check_step
@@ -56,7 +53,7 @@ class RemoteRun:
         self._steps: dict[str, int] = {}
         self.input_ids: set[str] = set()
         self.status = "RUNNING"
-        _open_runs.add(self)
+        open_runs.add(self)
 
     @property
     def uri(self) -> str:
@@ -225,7 +222,7 @@ class RemoteRun:
             raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
         self._stream.finish(lambda fields: {**fields, "status": status, "error": error})
         self.status = status
-        _open_runs.discard(self)
+        open_runs.discard(self)
         if self._on_end is not None:
             self._on_end(self)
 
@@ -242,54 +239,5 @@ class RemoteRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.end("FINISHED")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.end("KILLED", error="interrupted (KeyboardInterrupt)")
-        else:
-            self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
-
-
-class _OpenRuns:
-    """Remote runs not yet ended, so the exit hook can end them."""
-
-    def __init__(self) -> None:
-        self._runs: list[RemoteRun] = []
-        self._lock = threading.Lock()
-        self.uncaught: str | None = None
-
-    def add(self, run: RemoteRun) -> None:
-        with self._lock:
-            self._runs.append(run)
-
-    def discard(self, run: RemoteRun) -> None:
-        with self._lock:
-            if run in self._runs:
-                self._runs.remove(run)
-
-    def end_all(self) -> None:
-        with self._lock:
-            pending = list(reversed(self._runs))
-        for run in pending:
-            try:
-                if self.uncaught is not None:
-                    run.end("FAILED", error=self.uncaught)
-                else:
-                    run.end("FINISHED")
-            except Exception as exc:  # the journal keeps the points; the next start replays
-                print(f"loopml: could not end {run.id} at exit: {exc}", file=sys.stderr)
-
-
-_open_runs = _OpenRuns()
-_previous_hook = sys.excepthook
-
-
-def _excepthook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
-    _open_runs.uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
-    _previous_hook(exc_type, exc, tb)
-
-
-sys.excepthook = _excepthook
-atexit.register(_open_runs.end_all)
+        status, error = exit_outcome(exc_type, exc, tb)
+        self.end(status, error=error)
