@@ -120,7 +120,9 @@ def test_kill_9_loses_no_acknowledged_record(
 
     log = make_log(client.stores)
     flushed = log.predictions("bikes")
-    assert 0 < len(flushed) < acknowledged  # some segments were written before the kill
+    # Some segments were written before the kill. Their count may pass the last number read
+    # here: the child runs on after printing, and a writer process finishes its last range.
+    assert len(flushed) > 0
     recovered = log.recover()
     assert recovered > 0
     got = log.predictions("bikes")["request_id"].tolist()
