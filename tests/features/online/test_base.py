@@ -53,6 +53,21 @@ def test_several_views_are_read_at_once(online: OnlineStore) -> None:
     assert answers == [[(6.0, (0.75,)), (5.0, (0.25,)), None], [(100.0, (1,))]]
 
 
+def test_many_keys_and_empty_reads_keep_their_order(online: OnlineStore) -> None:
+    """A 100-key read (one script call on Redis), with gaps, next to an empty key list."""
+    keys = [(i,) for i in range(0, 200, 2)]
+    online.write(
+        LAYOUT, keys, [float(k) for (k,) in keys], [(k / 2, k, str(k), k % 4 == 0) for (k,) in keys]
+    )
+    asked = [(i,) for i in range(100)]
+    [found, nothing] = online.read(
+        [ViewRead(LAYOUT, ("docks", "open"), asked), ViewRead(TEXT_KEYS, ("score",), [])]
+    )
+    assert nothing == []
+    assert found == [(float(i), (i, i % 4 == 0)) if i % 2 == 0 else None for i in range(100)]
+    assert online.read([]) == []
+
+
 def test_a_late_row_never_overwrites_a_fresher_one(online: OnlineStore) -> None:
     online.write(LAYOUT, [(1,)], [200.0], [(2.0, 2, "new", True)])
     online.write(LAYOUT, [(1,)], [100.0], [(1.0, 1, "old", False)])

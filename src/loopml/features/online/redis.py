@@ -2,7 +2,9 @@
 
 Any number of serving replicas read the same values. A write is a small Lua script per row so
 that a late row never overwrites a fresher one; a read is one pipeline whatever the number of
-views and keys: one network round trip.
+views and keys: one network round trip. Many keys are read by a small Lua script rather
+than a pipeline of HMGETs: the client builds one command instead of one per key, which is
+most of a 100-key read's client time.
 """
 
 from __future__ import annotations
@@ -43,6 +45,25 @@ for i, key in ipairs(KEYS) do
 end
 return written
 """
+# KEYS: every key read; ARGV: per group of keys (one view's), its number of fields, the
+# fields, then its number of keys. The answer holds one HMGET reply per key, in order.
+_READ = """
+local out = {}
+local at = 1
+local k = 1
+while at <= #ARGV do
+  local nf = tonumber(ARGV[at])
+  local fields = {}
+  for j = 1, nf do fields[j] = ARGV[at + j] end
+  local nk = tonumber(ARGV[at + nf + 1])
+  for _ = 1, nk do
+    out[k] = redis.call('HMGET', KEYS[k], unpack(fields))
+    k = k + 1
+  end
+  at = at + nf + 2
+end
+return out
+"""
 CHUNK = 500
 
 
@@ -69,6 +90,7 @@ class RedisOnlineStore:
             ) from exc
         self.namespace = namespace
         self._upsert = self.client.register_script(_UPSERT)
+        self._read = self.client.register_script(_READ)
 
     def _key(self, view: str, key: Key) -> str:
         return f"{self.namespace}:fv:{view}:{key_text(key)}"
@@ -106,12 +128,15 @@ class RedisOnlineStore:
         return written
 
     def read(self, reads: Sequence[ViewRead]) -> list[list[tuple[float, Row] | None]]:
-        pipe = self.client.pipeline(transaction=False)
+        names: list[str] = []
+        args: list[str] = []
         for item in reads:
-            fields = ["__ts", *item.features]
-            for key in item.keys:
-                pipe.hmget(self._key(item.layout.view, key), fields)
-        replies = iter(pipe.execute())
+            names += [self._key(item.layout.view, key) for key in item.keys]
+            args += [str(len(item.features) + 1), "__ts", *item.features, str(len(item.keys))]
+        if len(names) == 1:  # a single key: a plain HMGET is the cheapest call
+            replies = iter([self.client.hmget(names[0], args[1:-1])])
+        else:
+            replies = iter(self._read(keys=names, args=args) if names else [])
         answers: list[list[tuple[float, Row] | None]] = []
         for item in reads:
             types = dict(item.layout.features)
