@@ -26,6 +26,7 @@ PLACEMENT: dict[str, str] = {
     "batch": "domain",
     "data": "domain",
     "deployments": "domain",
+    "events": "domain",
     "features": "domain",
     "governance": "domain",
     "monitoring": "domain",

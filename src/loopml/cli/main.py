@@ -31,6 +31,7 @@ from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.cli.server import SERVER_EPILOG, server
+from loopml.cli.webhooks import webhook_app
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk.client import connect
@@ -106,6 +107,7 @@ app.add_typer(rollout_app, name="rollout")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
+app.add_typer(webhook_app, name="webhook")
 
 
 def _print_version(show: bool) -> None:

@@ -17,6 +17,7 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
+from loopml.events import WebhookService
 from loopml.features import FeatureStore, HistoricalFeatures, TrainingSet
 from loopml.features.offline import EntityInput
 from loopml.governance.audit import AuditEvent, page_events
@@ -58,6 +59,7 @@ class Client:
             self.features,
         )
         self.triggers = TriggerService(self.stores)
+        self.webhooks = WebhookService(self.stores)
         if settings.token:
             try:
                 self.login(settings.token)
