@@ -26,6 +26,7 @@ from loopml.cli.monitor import monitor_app
 from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.replay import REPLAY_EPILOG, replay
 from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
@@ -210,6 +211,7 @@ def init(
 app.command("predict", epilog=PREDICT_EPILOG)(predict)
 app.command("export", epilog=EXPORT_EPILOG)(export)
 app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
+app.command("replay", epilog=REPLAY_EPILOG)(replay)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
 app.command("server", epilog=SERVER_EPILOG)(server)

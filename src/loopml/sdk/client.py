@@ -25,6 +25,7 @@ from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
 from loopml.pipelines.context import executing_client, executing_run
 from loopml.rollouts import RolloutService
+from loopml.rollouts.replay import ReplayOptions, ReplayService, parse_window
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
 from loopml.store.paging import Page
@@ -60,6 +61,7 @@ class Client:
         )
         self.triggers = TriggerService(self.stores)
         self.webhooks = WebhookService(self.stores)
+        self.replays: ReplayService = self.rollouts.replays
         if settings.token:
             try:
                 self.login(settings.token)
@@ -252,6 +254,31 @@ class Client:
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.tracking.read_artifact(run_id, path)
+
+    # ------------------------------------------------------------------ replay
+    def replay(
+        self,
+        candidate: str,
+        deployment: str,
+        window: str = "7d",
+        *,
+        stable: str | None = None,
+        store: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Score `deployment`'s logged requests of `window` (`7d`, or `SINCE..UNTIL`) with
+        `candidate` and the stable version; the report is stored as an evaluation of the
+        candidate (options: metric, max_drop, min_labelled, tolerance, page_rows)."""
+        since, until = parse_window(window)
+        return self.replays.run(
+            candidate,
+            deployment,
+            since=since,
+            until=until,
+            stable=stable,
+            options=ReplayOptions(**options),
+            store=store,
+        )
 
     # ------------------------------------------------------------------ audit
     def audit_events(
