@@ -14,6 +14,7 @@ PLACEMENT: dict[str, str] = {
     # interfaces: how people and programs reach loopml
     "__init__": "interfaces",
     "cli": "interfaces",
+    "ops": "interfaces",
     "sdk": "interfaces",
     "server": "interfaces",
     "serving": "interfaces",

@@ -23,6 +23,7 @@ from loopml.cli.features import features_app
 from loopml.cli.logs import log_app
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
+from loopml.cli.ops import ops_app
 from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
@@ -109,6 +110,7 @@ app.add_typer(trigger_app, name="trigger")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(ops_app, name="ops")
 
 
 def _print_version(show: bool) -> None:
