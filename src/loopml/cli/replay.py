@@ -59,6 +59,12 @@ def replay(
     min_labelled: Annotated[
         int, typer.Option("--min-labelled", help="Labelled rows needed for a verdict.")
     ] = 30,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            "--tolerance", help="Regression outputs agree within this fraction of the stable's."
+        ),
+    ] = 0.01,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Only print the report; store no evaluation.")
     ] = False,
@@ -80,6 +86,7 @@ def replay(
             metric=metric,
             max_drop=max_drop,
             min_labelled=min_labelled,
+            tolerance=tolerance,
         )
     if as_json:
         print_json(report)
@@ -103,8 +110,10 @@ def _rows(report: dict[str, Any]) -> list[tuple[str, Any]]:
         ("window", f"{_when(window['since'])} → {_when(window['until'])}"),
         ("requests replayed", f"{report['rows']:,} rows in {report['pages']} page(s)"),
         ("task", report["task"] or NONE),
-        ("agreement", _pc(outputs.get("agreement_rate"))),
     ]
+    tolerance = outputs.get("tolerance")
+    within = "" if tolerance is None else f" (within {tolerance:.0%})"
+    rows.append((f"agreement{within}", _pc(outputs.get("agreement_rate"))))
     if "flip_rate" in outputs:
         rows.append(("label flips", _pc(outputs["flip_rate"])))
     if "mean_abs_diff" in outputs:

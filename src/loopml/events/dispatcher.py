@@ -162,8 +162,9 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------------ delivery
     def deliver_due(self, now: float, report: DispatchReport | None = None) -> DispatchReport:
-        """Attempt every due delivery once: webhooks side by side, each one's deliveries in
-        event order."""
+        """Attempt the due deliveries: webhooks side by side, each one's deliveries in event
+        order, until one fails — the rest of that webhook's wait for a later pass, so a
+        receiver that hangs costs a pass one timeout, not one per event."""
         report = report if report is not None else DispatchReport()
         with self.engine.connect() as conn:
             due = conn.execute(
@@ -180,7 +181,7 @@ class WebhookDispatcher:
                     webhook_deliveries.c.next_attempt_at <= now,
                     webhook_deliveries.c.claimed_until < time.time(),
                 )
-                .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.event_seq)
+                .order_by(webhook_deliveries.c.event_seq)
                 .limit(DELIVERY_BATCH)
             ).all()
         claimed = [row for row in due if self._claim(row)]
@@ -191,12 +192,21 @@ class WebhookDispatcher:
             queues.setdefault(row.webhook_id, []).append(row)
         with httpx.Client(timeout=self.timeout_s, follow_redirects=False) as http:
 
-            def send(rows: list[Any]) -> list[tuple[Any, _Attempt]]:
-                return [(row, self._post(http, row)) for row in rows]
+            def send(rows: list[Any]) -> list[tuple[Any, _Attempt | None]]:
+                sent: list[tuple[Any, _Attempt | None]] = []
+                failed = False
+                for row in rows:
+                    attempt = None if failed else self._post(http, row)
+                    sent.append((row, attempt))  # None: the receiver failed this pass
+                    failed = failed or attempt is None or not attempt.ok
+                return sent
 
             with ThreadPoolExecutor(max_workers=min(self.workers, len(queues))) as pool:
                 done = [pair for pairs in pool.map(send, queues.values()) for pair in pairs]
         for row, attempt in done:
+            if attempt is None:
+                self._release(row)
+                continue
             outcome = self._record(row, attempt, now)
             if outcome == DELIVERED:
                 report.delivered += 1
@@ -220,6 +230,19 @@ class WebhookDispatcher:
                 .values(claimed_until=lease)
             )
         return done.rowcount == 1
+
+    def _release(self, row: Any) -> None:
+        """Give a claimed delivery back untried (its receiver just failed another one)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.id == row.id,
+                    webhook_deliveries.c.attempts == row.attempts,
+                    webhook_deliveries.c.state == PENDING,
+                )
+                .values(claimed_until=0.0)
+            )
 
     def _post(self, http: httpx.Client, row: Any) -> _Attempt:
         event = Event.from_dict(dict(row.payload))

@@ -48,12 +48,13 @@ Task = Literal["classification", "regression"]
 class ReplayOptions:
     """How the verdict is reached: `metric` (default rmse / accuracy), `max_drop` (the
     margin, as a rollout plan's `max_accuracy_drop`), `min_labelled` rows for a verdict,
-    `tolerance` (absolute difference under which two regression outputs agree)."""
+    `tolerance` (two regression outputs agree when they differ by at most this fraction of
+    the stable's output: 0.01 is 1 %)."""
 
     metric: str | None = None
     max_drop: float = 0.05
     min_labelled: int = 30
-    tolerance: float = 1e-9
+    tolerance: float = 0.01
     page_rows: int = PAGE_ROWS
 
     def __post_init__(self) -> None:
@@ -164,7 +165,7 @@ class ReplayService:
             "task": task,
             "rows": tally.rows,
             "pages": pages,
-            "outputs": _outputs(tally, task),
+            "outputs": _outputs(tally, task, opts),
             "stable_reproduced": None
             if not tally.logged_rows
             else tally.logged_same / tally.logged_rows,
@@ -295,7 +296,8 @@ def _score_page(
     tally.rows += len(frame)
     if task == "regression":
         diff = np.abs(new_pred.astype(float) - old_pred.astype(float))
-        tally.agree += int((diff <= opts.tolerance).sum())
+        allowed = opts.tolerance * np.abs(old_pred.astype(float))
+        tally.agree += int((diff <= np.maximum(allowed, 1e-12)).sum())
         tally.abs_sum += float(diff.sum())
         tally.abs_max = max(tally.abs_max, float(diff.max(initial=0.0)))
     else:
@@ -328,13 +330,14 @@ def _same(a: Any, b: Any, task: Task) -> bool:
     return bool(a == b)
 
 
-def _outputs(tally: _Tally, task: Task | None) -> dict[str, Any]:
+def _outputs(tally: _Tally, task: Task | None, opts: ReplayOptions) -> dict[str, Any]:
     if tally.rows == 0:
         return {"agreement_rate": None}
     agreement = tally.agree / tally.rows
     if task == "regression":
         return {
             "agreement_rate": agreement,
+            "tolerance": opts.tolerance,
             "mean_abs_diff": tally.abs_sum / tally.rows,
             "max_abs_diff": tally.abs_max,
         }
