@@ -211,3 +211,28 @@ async def test_bad_windows_and_candidates_are_refused(client: Client, register: 
     assert (since, until) == (1_000_000.0 - 7 * 86400, 1_000_000.0)
     with pytest.raises(ValidationError, match="require_replay must be true or false"):
         RolloutPlan(require_replay="yes")  # type: ignore[arg-type]
+
+
+async def test_an_approval_policy_may_require_a_passing_replay(
+    client: Client, register: Register, hours: BikeHours
+) -> None:
+    register(client, 2)
+    worse = register_inflating(client, hours)  # bikes/3
+    client.models.set_policy("bikes", {"auto_approve": True, "replay": {"deployment": NAME}})
+    client.deployments.create(NAME, "bikes/1")
+    await _bikes_traffic(client, hours)
+
+    unreplayed = client.models.request("bikes/2")
+    assert unreplayed.status == "REJECTED"
+    [check] = [c for c in unreplayed.checks if c["name"] == f"passing replay on {NAME}"]
+    assert not check["passed"] and "loopml replay model:bikes/2" in check["message"]
+
+    client.replays.run(worse.uri, NAME, **_window())
+    refused = client.models.request(worse.uri)
+    assert refused.status == "REJECTED"
+    assert any("worse than stable" in c["message"] for c in refused.checks if not c["passed"])
+
+    client.replays.run("bikes/2", NAME, **_window())
+    approved = client.models.request("bikes/2")
+    assert approved.status == "APPROVED", approved.checks
+    assert client.models.get("bikes@champion").version == 2

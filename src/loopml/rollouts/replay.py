@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from loopml.deployments.service import DeploymentService
 from loopml.errors import ValidationError
@@ -32,13 +31,13 @@ from loopml.monitoring.definition import human_duration, parse_duration
 from loopml.monitoring.performance import normalise, performance
 from loopml.prediction_log.pages import page_frame
 from loopml.registry import RegistryService
+from loopml.registry.evaluation import REPLAY, stored_replays
 from loopml.registry.packaging import LoadedModel
 from loopml.registry.records import ModelVersion
 from loopml.rollouts.plan import HIGHER_IS_BETTER, LOWER_IS_BETTER, METRICS
 from loopml.store import Stores, new_id
 from loopml.store.schema import model_evaluations
 
-REPLAY = "replay"
 INPUT = "in_"
 PAGE_ROWS = 5_000
 Task = Literal["classification", "regression"]
@@ -189,24 +188,7 @@ class ReplayService:
         """Stored replays of `candidate` (on `deployment` when given), newest first."""
         require(self.stores.actor, "read", "read replays")
         version = self.registry.get_version(candidate)
-        with self.stores.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    model_evaluations.c.result,
-                    model_evaluations.c.created_at,
-                    model_evaluations.c.id,
-                )
-                .where(
-                    model_evaluations.c.model_version_id == version.id,
-                    model_evaluations.c.kind == REPLAY,
-                )
-                .order_by(model_evaluations.c.created_at.desc())
-            ).all()
-        found = [
-            {**dict(r.result), "evaluation_id": r.id, "created_at": float(r.created_at)}
-            for r in rows
-        ]
-        return [f for f in found if deployment is None or f.get("deployment") == deployment]
+        return stored_replays(self.stores.engine, version.id, deployment)
 
     def _stable(self, routes: list[Any], name: str) -> ModelVersion:
         if not routes:
