@@ -216,6 +216,18 @@ def test_an_editor_cannot_add_or_remove_a_webhook(
         editor.webhooks.remove("ops")
     [seen] = editor.webhooks.list()
     assert seen.url == "https://hooks.example.com/…"  # the secret path stays with admins
+    [full] = client.webhooks.list()
+    assert full.url.endswith("/XXXX") and "secret" not in full.to_dict()  # shown once only
+
+
+def test_a_viewer_cannot_redeliver(
+    client: Client, make_client: Callable[..., Client], tmp_path: Path
+) -> None:
+    client.models.identity.create_principal("vic", "viewer")
+    viewer = make_client(root=tmp_path / "ws", token=client.models.identity.create_token("vic"))
+    with pytest.raises(PermissionDeniedError, match=r"vic \(viewer\) may not redeliver"):
+        viewer.webhooks.redeliver("dl-anything")
+    assert viewer.webhooks.list() == []  # reading is allowed
 
 
 @pytest.mark.parametrize(
