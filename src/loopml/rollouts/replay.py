@@ -149,7 +149,7 @@ class ReplayService:
             token = page.next_page_token
             if len(page.frame):
                 pages += 1
-                task = task or _task(new_model, old_model)
+                task = task or _task(new_model, old_model, page.frame)
                 labelled.append(
                     _score_page(page.frame, new_model, old_model, new, old, task, opts, tally)
                 )
@@ -243,8 +243,13 @@ def _check_window(since: Any, until: Any) -> None:
         raise ValidationError(f"the window is empty: until ({until}) must be after since ({since})")
 
 
-def _task(new: LoadedModel, old: LoadedModel) -> Task:
-    return "classification" if new.has_proba or old.has_proba else "regression"
+def _task(new: LoadedModel, old: LoadedModel, frame: pd.DataFrame) -> Task:
+    """Classification for probabilistic models, or when the logged answers are not numbers
+    (labels such as "spam"); regression otherwise."""
+    if new.has_proba or old.has_proba:
+        return "classification"
+    numeric = pd.to_numeric(frame["prediction"], errors="coerce").notna().all()
+    return "regression" if numeric else "classification"
 
 
 def _inputs(frame: pd.DataFrame, model: LoadedModel, uri: str) -> pd.DataFrame:
