@@ -14,6 +14,7 @@ PLACEMENT: dict[str, str] = {
     # interfaces: how people and programs reach loopml
     "__init__": "interfaces",
     "cli": "interfaces",
+    "ops": "interfaces",
     "sdk": "interfaces",
     "server": "interfaces",
     "serving": "interfaces",
@@ -26,6 +27,7 @@ PLACEMENT: dict[str, str] = {
     "batch": "domain",
     "data": "domain",
     "deployments": "domain",
+    "events": "domain",
     "features": "domain",
     "governance": "domain",
     "monitoring": "domain",

@@ -23,14 +23,17 @@ from loopml.cli.features import features_app
 from loopml.cli.logs import log_app
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
+from loopml.cli.ops import ops_app
 from loopml.cli.pipelines import pipeline_app
 from loopml.cli.predict import PREDICT_EPILOG, predict
 from loopml.cli.render import console, key_value_table, print_error
+from loopml.cli.replay import REPLAY_EPILOG, replay
 from loopml.cli.reproduce import REPRODUCE_EPILOG, reproduce
 from loopml.cli.rollout import rollout_app
 from loopml.cli.runs import runs_app
 from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.cli.server import SERVER_EPILOG, server
+from loopml.cli.webhooks import webhook_app
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
 from loopml.errors import LoopmlError
 from loopml.sdk.client import connect
@@ -106,6 +109,8 @@ app.add_typer(rollout_app, name="rollout")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
+app.add_typer(webhook_app, name="webhook")
+app.add_typer(ops_app, name="ops")
 
 
 def _print_version(show: bool) -> None:
@@ -208,6 +213,7 @@ def init(
 app.command("predict", epilog=PREDICT_EPILOG)(predict)
 app.command("export", epilog=EXPORT_EPILOG)(export)
 app.command("reproduce", epilog=REPRODUCE_EPILOG)(reproduce)
+app.command("replay", epilog=REPLAY_EPILOG)(replay)
 app.command("serve", epilog=SERVE_EPILOG)(serve)
 app.command("controller", epilog=CONTROLLER_EPILOG)(controller)
 app.command("server", epilog=SERVER_EPILOG)(server)

@@ -4,7 +4,8 @@ Each pass, in order: run the scheduled monitors (their alerts feed alert trigger
 evaluate the triggers into events, launch the runnable events' pipelines one at a time
 (and start the rollout a passed candidate asks for), then advance the active rollouts.
 Every `compact_logs_every_s` it also compacts the prediction logs (maintenance: it does not
-make a pass count as busy).
+make a pass count as busy). Last, it sends the pass's events (and any still owed) to the
+webhooks (loopml.events).
 
 All state lives in the store, and every step is a compare-and-set on it, so the loop is
 idempotent (a second pass at the same instant does nothing) and crash-safe (kill it at any
@@ -46,6 +47,7 @@ from loopml.controller.trigger_records import (
 )
 from loopml.controller.work_queue import EventQueue
 from loopml.errors import LoopmlError, ValidationError
+from loopml.events import DispatchReport, WebhookDispatcher
 from loopml.governance import append_event, require
 from loopml.prediction_log.compaction import compact
 
@@ -64,6 +66,7 @@ class ReconcileReport:
     rollouts: list[RolloutChange] = field(default_factory=list)  # rollouts that moved
     errors: list[str] = field(default_factory=list)
     compacted: int = 0  # prediction-log segments replaced by compaction
+    webhooks: DispatchReport = field(default_factory=DispatchReport)
 
     @property
     def idle(self) -> bool:
@@ -75,6 +78,7 @@ class ReconcileReport:
             or self.rollouts_started
             or self.rollouts
             or self.errors
+            or not self.webhooks.idle
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class ReconcileReport:
             "rollouts": [c.to_dict() for c in self.rollouts],
             "errors": self.errors,
             "compacted": self.compacted,
+            "webhooks": self.webhooks.to_dict(),
         }
 
     def lines(self) -> list[str]:
@@ -108,6 +113,12 @@ class ReconcileReport:
         out += [f"rollout on {c.deployment}: {c.state}" for c in self.rollouts]
         if self.compacted:
             out.append(f"prediction logs: {self.compacted} small segments compacted")
+        hooks = self.webhooks
+        if not hooks.idle:
+            out.append(
+                f"webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, "
+                f"{hooks.dead} dead-lettered ({hooks.recorded} new)"
+            )
         out += [f"error: {e}" for e in self.errors]
         return out
 
@@ -125,6 +136,7 @@ class Controller:
         lease_s: float = 60.0,
         max_attempts: int = 3,
         compact_logs_every_s: float | None = 600.0,
+        webhooks: WebhookDispatcher | None = None,
     ) -> None:
         if isinstance(lease_s, bool) or not isinstance(lease_s, int | float) or lease_s <= 0:
             raise ValidationError(f"lease_s must be a positive number of seconds, got {lease_s!r}")
@@ -137,6 +149,7 @@ class Controller:
         self.launcher = launcher if launcher is not None else PipelineRunLauncher()
         self.rollouts = rollouts if rollouts is not None else RolloutServiceDriver(client.rollouts)
         self.queue = EventQueue(self.stores, self.owner, float(lease_s), max_attempts)
+        self.webhooks = webhooks if webhooks is not None else WebhookDispatcher(self.stores)
         self._offset = 0.0  # `now` given to reconcile_once minus the wall clock
         if compact_logs_every_s is not None and not (
             isinstance(compact_logs_every_s, int | float)
@@ -173,7 +186,16 @@ class Controller:
                 self._start_rollout(event, report)
         self._drive_rollouts(report)
         self._compact_logs(now, report)
+        self._dispatch_events(report)
         return report
+
+    def _dispatch_events(self, report: ReconcileReport) -> None:
+        """Last, so the events of this pass's own changes go out in the same pass."""
+        try:
+            report.webhooks = self.webhooks.dispatch(self._clock())
+        except Exception as exc:  # delivery state is in the store: the next pass resumes
+            log.exception("dispatching webhook events failed")
+            report.errors.append(f"webhooks: {exc}")
 
     def _compact_logs(self, now: float, report: ReconcileReport) -> None:
         every = self.compact_logs_every_s

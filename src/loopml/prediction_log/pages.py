@@ -47,9 +47,11 @@ def page_frame(
     labelled: bool,
     max_rows: int,
     page_token: str | None,
+    with_labels: bool = False,
 ) -> LogPage:
     """Up to `max_rows` prediction rows of [since, until) in row order (with `labelled`,
-    only rows that have feedback, with `label` and `label_time`)."""
+    only rows that have feedback, with `label` and `label_time`; with `with_labels`, every
+    row, and those columns null where no feedback came)."""
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or not 0 < max_rows <= MAX_ROWS:
         raise ValidationError(
             f"max_rows must be an integer from 1 to {MAX_ROWS:,}, got {max_rows!r}"
@@ -68,6 +70,8 @@ def page_frame(
         "shadow": include_shadow,
         "labelled": labelled,
     }
+    if with_labels:
+        scope["with_labels"] = True
     fingerprint = scope_fingerprint(scope)
     after = None if page_token is None else _after(page_token, fingerprint)
     start = since if after is None else max(after[0], since if since is not None else after[0])
@@ -77,8 +81,13 @@ def page_frame(
         where += f" AND ({ROW_ORDER}) > (?, ?, ?, ?, ?)"
         params = list(after)
     inner = f"SELECT * FROM predictions WHERE {where}"
-    sql = with_latest_label(inner) if labelled else f"{inner} ORDER BY {ROW_ORDER}"
-    with connect(stores, deployment, start, until, feedback=labelled) as conn:
+    joined = labelled or with_labels
+    sql = (
+        with_latest_label(inner, keep_unlabelled=not labelled)
+        if joined
+        else f"{inner} ORDER BY {ROW_ORDER}"
+    )
+    with connect(stores, deployment, start, until, feedback=joined) as conn:
         frame = conn.execute(f"{sql} LIMIT {max_rows + 1}", params).df()
     token = None
     if len(frame) > max_rows:
@@ -93,7 +102,7 @@ def page_frame(
         ]
         token = encode_token(LISTING, fingerprint, values)
     frame = ordered_columns(frame)
-    if labelled:
+    if joined:
         tail = ["label", "label_time"]
         frame = frame[[c for c in frame.columns if c not in tail] + tail]
     return LogPage(frame, token)

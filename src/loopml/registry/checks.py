@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import operator
+import time
 from typing import Any
 
 from loopml.errors import LoopmlError
 from loopml.governance.fairness import FairnessReport
-from loopml.registry.evaluation import HIGHER_IS_BETTER, EvaluationService
+from loopml.registry.evaluation import HIGHER_IS_BETTER, EvaluationService, stored_replays
 from loopml.registry.policy import Policy
 from loopml.registry.records import ModelVersion
 
@@ -47,7 +48,43 @@ def run_checks(
         results.append(_no_regression(policy, candidate, holder, evaluations))
     if policy.fairness is not None:
         results.extend(_fairness(policy, candidate, evaluations))
+    if policy.replay is not None:
+        results.append(_replay(policy, candidate, holder, evaluations))
     return results
+
+
+def _replay(
+    policy: Policy,
+    candidate: ModelVersion,
+    holder: ModelVersion | None,
+    evaluations: EvaluationService,
+) -> dict[str, Any]:
+    rule = policy.replay
+    assert rule is not None
+    label = f"passing replay on {rule.deployment}"
+    now = time.time()
+    fitting = [
+        r
+        for r in stored_replays(evaluations.stores.engine, candidate.id, rule.deployment)
+        if now - r["created_at"] <= rule.max_age_s
+        and (holder is None or holder.id == candidate.id or r.get("stable") == holder.uri)
+    ]
+    if not fitting:
+        against = "" if holder is None else f" against {holder.uri}"
+        return _check(
+            label,
+            False,
+            f"no replay of {candidate.uri} on {rule.deployment}{against} in the last "
+            f"{rule.max_age_s:g} s; run `loopml replay {candidate.uri} --deployment "
+            f"{rule.deployment}`",
+        )
+    verdict = fitting[0].get("verdict") or {}
+    return _check(
+        label,
+        verdict.get("passed") is True,
+        str(verdict.get("reason")),
+        evaluation=fitting[0]["evaluation_id"],
+    )
 
 
 def _no_regression(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
+from sqlalchemy import Engine, select
 
 from loopml.data import DatasetService, DatasetVersion
 from loopml.errors import ValidationError
@@ -32,6 +33,31 @@ HIGHER_IS_BETTER = {
     "roc_auc": True,
     "log_loss": False,
 }
+
+
+REPLAY = "replay"  # the kind of a replay of logged traffic (rollouts/replay.py)
+
+
+def stored_replays(
+    engine: Engine, version_id: str, deployment: str | None = None
+) -> list[dict[str, Any]]:
+    """The replays stored for a version (on `deployment` when given), newest first, each
+    with its `evaluation_id` and `created_at`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                model_evaluations.c.result, model_evaluations.c.created_at, model_evaluations.c.id
+            )
+            .where(
+                model_evaluations.c.model_version_id == version_id,
+                model_evaluations.c.kind == REPLAY,
+            )
+            .order_by(model_evaluations.c.created_at.desc())
+        ).all()
+    found = [
+        {**dict(r.result), "evaluation_id": r.id, "created_at": float(r.created_at)} for r in rows
+    ]
+    return [f for f in found if deployment is None or f.get("deployment") == deployment]
 
 
 def score(task: str, y_true: Any, y_pred: Any, y_proba: Any | None) -> dict[str, float]:

@@ -42,6 +42,15 @@ class FairnessLimits(BaseModel):
     limits: dict[str, float] = Field(min_length=1)
 
 
+class ReplayRequirement(BaseModel):
+    """The candidate's newest replay on `deployment` (`loopml replay`), against the alias's
+    current holder and no older than `max_age_s`, must have passed."""
+
+    model_config = ConfigDict(extra="forbid")
+    deployment: str = Field(min_length=1)
+    max_age_s: float = Field(default=7 * 86_400.0, gt=0)
+
+
 class Policy(BaseModel):
     """The rules for one registered model. The default: one approval from an approver
     who is not the requester."""
@@ -55,6 +64,7 @@ class Policy(BaseModel):
     thresholds: list[MetricThreshold] = Field(default_factory=list)
     no_regression: NoRegression | None = None
     fairness: FairnessLimits | None = None
+    replay: ReplayRequirement | None = None
 
     @model_validator(mode="after")
     def _role_known(self) -> Policy:

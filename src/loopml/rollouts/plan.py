@@ -48,6 +48,10 @@ class RolloutPlan:
 
     Undecided steps: `on_undecided` (`hold`, `rollback` or `ask`) applies once a step has
     been live `decide_within_s` seconds without being judged.
+
+    Replay: with `require_replay`, the rollout starts only when the candidate's newest
+    replay against the deployment's stable version, stored within `replay_max_age_s`,
+    passed ("no worse than stable on last week's traffic"; see `replay.py`).
     """
 
     steps: tuple[float, ...] = (10.0, 50.0, 100.0)
@@ -62,6 +66,8 @@ class RolloutPlan:
     min_per_class: int = 10
     on_undecided: str = HOLD
     decide_within_s: float | None = None
+    require_replay: bool = False
+    replay_max_age_s: float = 7 * 86_400.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _steps(self.steps))
@@ -96,6 +102,15 @@ class RolloutPlan:
             object.__setattr__(self, "timeout_s", timeout)
         object.__setattr__(self, "min_per_class", _count("min_per_class", self.min_per_class, 1))
         self._check_undecided()
+        if not isinstance(self.require_replay, bool):
+            raise ValidationError(
+                f"require_replay must be true or false, got {self.require_replay!r}"
+            )
+        object.__setattr__(
+            self,
+            "replay_max_age_s",
+            _number("replay_max_age_s", self.replay_max_age_s, minimum=0.0, open=True),
+        )
 
     def _check_undecided(self) -> None:
         if self.on_undecided not in ON_UNDECIDED:

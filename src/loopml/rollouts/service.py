@@ -70,6 +70,7 @@ from loopml.rollouts.records import (
     Target,
     rollout_from_mapping,
 )
+from loopml.rollouts.replay import ReplayService, replay_refusal
 from loopml.store import Stores, new_id
 from loopml.store.schema import rollouts
 from loopml.validation import check_name
@@ -97,6 +98,7 @@ class RolloutService:
         self.registry = registry
         self.approvals = approvals
         self.ledger = RolloutLedger(stores)
+        self.replays = ReplayService(stores, registry, deployments)
 
     # ------------------------------------------------------------------ start
     def start(
@@ -120,6 +122,8 @@ class RolloutService:
             self._check_idle(conn, deployment)
         candidate = self._candidate(candidate_ref)
         stable = _stable(current, candidate)
+        if parsed.require_replay:
+            self._check_replay(deployment, candidate, stable, parsed)
         target = _step_target(parsed, 0, stable, candidate)
         refused = self.deployments.traffic_refusals(deployment, target.routes, target.shadows)
         if refused:
@@ -464,6 +468,18 @@ class RolloutService:
         active = self.ledger.active_id(conn, deployment)
         if active is not None:
             raise _busy(deployment, active)
+
+    def _check_replay(
+        self, deployment: str, candidate: Route, stable: Route, plan: RolloutPlan
+    ) -> None:
+        replays = self.replays.latest(candidate.uri, deployment)
+        why = replay_refusal(replays, stable.uri, plan.replay_max_age_s, time.time())
+        if why is not None:
+            raise PolicyViolationError(
+                f"the rollout plan requires a passing replay of {candidate.uri} on "
+                f"{deployment!r}, and {why}; run `loopml replay {candidate.uri} --deployment "
+                f"{deployment} --window 7d`"
+            )
 
     def _candidate(self, ref: str) -> Route:
         if not isinstance(ref, str) or not ref.strip():

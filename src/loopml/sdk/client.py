@@ -17,6 +17,7 @@ from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versio
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
+from loopml.events import WebhookService
 from loopml.features import FeatureStore, HistoricalFeatures, TrainingSet
 from loopml.features.offline import EntityInput
 from loopml.governance.audit import AuditEvent, page_events
@@ -24,6 +25,7 @@ from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
 from loopml.pipelines.context import executing_client, executing_run
 from loopml.rollouts import RolloutService
+from loopml.rollouts.replay import ReplayOptions, ReplayService, parse_window
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
 from loopml.store.paging import Page
@@ -58,6 +60,8 @@ class Client:
             self.features,
         )
         self.triggers = TriggerService(self.stores)
+        self.webhooks = WebhookService(self.stores)
+        self.replays: ReplayService = self.rollouts.replays
         if settings.token:
             try:
                 self.login(settings.token)
@@ -250,6 +254,31 @@ class Client:
 
     def read_artifact(self, run_id: str, path: str) -> bytes:
         return self.tracking.read_artifact(run_id, path)
+
+    # ------------------------------------------------------------------ replay
+    def replay(
+        self,
+        candidate: str,
+        deployment: str,
+        window: str = "7d",
+        *,
+        stable: str | None = None,
+        store: bool = True,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Score `deployment`'s logged requests of `window` (`7d`, or `SINCE..UNTIL`) with
+        `candidate` and the stable version; the report is stored as an evaluation of the
+        candidate (options: metric, max_drop, min_labelled, tolerance, page_rows)."""
+        since, until = parse_window(window)
+        return self.replays.run(
+            candidate,
+            deployment,
+            since=since,
+            until=until,
+            stable=stable,
+            options=ReplayOptions(**options),
+            store=store,
+        )
 
     # ------------------------------------------------------------------ audit
     def audit_events(

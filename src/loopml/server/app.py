@@ -26,6 +26,7 @@ from loopml.server.identity import RequestActor, TokenSessions
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
 from loopml.server.routes import artifacts, datasets, governance, health, models, operations, runs
 from loopml.server.state import ServerOptions, ServerState
+from loopml.server.store_metrics import StoreCollector
 from loopml.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -43,6 +44,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     client = Client(settings)
     client.stores.identity = RequestActor()
     metrics = ServerMetrics()
+    metrics.registry.register(StoreCollector(client.stores.engine))
     state = ServerState(
         client=client,
         options=options,

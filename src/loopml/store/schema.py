@@ -283,7 +283,8 @@ model_evaluations = Table(
     metadata,
     Column("id", String(ID_LEN), primary_key=True),
     Column("model_version_id", String(ID_LEN), ForeignKey("model_versions.id"), nullable=False),
-    Column("dataset_version_id", String(ID_LEN), ForeignKey("dataset_versions.id"), nullable=False),
+    # None for a replay of a deployment's logged traffic (the window is in `result`)
+    Column("dataset_version_id", String(ID_LEN), ForeignKey("dataset_versions.id"), nullable=True),
     Column("kind", String(16), nullable=False),
     Column("result", JSON, nullable=False),
     Column("created_by", String(KEY_LEN), nullable=False),
@@ -662,4 +663,41 @@ feature_training_sets = Table(
     Column("missing", JSON, nullable=False),  # {feature: null count}
     Column("created_by", String(KEY_LEN), nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+# Subscribers to registry and loop events. `cursor` is the last audit event already fanned
+# out to this webhook: events are derived from the audit trail, which commits with each change.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("name", String(KEY_LEN), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),  # the HMAC key; must be readable to sign
+    Column("events", JSON, nullable=False),  # event types (or "group.*", "*") it wants
+    Column("format", String(16), nullable=False),  # json | slack
+    Column("max_attempts", Integer, nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("created_by", String(KEY_LEN), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per (webhook, event): pending until a 2xx answer, dead after max_attempts.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    Column("webhook_id", String(ID_LEN), ForeignKey("webhooks.id"), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=False),
+    Column("tries", JSON, nullable=False),  # [{at, status, error, ms}] every attempt
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    UniqueConstraint("webhook_id", "event_seq"),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
 )
