@@ -29,6 +29,9 @@ from loopml.store.schema import audit_events, audit_head
 from loopml.store.seal import AuditSeal, Checkpoint, seal_of, stage_checkpoint
 
 GENESIS = "0" * 64
+# Built once: `json.dumps` with options builds an encoder per call (appends are a hot path).
+_MAC_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_DETAILS_ENCODER = json.JSONEncoder(default=str)
 PAGE = 5000  # events read per query
 _OLDEST = Keyset("audit events", [SortKey(audit_events.c.seq)])
 _NEWEST = Keyset("audit events, newest first", [SortKey(audit_events.c.seq, descending=True)])
@@ -67,12 +70,7 @@ def event_mac(
     prev_hash: str,
 ) -> str:
     """HMAC-SHA256 of an event's content and its predecessor's MAC."""
-    body = json.dumps(
-        [seq, repr(at), actor, action, obj, details, prev_hash],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    body = _MAC_ENCODER.encode([seq, repr(at), actor, action, obj, details, prev_hash])
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
@@ -146,7 +144,7 @@ def append_with_key(
     details: dict[str, Any] | None,
 ) -> AuditEvent:
     name = actor if isinstance(actor, str) else actor.name
-    text = json.dumps(details or {}, default=str)
+    text = _DETAILS_ENCODER.encode(details or {})
     content = json.loads(text)  # exactly what the JSON column keeps
     seq += 1
     at = time.time()
