@@ -94,6 +94,17 @@ HEAD_FOR_UPDATE = RawStatement(
 _ANY_EVENT = RawStatement(select(audit_events.c.seq).limit(1))
 _INSERT_EVENT = RawStatement(audit_events.insert())
 _INSERT_HEAD = RawStatement(audit_head.insert())
+# PostgreSQL: the event and the head's move in one statement (a data-modifying CTE).
+_APPEND_MOVING_HEAD = RawStatement(
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("e_seq"), hash=bindparam("e_hash"))
+    .add_cte(
+        audit_events.insert()
+        .values({c.name: bindparam(f"e_{c.name}") for c in audit_events.columns})
+        .cte("appended")
+    )
+)
 UPDATE_HEAD = RawStatement(
     update(audit_head)
     .where(audit_head.c.id == 1)
@@ -149,22 +160,23 @@ def append_with_key(
     seq += 1
     at = time.time()
     mac = event_mac(key, seq, at, name, action, obj, content, prev)
-    _INSERT_EVENT.execute(
-        conn,
-        {
-            "seq": seq,
-            "time": at,
-            "actor": name,
-            "action": action,
-            "object": obj,
-            "details": text,
-            "prev_hash": prev,
-            "hash": mac,
-        },
-    )
+    row = {
+        "seq": seq,
+        "time": at,
+        "actor": name,
+        "action": action,
+        "object": obj,
+        "details": text,
+        "prev_hash": prev,
+        "hash": mac,
+    }
     if headless:
+        _INSERT_EVENT.execute(conn, row)
         _INSERT_HEAD.execute(conn, {"id": 1, "seq": seq, "hash": mac})
+    elif conn.dialect.name == "postgresql":  # one round trip for both
+        _APPEND_MOVING_HEAD.execute(conn, {f"e_{k}": v for k, v in row.items()})
     else:
+        _INSERT_EVENT.execute(conn, row)
         UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": mac})
     return AuditEvent(seq, at, name, action, obj, content, prev, mac)
 
