@@ -6,6 +6,9 @@ document), then measured through the public SDK:
 
   create_runs_per_s        --create runs, each `with client.start_run(exp,
                            capture_code=False) as run: run.log_batch(params=5, metrics=5)`
+  create_cpu_runs_per_s    the same per CPU second of this process (the machine may be
+                           shared: create_phase has its busy %)
+  create_per_run           SQL statements, driver calls and commits per created run
   page_filter_*            search_runs(exp, filter=FILTER, max_results=100): the first
                            page and the --pages - 1 pages after it (keyset tokens)
   page_filter_order_*      the same with order_by="metrics.m1 DESC"
@@ -46,8 +49,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from _benchlib import make_logger
-from sqlalchemy import create_engine, text
+from _benchlib import Phase, make_logger
+from sqlalchemy import create_engine, event, text
 
 import loopml
 from loopml.prediction_log.log import PredictionLog
@@ -272,6 +275,71 @@ def _register(stores: Any, found: list[tuple[Any, str, float, float, int]]) -> N
         )
 
 
+def create_run(client: loopml.Client, rng: random.Random, i: int) -> None:
+    """The measured operation: a run with 5 params and 5 metrics, through the SDK."""
+    with client.start_run(EXPERIMENT, capture_code=False) as run:
+        run.log_batch(
+            params={f"p{k}": ("x" if i % 2 == 0 else "y") if k == 0 else str(k) for k in range(5)},
+            metrics=[(f"m{k}", rng.random(), 0) for k in range(5)],
+        )
+
+
+def count_statements(client: loopml.Client, rng: random.Random, runs: int = 20) -> dict[str, float]:
+    """SQL statements (rows of an executemany count one each), driver calls (round trips
+    on PostgreSQL, where psycopg pipelines an executemany) and commits per created run,
+    counted on fresh connections after the timed part."""
+    engine = client.stores.engine
+    counts = {"statements": 0, "driver_calls": 0, "commits": 0}
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if engine.dialect.name == "sqlite":
+
+            def trace(sql: str) -> None:
+                counts["statements"] += 1
+                counts["driver_calls"] += 1
+                counts["commits"] += sql.startswith("COMMIT")
+
+            dbapi_conn.set_trace_callback(trace)
+        else:
+            dbapi_conn.cursor_factory = _counting_cursor(counts)
+
+    def on_commit(_conn: Any) -> None:
+        if engine.dialect.name != "sqlite":
+            counts["commits"] += 1
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "commit", on_commit)
+    client.stores.writes.close()
+    engine.pool.dispose()  # new connections, with the listener
+    try:
+        for i in range(runs):
+            create_run(client, rng, i)
+    finally:
+        event.remove(engine, "connect", on_connect)
+        event.remove(engine, "commit", on_commit)
+        client.stores.writes.close()
+        engine.pool.dispose()
+    return {k: round(v / runs, 1) for k, v in counts.items()}
+
+
+def _counting_cursor(counts: dict[str, int]) -> Any:
+    import psycopg
+
+    class Counting(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+            counts["statements"] += 1
+            counts["driver_calls"] += 1
+            return super().execute(query, params, **kw)
+
+        def executemany(self, query: Any, params_seq: Any, **kw: Any) -> Any:
+            rows = list(params_seq)
+            counts["statements"] += len(rows)
+            counts["driver_calls"] += 1
+            return super().executemany(query, rows, **kw)
+
+    return Counting
+
+
 def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str, Any]:
     rng = random.Random(n)
     loader = Loader(client)
@@ -288,17 +356,12 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
     build_s = time.perf_counter() - t0
     log(f"built {n:,} runs in {build_s:.0f} s")
 
-    t0 = time.perf_counter()
-    for i in range(args.create):
-        with client.start_run(EXPERIMENT, capture_code=False) as run:
-            run.log_batch(
-                params={
-                    f"p{k}": ("x" if i % 2 == 0 else "y") if k == 0 else str(k) for k in range(5)
-                },
-                metrics=[(f"m{k}", rng.random(), 0) for k in range(5)],
-            )
-    create = args.create / (time.perf_counter() - t0)
-    log(f"create: {create:.0f} runs/s")
+    with Phase() as phase:
+        for i in range(args.create):
+            create_run(client, rng, i)
+    create = args.create / phase.wall
+    counted = count_statements(client, rng)
+    log(f"create: {create:.0f} runs/s ({args.create / phase.cpu:.0f} per CPU second), {counted}")
 
     def pages(**kwargs: Any) -> list[float]:
         took = []
@@ -346,6 +409,9 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
     return {
         "build_s": round(build_s, 1),
         "create_runs_per_s": round(create, 1),
+        "create_cpu_runs_per_s": round(args.create / phase.cpu, 1),
+        "create_phase": phase.info(),
+        "create_per_run": counted,
         "page_filter": _ms(flt),
         "page_filter_p95_ms": _ms(flt)["p95_ms"],
         "page_filter_order": _ms(order),

@@ -6,9 +6,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from loopml.errors import ConfigError
 from loopml.store import create_store_engine, upgrade_to_head
@@ -62,6 +64,29 @@ def test_a_transaction_takes_the_write_lock_when_it_begins(
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def test_a_begin_that_cannot_take_the_lock_raises_the_usual_error(sqlite_engine: Engine) -> None:
+    @event.listens_for(sqlite_engine, "connect")
+    def _no_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout = 0")
+
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    holder = sqlite3.connect(str(sqlite_engine.url.database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with (
+            pytest.raises(OperationalError, match="database is locked"),
+            sqlite_engine.begin() as conn,
+        ):
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with sqlite_engine.begin() as conn:  # the pool's connection is still good
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [2]
 
 
 def test_concurrent_read_modify_write_loses_no_update(sqlite_engine: Engine) -> None:

@@ -29,6 +29,9 @@ from loopml.store.schema import audit_events, audit_head
 from loopml.store.seal import AuditSeal, Checkpoint, seal_of, stage_checkpoint
 
 GENESIS = "0" * 64
+# Built once: `json.dumps` with options builds an encoder per call (appends are a hot path).
+_MAC_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_DETAILS_ENCODER = json.JSONEncoder(default=str)
 PAGE = 5000  # events read per query
 _OLDEST = Keyset("audit events", [SortKey(audit_events.c.seq)])
 _NEWEST = Keyset("audit events, newest first", [SortKey(audit_events.c.seq, descending=True)])
@@ -67,12 +70,7 @@ def event_mac(
     prev_hash: str,
 ) -> str:
     """HMAC-SHA256 of an event's content and its predecessor's MAC."""
-    body = json.dumps(
-        [seq, repr(at), actor, action, obj, details, prev_hash],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    body = _MAC_ENCODER.encode([seq, repr(at), actor, action, obj, details, prev_hash])
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
@@ -96,6 +94,17 @@ HEAD_FOR_UPDATE = RawStatement(
 _ANY_EVENT = RawStatement(select(audit_events.c.seq).limit(1))
 _INSERT_EVENT = RawStatement(audit_events.insert())
 _INSERT_HEAD = RawStatement(audit_head.insert())
+# PostgreSQL: the event and the head's move in one statement (a data-modifying CTE).
+_APPEND_MOVING_HEAD = RawStatement(
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("e_seq"), hash=bindparam("e_hash"))
+    .add_cte(
+        audit_events.insert()
+        .values({c.name: bindparam(f"e_{c.name}") for c in audit_events.columns})
+        .cte("appended")
+    )
+)
 UPDATE_HEAD = RawStatement(
     update(audit_head)
     .where(audit_head.c.id == 1)
@@ -146,27 +155,28 @@ def append_with_key(
     details: dict[str, Any] | None,
 ) -> AuditEvent:
     name = actor if isinstance(actor, str) else actor.name
-    text = json.dumps(details or {}, default=str)
+    text = _DETAILS_ENCODER.encode(details or {})
     content = json.loads(text)  # exactly what the JSON column keeps
     seq += 1
     at = time.time()
     mac = event_mac(key, seq, at, name, action, obj, content, prev)
-    _INSERT_EVENT.execute(
-        conn,
-        {
-            "seq": seq,
-            "time": at,
-            "actor": name,
-            "action": action,
-            "object": obj,
-            "details": text,
-            "prev_hash": prev,
-            "hash": mac,
-        },
-    )
+    row = {
+        "seq": seq,
+        "time": at,
+        "actor": name,
+        "action": action,
+        "object": obj,
+        "details": text,
+        "prev_hash": prev,
+        "hash": mac,
+    }
     if headless:
+        _INSERT_EVENT.execute(conn, row)
         _INSERT_HEAD.execute(conn, {"id": 1, "seq": seq, "hash": mac})
+    elif conn.dialect.name == "postgresql":  # one round trip for both
+        _APPEND_MOVING_HEAD.execute(conn, {f"e_{k}": v for k, v in row.items()})
     else:
+        _INSERT_EVENT.execute(conn, row)
         UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": mac})
     return AuditEvent(seq, at, name, action, obj, content, prev, mac)
 

@@ -9,11 +9,29 @@ inside the caller's SQLAlchemy transaction. Values must already be in database f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
+
+
+class _Compiled:
+    """A statement's SQL for one dialect, and how to turn a dict of values into its
+    parameters (a tuple in `order` for positional paramstyles)."""
+
+    __slots__ = ("defaults", "order", "pick", "sql")
+
+    def __init__(self, sql: str, order: list[str] | None, defaults: dict[str, Any]) -> None:
+        self.sql = sql
+        self.order = order
+        self.defaults = defaults
+        self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+        if order:
+            getter = itemgetter(*order)
+            # itemgetter of one name returns the value itself, not a 1-tuple
+            self.pick = getter if len(order) > 1 else (lambda row: (getter(row),))
 
 
 class RawStatement:
@@ -21,9 +39,9 @@ class RawStatement:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, list[str] | None, dict[str, Any]]:
+    def _sql(self, conn: Connection) -> _Compiled:
         dialect = conn.dialect
         found = self._compiled.get(dialect.name)
         if found is None:
@@ -31,30 +49,36 @@ class RawStatement:
             positional = dialect.paramstyle in ("qmark", "format", "numeric")
             order = list(getattr(compiled, "positiontup", None) or []) if positional else None
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
-            found = (compiled.string, order, defaults)
+            found = _Compiled(compiled.string, order, defaults)
             self._compiled[dialect.name] = found
         return found
 
     @staticmethod
-    def _args(order: list[str] | None, defaults: dict[str, Any], params: Mapping[str, Any]) -> Any:
-        if order is not None:
-            return tuple(params[n] if n in params else defaults[n] for n in order)
-        return {**defaults, **params}
+    def _args(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+        order, defaults = compiled.order, compiled.defaults
+        if order is None:
+            return {**defaults, **params} if defaults else params
+        if compiled.pick is not None:
+            try:
+                return compiled.pick(params)  # every value given: the common case
+            except KeyError:
+                pass
+        return tuple(params[n] if n in params else defaults[n] for n in order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:
-        sql, order, defaults = self._sql(conn)
+        compiled = self._sql(conn)
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(sql, self._args(order, defaults, params or {}))
+            cursor.execute(compiled.sql, self._args(compiled, params or {}))
         finally:
             cursor.close()
 
     def fetchone(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first row of a SELECT, as a tuple (or None)."""
-        sql, order, defaults = self._sql(conn)
+        compiled = self._sql(conn)
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(sql, self._args(order, defaults, params or {}))
+            cursor.execute(compiled.sql, self._args(compiled, params or {}))
             return cursor.fetchone()
         finally:
             cursor.close()
@@ -62,9 +86,9 @@ class RawStatement:
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        sql, order, defaults = self._sql(conn)
+        compiled = self._sql(conn)
         cursor = conn.connection.cursor()
         try:
-            cursor.executemany(sql, [self._args(order, defaults, row) for row in rows])
+            cursor.executemany(compiled.sql, [self._args(compiled, row) for row in rows])
         finally:
             cursor.close()

@@ -82,6 +82,7 @@ class AuditSeal:
         self._key: bytes | None = parse_secret(secret) if secret is not None else None
         self._lock = threading.Lock()
         self._fd = -1
+        self._fd_inode = -1  # of the open checkpoint file
         self._file_state: tuple[int, int] | None = None  # (inode, mtime) of the loaded key
         self._key_ids: dict[bytes, str] = {}
         self.highest_checkpoint = 0  # the newest head this process checkpointed
@@ -154,12 +155,13 @@ class AuditSeal:
             if self._fd < 0:
                 self.anchor_file.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(self.anchor_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                self._fd_inode = os.fstat(self._fd).st_ino
             os.write(self._fd, line)
             self.highest_checkpoint = max(self.highest_checkpoint, seq)
 
     def _still_current(self) -> bool:
         try:
-            return os.stat(self.anchor_file).st_ino == os.fstat(self._fd).st_ino
+            return os.stat(self.anchor_file).st_ino == self._fd_inode
         except FileNotFoundError:
             return False
 
@@ -299,6 +301,12 @@ def _flush(engine: Engine, info: dict[str, Any]) -> None:
     committed = info.pop(_COMMITTING, None)
     if committed is not None:
         seal_of(engine).checkpoint(*committed)
+
+
+def checkpoint_committed(conn: Connection) -> None:
+    """Write the checkpoint of the transaction `conn` just committed, if it appended events
+    (for a connection kept open between transactions: the pool's check-in would)."""
+    _flush(conn.engine, conn.info)
 
 
 def unstage_checkpoint(conn: Connection) -> None:

@@ -13,6 +13,7 @@ from loopml.store.engine import create_store_engine
 from loopml.store.migrate import upgrade_to_head
 from loopml.store.principal import ActorSource, FixedActor, Principal, local_principal
 from loopml.store.seal import AuditSeal, attach_seal
+from loopml.store.write_connection import WriteConnection
 
 
 @dataclass
@@ -28,6 +29,10 @@ class Stores:
     artifacts: ArtifactStore
     seal: AuditSeal
     identity: ActorSource = field(default_factory=lambda: FixedActor(local_principal()))
+    writes: WriteConnection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writes = WriteConnection(self.engine)
 
     @property
     def actor(self) -> Principal:
@@ -38,6 +43,7 @@ class Stores:
         return self.settings.local_path(self.settings.journal_dir)
 
     def close(self) -> None:
+        self.writes.close()
         self.seal.close()
         self.engine.dispose()
 

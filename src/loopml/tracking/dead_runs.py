@@ -15,9 +15,8 @@ from sqlalchemy import Engine, select, update
 
 from loopml.governance import append_event
 from loopml.store.schema import runs
-from loopml.tracking.key_values import build as build_key_values
 from loopml.tracking.liveness import process_alive
-from loopml.tracking.run_digest import summarize
+from loopml.tracking.run_digest import read_contents, summarize
 
 RECOVERY_ACTOR = "loopml-recovery"
 
@@ -36,7 +35,7 @@ def end_dead_runs(engine: Engine, host: str) -> list[str]:
             continue
         with engine.begin() as conn:
             now = time.time()
-            key_values = build_key_values(conn, run_id)
+            contents = read_contents(conn, run_id)
             done = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id, runs.c.status == "RUNNING")
@@ -47,7 +46,7 @@ def end_dead_runs(engine: Engine, host: str) -> list[str]:
                         f"the process (pid {pid} on {host}) died without ending the run; "
                         "found when the workspace was next opened"
                     ),
-                    key_values=key_values,
+                    key_values=contents.key_values,
                 )
             )
             if done.rowcount != 1:
@@ -57,7 +56,7 @@ def end_dead_runs(engine: Engine, host: str) -> list[str]:
                 RECOVERY_ACTOR,
                 "run.end",
                 "run:" + run_id.removeprefix("run-"),
-                {"status": "KILLED", "pid": pid, **summarize(conn, run_id, key_values)},
+                {"status": "KILLED", "pid": pid, **summarize(contents)},
             )
         ended.append(run_id)
     return ended

@@ -43,12 +43,18 @@ _DECODER = json.JSONDecoder()
 
 def encode(params: Mapping[str, str], metrics: Mapping[str, float], tags: Mapping[str, str]) -> str:
     """The document; empty sections are left out."""
-    doc = {
+    return _ENCODER.encode(as_document(params, metrics, tags))
+
+
+def as_document(
+    params: Mapping[str, str], metrics: Mapping[str, float], tags: Mapping[str, str]
+) -> dict[str, Mapping[str, Any]]:
+    """The document as `decode`-ing its text gives it back."""
+    return {
         name: values
         for name, values in (("params", params), ("metrics", metrics), ("tags", tags))
         if values
     }
-    return _ENCODER.encode(doc)
 
 
 def decode(text: str) -> KeyValues:
@@ -62,17 +68,34 @@ def build(conn: Connection, run_id: str) -> str:
     mark = _mark(conn)
     cursor = conn.connection.cursor()
     try:
-        if conn.dialect.name != "sqlite":
-            cursor.execute(f"SELECT id FROM runs WHERE id = {mark}{_LOCK}", (run_id,))
+        lock_run(conn, cursor, run_id)
         cursor.execute(_READ.format(mark=mark), (run_id, run_id, run_id))
         rows = list(cursor.fetchall())
     finally:
         cursor.close()
+    return dump(document(rows))
+
+
+def lock_run(conn: Connection, cursor: Any, run_id: str) -> None:
+    """Before reading the rows a document is built from: hold the run row (PostgreSQL;
+    SQLite's one writer at a time needs nothing)."""
+    if conn.dialect.name != "sqlite":
+        cursor.execute(f"SELECT id FROM runs WHERE id = {_mark(conn)}{_LOCK}", (run_id,))
+
+
+def document(rows: list[Any]) -> dict[str, Mapping[str, Any]]:
+    """The document of (section, key, text, number) rows, section 'p', 'm' or 't' (its
+    text is `dump(document(rows))`)."""
     rows.sort()  # by section, then key: (section, key) is unique
     sections: dict[str, dict[str, Any]] = {"p": {}, "m": {}, "t": {}}
     for kind, key, text, number in rows:
         sections[kind][key] = number if kind == "m" else text
-    return encode(sections["p"], sections["m"], sections["t"])
+    return as_document(sections["p"], sections["m"], sections["t"])
+
+
+def dump(document_: Mapping[str, Any]) -> str:
+    """The stored text of a document."""
+    return _ENCODER.encode(document_)
 
 
 def keep_current(conn: Connection, run_id: str) -> bool:

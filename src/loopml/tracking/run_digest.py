@@ -11,22 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from loopml.governance import append_event
 from loopml.store.principal import Principal
+from loopml.tracking.key_values import document, dump, lock_run
 
+_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # Per metric key: order-independent aggregates, so every backend computes the same digest.
 _METRICS = (
     'SELECT "key", count(*), min(value), max(value), max(step) FROM metrics '
     'WHERE run_id = {mark} GROUP BY "key" ORDER BY "key"'
-)
-_ARTIFACTS = "SELECT path, digest FROM run_artifacts WHERE run_id = {mark} ORDER BY path"
-_INPUTS = (
-    "SELECT dataset_version_id, role FROM run_inputs WHERE run_id = {mark} "
-    "ORDER BY dataset_version_id"
 )
 
 
@@ -43,37 +41,82 @@ def metric_rows(conn: Connection, run_id: str) -> list[list[Any]]:
         cursor.close()
 
 
-def summarize(
-    conn: Connection,
-    run_id: str,
-    key_values: str,
-    metrics: list[list[Any]] | None = None,
-) -> dict[str, Any]:
-    """Counts and digest of a run; `key_values` is its document (key_values.build) and
-    `metrics` its `metric_rows` when already read."""
-    metric_rows_ = metric_rows(conn, run_id) if metrics is None else metrics
+@dataclass(frozen=True)
+class RunContents:
+    """What a run recorded, read in one query: its key-value document (key_values.py) and
+    that document's text, [key, points, min, max, last step] per metric key, [path,
+    digest] per artifact and [dataset version, role] per input, each list sorted."""
+
+    document: Mapping[str, Any]
+    key_values: str
+    metrics: list[list[Any]]
+    artifacts: list[list[str]]
+    inputs: list[list[str]]
+
+
+# One round trip for everything a run's end writes or digests (a hot path: every run ends
+# through it). Sections: p(aram), m(etric latest value), t(ag), s(eries aggregate),
+# a(rtifact), i(nput). Typed NULLs, so PostgreSQL can match the columns of the branches.
+_CONTENTS = (
+    "SELECT 'p', \"key\", value, CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS DOUBLE PRECISION),"
+    " CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) FROM params WHERE run_id = {mark}"
+    " UNION ALL SELECT 'm', \"key\", NULL, value, NULL, NULL, NULL FROM latest_metrics"
+    " WHERE run_id = {mark}"
+    " UNION ALL SELECT 't', \"key\", value, NULL, NULL, NULL, NULL FROM tags WHERE run_id = {mark}"
+    " UNION ALL SELECT 's', \"key\", NULL, min(value), max(value), count(*), max(step)"
+    ' FROM metrics WHERE run_id = {mark} GROUP BY "key"'
+    " UNION ALL SELECT 'a', path, digest, NULL, NULL, NULL, NULL FROM run_artifacts"
+    " WHERE run_id = {mark}"
+    " UNION ALL SELECT 'i', dataset_version_id, role, NULL, NULL, NULL, NULL FROM run_inputs"
+    " WHERE run_id = {mark}"
+)
+
+
+def read_contents(conn: Connection, run_id: str) -> RunContents:
+    """The run's contents as the caller's write transaction sees them (the run row is held
+    first, as key_values.build does)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(_ARTIFACTS.format(mark=mark), (run_id,))
-        artifact_rows = [[str(p), str(d)] for p, d in cursor.fetchall()]
-        cursor.execute(_INPUTS.format(mark=mark), (run_id,))
-        input_rows = [[str(d), str(r)] for d, r in cursor.fetchall()]
+        lock_run(conn, cursor, run_id)
+        cursor.execute(_CONTENTS.format(mark=mark), (run_id,) * 6)
+        rows = cursor.fetchall()
     finally:
         cursor.close()
-    document = json.loads(key_values)
-    body = json.dumps(
-        [document, metric_rows_, artifact_rows, input_rows],
-        sort_keys=True,
-        separators=(",", ":"),
+    values: list[Any] = []
+    series: list[list[Any]] = []
+    artifacts: list[list[str]] = []
+    inputs: list[list[str]] = []
+    for kind, key, text, number, high, count, step in rows:
+        if kind == "s":
+            series.append([str(key), int(count), float(number), float(high), int(step)])
+        elif kind == "a":
+            artifacts.append([str(key), str(text)])
+        elif kind == "i":
+            inputs.append([str(key), str(text)])
+        else:
+            values.append((kind, key, text, number))
+    # Sorted here rather than in SQL: code-point order on every backend and collation.
+    series.sort()
+    artifacts.sort()
+    inputs.sort()
+    found = document(values)
+    return RunContents(found, dump(found), series, artifacts, inputs)
+
+
+def summarize(contents: RunContents) -> dict[str, Any]:
+    """Counts and digest of a run's contents (`read_contents`)."""
+    document_ = contents.document
+    body = _DIGEST_ENCODER.encode(
+        [document_, contents.metrics, contents.artifacts, contents.inputs]
     )
     return {
-        "params": len(document.get("params", {})),
-        "tags": len(document.get("tags", {})),
-        "metrics": len(metric_rows_),
-        "metric_points": sum(row[1] for row in metric_rows_),
-        "artifacts": len(artifact_rows),
-        "inputs": len(input_rows),
+        "params": len(document_.get("params", {})),
+        "tags": len(document_.get("tags", {})),
+        "metrics": len(contents.metrics),
+        "metric_points": sum(row[1] for row in contents.metrics),
+        "artifacts": len(contents.artifacts),
+        "inputs": len(contents.inputs),
         "digest": hashlib.sha256(body.encode()).hexdigest(),
     }
 

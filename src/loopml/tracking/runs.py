@@ -39,11 +39,10 @@ from loopml.tracking.journal import (
     read_header,
     read_points,
 )
-from loopml.tracking.key_values import build as build_key_values
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES
-from loopml.tracking.run_digest import audit_late_write, metric_rows, summarize
+from loopml.tracking.run_digest import audit_late_write, read_contents, summarize
 from loopml.tracking.snapshots import write_snapshots
 from loopml.validation import check_key, check_name, check_text_value
 
@@ -118,7 +117,7 @@ class Runs:
                 diff_ref = self._put_captured(code.diff)
                 artifacts.append(("code/uncommitted.diff", diff_ref, "text/x-diff"))
                 diff_digest = diff_ref.digest
-        with self.engine.begin() as conn:
+        with self.stores.writes.begin() as conn:
             if parent_id is not None:
                 require_run(conn, parent_id)
             _INSERT_RUN.execute(
@@ -213,31 +212,33 @@ class Runs:
         if writer is not None:
             writer.stop()
             points, offset = writer.take_pending()
-        with self.engine.begin() as conn:
+        with self.stores.writes.begin() as conn:
             write_points(conn, self.engine, run_id, points)
-            key_values = build_key_values(conn, run_id)
+            contents = read_contents(conn, run_id)
             values = {
                 "rid": run_id,
                 "new_status": status,
                 "ended": time.time(),
                 "err": error,
-                "kv": key_values,
+                "kv": contents.key_values,
             }
             if writer is None:
                 _END_RUN_NO_JOURNAL.execute(conn, values)
             else:
                 _END_RUN.execute(conn, {**values, "offset": offset})
-            counted = metric_rows(conn, run_id)
-            summary = summarize(conn, run_id, key_values, counted)
             append_event(
-                conn, self.stores.actor, "run.end", _uri(run_id), {"status": status, **summary}
+                conn,
+                self.stores.actor,
+                "run.end",
+                _uri(run_id),
+                {"status": status, **summarize(contents)},
             )
         if writer is not None:
             writer.journal.close(remove=True)
         write_snapshots(
             self.stores,
             run_id,
-            {row[0]: row[1] for row in counted},
+            {row[0]: row[1] for row in contents.metrics},
             self.stores.settings.metric_snapshot_points,
         )
 
@@ -298,7 +299,7 @@ class Runs:
         ]
         tag_rows = self._tag_rows(run_id, tags_)
         try:  # the common case: new param keys on a live run
-            with self.engine.begin() as conn:
+            with self.stores.writes.begin() as conn:
                 self._write_batch(conn, run_id, points, param_rows, tag_rows)
             return
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
@@ -401,10 +402,8 @@ class Runs:
                     continue
                 points, end = read_points(path, max(start, int(row.journal_offset)))
                 write_points(conn, self.engine, header.run_id, points)
-                values: dict[str, Any] = {
-                    "journal_offset": end,
-                    "key_values": build_key_values(conn, header.run_id),
-                }
+                contents = read_contents(conn, header.run_id)
+                values: dict[str, Any] = {"journal_offset": end, "key_values": contents.key_values}
                 if row.status == "RUNNING":
                     last = max((p[3] for p in points), default=None)
                     values.update(
@@ -417,7 +416,7 @@ class Runs:
                     )
                 conn.execute(update(runs).where(runs.c.id == header.run_id).values(**values))
                 if "status" in values:
-                    summary = summarize(conn, header.run_id, values["key_values"])
+                    summary = summarize(contents)
                     append_event(
                         conn,
                         RECOVERY_ACTOR,

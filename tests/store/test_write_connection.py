@@ -1,0 +1,86 @@
+"""The connection the hot tracking writes share: transactions commit or roll back as with
+`Engine.begin`, the audit checkpoint follows each commit at once, threads take turns, and a
+forked child never writes through its parent's handle."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from loopml.config import init_workspace, load_settings
+from loopml.governance import append_event, verify_chain
+from loopml.store import Stores, open_stores
+from loopml.store.schema import audit_events, audit_head
+
+
+@pytest.fixture
+def stores(tmp_path: Path, store_url: str) -> Iterator[Stores]:
+    root = init_workspace(tmp_path / "ws")
+    opened = open_stores(load_settings(root, environ={}, store_url=store_url))
+    yield opened
+    opened.close()
+
+
+def _events(stores: Stores) -> int:
+    with stores.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(audit_events)).scalar_one())
+
+
+def test_commits_and_checkpoints_right_after_the_commit(stores: Stores) -> None:
+    with stores.writes.begin() as conn:
+        append_event(conn, "tester", "thing.create", "thing:1")
+    with stores.engine.connect() as conn:
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
+    # Written when the block ended, not when the connection is next used or given back.
+    last = stores.seal.checkpoints()[-1]
+    assert (last.seq, last.mac) == (head.seq, head.hash)
+    assert _events(stores) == 1 and verify_chain(stores.engine).ok
+
+
+def test_an_exception_rolls_back_and_the_next_transaction_works(stores: Stores) -> None:
+    with pytest.raises(RuntimeError, match="boom"), stores.writes.begin() as conn:
+        append_event(conn, "tester", "thing.create", "thing:1")
+        raise RuntimeError("boom")
+    assert _events(stores) == 0 and stores.seal.checkpoints() == []
+    with stores.writes.begin() as conn:
+        append_event(conn, "tester", "thing.create", "thing:2")
+    assert _events(stores) == 1 and verify_chain(stores.engine).ok
+
+
+def test_threads_take_turns(stores: Stores) -> None:
+    def write(n: int) -> None:
+        for i in range(10):
+            with stores.writes.begin() as conn:
+                append_event(conn, "tester", "thing.create", f"thing:{n}-{i}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    assert _events(stores) == 40 and verify_chain(stores.engine).ok
+
+
+def _child_writes(stores: Stores) -> None:
+    with stores.writes.begin() as conn:
+        append_event(conn, "child", "thing.create", "thing:child")
+        conn.execute(text("SELECT 1"))
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    stores = open_stores(load_settings(root, environ={}))
+    try:
+        with stores.writes.begin() as conn:  # the parent now holds a connection
+            append_event(conn, "parent", "thing.create", "thing:parent")
+        child = multiprocessing.get_context("fork").Process(target=_child_writes, args=(stores,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        with stores.writes.begin() as conn:
+            append_event(conn, "parent", "thing.create", "thing:after")
+        assert _events(stores) == 3 and verify_chain(stores.engine).ok
+    finally:
+        stores.close()
