@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loopml.server.bodies import Key, Name, Text
 
-Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+# Described in the schema, checked by the domain (whose messages say what to do), so that
+# local and remote mode refuse the same input with the same words.
+Percent = Annotated[float, Field(json_schema_extra={"minimum": 0, "maximum": 100})]
+Reason = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": 2000})]
 Duration = Annotated[str | float, Field(description="Seconds, or text such as '1h' or '30 min'.")]
 ModelRef = Annotated[
     str,
