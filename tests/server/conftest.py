@@ -161,7 +161,7 @@ def _log_training_data(client: Client | RemoteClient, name: str, frame: pd.DataF
     return str(answer["id"])
 
 
-def _register_versions(client: Client | RemoteClient, model: str) -> None:
+def register_versions(client: Client | RemoteClient, model: str) -> None:
     """Two versions of `model`: Ridge on the bundled bike hours (logged as their training
     dataset, which monitors take as their reference), with their signature."""
     frame = load_bikeshare().head(300)
@@ -205,7 +205,7 @@ def ops_clients(
         opened = [RemoteClient(server.url, tokens[r], remote_options) for r in ROLES]
         clients = dict(zip(ROLES, opened, strict=True))
         project = server.root  # the server's working folder is on its import path
-    _register_versions(clients["editor"], model)
+    register_versions(clients["editor"], model)
     yield OpsClients(
         request.param, clients["editor"], clients["admin"], clients["viewer"], model, project
     )
