@@ -147,7 +147,7 @@ class OpsClients:
     project: Path
 
 
-def _log_training_data(client: Client | RemoteClient, name: str, frame: pd.DataFrame) -> str:
+def log_table(client: Client | RemoteClient, name: str, frame: pd.DataFrame) -> str:
     """The frame as a dataset version (uploaded to the server in remote mode); its id."""
     if isinstance(client, Client):
         return client.log_dataset(name, frame).id
@@ -167,7 +167,7 @@ def register_versions(client: Client | RemoteClient, model: str) -> None:
     frame = load_bikeshare().head(300)
     features = bikeshare_features(frame)
     target = frame["bikers"].astype(float)
-    dataset = _log_training_data(client, model + "-train", features.assign(bikers=target))
+    dataset = log_table(client, model + "-train", features.assign(bikers=target))
     for alpha in (1.0, 2.0):
         with client.start_run("ops-" + model, inputs=[dataset]) as run:
             fitted = Ridge(alpha=alpha).fit(features, target)

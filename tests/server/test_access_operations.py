@@ -86,6 +86,8 @@ def _writes(n: dict[str, str]) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("POST", f"/rollouts/{ro}/abort", {"reason": "sabotage"}),
         ("POST", "/monitors", {"name": "atk-new-" + n["mon"], "source": f"deployment:{dep}"}),
         ("POST", f"/monitors/{n['mon']}/run", {}),
+        ("POST", "/alerts/alert-000000000000/acknowledge", {"comment": "seen"}),
+        ("POST", "/alerts/alert-000000000000/resolve", {"reason": "not real"}),
         ("POST", "/pipelines", {"name": "atk-evil", "import_path": f"{n['module']}:job"}),
         ("POST", "/pipeline-runs", {"pipeline": n["pipe"], "params": {"n": 2}}),
         ("POST", "/triggers", {"name": "atk-t2", "on": "schedule:1h", "pipeline": n["pipe"]}),

@@ -14,7 +14,8 @@ from loopml.deployments import Deployment, Route
 from loopml.errors import PolicyViolationError
 from loopml.monitoring.definition import Monitor
 from loopml.rollouts import Rollout, RolloutStep
-from tests.server.conftest import OpsClients
+from loopml.samples.bikeshare import bikeshare_features, load_bikeshare
+from tests.server.conftest import OpsClients, log_table
 
 pytestmark = pytest.mark.slow
 OPEN = {"full_traffic": ["any"], "partial_traffic": ["any"], "shadow": ["any"]}
@@ -253,3 +254,49 @@ def test_triggers_and_pipeline_launches(ops_clients: OpsClients) -> None:
     triggers.delete(trigger_name)
     with pytest.raises(NotFoundError):
         triggers.get(trigger_name)
+
+
+def test_drift_opens_an_alert_that_is_acknowledged_and_resolved_by_hand(
+    ops_clients: OpsClients,
+) -> None:
+    """A monitor over a dataset's versions: the second version drifted, an alert opens,
+    an editor acknowledges it, then resolves it with a reason."""
+    ops = ops_clients
+    frame = bikeshare_features(load_bikeshare().head(400))
+    dataset = _name("weather")
+    log_table(ops.editor, dataset, frame)
+    monitors = ops.editor.monitors
+    monitor_name = _name("mon")
+    monitors.create(
+        monitor_name, f"dataset:{dataset}", rules=["dataset_drift@critical"], drift_share=0.1
+    )
+    drifted = frame.assign(temp=frame["temp"] + 25, atemp=frame["atemp"] + 25)
+    log_table(ops.editor, dataset, drifted)
+    runs = monitors.run(monitor_name)
+    assert runs and runs[-1].result.window.drift is not None
+    assert {"temp", "atemp"} <= {c.column for c in runs[-1].result.window.drift.drifted}
+    opened = [a for run in runs for a in run.alerts.opened]
+    assert [a.rule for a in opened] == ["dataset_drift"] and opened[0].severity == "critical"
+    alert = opened[0]
+    assert monitors.alerts.get(alert.id) == alert
+    assert [a.id for a in ops.viewer.monitors.alerts.list(monitor_name, "open")] == [alert.id]
+    latest = monitors.result(monitor_name)
+    assert latest == runs[-1].result
+    assert [r.seq for r in monitors.results(monitor_name)] == [r.result.seq for r in runs]
+    html = ops.viewer.monitors.report(monitor_name)
+    assert html.lstrip().lower().startswith("<!doctype html") and monitor_name in html
+
+    with pytest.raises(PermissionDeniedError):
+        ops.viewer.monitors.alerts.acknowledge(alert.id)
+    seen = monitors.alerts.acknowledge(alert.id, comment="looking into it")
+    assert seen.state == "open" and seen.acknowledged_at is not None
+    assert seen.acknowledged_by == ops.editor.principal.name
+    with pytest.raises(ValidationError, match="reason"):
+        monitors.alerts.resolve(alert.id, reason="  ")
+    closed = monitors.alerts.resolve(alert.id, reason="the sensor was recalibrated")
+    assert closed.state == "resolved" and closed.resolved_at is not None
+    assert list(ops.viewer.monitors.alerts.list(monitor_name, "open")) == []
+    with pytest.raises(ConflictError, match="already resolved"):
+        monitors.alerts.resolve(alert.id, reason="again")
+    with pytest.raises(ConflictError, match="already resolved"):
+        monitors.alerts.acknowledge(alert.id)

@@ -9,6 +9,12 @@ import typer
 from rich.text import Text
 
 from loopml.cli.context import client_of, operations_of
+from loopml.cli.monitor_alerts import (
+    ACKNOWLEDGE_EPILOG,
+    RESOLVE_EPILOG,
+    acknowledge,
+    resolve,
+)
 from loopml.cli.monitor_lists import ALERTS_EPILOG, RESULTS_EPILOG, alerts, results
 from loopml.cli.monitor_views import (
     alerts_table,
@@ -481,3 +487,5 @@ def report(
 
 monitor_app.command("results", epilog=RESULTS_EPILOG)(results)
 monitor_app.command("alerts", epilog=ALERTS_EPILOG)(alerts)
+monitor_app.command("acknowledge", epilog=ACKNOWLEDGE_EPILOG)(acknowledge)
+monitor_app.command("resolve", epilog=RESOLVE_EPILOG)(resolve)

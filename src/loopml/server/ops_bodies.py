@@ -158,6 +158,14 @@ class RunMonitor(Body):
     limit: int = Field(100, ge=1, le=1000, description="At most this many windows.")
 
 
+class AcknowledgeAlert(Body):
+    comment: Reason | None = None
+
+
+class ResolveAlert(Body):
+    reason: Reason
+
+
 class CreateTrigger(Body):
     name: Name
     on: str = Field(max_length=400, description="dataset:NAME, alert:MONITOR[:RULE], schedule:1h")

@@ -15,7 +15,7 @@ from loopml.store.paging import Page
 
 
 class AlertsAPI(Protocol):
-    """Alerts the monitors opened, newest first."""
+    """Alerts the monitors opened, newest first; acknowledged or resolved by hand."""
 
     def list(
         self,
@@ -27,6 +27,10 @@ class AlertsAPI(Protocol):
     ) -> Page[Alert]: ...
 
     def get(self, alert_id: str) -> Alert: ...
+
+    def acknowledge(self, alert_id: str, *, comment: str | None = None) -> Alert: ...
+
+    def resolve(self, alert_id: str, *, reason: str) -> Alert: ...
 
 
 class MonitorsAPI(Protocol):

@@ -43,6 +43,17 @@ class RemoteAlerts:
     def get(self, alert_id: str) -> Alert:
         return records.alert(self.http.call("GET", f"/alerts/{_name(alert_id)}"))
 
+    def acknowledge(self, alert_id: str, *, comment: str | None = None) -> Alert:
+        body = _params(comment=comment)
+        found = self.http.call("POST", f"/alerts/{_name(alert_id)}/acknowledge", json=body)
+        return records.alert(found)
+
+    def resolve(self, alert_id: str, *, reason: str) -> Alert:
+        body = {"reason": reason}
+        return records.alert(
+            self.http.call("POST", f"/alerts/{_name(alert_id)}/resolve", json=body)
+        )
+
 
 class RemoteMonitors:
     """`client.monitors` over HTTP: the same calls and records as `MonitorService`."""

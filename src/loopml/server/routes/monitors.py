@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 from starlette.responses import Response
 
 from loopml.monitoring.records import MonitorRun
-from loopml.server.ops_bodies import CreateMonitor, RunMonitor
+from loopml.server.ops_bodies import AcknowledgeAlert, CreateMonitor, ResolveAlert, RunMonitor
 from loopml.server.payloads import json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
@@ -122,6 +122,17 @@ def get_alert(alert_id: str, state: State) -> Response:
     return json_response(state.client.monitors.alerts.get(alert_id))
 
 
+def acknowledge_alert(alert_id: str, body: AcknowledgeAlert, state: State) -> Response:
+    """Record who has seen an open alert; it stays open."""
+    alerts = state.client.monitors.alerts
+    return json_response(alerts.acknowledge(alert_id, comment=body.comment))
+
+
+def resolve_alert(alert_id: str, body: ResolveAlert, state: State) -> Response:
+    """Close an open alert by hand, saying why."""
+    return json_response(state.client.monitors.alerts.resolve(alert_id, reason=body.reason))
+
+
 api.route("GET", "/monitors", list_monitors, role="viewer", summary="List monitors")
 api.route("POST", "/monitors", create_monitor, role="editor", status_code=201, summary="Create")
 api.route("GET", "/monitors/{name}", get_monitor, role="viewer", summary="One monitor")
@@ -132,3 +143,5 @@ api.route("GET", "/monitors/{name}/result", monitor_result, role="viewer", summa
 api.route("GET", "/monitors/{name}/report", monitor_report, role="viewer", responses=HTML)
 api.route("GET", "/alerts", list_alerts, role="viewer", summary="List alerts")
 api.route("GET", "/alerts/{alert_id}", get_alert, role="viewer", summary="One alert")
+api.route("POST", "/alerts/{alert_id}/acknowledge", acknowledge_alert, role="editor")
+api.route("POST", "/alerts/{alert_id}/resolve", resolve_alert, role="editor", summary="Resolve")
