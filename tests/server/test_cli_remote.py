@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from loopml.cli import app
+from loopml.samples.bikeshare import bikeshare_features, load_bikeshare
 from loopml.sdk import RemoteClient, RemoteOptions
-from tests.server.conftest import register_versions
+from tests.server.conftest import log_table, register_versions
 from tests.server.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -140,3 +141,31 @@ def test_monitor_trigger_and_pipeline_commands_in_remote_mode(
     assert [t["enabled"] for t in listed_triggers if t["name"] == trig] == [False]
     _ok(loopml("trigger", "delete", trig))
     assert trig not in _ok(loopml("trigger", "list"))
+
+
+def test_an_alert_is_acknowledged_and_resolved_from_the_shell(
+    loopml: Loopml, sqlite_server: LiveServer, role_tokens: dict[str, str], tmp_path: Path
+) -> None:
+    data, mon = "cli-data-" + uuid.uuid4().hex[:8], "cli-mon-" + uuid.uuid4().hex[:8]
+    frame = bikeshare_features(load_bikeshare().head(300))
+    options = RemoteOptions(journal_dir=tmp_path / "journal", retry_s=30)
+    client = RemoteClient(sqlite_server.url, role_tokens["editor"], options)
+    try:
+        log_table(client, data, frame)
+        _ok(loopml("monitor", "create", mon, f"dataset:{data}", "--alert", "column_drift:temp"))
+        log_table(client, data, frame.assign(temp=frame["temp"] + 30))
+    finally:
+        client.close()
+    _ok(loopml("monitor", "run", mon))
+    [alert] = json.loads(_ok(loopml("monitor", "alerts", mon, "--json", as_="viewer")))
+    assert alert["rule"] == "column_drift:temp" and alert["state"] == "open"
+    refused = loopml("monitor", "acknowledge", alert["id"], as_="viewer")
+    assert refused.exit_code != 0 and "editor" in refused.output
+    seen = json.loads(_ok(loopml("monitor", "acknowledge", alert["id"], "--comment", "on it",
+                                 "--json")))  # fmt: skip
+    assert seen["state"] == "open" and seen["acknowledged_by"].startswith("editor-")
+    closed = _ok(loopml("monitor", "resolve", alert["id"], "--reason", "a sensor fault"))
+    assert f"resolved {alert['id']}" in closed
+    assert "no open alerts" in _ok(loopml("monitor", "alerts", mon))
+    again = loopml("monitor", "resolve", alert["id"], "--reason", "again")
+    assert again.exit_code != 0 and "already resolved" in again.output
