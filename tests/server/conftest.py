@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
+import pandas as pd
 import pytest
+from sklearn.linear_model import Ridge
 from sqlalchemy import create_engine, text
 
 from loopml.config import init_workspace
+from loopml.samples.bikeshare import bikeshare_features, load_bikeshare
 from loopml.sdk import Client, RemoteClient, RemoteOptions
 from tests.server.live import LiveServer, cli_environment, free_port, make_principal
 
@@ -127,3 +131,83 @@ def tracking_client(
 def experiment() -> str:
     """An experiment name no other test uses (the servers are shared)."""
     return "exp-" + uuid.uuid4().hex[:10]
+
+
+@dataclass
+class OpsClients:
+    """The operations contract's clients of one mode: an editor, an admin and a viewer,
+    two registered versions of a fresh model, and the folder a project module goes in so
+    that the process that launches pipelines (the server, or this one) imports it."""
+
+    mode: str
+    editor: Client | RemoteClient
+    admin: Client | RemoteClient
+    viewer: Client | RemoteClient
+    model: str
+    project: Path
+
+
+def log_table(client: Client | RemoteClient, name: str, frame: pd.DataFrame) -> str:
+    """The frame as a dataset version (uploaded to the server in remote mode); its id."""
+    if isinstance(client, Client):
+        return client.log_dataset(name, frame).id
+    body = frame.to_csv(index=False).encode()
+    answer = client.http.call(
+        "POST",
+        f"/datasets/{name}/versions",
+        params={"filename": f"{name}.csv"},
+        content=lambda: body,
+    )
+    return str(answer["id"])
+
+
+def register_versions(client: Client | RemoteClient, model: str) -> None:
+    """Two versions of `model`: Ridge on the bundled bike hours (logged as their training
+    dataset, which monitors take as their reference), with their signature."""
+    frame = load_bikeshare().head(300)
+    features = bikeshare_features(frame)
+    target = frame["bikers"].astype(float)
+    dataset = log_table(client, model + "-train", features.assign(bikers=target))
+    for alpha in (1.0, 2.0):
+        with client.start_run("ops-" + model, inputs=[dataset]) as run:
+            fitted = Ridge(alpha=alpha).fit(features, target)
+            run.log_model(fitted, name=model, input_example=features, training_data=features)
+
+
+@pytest.fixture(params=MODES)
+def ops_clients(
+    request: pytest.FixtureRequest,
+    make_client: Callable[..., Client],
+    remote_options: RemoteOptions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[OpsClients]:
+    model = "ops-" + uuid.uuid4().hex[:10]
+    if request.param == "local":
+        admin = make_client()  # the local user: an admin of the workspace
+        identity = admin.models.identity
+        clients: dict[str, Client | RemoteClient] = {"admin": admin}
+        for role in ("editor", "viewer"):
+            identity.create_principal(f"{role}-local", role)
+            token = identity.create_token(f"{role}-local", label="tests")
+            clients[role] = make_client(token=token)
+        project = tmp_path / "project"
+        project.mkdir()
+        monkeypatch.syspath_prepend(str(project))
+        opened: list[RemoteClient] = []
+    else:
+        if request.param == "remote-sqlite":
+            server = request.getfixturevalue("sqlite_server")
+            tokens = request.getfixturevalue("role_tokens")
+        else:
+            server = request.getfixturevalue("pg_s3_server")
+            tokens = request.getfixturevalue("pg_role_tokens")
+        opened = [RemoteClient(server.url, tokens[r], remote_options) for r in ROLES]
+        clients = dict(zip(ROLES, opened, strict=True))
+        project = server.root  # the server's working folder is on its import path
+    register_versions(clients["editor"], model)
+    yield OpsClients(
+        request.param, clients["editor"], clients["admin"], clients["viewer"], model, project
+    )
+    for client in opened:
+        client.close()

@@ -24,6 +24,7 @@ CHECKS = [
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # ~100 operations, each fuzzed: longer than the default limit
 def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
     cli = Path(sys.executable).with_name("schemathesis")
     if not cli.exists():

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import client_of, operations_of
 from loopml.cli.render import NONE, console, print_json, when
 from loopml.controller import Controller, ReconcileReport, Trigger, TriggerEvent
 from loopml.errors import ValidationError
@@ -177,7 +177,7 @@ def create(
     ] = None,
 ) -> None:
     """Declare a trigger; it fires for causes that appear from now on."""
-    created = client_of(ctx).triggers.create(
+    created = operations_of(ctx).triggers.create(
         name,
         on,
         pipeline,
@@ -199,7 +199,7 @@ def list_triggers(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Every trigger: what it watches, what it launches, when it last fired."""
-    found = client_of(ctx).triggers.list()
+    found = operations_of(ctx).triggers.list()
     if as_json:
         print_json([t.to_dict() for t in found])
         return
@@ -230,7 +230,7 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """What each cause became: launched, skipped, succeeded, failed, rolled out."""
-    found = client_of(ctx).triggers.events(name, state=state, limit=limit)
+    found = operations_of(ctx).triggers.events(name, state=state, limit=limit)
     if as_json:
         print_json([e.to_dict() for e in found])
         return
@@ -256,7 +256,7 @@ def retry(
     The next controller pass launches it (or, if its trigger waits for new data that has not
     come, it waits again). Its earlier attempts stay in the audit log.
     """
-    retried = client_of(ctx).triggers.retry(event)
+    retried = operations_of(ctx).triggers.retry(event)
     if as_json:
         print_json(retried.to_dict())
         return
@@ -270,7 +270,7 @@ def enable(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")]
 ) -> None:
     """Fire again, for causes from now on; pending events resume."""
-    client_of(ctx).triggers.enable(name)
+    operations_of(ctx).triggers.enable(name)
     console().print(f"enabled trigger:{name}")
 
 
@@ -279,7 +279,7 @@ def disable(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")]
 ) -> None:
     """Stop firing; pending events wait until the trigger is enabled again."""
-    client_of(ctx).triggers.disable(name)
+    operations_of(ctx).triggers.disable(name)
     console().print(f"disabled trigger:{name}")
 
 
@@ -288,7 +288,7 @@ def delete(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help=NAME_HELP, metavar="NAME")]
 ) -> None:
     """Remove a trigger and its events (the audit log keeps their history)."""
-    client_of(ctx).triggers.delete(name)
+    operations_of(ctx).triggers.delete(name)
     console().print(f"deleted trigger:{name}")
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import operations_of
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.deployments import Deployment, Route, parse_route
 from loopml.errors import ValidationError
@@ -166,7 +166,7 @@ def create(
 ) -> None:
     """Create a deployment sending all traffic to one model version (the traffic policy
     must admit it at 100 %: by default, the version holding champion)."""
-    deployment = client_of(ctx).deployments.create(
+    deployment = operations_of(ctx).deployments.create(
         name,
         model_ref,
         sticky_key=sticky_key,
@@ -234,7 +234,7 @@ def update(
     parsed = None if not routes else [parse_route(text) for text in routes]
     mirrored = None if not shadows else [parse_route(text) for text in shadows]
     strategy = None if parsed is None else ("single" if len(parsed) == 1 else "canary")
-    deployment = client_of(ctx).deployments.update(
+    deployment = operations_of(ctx).deployments.update(
         name,
         parsed,
         shadows=mirrored,
@@ -264,7 +264,7 @@ def canary(
     override: Override = False,
 ) -> None:
     """Send a share of traffic to a candidate; the current routes keep the rest pro rata."""
-    deployment = client_of(ctx).deployments.canary(
+    deployment = operations_of(ctx).deployments.canary(
         name, model_ref, weight, reason=reason, override_reason=_override(override, reason)
     )
     _print_changed(console(), "updated", deployment)
@@ -294,7 +294,7 @@ def blue_green(
 ) -> None:
     """Switch all traffic to a version at once, after a smoke test; a failure changes
     nothing."""
-    deployment = client_of(ctx).deployments.blue_green(
+    deployment = operations_of(ctx).deployments.blue_green(
         name,
         model_ref,
         smoke_test=smoke_test,
@@ -323,7 +323,7 @@ def shadow(
     ] = None,
 ) -> None:
     """Mirror traffic to a version whose answers are logged but never returned."""
-    deployment = client_of(ctx).deployments.shadow(
+    deployment = operations_of(ctx).deployments.shadow(
         name, model_ref, enabled=not off, override_reason=_override(override, reason)
     )
     _print_changed(console(), "updated", deployment)
@@ -341,7 +341,7 @@ def promote(
     override: Override = False,
 ) -> None:
     """Send all traffic to a version (typically the canary that proved itself)."""
-    deployment = client_of(ctx).deployments.promote(
+    deployment = operations_of(ctx).deployments.promote(
         name, model_ref, reason=reason, override_reason=_override(override, reason)
     )
     _print_changed(console(), "promoted", deployment)
@@ -358,7 +358,7 @@ def rollback(
     override: Override = False,
 ) -> None:
     """Restore the routes the last routing change replaced."""
-    deployment = client_of(ctx).deployments.rollback(
+    deployment = operations_of(ctx).deployments.rollback(
         name, reason=reason, override_reason=_override(override, reason)
     )
     _print_changed(console(), "rolled back", deployment)
@@ -375,7 +375,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Show a deployment: revision, strategy, routes and shadows, previous routes."""
-    deployment = client_of(ctx).deployments.get(name)
+    deployment = operations_of(ctx).deployments.get(name)
     if as_json:
         print_json(deployment.to_dict())
         return
@@ -393,7 +393,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """List deployments with their revision, strategy and traffic split."""
-    deployments = client_of(ctx).deployments.list()
+    deployments = operations_of(ctx).deployments.list()
     if as_json:
         print_json([d.to_dict() for d in deployments])
         return
@@ -426,7 +426,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Every revision of a deployment, oldest first: routes, shadows, who, when and why."""
-    rows = client_of(ctx).deployments.history(name)
+    rows = operations_of(ctx).deployments.history(name)
     if as_json:
         print_json(rows)
         return

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import operations_of
 from loopml.cli.models import apply_setting, read_policy_file
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.errors import ValidationError
@@ -82,7 +82,7 @@ def _show(in_force: PolicyInForce, as_json: bool, verb: str | None = None) -> No
 )
 def show(ctx: typer.Context, deployment: Deployment = None, as_json: AsJson = False) -> None:
     """Show the traffic policy in force for the workspace (or one deployment)."""
-    _show(client_of(ctx).deployments.policy.get(deployment), as_json)
+    _show(operations_of(ctx).deployments.policy.get(deployment), as_json)
 
 
 @deploy_policy_app.command(
@@ -120,7 +120,7 @@ def set_(
     role; the audit trail keeps it, and it is read back from there."""
     if sum((file is not None, bool(settings), open_)) != 1:
         raise ValidationError("give exactly one of --file, --set (repeatable) or --open")
-    service = client_of(ctx).deployments.policy
+    service = operations_of(ctx).deployments.policy
     data: dict[str, Any]
     if open_:
         data = OPEN.model_dump(mode="json")
@@ -149,5 +149,5 @@ def clear(
 ) -> None:
     """Drop a deployment's own policy (the workspace's applies again), or the workspace's
     (the default applies again). Needs the admin role."""
-    in_force = client_of(ctx).deployments.policy.clear(deployment=deployment, reason=reason)
+    in_force = operations_of(ctx).deployments.policy.clear(deployment=deployment, reason=reason)
     _show(in_force, as_json, "traffic policy cleared; now in force:")

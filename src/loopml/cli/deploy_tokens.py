@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import operations_of
 from loopml.cli.render import NONE, console, print_json, when
 from loopml.deployments import SCOPES, DeploymentToken
 from loopml.errors import ValidationError
@@ -76,7 +76,7 @@ def token_create(
     if expires_in_days is not None and expires_in_days <= 0:
         raise ValidationError(f"--expires-in-days must be positive, got {expires_in_days:g}")
     expires_s = None if expires_in_days is None else expires_in_days * DAY_S
-    token = client_of(ctx).deployments.tokens.create(
+    token = operations_of(ctx).deployments.tokens.create(
         deployment, scopes, label=label, expires_in_s=expires_s
     )
     warning = "this token is shown once: store it now, it cannot be shown again"
@@ -114,7 +114,7 @@ def token_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List data-plane tokens (never their secrets), newest first."""
-    tokens = client_of(ctx).deployments.tokens.list(deployment)
+    tokens = operations_of(ctx).deployments.tokens.list(deployment)
     if as_json:
         print_json([_as_dict(t) for t in tokens])
         return
@@ -147,7 +147,7 @@ def token_revoke(
     ],
 ) -> None:
     """Revoke a data-plane token: servers refuse it within their poll interval (1 s)."""
-    token = client_of(ctx).deployments.tokens.revoke(token_id)
+    token = operations_of(ctx).deployments.tokens.revoke(token_id)
     console().print(
         Text.assemble(("revoked token ", "green"), (token_id, "bold"), f" of {token.deployment}")
     )

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import client_of, operations_of
+from loopml.cli.monitor_alerts import (
+    ACKNOWLEDGE_EPILOG,
+    RESOLVE_EPILOG,
+    acknowledge,
+    resolve,
+)
 from loopml.cli.monitor_lists import ALERTS_EPILOG, RESULTS_EPILOG, alerts, results
 from loopml.cli.monitor_views import (
     alerts_table,
@@ -268,7 +274,7 @@ def create(
     ] = "arrival",
 ) -> None:
     """Declare a monitor; its source, reference and options are checked now."""
-    monitor = client_of(ctx).monitors.create(
+    monitor = operations_of(ctx).monitors.create(
         name,
         source,
         feature_view=feature_view,
@@ -298,7 +304,7 @@ def create(
     )
     out = console()
     out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))
-    out.print(monitor_info(monitor, client_of(ctx).monitors.evaluator.reference_uri(monitor)))
+    out.print(monitor_info(monitor, operations_of(ctx).monitors.reference_of(monitor.name)))
 
 
 @monitor_app.command(
@@ -323,10 +329,12 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Evaluate every complete window since the last run, record results, apply alert rules."""
-    service = client_of(ctx).monitors
     if due == (name is not None):
         raise ValidationError("give a monitor NAME, or --due for every scheduled monitor")
-    batches = service.run_due() if due else {name or "": service.run(name or "", partial=partial)}
+    if due:  # the controller's sweep: it runs where the stores are
+        batches = client_of(ctx).monitors.run_due()
+    else:
+        batches = {name or "": operations_of(ctx).monitors.run(name or "", partial=partial)}
     if as_json:
         print_json(
             {
@@ -356,7 +364,7 @@ def list_monitors(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Every monitor with its latest window and open alerts."""
-    service = client_of(ctx).monitors
+    service = operations_of(ctx).monitors
     rows = []
     for monitor in service.list():
         latest = service.results(monitor.name, max_results=1, newest_first=True)
@@ -389,7 +397,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """A monitor's definition and one result: per-column drift, performance, latency, alerts."""
-    service = client_of(ctx).monitors
+    service = operations_of(ctx).monitors
     monitor = service.get(name)
     results = service.results(name, max_results=1, newest_first=True)
     chosen = service.result(name, result) if (result is not None or results) else None
@@ -404,7 +412,7 @@ def show(
         )
         return
     out = console()
-    out.print(monitor_info(monitor, service.evaluator.reference_uri(monitor)))
+    out.print(monitor_info(monitor, service.reference_of(monitor.name)))
     if chosen is None:
         out.print(f"\nno results yet: run `loopml monitor run {name}`")
         return
@@ -467,7 +475,7 @@ def report(
     ] = None,
 ) -> None:
     """Write a self-contained HTML report (aggregates only; opens offline)."""
-    service = client_of(ctx).monitors
+    service = operations_of(ctx).monitors
     chosen = service.result(name, result)
     html = service.report(name, chosen.seq)
     path = output or Path(f"{name}-{chosen.seq}.html")
@@ -479,3 +487,5 @@ def report(
 
 monitor_app.command("results", epilog=RESULTS_EPILOG)(results)
 monitor_app.command("alerts", epilog=ALERTS_EPILOG)(alerts)
+monitor_app.command("acknowledge", epilog=ACKNOWLEDGE_EPILOG)(acknowledge)
+monitor_app.command("resolve", epilog=RESOLVE_EPILOG)(resolve)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli.context import client_of
+from loopml.cli.context import operations_of
 from loopml.cli.monitor_views import alerts_table, results_table
 from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, print_json_pages
 from loopml.cli.render import console
@@ -40,7 +40,7 @@ def results(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """A monitor's stored results (one per window), oldest first, a page at a time."""
-    service = client_of(ctx).monitors
+    service = operations_of(ctx).monitors
 
     def fetch(size: int, token: str | None) -> Page[StoredResult]:
         return service.results(name, max_results=size, page_token=token, newest_first=newest)
@@ -75,7 +75,7 @@ def alerts(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Open alerts (or all with --all), newest first, a page at a time."""
-    service = client_of(ctx).monitors
+    service = operations_of(ctx).monitors
     if name is not None:
         service.get(name)
     state = None if all_states else "open"

@@ -9,17 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from loopml.cli.context import client_of
+from loopml.cli.context import client_of, operations_of
 from loopml.cli.render import console, duration, print_json, short_hash, status, when
 from loopml.errors import ValidationError
-from loopml.pipelines import (
-    EXECUTORS,
-    PipelineFailedError,
-    PipelineResult,
-    list_pipeline_runs,
-    run_pipeline,
-)
-from loopml.pipelines.catalog import PipelineCatalog
+from loopml.pipelines import EXECUTORS, PipelineFailedError, PipelineResult, run_pipeline
 
 pipeline_app = typer.Typer(
     help="Run pipelines (cached steps, local/process/ray executors) and list their runs.",
@@ -122,7 +115,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List pipeline runs, newest first, with their step and cache-hit counts."""
-    found = list_pipeline_runs(client_of(ctx).stores, name, limit=max_results)
+    found = operations_of(ctx).pipelines.runs(name, limit=max_results)
     if as_json:
         print_json([r.to_dict() for r in found])
         return
@@ -163,7 +156,7 @@ def register(
 ) -> None:
     """Let the controller launch a pipeline (admin only): pins the code it has now; after a
     code change, register it again or its triggers' events fail."""
-    record = PipelineCatalog(client_of(ctx).stores).register(name, target)
+    record = operations_of(ctx).pipelines.register(name, target)
     if as_json:
         print_json(record.to_dict())
         return
@@ -182,7 +175,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the pipelines the controller may launch, with the code each is pinned to."""
-    found = PipelineCatalog(client_of(ctx).stores).list()
+    found = operations_of(ctx).pipelines.list()
     if as_json:
         print_json([r.to_dict() for r in found])
         return
@@ -205,3 +198,36 @@ def list_(
             when(r.registered_at),
         )
     console().print(table)
+
+
+@pipeline_app.command(
+    "launch",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml pipeline launch bikes-retrain --param alpha=0.5\n"
+        "  LOOPML_SERVER_URL=http://ml:8080 loopml pipeline launch bikes-retrain --json"
+    ),
+)
+def launch(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A registered pipeline (`loopml pipeline list`).")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A pipeline parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run a registered pipeline to its end, as a trigger would (on the server in remote
+    mode): only what an admin registered, only while its code is the registered code."""
+    outcome = operations_of(ctx).pipelines.launch(name, parse_params(param or []))
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        out = console()
+        out.print(f"{name}: {status(outcome.status)}")
+        if outcome.pipeline_run_id:
+            out.print(f"pipeline run {outcome.pipeline_run_id}")
+        if outcome.error:
+            out.print(outcome.error)
+    if outcome.status != "succeeded":
+        raise typer.Exit(1)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import operations_of
 from loopml.cli.deploy import routes_table
 from loopml.cli.render import NONE, console, key_value_table, print_json, value, when
 from loopml.errors import ValidationError
@@ -280,7 +280,7 @@ def start(
         replay_max_age_s=_seconds(replay_max_age, "--replay-max-age", default.replay_max_age_s)
         or default.replay_max_age_s,
     )
-    client = client_of(ctx)
+    client = operations_of(ctx)
     rollout = client.rollouts.start(deployment, model_ref, plan, reason=reason)
     if as_json:
         print_json(rollout.to_dict())
@@ -311,7 +311,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Show a deployment's rollout and its history, or list every rollout."""
-    client = client_of(ctx)
+    client = operations_of(ctx)
     if deployment is not None:
         rollout = client.rollouts.get(deployment)
         history = client.rollouts.history(rollout.id)
@@ -357,7 +357,7 @@ def advance(
 ) -> None:
     """Reconcile the rollout once by hand (the controller does this on its own): analyse the
     step if it has held, then step up, promote or roll back; otherwise say what it waits for."""
-    step = client_of(ctx).rollouts.advance(deployment)
+    step = operations_of(ctx).rollouts.advance(deployment)
     if as_json:
         print_json(step.to_dict())
         return
@@ -376,7 +376,7 @@ def abort(
     ],
 ) -> None:
     """Stop the active rollout and send all traffic back to the stable version."""
-    client = client_of(ctx)
+    client = operations_of(ctx)
     rollout = client.rollouts.abort(deployment, reason)
     out = console()
     out.print(Text.assemble(("aborted ", "magenta"), (rollout.uri, "bold"), f": {reason}"))

@@ -221,6 +221,11 @@ class MonitorService:
             rows = conn.execute(select(monitors).order_by(monitors.c.name)).all()
         return [Monitor.from_row(row) for row in rows]
 
+    def reference_of(self, name: str) -> str | None:
+        """The reference data monitor `name` compares with: its own, or the one its source
+        implies (a deployment's model's training data)."""
+        return self.evaluator.reference_uri(self.get(name))
+
     # ------------------------------------------------------------------ run
     def run(
         self, name: str, *, now: float | None = None, partial: bool = False, limit: int = 100

@@ -13,6 +13,7 @@ import pandas as pd
 from loopml.config import find_workspace, init_workspace, load_settings
 from loopml.config.settings import Settings
 from loopml.controller import TriggerService
+from loopml.controller.pipeline_runs import PipelineRunService
 from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
@@ -62,6 +63,7 @@ class Client:
         self.triggers = TriggerService(self.stores)
         self.webhooks = WebhookService(self.stores)
         self.replays: ReplayService = self.rollouts.replays
+        self.pipelines = PipelineRunService(self)
         if settings.token:
             try:
                 self.login(settings.token)

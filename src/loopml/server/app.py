@@ -24,13 +24,38 @@ from loopml.sdk import Client
 from loopml.server import errors
 from loopml.server.identity import RequestActor, TokenSessions
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
-from loopml.server.routes import artifacts, datasets, governance, health, models, operations, runs
+from loopml.server.routes import (
+    artifacts,
+    datasets,
+    deployments,
+    evaluations,
+    governance,
+    health,
+    models,
+    monitors,
+    pipelines,
+    rollouts,
+    runs,
+    triggers,
+)
 from loopml.server.state import ServerOptions, ServerState
 from loopml.server.store_metrics import StoreCollector
 from loopml.version import __version__
 
 API_PREFIX = "/api/v1"
-AREAS = (runs.api, artifacts.api, models.api, datasets.api, governance.api, operations.api)
+AREAS = (
+    runs.api,
+    artifacts.api,
+    models.api,
+    evaluations.api,
+    datasets.api,
+    governance.api,
+    deployments.api,
+    rollouts.api,
+    monitors.api,
+    triggers.api,
+    pipelines.api,
+)
 
 
 def create_app(settings: Settings, options: ServerOptions | None = None) -> FastAPI:

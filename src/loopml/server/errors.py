@@ -27,6 +27,7 @@ from loopml.errors import (
     LoopmlError,
     NotFoundError,
     PermissionDeniedError,
+    PolicyViolationError,
     ValidationError,
 )
 
@@ -37,6 +38,7 @@ JSON = "application/json"
 ERROR_CODES: tuple[tuple[type[LoopmlError], int, str], ...] = (
     (ValidationError, 422, "invalid"),
     (NotFoundError, 404, "not_found"),
+    (PolicyViolationError, 403, "policy_violation"),
     (PermissionDeniedError, 403, "forbidden"),
     (ConflictError, 409, "conflict"),
     (AuditChainError, 409, "audit_chain_broken"),
@@ -47,6 +49,8 @@ DEFAULT_HINTS = {
     "invalid": "correct the request; /openapi.json describes every field",
     "not_found": "list what exists with the matching GET route (e.g. GET /api/v1/runs)",
     "forbidden": "ask an admin for a token of a principal with the role this route needs",
+    "policy_violation": "request the approval the policy asks for, or an admin overrides it "
+    "with a reason",
     "conflict": "read the current state and try again with a request that fits it",
     "unauthenticated": "send 'Authorization: Bearer <token>'; an admin creates tokens with "
     "`loopml auth token create NAME`",

@@ -464,6 +464,8 @@ alerts = Table(
     Column("opened_at", Float, nullable=False),
     Column("last_seen_at", Float, nullable=False),
     Column("resolved_at", Float, nullable=True),
+    Column("acknowledged_by", String(KEY_LEN), nullable=True),  # someone has seen it
+    Column("acknowledged_at", Float, nullable=True),
     UniqueConstraint("open_key"),
     Index("ix_alerts_monitor_state", "monitor", "state"),
     Index("ix_alerts_opened_at_id", "opened_at", "id"),

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
-from loopml.errors import NotFoundError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.monitoring.alerts.rules import AlertRule, Condition, evaluate_rules
 from loopml.monitoring.alerts.sinks import AlertEvent, AlertSink, deliver, parse_sinks
@@ -65,6 +65,8 @@ class Alert:
     opened_at: float
     last_seen_at: float
     resolved_at: float | None
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,6 +281,62 @@ class AlertService:
             raise NotFoundError(f"alert {alert_id!r} does not exist (`list` shows the alerts)")
         return _alert(row)
 
+    # ------------------------------------------------------------------ by hand
+    def acknowledge(self, alert_id: str, *, comment: str | None = None) -> Alert:
+        """Record that someone has seen an open alert (who and when); it stays open until
+        its condition clears or someone resolves it."""
+        actor = self.stores.actor
+        require(actor, "write", "acknowledge alerts")
+        _check_text("comment", comment, required=False)
+        now = time.time()
+        with self.engine.begin() as conn:
+            alert = self._open_by_id(conn, alert_id, "acknowledge")
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert.id)
+                .values(acknowledged_by=actor.name, acknowledged_at=now)
+            )
+            done = _alert(conn.execute(select(alerts).where(alerts.c.id == alert.id)).one())
+            self._audit_by_hand(conn, "alert.acknowledge", done, {"comment": comment})
+        return done
+
+    def resolve(self, alert_id: str, *, reason: str) -> Alert:
+        """Close an open alert by hand, saying why. If its condition still holds, the
+        monitor's next window opens a new alert."""
+        actor = self.stores.actor
+        require(actor, "write", "resolve alerts")
+        _check_text("reason", reason, required=True)
+        with self.engine.begin() as conn:
+            alert = self._open_by_id(conn, alert_id, "resolve")
+            done = self._resolve(conn, alert, alert.last_result, time.time())
+            if done is None:
+                raise ConflictError(f"alert {alert_id} was resolved meanwhile; nothing to do")
+            self._audit_by_hand(conn, "alert.resolve", done, {"reason": reason.strip()})
+        return done
+
+    def _open_by_id(self, conn: Connection, alert_id: str, verb: str) -> Alert:
+        row = conn.execute(select(alerts).where(alerts.c.id == alert_id).with_for_update()).first()
+        if row is None:
+            raise NotFoundError(f"alert {alert_id!r} does not exist (`list` shows the alerts)")
+        found = _alert(row)
+        if found.state != OPEN:
+            raise ConflictError(
+                f"alert {alert_id} is already {found.state}; only an open alert can be "
+                f"{verb}d (it is reopened as a new alert if its condition returns)"
+            )
+        return found
+
+    def _audit_by_hand(
+        self, conn: Connection, action: str, alert: Alert, details: dict[str, Any]
+    ) -> None:
+        append_event(
+            conn,
+            self.stores.actor,
+            action,
+            f"monitor:{alert.monitor}",
+            {"alert": alert.id, "rule": alert.rule, "subject": alert.subject, **details},
+        )
+
     # ------------------------------------------------------------------ writes
     def _open(self, conn: Connection, monitor: str) -> builtins.list[Alert]:
         query = (
@@ -370,3 +428,12 @@ def _alert(row: Row[Any]) -> Alert:
     data = dict(row._mapping)
     data.pop("open_key", None)
     return Alert(**data)
+
+
+def _check_text(what: str, value: str | None, *, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > 2000:
+        raise ValidationError(
+            f"the {what} must be a sentence of text (up to 2,000 characters), got {value!r}"
+        )

@@ -22,10 +22,15 @@ import httpx
 from loopml.artifacts.hashing import hash_bytes
 from loopml.errors import ValidationError
 from loopml.sdk.remote.artifacts import artifact_route, download
+from loopml.sdk.remote.deployments import RemoteDeployments
 from loopml.sdk.remote.http import RemoteHttp
+from loopml.sdk.remote.monitors import RemoteMonitors
+from loopml.sdk.remote.pipelines import RemotePipelines
 from loopml.sdk.remote.recovery import replay_orphans
+from loopml.sdk.remote.rollouts import RemoteRollouts
 from loopml.sdk.remote.run import RemoteRun
 from loopml.sdk.remote.stream import MetricStream
+from loopml.sdk.remote.triggers import RemoteTriggers
 from loopml.store.principal import Principal
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
 from loopml.tracking.records import MetricPoint, RunList, RunRecord
@@ -87,6 +92,11 @@ class RemoteClient:
             transport=transport,
         )
         self.journal_dir = Path(self.options.journal_dir or default_journal_dir())
+        self.deployments = RemoteDeployments(self.http)
+        self.rollouts = RemoteRollouts(self.http)
+        self.monitors = RemoteMonitors(self.http)
+        self.triggers = RemoteTriggers(self.http)
+        self.pipelines = RemotePipelines(self.http)
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
         try:

@@ -26,6 +26,7 @@ from loopml.errors import (
     LoopmlError,
     NotFoundError,
     PermissionDeniedError,
+    PolicyViolationError,
     ValidationError,
 )
 from loopml.tracking.streams import StreamGapError
@@ -39,6 +40,7 @@ _ERRORS: dict[str, type[LoopmlError]] = {
     "digest_mismatch": ArtifactCorruptedError,
     "not_found": NotFoundError,
     "forbidden": PermissionDeniedError,
+    "policy_violation": PolicyViolationError,
     "unauthenticated": PermissionDeniedError,
     "conflict": ConflictError,
     "audit_chain_broken": AuditChainError,

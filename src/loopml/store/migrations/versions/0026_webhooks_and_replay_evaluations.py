@@ -2,7 +2,7 @@
 of a deployment's logged traffic)
 
 Revision ID: 0026
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
