@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import NONE, console, print_json, when
 from loopml.controller import Controller, ReconcileReport, Trigger, TriggerEvent
 from loopml.errors import ValidationError

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.models import apply_setting, read_policy_file
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.errors import ValidationError

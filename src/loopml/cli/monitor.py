@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.monitor_lists import ALERTS_EPILOG, RESULTS_EPILOG, alerts, results
 from loopml.cli.monitor_views import (
     alerts_table,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.monitor_views import alerts_table, results_table
 from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, print_json_pages
 from loopml.cli.render import console

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import console, duration, print_json, short_hash, status, when
 from loopml.errors import ValidationError
 from loopml.pipelines import (

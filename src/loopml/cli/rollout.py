@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.deploy import routes_table
 from loopml.cli.render import NONE, console, key_value_table, print_json, value, when
 from loopml.errors import ValidationError
