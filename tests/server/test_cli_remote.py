@@ -282,3 +282,29 @@ def test_remote_mode_needs_a_token_and_names_it(
     result = CliRunner().invoke(app, ["--server", worlds[1].target[1], "data", "list"])
     assert result.exit_code == 2
     assert "LOOPML_TOKEN" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_viewer_and_a_revoked_token_are_refused_by_the_cli_through_a_server(
+    worlds: tuple[World, World], tmp_path: Path
+) -> None:
+    remote = worlds[1]
+    first, _ = bike_files(tmp_path)
+    writes = [
+        ["data", "add", "viewer-bikes", str(first)],
+        ["models", "alias", "bikes", "staging", "1"],
+        ["models", "request", "bikes/1"],
+        ["auth", "principal", "create", "mallory", "--role", "admin"],
+        ["auth", "token", "create", "vic"],
+    ]
+    for args in writes:
+        result = remote.cli(*args, who="vic")
+        assert result.exit_code == 2, (args, result.output)
+        message = result.stderr.strip()
+        assert message.startswith("error: vic (viewer) may not "), message
+        assert "role or higher" in message and "Traceback" not in result.output
+    made = json.loads(remote.cli("auth", "token", "create", "vic", "--json", who="admin").stdout)
+    remote.tokens["revoked"] = made["token"]
+    assert remote.cli("auth", "whoami", who="revoked").exit_code == 0
+    assert remote.cli("auth", "token", "revoke", made["token_id"], who="admin").exit_code == 0
+    refused = remote.cli("data", "list", who="revoked")
+    assert refused.exit_code == 2 and "revoked" in refused.stderr, refused.output

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from loopml.governance import IdentityService, PrincipalRecord
+from loopml.governance import IdentityService, PrincipalRecord, require
 from loopml.store.principal import Principal
 
 
@@ -53,7 +53,10 @@ class Auth(Protocol):
 
 
 class LocalAuth:
-    """`Auth` over the workspace's `IdentityService`; `actor` says who the client is."""
+    """`Auth` over the workspace's `IdentityService`; `actor` says who the client is.
+
+    Listing and reading principals needs an admin here as on the server, so a script
+    behaves the same in both modes."""
 
     def __init__(self, service: IdentityService, actor: Callable[[], Principal]) -> None:
         self._service = service
@@ -63,9 +66,11 @@ class LocalAuth:
         return self._actor()
 
     def principals(self) -> builtins.list[PrincipalRecord]:
+        require(self._actor(), "admin", "list principals")
         return self._service.list()
 
     def get_principal(self, name: str) -> PrincipalRecord:
+        require(self._actor(), "admin", "read principals")
         return self._service.get(name)
 
     def create_principal(self, name: str, role: str) -> PrincipalRecord:
@@ -74,6 +79,7 @@ class LocalAuth:
     def create_token(
         self, name: str, *, label: str | None = None, expires_in_s: float | None = None
     ) -> IssuedToken:
+        require(self._actor(), "admin", "create tokens")
         principal = self._service.get(name)
         token = self._service.create_token(principal.name, label=label, expires_in_s=expires_in_s)
         return IssuedToken(
