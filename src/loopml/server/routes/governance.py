@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from starlette.responses import Response
 
 from loopml.errors import NotFoundError
@@ -74,7 +74,7 @@ def audit_events(
     return json_response({"events": list(found), "next_page_token": found.next_page_token})
 
 
-def audit_event(seq: int, state: State) -> Response:
+def audit_event(seq: Annotated[int, Path(ge=1, le=2**62)], state: State) -> Response:
     """One event as stored now (to show what a failed verification points at)."""
     found = state.client.audit.event(seq)
     if found is None:
