@@ -44,7 +44,6 @@ import loopml.sklearn
 from loopml.config import init_workspace
 from loopml.controller import Controller
 from loopml.features import Entity, Feature, FeatureService, FeatureView
-from loopml.governance import verify_chain
 from loopml.pipelines.queries import list_pipeline_runs
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
 from loopml.serving.app import create_app
@@ -385,17 +384,16 @@ def register_and_approve(
         f"{policy.required_approvals} approval by an approver other than the requester, "
         f"{len(policy.thresholds)} threshold, no regression, fairness by workingday"
     )
-    client.models.evaluations.evaluate(version, holdout, TARGET, sensitive=["workingday"])
-    request = client.models.request(version.uri, reason="best of the winter sweep")
+    client.models.evaluate(version.uri, holdout.uri, TARGET, sensitive=["workingday"])
+    request = client.approvals.request(version.uri, reason="best of the winter sweep")
     for check in request.checks:
         mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
         console.print(f"  {mark} {check['name']}: {check['message']}")
-    identity = client.models.identity
-    identity.create_principal("alice", "approver")
-    token = identity.create_token("alice", label="demo")
+    client.auth.create_principal("alice", "approver")
+    token = client.auth.create_token("alice", label="demo").token
     ALICE_TOKEN[:] = [token]
     reviewer = loopml.connect(WORKSPACE, token=token)
-    decided = reviewer.models.approvals.approve(request.id, comment="checks pass; ship it")
+    decided = reviewer.approvals.approve(request.id, comment="checks pass; ship it")
     reviewer.close()
     console.print(
         f"  request {request.id} by {request.requester}: {decided.status} by "
@@ -408,7 +406,7 @@ def register_and_approve(
     card_html = WORKSPACE / "model-card.html"
     card_md.write_text(client.models.card_markdown(version.uri))
     card_html.write_text(client.models.card_html(version.uri))
-    audit = verify_chain(client.stores.engine)
+    audit = client.audit.verify()
     console.print(
         f"  model card: {shown(card_md)} and {shown(card_html)}\n"
         f"  audit trail: {audit.checked} events, "
@@ -747,7 +745,7 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 _rollout_row(table, client, before, after)
             if after.state == "awaiting_approval" and not approved and request_id:
                 reviewer = loopml.connect(WORKSPACE, token=ALICE_TOKEN[0])
-                reviewer.models.approvals.approve(request_id, comment="canary healthy; promote")
+                reviewer.approvals.approve(request_id, comment="canary healthy; promote")
                 reviewer.close()
                 approved = True
                 progress.console.print(
@@ -838,7 +836,7 @@ def where_things_are(client: loopml.Client, started: float) -> None:
     champion = client.models.get(f"{MODEL}@champion")
     card = WORKSPACE / "model-card.html"
     card.write_text(client.models.card_html(champion.uri))
-    audit = verify_chain(client.stores.engine)
+    audit = client.audit.verify()
     console.print(
         f"  serving: deployment:{DEPLOYMENT} routes {routes_text(client)}; "
         f"{MODEL}@champion = {champion.uri}"

@@ -47,6 +47,7 @@ def test_the_app_has_the_commands_the_docs_promise() -> None:
         "loopml data list",
         "loopml data show",
         "loopml data diff",
+        "loopml data download",
         "loopml runs list",
         "loopml runs show",
         "loopml runs compare",

@@ -27,7 +27,7 @@ def test_an_evaluation_period_inside_the_training_period_is_found(
     late = client.log_dataset(
         "bikes-eval", split_by_months(bikes, ["May", "Jun", "Jul", "Aug"]), time_column="timestamp"
     )
-    (overlap,) = find_overlaps(client.datasets, [train], late)
+    (overlap,) = find_overlaps(client.dataset_service, [train], late)
     may_june = split_by_months(bikes, ["May", "Jun"])
     assert overlap.rows_in_training_time == len(may_june)
     assert overlap.identical_rows == len(may_june)  # the same hours, the same rows
@@ -50,7 +50,7 @@ def test_a_later_period_does_not_overlap(client: Client, bikes: pd.DataFrame) ->
     later = client.log_dataset(
         "bikes-eval", split_by_months(bikes, ["Apr", "May"]), time_column="timestamp"
     )
-    assert find_overlaps(client.datasets, [train], later) == []
+    assert find_overlaps(client.dataset_service, [train], later) == []
 
 
 def test_shared_rows_are_found_without_a_time_column(client: Client) -> None:
@@ -60,10 +60,10 @@ def test_shared_rows_are_found_without_a_time_column(client: Client) -> None:
     held_out = frame.drop(train_rows.index)
     train = client.log_dataset("diabetes-train", train_rows)
     clean = client.log_dataset("diabetes-test", held_out)
-    assert find_overlaps(client.datasets, [train], clean) == []
+    assert find_overlaps(client.dataset_service, [train], clean) == []
 
     leaky = client.log_dataset("diabetes-test", pd.concat([held_out, train_rows.head(25)]))
-    (overlap,) = find_overlaps(client.datasets, [train], leaky)
+    (overlap,) = find_overlaps(client.dataset_service, [train], leaky)
     assert overlap.identical_rows == 25
     assert overlap.rows_in_training_time == 0
     assert "25 rows are identical to training rows" in overlap.describe()
@@ -72,5 +72,5 @@ def test_shared_rows_are_found_without_a_time_column(client: Client) -> None:
 def test_the_same_version_overlaps_entirely(client: Client) -> None:
     frame = load_diabetes(as_frame=True).frame
     version = client.log_dataset("diabetes", frame)
-    (overlap,) = find_overlaps(client.datasets, [version], version)
+    (overlap,) = find_overlaps(client.dataset_service, [version], version)
     assert overlap.identical_rows == len(frame)

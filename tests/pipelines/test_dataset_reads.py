@@ -109,7 +109,9 @@ def test_a_missing_dataset_makes_the_entry_stale_not_an_error(
     read = DatasetRead("gone", version.id, "dataset:gone@1", version.content_hash, False)
     output = StoredOutput("json", "d" * 64, value=1, inline=True)
     entry = CacheEntry("k", "p", "s", output, "r", 0.0, (read,))
-    assert entry.stale_reads(client.datasets) == ["gone no longer resolves (was dataset:gone@1)"]
+    assert entry.stale_reads(client.dataset_service) == [
+        "gone no longer resolves (was dataset:gone@1)"
+    ]
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import loopml
@@ -118,8 +119,12 @@ def test_the_environment_makes_the_module_functions_remote(
         assert record.status == "FINISHED" and record.tags == {"mode": "remote"}
         assert record.metrics == {"loss": 0.25, "acc": 0.9}
         assert [r.id for r in loopml.search_runs(experiment)] == [run.id]
+        name = "fluent-" + experiment
+        logged = loopml.log_dataset(name, pd.DataFrame({"x": [1, 2, 3]}))
+        assert loopml.get_dataset(f"{name}@1").id == logged.id
+        assert loopml.load_dataset(logged)["x"].tolist() == [1, 2, 3]
         with pytest.raises(ValidationError, match="needs a local workspace"):
-            loopml.load_dataset("bikes@1")
+            loopml.get_online_features([{"id": 1}], "view:feature")
         assert not (tmp_path / ".loopml").exists()
         assert (tmp_path / "cache" / "loopml" / "remote-journal").is_dir()
     finally:

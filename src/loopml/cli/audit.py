@@ -12,11 +12,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import client_of, workspace_client_of
 from loopml.cli.paging import AllPages, PageToken, pages, print_json_pages
 from loopml.cli.render import console, print_json, when
 from loopml.errors import ValidationError
-from loopml.governance import AuditEvent, event_at, page_events, verify_chain
+from loopml.governance import AuditEvent
 from loopml.governance.rotation import rotate_key
 from loopml.store.paging import Page
 from loopml.store.seal import parse_secret
@@ -92,12 +92,10 @@ def log(
     before them. With --oldest-first, pages run from the first event on."""
     if limit < 1:
         raise ValidationError(f"--limit must be at least 1, got {limit}")
-    engine = client_of(ctx).stores.engine
+    audit = client_of(ctx).audit
 
     def fetch(size: int, token: str | None) -> Page[AuditEvent]:
-        found = page_events(
-            engine, obj, newest_first=not oldest_first, max_results=size, page_token=token
-        )
+        found = audit.events(obj, newest_first=not oldest_first, max_results=size, page_token=token)
         return found if oldest_first else Page(found[::-1], found.next_page_token)
 
     walked = pages(fetch, limit, page_token, every)
@@ -133,8 +131,8 @@ def verify(
     checkpoints kept outside the store. Exit code 0: intact; 1: an event was edited,
     deleted, inserted or reordered, events were cut from the end or wiped, or the key was
     replaced (the first bad event is named)."""
-    engine = client_of(ctx).stores.engine
-    result = verify_chain(engine)
+    audit = client_of(ctx).audit
+    result = audit.verify()
     if as_json:
         print_json(dataclasses.asdict(result))
     elif result.ok:
@@ -151,7 +149,7 @@ def verify(
             ),
             soft_wrap=True,
         )
-        bad = None if result.first_bad_seq is None else event_at(engine, result.first_bad_seq)
+        bad = None if result.first_bad_seq is None else audit.event(result.first_bad_seq)
         if bad is not None:
             out.print(event_table([bad], out.width, title="as stored now"))
         out.print(f"the {result.checked:,} event(s) before it are intact")
@@ -189,7 +187,7 @@ def rotate(
         if not value:
             raise ValidationError(f"--new-key-env {new_key_env}: that variable is not set")
         new_key = parse_secret(value)
-    client = client_of(ctx)
+    client = workspace_client_of(ctx)  # re-keying needs the store and the key itself
     done = rotate_key(client.stores, new_key)
     if as_json:
         print_json(dataclasses.asdict(done))

@@ -15,6 +15,7 @@ from loopml.cli.context import client_of
 from loopml.cli.render import NONE, console, key_value_table, print_json, when
 from loopml.errors import ValidationError
 from loopml.governance.identity import PERMISSIONS
+from loopml.sdk.client import Client
 from loopml.store.principal import ROLES
 
 DAY_S = 86_400.0
@@ -52,7 +53,7 @@ def principal_create(
 ) -> None:
     """Create a principal with a role (admins only). Give it a token with
     `loopml auth token create NAME`."""
-    record = client_of(ctx).models.identity.create_principal(name, role.strip().lower())
+    record = client_of(ctx).auth.create_principal(name, role.strip().lower())
     out = console()
     out.print(
         Text.assemble(("created principal ", "green"), (record.name, "bold"), f" ({record.role})")
@@ -71,7 +72,7 @@ def principal_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List principals with their role, whether they are disabled, and who created them."""
-    records = client_of(ctx).models.identity.list()
+    records = client_of(ctx).auth.principals()
     if as_json:
         print_json([dataclasses.asdict(r) for r in records])
         return
@@ -123,20 +124,17 @@ def token_create(
     is stored, so it cannot be shown again."""
     if expires_in_days is not None and expires_in_days <= 0:
         raise ValidationError(f"--expires-in-days must be positive, got {expires_in_days:g}")
-    client = client_of(ctx)
-    identity = client.models.identity
-    principal = identity.get(name)
     expires_s = None if expires_in_days is None else expires_in_days * DAY_S
-    token = identity.create_token(principal.name, label=label, expires_in_s=expires_s)
-    token_id = identity.token_id(token)
+    issued = client_of(ctx).auth.create_token(name, label=label, expires_in_s=expires_s)
+    token, token_id = issued.token, issued.token_id
     warning = "this token is shown once: store it now, it cannot be shown again"
     if as_json:
         print_json(
             {
                 "token": token,
                 "token_id": token_id,
-                "principal": principal.name,
-                "role": principal.role,
+                "principal": issued.principal,
+                "role": issued.role,
                 "label": label,
                 "expires_in_days": expires_in_days,
             }
@@ -148,7 +146,7 @@ def token_create(
         Text.assemble(
             ("created token ", "green"),
             (token_id or "?", "bold"),
-            f" for {principal.name} ({principal.role})",
+            f" for {issued.principal} ({issued.role})",
         )
     )
     out.print(
@@ -187,7 +185,7 @@ def token_revoke(
     ],
 ) -> None:
     """Revoke an API token (admins only): it is refused from now on."""
-    client_of(ctx).models.identity.revoke_token(token_id)
+    client_of(ctx).auth.revoke_token(token_id)
     console().print(Text.assemble(("revoked token ", "green"), (token_id, "bold")))
 
 
@@ -205,8 +203,9 @@ def whoami(
 ) -> None:
     """Show the principal commands act as, how it was established, and what its role allows."""
     client = client_of(ctx)
-    principal = client.principal
+    principal = client.auth.whoami()
     by_token = principal.authenticated
+    requires_tokens = isinstance(client, Client) and client.settings.require_tokens
     allowed = [p for p, role in PERMISSIONS.items() if principal.at_least(role)]
     if as_json:
         print_json(
@@ -231,7 +230,7 @@ def whoami(
                     else "no token: the operating-system user, unauthenticated"
                     + (
                         " (this workspace requires tokens for changes)"
-                        if client.settings.require_tokens
+                        if requires_tokens
                         else " (the embedded default acts as admin)"
                     ),
                 ),

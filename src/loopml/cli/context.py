@@ -1,10 +1,12 @@
 """What every command shares: the global options and a lazily opened client.
 
-With `LOOPML_SERVER_URL` set (and no `--workspace`), the client is a `RemoteClient` on that
-server, acting as the principal of `--token` or `LOOPML_TOKEN`. Commands reach it through
-`operations_of` (deployments, rollouts, monitors, triggers, pipelines: both modes) or
-`client_of` (what still needs the workspace itself).
-"""
+A command reaches loopml through `client_of`, which gives the same namespaces in both
+modes: a `RemoteClient` when a server is named (`--server` or LOOPML_SERVER_URL, unless
+`--workspace` is given), else the workspace's `Client`. `operations_of` types the same client
+by the namespaces of the operations commands (deployments, rollouts, monitors, triggers,
+pipelines). Commands that only make sense next
+to the stores (init, server, serve, logs, the controller, …) use `workspace_client_of` or
+`refuse_remote`, which refuse remote mode with a message saying how to leave it."""
 
 from __future__ import annotations
 
@@ -15,16 +17,14 @@ from typing import Protocol
 
 import typer
 
-from loopml.errors import ConfigError
+from loopml.errors import ValidationError
 from loopml.sdk.api.deployments import DeploymentsAPI
 from loopml.sdk.api.monitors import MonitorsAPI
 from loopml.sdk.api.pipelines import PipelinesAPI
 from loopml.sdk.api.rollouts import RolloutsAPI
 from loopml.sdk.api.triggers import TriggersAPI
-from loopml.sdk.client import Client, connect
-from loopml.sdk.connection import SERVER_URL_ENV
-from loopml.sdk.connection import connect as connect_any
-from loopml.sdk.remote import RemoteClient
+from loopml.sdk.client import Client
+from loopml.sdk.connection import SERVER_URL_ENV, AnyClient, connect
 
 
 class Operations(Protocol):
@@ -48,14 +48,24 @@ class Operations(Protocol):
 
 @dataclass
 class CliState:
-    """Set by the root callback; `client` stays None until a command needs the store.
+    """Set by the root callback; `client` stays None until a command needs it.
 
-    `token` (from `--token`) wins over LOOPML_TOKEN and the workspace's settings.
+    `token` (from `--token`) wins over LOOPML_TOKEN and the workspace's settings; `server`
+    (from `--server`) wins over LOOPML_SERVER_URL.
     """
 
     workspace: Path | None = None
     token: str | None = None
-    client: Client | RemoteClient | None = None
+    server: str | None = None
+    client: AnyClient | None = None
+
+    def server_url(self) -> str | None:
+        """The server commands talk to, or None for the workspace (local mode)."""
+        if self.server is not None:
+            return self.server
+        if self.workspace is not None:
+            return None
+        return os.environ.get(SERVER_URL_ENV) or None
 
     def close(self) -> None:
         if self.client is not None:
@@ -63,14 +73,14 @@ class CliState:
             self.client = None
 
 
-def _opened(ctx: typer.Context) -> Client | RemoteClient:
-    """The client, opened on first use (remote when LOOPML_SERVER_URL names a server and no
-    --workspace is given) and closed when the command ends."""
+def client_of(ctx: typer.Context) -> AnyClient:
+    """The command's client (remote or local), opened on first use and closed when the
+    command ends."""
     state = ctx.ensure_object(CliState)
     if state.client is None:
-        url = os.environ.get(SERVER_URL_ENV)
-        if url and state.workspace is None:
-            state.client = connect_any(url, token=state.token)
+        url = state.server_url()
+        if url is not None:
+            state.client = connect(url, token=state.token)
         else:
             state.client = connect(state.workspace, create=False, token=state.token)
         ctx.call_on_close(state.close)
@@ -79,15 +89,25 @@ def _opened(ctx: typer.Context) -> Client | RemoteClient:
 
 def operations_of(ctx: typer.Context) -> Operations:
     """Deployments, rollouts, monitors, triggers and pipelines, in either mode."""
-    return _opened(ctx)
+    return client_of(ctx)
 
 
-def client_of(ctx: typer.Context) -> Client:
-    """The workspace's client, for commands that need the workspace itself."""
-    client = _opened(ctx)
-    if isinstance(client, RemoteClient):
-        raise ConfigError(
-            f"`{ctx.command_path}` works on a workspace, not through a server: pass "
-            f"--workspace PATH (or unset {SERVER_URL_ENV})"
+def refuse_remote(ctx: typer.Context) -> None:
+    """Stop a command that runs against a workspace when a server is named."""
+    state = ctx.ensure_object(CliState)
+    url = state.server_url()
+    if url is not None:
+        how = "drop --server" if state.server is not None else f"unset {SERVER_URL_ENV}"
+        raise ValidationError(
+            f"`{ctx.command_path}` runs against a workspace, not through a server ({url}); "
+            f"{how} or pass --workspace"
         )
+
+
+def workspace_client_of(ctx: typer.Context) -> Client:
+    """The workspace's client, for commands that need the stores themselves."""
+    refuse_remote(ctx)
+    client = client_of(ctx)
+    if not isinstance(client, Client):  # refuse_remote leaves local mode only
+        raise ValidationError(f"`{ctx.command_path}` needs a workspace")
     return client

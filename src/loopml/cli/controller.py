@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of, operations_of
+from loopml.cli.context import operations_of, workspace_client_of
 from loopml.cli.render import NONE, console, print_json, when
 from loopml.controller import Controller, ReconcileReport, Trigger, TriggerEvent
 from loopml.errors import ValidationError
@@ -48,7 +48,7 @@ def controller(
 
     Safe to stop at any moment (Ctrl-C, or kill): the next controller finishes the work.
     """
-    client = client_of(ctx)
+    client = workspace_client_of(ctx)
     root = str(client.settings.root)
     if root not in sys.path:  # pipelines given as "module:attr" of the workspace's code
         sys.path.insert(0, root)

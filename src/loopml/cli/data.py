@@ -16,7 +16,7 @@ from loopml.cli.paging import AllPages, Limit, PageToken, more_note, pages, prin
 from loopml.cli.render import console, print_json
 from loopml.data import DatasetVersion
 from loopml.errors import NotFoundError
-from loopml.sdk import Client
+from loopml.sdk.api import Datasets
 from loopml.store.paging import Page
 
 data_app = typer.Typer(
@@ -58,9 +58,9 @@ def add(
     The version is identified by the hash of its bytes: adding identical content again
     creates nothing and reports the version that already holds it.
     """
-    client = client_of(ctx)
+    datasets = client_of(ctx).datasets
     started = time.time()
-    version = client.log_dataset(
+    version = datasets.log(
         name, path, time_column=time_column, parent=parent, description=description
     )
     out = console()
@@ -68,7 +68,7 @@ def add(
         out.print(Text.assemble(("unchanged: ", "yellow"), "identical to ", (version.uri, "bold")))
     else:
         out.print(Text.assemble(("logged ", "green"), (version.uri, "bold")))
-    out.print(data_views.summary(version, data_views.parent_uri(client, version)))
+    out.print(data_views.summary(version, data_views.parent_uri(datasets, version)))
 
 
 @data_app.command(
@@ -92,10 +92,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List dataset versions, oldest first, grouped by name, a page at a time."""
-    client = client_of(ctx)
+    datasets = client_of(ctx).datasets
 
     def fetch(size: int, token: str | None) -> Page[DatasetVersion]:
-        return client.list_datasets(name, max_results=size, page_token=token)
+        return datasets.list(name, max_results=size, page_token=token)
 
     walked = pages(fetch, limit, page_token, every)
     first = next(walked)
@@ -104,7 +104,7 @@ def list_(
     if as_json:
         print_json_pages(
             chain([first], walked),
-            lambda page, v: data_views.as_dict(v, _parent(client, page, v)),
+            lambda page, v: data_views.as_dict(v, _parent(datasets, page, v)),
             "versions",
         )
         return
@@ -114,15 +114,15 @@ def list_(
         return
     for page in chain([first], walked):
         if page:
-            parents = {v.id: _parent(client, page, v) for v in page}
+            parents = {v.id: _parent(datasets, page, v) for v in page}
             out.print(data_views.version_table(page, parents))
         note = None if every else more_note(page, "versions")
         if note:
             out.print(note, soft_wrap=True)
 
 
-def _parent(client: Client, page: Page[DatasetVersion], version: DatasetVersion) -> str | None:
-    return data_views.parent_uri(client, version, {v.id: v.uri for v in page})
+def _parent(datasets: Datasets, page: Page[DatasetVersion], version: DatasetVersion) -> str | None:
+    return data_views.parent_uri(datasets, version, {v.id: v.uri for v in page})
 
 
 @data_app.command(
@@ -144,9 +144,9 @@ def show(
     ] = False,
 ) -> None:
     """Show a dataset version: metadata, schema and per-column profile."""
-    client = client_of(ctx)
-    version = client.get_dataset(ref)
-    parent = data_views.parent_uri(client, version)
+    datasets = client_of(ctx).datasets
+    version = datasets.get(ref)
+    parent = data_views.parent_uri(datasets, version)
     if as_json:
         print_json(data_views.as_dict(version, parent))
         return
@@ -176,7 +176,7 @@ def diff(
 
     Uses the stored schema and profile only, so it is instant whatever the data size.
     """
-    result = client_of(ctx).diff_datasets(old, new)
+    result = client_of(ctx).datasets.diff(old, new)
     if as_json:
         print_json(result.to_dict())
         return
@@ -187,3 +187,30 @@ def diff(
     out.print(data_views.schema_changes(result))
     out.print()
     out.print(data_views.profile_changes(result))
+
+
+@data_app.command(
+    "download",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  loopml data download bikes@2 ./bikes-v2\n"
+        "  loopml --server http://loopml:8080 data download dataset:bikes@latest data/"
+    ),
+)
+def download(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="NAME, NAME@VERSION, dataset:NAME@VERSION or id.", metavar="REF")
+    ],
+    destination: Annotated[
+        Path, typer.Argument(help="Folder to write the version's files into.", metavar="FOLDER")
+    ],
+) -> None:
+    """Write a dataset version's files into a folder, each checked against its hash."""
+    datasets = client_of(ctx).datasets
+    version = datasets.get(ref)
+    written = datasets.download(version, destination)
+    out = console()
+    out.print(Text.assemble(("downloaded ", "green"), (version.uri, "bold"), f" → {destination}"))
+    for path in written:
+        out.print(f"  {path}", soft_wrap=True)

@@ -12,21 +12,21 @@ from rich.text import Text
 
 from loopml.cli.render import NONE, human_size, key_value_table, short_hash, signed, value, when
 from loopml.data import DatasetDiff, DatasetVersion
-from loopml.sdk import Client
+from loopml.sdk.api import Datasets
 
 MAX_COLUMN_NAMES = 8
 MAX_TOP = 3
 
 
 def parent_uri(
-    client: Client, version: DatasetVersion, known: Mapping[str, str] | None = None
+    datasets: Datasets, version: DatasetVersion, known: Mapping[str, str] | None = None
 ) -> str | None:
     """The parent's `dataset:NAME@N`, looked up unless `known` maps its id already."""
     if version.parent_id is None:
         return None
     if known and version.parent_id in known:
         return known[version.parent_id]
-    return client.get_dataset(version.parent_id).uri
+    return datasets.get(version.parent_id).uri
 
 
 def as_dict(version: DatasetVersion, parent: str | None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List experiments with their number of runs."""
-    experiments = client_of(ctx).tracking.list_experiments()
+    experiments = client_of(ctx).runs.list_experiments()
     if as_json:
         print_json(experiments)
     elif not experiments:

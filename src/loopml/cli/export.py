@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from loopml.batch import read_head
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import console, human_size, key_value_table, print_json
 from loopml.registry.export import DEFAULT_TOLERANCE, export_version, register_onnx
 

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import console, key_value_table, print_json, when
 from loopml.errors import NotFoundError
 from loopml.features import Change, FeatureStore, load_definitions

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.paging import ALL_PAGE_SIZE, AllPages, Limit, PageToken
 from loopml.cli.render import console, print_json, when
 from loopml.errors import ValidationError

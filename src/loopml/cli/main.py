@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from loopml.cli.audit import audit_app
 from loopml.cli.auth import auth_app
-from loopml.cli.context import CliState
+from loopml.cli.context import CliState, refuse_remote
 from loopml.cli.controller import CONTROLLER_EPILOG, controller, trigger_app
 from loopml.cli.data import data_app
 from loopml.cli.deploy import deploy_app
@@ -35,7 +35,7 @@ from loopml.cli.serve import SERVE_EPILOG, serve
 from loopml.cli.server import SERVER_EPILOG, server
 from loopml.cli.webhooks import webhook_app
 from loopml.config import CONFIG_FILE, WORKSPACE_DIR, init_workspace
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, ValidationError
 from loopml.sdk.client import connect
 from loopml.version import __version__
 
@@ -88,7 +88,9 @@ app = typer.Typer(
         "Start with [bold]loopml init[/bold], then [bold]loopml data add NAME FILE[/bold]; "
         "[bold]make demo[/bold] in the source tree runs the whole loop. "
         "Store locations come from loopml.toml, overridden by LOOPML_STORE_URL and "
-        "LOOPML_ARTIFACTS_URL. Act as another principal with --token or LOOPML_TOKEN."
+        "LOOPML_ARTIFACTS_URL. Act as another principal with --token or LOOPML_TOKEN. "
+        "With --server URL or LOOPML_SERVER_URL (and a token), commands go through a "
+        "loopml server instead of a workspace."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -141,6 +143,16 @@ def main(
             show_default=False,
         ),
     ] = None,
+    server_url: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="Work through this loopml server (http://host:8080) with --token or "
+            "LOOPML_TOKEN (default: LOOPML_SERVER_URL, unless --workspace is given).",
+            metavar="URL",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -149,7 +161,11 @@ def main(
     ] = False,
 ) -> None:
     """loopml: the whole ML loop from the shell: data, runs, models, serving, monitoring."""
-    ctx.obj = CliState(workspace=workspace, token=token)
+    if server_url is not None and workspace is not None:
+        raise ValidationError(
+            "--server and --workspace name two places to work on; pass one of them"
+        )
+    ctx.obj = CliState(workspace=workspace, token=token, server=server_url)
 
 
 @app.command(
@@ -174,6 +190,8 @@ def init(
     Safe to run again: existing files are kept and the store schema is migrated if needed.
     """
     state = ctx.ensure_object(CliState)
+    if path is None or state.server is not None:  # an explicit folder is plainly local
+        refuse_remote(ctx)
     root = (path or state.workspace or Path.cwd()).expanduser().resolve()
     existed = {name: (root / name).exists() for name in (CONFIG_FILE, WORKSPACE_DIR)}
     init_workspace(root)

@@ -16,7 +16,7 @@ from loopml.cli.render import NONE, console, key_value_table, print_json, value
 from loopml.errors import ValidationError
 from loopml.registry import ApprovalRequest, format_lineage
 from loopml.registry.records import REQUEST_STATES, ModelVersion
-from loopml.sdk import Client
+from loopml.sdk import AnyClient
 from loopml.store.paging import Page
 
 models_app = typer.Typer(
@@ -62,7 +62,7 @@ def list_(
     client = client_of(ctx)
     out = console()
     if name is None:
-        models = client.models.registry.list_models()
+        models = client.models.list()
         if as_json:
             print_json([views.model_dict(m) for m in models])
         elif not models:
@@ -73,7 +73,7 @@ def list_(
     model = client.models.model(_name(name))
 
     def fetch(size: int, token: str | None) -> Page[ModelVersion]:
-        return client.models.registry.list_versions(model.name, max_results=size, page_token=token)
+        return client.models.versions(model.name, max_results=size, page_token=token)
 
     walked = pages(fetch, limit, page_token, every)
     if as_json:
@@ -144,7 +144,7 @@ def register(
 ) -> None:
     """Register the model a run logged (run.log_model) as the next version of NAME."""
     client = client_of(ctx)
-    record = client.get_run(run)
+    record = client.runs.get_run(run)
     version = client.models.register(_name(name), record.id, path, description=description)
     inputs = (version.signature or {}).get("inputs") or []
     out = console()
@@ -210,7 +210,7 @@ def alias(
     client = client_of(ctx)
     model = client.models.model(_name(name))
     previous = model.aliases.get(alias_)
-    moved = client.models.registry.set_alias(model.name, alias_, version)
+    moved = client.models.set_alias(model.name, alias_, version)
     console().print(
         Text.assemble(
             (f"{model.name}@{alias_}", "bold"),
@@ -241,7 +241,7 @@ def state(
     version still holding aliases cannot be archived."""
     client = client_of(ctx)
     before = client.models.get(ref)
-    after = client.models.registry.set_state(before.id, new_state.strip().upper())
+    after = client.models.set_state(before.id, new_state.strip().upper())
     console().print(
         Text.assemble(
             (after.uri, "bold"), ": ", views.state(before.state), " → ", views.state(after.state)
@@ -291,7 +291,7 @@ def request(
     at once: a failed check rejects the request; with auto_approve a passing one moves the
     alias."""
     client = client_of(ctx)
-    opened = client.models.request(ref, alias_, reason)
+    opened = client.approvals.request(ref, alias_, reason)
     if as_json:
         print_json(views.request_dict(opened))
         return
@@ -343,9 +343,7 @@ def requests(
     model = None if name is None else client.models.model(_name(name)).name
 
     def fetch(size: int, token: str | None) -> Page[ApprovalRequest]:
-        return client.models.approvals.list(
-            model, status=wanted, max_results=size, page_token=token
-        )
+        return client.approvals.list(model, status=wanted, max_results=size, page_token=token)
 
     walked = pages(fetch, limit, page_token, every)
     if as_json:
@@ -362,7 +360,7 @@ def requests(
             console().print(note, soft_wrap=True)
 
 
-def _decided(client: Client, request: ApprovalRequest, verb: str) -> None:
+def _decided(client: AnyClient, request: ApprovalRequest, verb: str) -> None:
     """The outcome of approve/reject/cancel, then the request."""
     actor = client.principal.name
     if request.status == "APPROVED":
@@ -405,7 +403,7 @@ def approve(ctx: typer.Context, request_id: REQUEST_ID, comment: COMMENT = None)
     """Approve a pending request. Needs the policy's approver role; with four-eyes the
     requester cannot approve. The alias moves once enough approvals are in."""
     client = client_of(ctx)
-    _decided(client, client.models.approvals.approve(request_id, comment), "approved")
+    _decided(client, client.approvals.approve(request_id, comment), "approved")
 
 
 @models_app.command(
@@ -418,7 +416,7 @@ def approve(ctx: typer.Context, request_id: REQUEST_ID, comment: COMMENT = None)
 def reject(ctx: typer.Context, request_id: REQUEST_ID, comment: COMMENT = None) -> None:
     """Reject a pending request (same rules as approve); the alias stays where it is."""
     client = client_of(ctx)
-    _decided(client, client.models.approvals.reject(request_id, comment), "rejected")
+    _decided(client, client.approvals.reject(request_id, comment), "rejected")
 
 
 @models_app.command(
@@ -428,7 +426,7 @@ def reject(ctx: typer.Context, request_id: REQUEST_ID, comment: COMMENT = None) 
 def cancel(ctx: typer.Context, request_id: REQUEST_ID) -> None:
     """Withdraw a pending request (its requester or an admin)."""
     client = client_of(ctx)
-    _decided(client, client.models.approvals.cancel(request_id), "cancelled")
+    _decided(client, client.approvals.cancel(request_id), "cancelled")
 
 
 def read_policy_file(path: Path) -> dict[str, Any]:
@@ -507,13 +505,13 @@ def policy(
         data = (
             read_policy_file(file)
             if file is not None
-            else client.models.registry.policy(model.name).model_dump(mode="json")
+            else client.models.policy(model.name).model_dump(mode="json")
         )
         for item in settings or []:
             apply_setting(data, item)
         client.models.set_policy(model.name, data)
         model = client.models.model(model.name)
-    in_force = client.models.registry.policy(model.name)
+    in_force = client.models.policy(model.name)
     if as_json:
         print_json(in_force.model_dump(mode="json"))
         return
@@ -552,7 +550,7 @@ def evaluate(
     stored: model cards and approval checks reuse it."""
     client = client_of(ctx)
     version = client.models.get(ref)
-    result = client.models.evaluations.evaluate(version, dataset, target, sensitive or None)
+    result = client.models.evaluate(version.id, dataset, target, sensitive or None)
     if as_json:
         print_json({"model": version.uri, **result})
         return

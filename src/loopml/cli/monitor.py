@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from loopml.cli.context import client_of, operations_of
+from loopml.cli.context import operations_of, workspace_client_of
 from loopml.cli.monitor_alerts import (
     ACKNOWLEDGE_EPILOG,
     RESOLVE_EPILOG,
@@ -332,7 +332,7 @@ def run(
     if due == (name is not None):
         raise ValidationError("give a monitor NAME, or --due for every scheduled monitor")
     if due:  # the controller's sweep: it runs where the stores are
-        batches = client_of(ctx).monitors.run_due()
+        batches = workspace_client_of(ctx).monitors.run_due()
     else:
         batches = {name or "": operations_of(ctx).monitors.run(name or "", partial=partial)}
     if as_json:

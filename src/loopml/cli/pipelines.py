@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from loopml.cli.context import client_of, operations_of
+from loopml.cli.context import operations_of, workspace_client_of
 from loopml.cli.render import console, duration, print_json, short_hash, status, when
 from loopml.errors import ValidationError
 from loopml.pipelines import EXECUTORS, PipelineFailedError, PipelineResult, run_pipeline
@@ -81,7 +81,7 @@ def run(
     try:
         result = run_pipeline(
             target,
-            client_of(ctx),
+            workspace_client_of(ctx),
             params=params,
             executor=executor,
             max_workers=max_workers,

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from loopml.batch import DEFAULT_CHUNK_ROWS, DEFAULT_EXPERIMENT, ChunkProgress, score_file
 from loopml.batch.invalid_rows import check_on_invalid
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import console, duration, key_value_table, print_json
 
 PREDICT_EPILOG = (

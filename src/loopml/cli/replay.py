@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of
 from loopml.cli.render import NONE, console, key_value_table, print_json
 
 REPLAY_EPILOG = (
@@ -74,7 +74,7 @@ def replay(
     version, compare their outputs and, where feedback exists, their quality; store the
     report as an evaluation of CANDIDATE (a rollout plan with require_replay needs a passing
     one). Reads the log a page at a time. Exits 1 when the verdict is a failure."""
-    client = client_of(ctx)
+    client = workspace_client_of(ctx)
     out = console()
     with out.status(f"replaying {deployment}'s requests ({window}) with {candidate}"):
         report = client.replay(

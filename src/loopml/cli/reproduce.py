@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.cli.render import console, key_value_table, print_json
 
 REPRODUCE_EPILOG = (

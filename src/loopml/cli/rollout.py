@@ -84,8 +84,6 @@ def _plan(plan: RolloutPlan) -> str:
         parts.append(f"timeout {value(plan.timeout_s)} s")
     if plan.decide_within_s is not None:
         parts.append(f"undecided after {value(plan.decide_within_s)} s: {plan.on_undecided}")
-    if plan.require_replay:
-        parts.append(f"passing replay within {value(plan.replay_max_age_s)} s required")
     return ", ".join(parts)
 
 
@@ -242,18 +240,6 @@ def start(
             help="How long a step may stay undecided before --on-undecided applies: 1h, 1d.",
         ),
     ] = None,
-    require_replay: Annotated[
-        bool,
-        typer.Option(
-            "--require-replay",
-            help="Refuse unless the candidate has a passing `loopml replay` against the "
-            "stable version on this deployment.",
-        ),
-    ] = False,
-    replay_max_age: Annotated[
-        str | None,
-        typer.Option("--replay-max-age", help="How recent that replay must be [7d]."),
-    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why, in a sentence (kept in the history).")
     ] = None,
@@ -276,9 +262,6 @@ def start(
         min_per_class=default.min_per_class if min_per_class is None else min_per_class,
         on_undecided=on_undecided or default.on_undecided,
         decide_within_s=_seconds(decide_within, "--decide-within", default.decide_within_s),
-        require_replay=require_replay,
-        replay_max_age_s=_seconds(replay_max_age, "--replay-max-age", default.replay_max_age_s)
-        or default.replay_max_age_s,
     )
     client = operations_of(ctx)
     rollout = client.rollouts.start(deployment, model_ref, plan, reason=reason)

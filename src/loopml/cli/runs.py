@@ -56,7 +56,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List runs, newest first, with their key params and metrics."""
-    found = client_of(ctx).search_runs(experiment, filter_, order_by, max_results, page_token)
+    found = client_of(ctx).runs.search_runs(experiment, filter_, order_by, max_results, page_token)
     if as_json:
         print_json([run.to_dict() for run in found])
         return
@@ -89,9 +89,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Show one run: params, latest metrics, tags, inputs, artifacts, code and environment."""
-    client = client_of(ctx)
-    record = client.get_run(run)
-    artifacts = client.tracking.list_artifacts(record.id)
+    runs = client_of(ctx).runs
+    record = runs.get_run(run)
+    artifacts = runs.list_artifacts(record.id)
     if as_json:
         print_json({**record.to_dict(), "uri": record.uri, "artifacts": artifacts})
         return
@@ -123,6 +123,6 @@ def compare(
     """
     if len(runs) < 2:
         raise ValidationError(f"runs compare needs at least two runs, got {len(runs)}")
-    client = client_of(ctx)
-    records = [client.get_run(run) for run in runs]
+    found = client_of(ctx).runs
+    records = [found.get_run(run) for run in runs]
     console().print(runs_views.comparison(records, only_differences))

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from loopml.cli.context import CliState, client_of
+from loopml.cli.context import CliState
+from loopml.cli.context import workspace_client_of as client_of
 from loopml.errors import ValidationError
 from loopml.serving import BatchingConfig, create_app
 from loopml.serving.auth import AUTH_MODES, AuthMode

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from loopml.cli.context import CliState
+from loopml.cli.context import CliState, refuse_remote
 from loopml.config import find_workspace, load_settings
 from loopml.config.settings import Settings
 from loopml.errors import ConfigError, ValidationError
@@ -79,6 +79,7 @@ def server(
     with no principal in the store it creates `admin` and prints its token once.
     Endpoints: /api/v1/… (see /docs), /healthz, /readyz, /metrics.
     """
+    refuse_remote(ctx)  # the server itself holds the stores
     state = ctx.ensure_object(CliState)
     settings = _settings(state)
     logging.config.dictConfig(log_config(log_level))

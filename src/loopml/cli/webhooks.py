@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loopml.cli.context import client_of
+from loopml.cli.context import workspace_client_of
 from loopml.cli.render import NONE, console, print_json, when
 from loopml.events import EVENT_TYPES, FORMATS, Delivery
 
@@ -58,7 +58,9 @@ def webhook_add(
     ] = False,
 ) -> None:
     """Add a webhook (admins) and print its signing secret ONCE."""
-    added = client_of(ctx).webhooks.add(name, url, events, format=fmt, max_attempts=max_attempts)
+    added = workspace_client_of(ctx).webhooks.add(
+        name, url, events, format=fmt, max_attempts=max_attempts
+    )
     warning = "the secret is shown once: store it now, it cannot be shown again"
     if as_json:
         print_json({**added.webhook.to_dict(), "secret": added.secret})
@@ -91,7 +93,7 @@ def webhook_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List webhooks with their delivery counts (full URLs for admins only)."""
-    client = client_of(ctx)
+    client = workspace_client_of(ctx)
     hooks = client.webhooks.list()
     if as_json:
         print_json([h.to_dict() for h in hooks])
@@ -117,7 +119,7 @@ def webhook_remove(
     name: Annotated[str, typer.Argument(help="The webhook.", metavar="NAME")],
 ) -> None:
     """Remove a webhook (admins): nothing more is sent to it; its history goes too."""
-    client_of(ctx).webhooks.remove(name)
+    workspace_client_of(ctx).webhooks.remove(name)
     console().print(Text.assemble(("removed webhook ", "green"), (name, "bold")))
 
 
@@ -146,7 +148,7 @@ def webhook_deliveries(
     ] = False,
 ) -> None:
     """Delivery history, newest event first: state, attempts, last status or error."""
-    found = client_of(ctx).webhooks.deliveries(name, state=state, limit=limit)
+    found = workspace_client_of(ctx).webhooks.deliveries(name, state=state, limit=limit)
     if as_json:
         print_json([d.to_dict() for d in found])
         return
@@ -174,7 +176,7 @@ def webhook_redeliver(
     delivery_id: Annotated[str, typer.Argument(help="The delivery (dl-…).", metavar="DELIVERY_ID")],
 ) -> None:
     """Queue a dead (or delivered) delivery again with a fresh attempt budget (editors)."""
-    again = client_of(ctx).webhooks.redeliver(delivery_id)
+    again = workspace_client_of(ctx).webhooks.redeliver(delivery_id)
     console().print(
         Text.assemble(
             ("queued ", "green"), (again.id, "bold"), f" ({again.event_type}) for {again.webhook}"

@@ -27,7 +27,13 @@ class ModelsLike(Protocol):
     approvals: ApprovalService
 
     def register(
-        self, name: str, run_id: str, artifact_path: str = "model", **kwargs: Any
+        self,
+        name: str,
+        run_id: str,
+        artifact_path: str = "model",
+        *,
+        description: str | None = None,
+        card: dict[str, Any] | None = None,
     ) -> ModelVersion: ...
 
     def request(
@@ -41,7 +47,7 @@ class PipelineClient(Protocol):
     settings: Settings
     stores: Stores
     tracking: TrackingService
-    datasets: DatasetService
+    dataset_service: DatasetService  # the service itself: pins, cache checks, overlaps
 
     @property
     def models(self) -> ModelsLike: ...

@@ -122,7 +122,7 @@ def validation_gate(
     """
     client = current_client()
     run = current_run()
-    data = client.datasets.get(dataset)
+    data = client.dataset_service.get(dataset)
     version = candidate_version(client, candidate, model, artifact_path)
     policy = parse_policy(
         {
@@ -206,7 +206,7 @@ def training_data(client: PipelineClient, version: ModelVersion) -> list[Dataset
             if item.get("role") != "training":
                 continue  # read by the run (e.g. its own validation data), not trained on
             try:
-                found.append(client.datasets.get(str(item["id"])))
+                found.append(client.dataset_service.get(str(item["id"])))
             except NotFoundError:
                 continue
     return found
@@ -217,7 +217,7 @@ def leakage_check(
 ) -> dict[str, Any]:
     """`no leakage`: the gate's data shares no time range and no rows with the training."""
     training = training_data(client, version)
-    overlaps = find_overlaps(client.datasets, training, data)
+    overlaps = find_overlaps(client.dataset_service, training, data)
     label = f"no leakage between {data.uri} and the training data of {version.uri}"
     if not overlaps:
         known = ", ".join(t.uri for t in training) or "none recorded"

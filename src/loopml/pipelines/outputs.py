@@ -101,7 +101,7 @@ def store_output(stores: Stores, value: Any) -> StoredOutput:
 def load_output(client: PipelineClient, stored: StoredOutput) -> Any:
     """The value a stored output stands for (references are looked up again)."""
     if stored.kind == "dataset":
-        return client.datasets.get(str(stored.ref))
+        return client.dataset_service.get(str(stored.ref))
     if stored.kind == "model":
         return client.models.registry.get_version(str(stored.ref))
     if stored.kind == "run":

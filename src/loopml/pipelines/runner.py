@@ -76,7 +76,7 @@ class PipelineRunner:
 
     def key_of(self, node: Node) -> str:
         arguments = canonical_arguments(
-            node.step, node.args, node.kwargs, self.input_hash, self.client.datasets
+            node.step, node.args, node.kwargs, self.input_hash, self.client.dataset_service
         )
         return cache_key(self.fingerprint(node), arguments)
 
@@ -92,7 +92,9 @@ class PipelineRunner:
                     started.add(node.name)
                     key = self.key_of(node)
                     hit = self.cache.lookup(key) if node.step.cache else None
-                    if hit is not None and hit.stale_reads(self.client.datasets, self.features):
+                    if hit is not None and hit.stale_reads(
+                        self.client.dataset_service, self.features
+                    ):
                         hit = None  # a dataset or feature definition it read changed since
                     if hit is not None:
                         self._record_hit(node, key, hit.output, hit.run_id)

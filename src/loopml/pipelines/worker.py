@@ -102,11 +102,11 @@ def execute_step(task: StepTask) -> StepOutcome:
                 if isinstance(value, DatasetVersion):
                     run.log_input(value)
                 elif isinstance(value, str) and value.startswith(DATASET_SCHEME):
-                    run.log_input(client.datasets.get(value))
+                    run.log_input(client.dataset_service.get(value))
             with recording_reads() as reads, recording_definitions() as definitions:
                 result = task.step.fn(*args, **kwargs)
             for read in reads:
-                run.log_input(client.datasets.get(read.version_id))
+                run.log_input(client.dataset_service.get(read.version_id))
             output = store_output(client.stores, result)
             run.set_tags({"loopml.output_kind": output.kind, "loopml.output_digest": output.digest})
             run.flush()

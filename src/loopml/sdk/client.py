@@ -1,4 +1,9 @@
-"""`Client`: one object that reaches every loopml service of a workspace."""
+"""`Client`: the SDK in local mode, over a workspace's stores.
+
+Users reach it through the namespaces it shares with `RemoteClient` (`datasets`, `runs`,
+`models`, `approvals`, `auth`, `audit`, …; see `loopml.sdk.api`) and the tracking
+methods the fluent functions forward to. `stores`, `tracking` and `dataset_service` are
+the services underneath, for the loop's own machinery (pipelines, the server)."""
 
 from __future__ import annotations
 
@@ -14,19 +19,20 @@ from loopml.config import find_workspace, init_workspace, load_settings
 from loopml.config.settings import Settings
 from loopml.controller import TriggerService
 from loopml.controller.pipeline_runs import PipelineRunService
-from loopml.data import DatasetDiff, DatasetService, DatasetVersion, diff_versions
+from loopml.data import DatasetDiff, DatasetService, DatasetVersion
 from loopml.data.versions import TableLike
 from loopml.deployments import DeploymentService
 from loopml.errors import ConfigError, ValidationError
 from loopml.events import WebhookService
 from loopml.features import FeatureStore, HistoricalFeatures, TrainingSet
 from loopml.features.offline import EntityInput
-from loopml.governance.audit import AuditEvent, page_events
+from loopml.governance.audit import AuditEvent
 from loopml.governance.identity import TokenSession
 from loopml.monitoring.service import MonitorService
 from loopml.pipelines.context import executing_client, executing_run
 from loopml.rollouts import RolloutService
 from loopml.rollouts.replay import ReplayOptions, ReplayService, parse_window
+from loopml.sdk.api import LocalApprovals, LocalAudit, LocalAuth, LocalDatasets, LocalRuns
 from loopml.sdk.models import ModelsAPI
 from loopml.store import Stores, open_stores
 from loopml.store.paging import Page
@@ -43,10 +49,15 @@ class Client:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stores: Stores = open_stores(settings)
-        self.datasets = DatasetService(self.stores)
+        self.dataset_service = DatasetService(self.stores)
+        self.datasets = LocalDatasets(self.dataset_service)
         self.tracking = TrackingService(self.stores)
+        self.runs = LocalRuns(self)
         self._local = threading.local()  # each thread has its own stack of active runs
-        self.models = ModelsAPI(self.stores, self.tracking, self.datasets)
+        self.models = ModelsAPI(self.stores, self.tracking, self.dataset_service)
+        self.approvals = LocalApprovals(self.models.approvals)
+        self.auth = LocalAuth(self.models.identity, lambda: self.stores.actor)
+        self.audit = LocalAudit(self.stores.engine)
         self.deployments = DeploymentService(self.stores, self.models.registry)
         self.rollouts = RolloutService(
             self.stores, self.deployments, self.models.registry, self.models.approvals
@@ -54,7 +65,7 @@ class Client:
         self.features = FeatureStore(self.stores)
         self.monitors = MonitorService(
             self.stores,
-            self.datasets,
+            self.dataset_service,
             self.tracking,
             self.models.registry,
             self.deployments,
@@ -78,8 +89,8 @@ class Client:
     def _pin_to(self, run_id: str) -> None:
         """Resolve dataset names as the run being reproduced saw them."""
         for item in self.tracking.get_run(run_id).inputs:
-            version = self.datasets.get(str(item["id"]))
-            self.datasets.pins[version.name] = version.version
+            version = self.dataset_service.get(str(item["id"]))
+            self.dataset_service.pins[version.name] = version.version
 
     # ------------------------------------------------------------------ identity
     @property
@@ -150,7 +161,8 @@ class Client:
         return self.datasets.list(name, max_results=max_results, page_token=page_token)
 
     def diff_datasets(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
-        return diff_versions(self.datasets.get(old), self.datasets.get(new))
+        """What changed from `old` to `new`: rows, schema, per-column statistics."""
+        return self.datasets.diff(old, new)
 
     # ------------------------------------------------------------------ runs
     def start_run(
@@ -293,12 +305,8 @@ class Client:
     ) -> Page[AuditEvent]:
         """One page of the audit trail, newest first, optionally about `obj` (e.g.
         `model:bikes`, which takes in its versions and aliases)."""
-        return page_events(
-            self.stores.engine,
-            obj,
-            newest_first=newest_first,
-            max_results=max_results,
-            page_token=page_token,
+        return self.audit.events(
+            obj, newest_first=newest_first, max_results=max_results, page_token=page_token
         )
 
     # ------------------------------------------------------------------ features

@@ -1,8 +1,9 @@
 """Module-level functions (`loopml.start_run`, `loopml.log_metric`, …) on a default client.
 
 The default client is remote when LOOPML_SERVER_URL is set (see connection.py): the
-tracking functions work in both modes; datasets, features and pipelines need the local
-one and say so otherwise."""
+tracking and dataset functions work in both modes; features and pipelines need the local
+one and say so otherwise. Each function has the signature of the client method it
+forwards to (tests/sdk/test_signatures.py keeps them in step)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def local_client() -> Client:
     if isinstance(found, RemoteClient):
         raise ValidationError(
             f"this needs a local workspace, and the default client is remote ({found.url}); "
-            "through a server, datasets, features and pipelines are not available yet: "
+            "through a server, features and pipelines are not available yet: "
             "unset LOOPML_SERVER_URL, or use loopml.connect(PATH) for a workspace"
         )
     return found
@@ -161,21 +162,21 @@ def log_dataset(
     parent: str | None = None,
     description: str | None = None,
 ) -> DatasetVersion:
-    return local_client().log_dataset(
+    return client().log_dataset(
         name, data, time_column=time_column, parent=parent, description=description
     )
 
 
 def load_dataset(ref: str | DatasetVersion, columns: list[str] | None = None) -> pd.DataFrame:
-    return local_client().load_dataset(ref, columns)
+    return client().load_dataset(ref, columns)
 
 
 def get_dataset(ref: str) -> DatasetVersion:
-    return local_client().get_dataset(ref)
+    return client().get_dataset(ref)
 
 
 def diff_datasets(old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
-    return local_client().diff_datasets(old, new)
+    return client().diff_datasets(old, new)
 
 
 def get_run(run_id: str) -> RunRecord:

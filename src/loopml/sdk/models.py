@@ -1,7 +1,11 @@
-"""The registry half of the SDK: packaging a run's model, registering, promoting, cards."""
+"""The registry half of the SDK: packaging a run's model, registering, promoting, cards.
+
+`ModelsAPI` is the local implementation of the `models` namespace
+(`loopml.sdk.api.models.Models`); its other attributes serve the local client."""
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from loopml.registry import (
 from loopml.registry.reproduction import Reproduction, ReproductionService
 from loopml.sdk.model_logging import ModelSources, log_model
 from loopml.store import Stores
+from loopml.store.paging import Page
 from loopml.tracking import Run, TrackingService
 
 
@@ -91,17 +96,60 @@ class ModelsAPI:
             name, run_id, artifact_path, description=description, card=card
         )
 
-    # ------------------------------------------------------------------ shortcuts
-    def register(
-        self, name: str, run_id: str, artifact_path: str = "model", **kwargs: Any
-    ) -> ModelVersion:
-        return self.registry.register_version(name, run_id, artifact_path, **kwargs)
+    # ------------------------------------------------------------------ the namespace
+    def list(self) -> builtins.list[RegisteredModel]:
+        return self.registry.list_models()
+
+    def model(self, name: str) -> RegisteredModel:
+        return self.registry.get_model(name)
+
+    def versions(
+        self, name: str, *, max_results: int = 1000, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        model = self.registry.get_model(name)  # an unknown model is an error, not a page
+        return self.registry.list_versions(
+            model.name, max_results=max_results, page_token=page_token
+        )
 
     def get(self, ref: str) -> ModelVersion:
         return self.registry.get_version(ref)
 
-    def model(self, name: str) -> RegisteredModel:
-        return self.registry.get_model(name)
+    def register(
+        self,
+        name: str,
+        run_id: str,
+        artifact_path: str = "model",
+        *,
+        description: str | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        return self.registry.register_version(
+            name, run_id, artifact_path, description=description, card=card
+        )
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return self.registry.set_alias(name, alias, version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.registry.delete_alias(name, alias)
+
+    def set_state(self, ref: str, state: str) -> ModelVersion:
+        return self.registry.set_state(self.registry.get_version(ref).id, state)
+
+    def policy(self, name: str) -> Policy:
+        return self.registry.policy(name)
+
+    def set_policy(self, name: str, policy: dict[str, Any] | Policy) -> Policy:
+        return self.registry.set_policy(name, policy)
+
+    def evaluate(
+        self,
+        ref: str,
+        dataset: str,
+        target: str,
+        sensitive: builtins.list[str] | None = None,
+    ) -> dict[str, Any]:
+        return self.evaluations.evaluate(ref, dataset, target, sensitive)
 
     def load(self, ref: str) -> LoadedModel:
         return self.registry.load(ref)
@@ -110,9 +158,6 @@ class ModelsAPI:
         self, ref: str, alias: str = "champion", reason: str | None = None
     ) -> ApprovalRequest:
         return self.approvals.request(ref, alias, reason)
-
-    def set_policy(self, name: str, policy: dict[str, Any] | Policy) -> Policy:
-        return self.registry.set_policy(name, policy)
 
     def lineage(self, ref: str) -> dict[str, Any]:
         return lineage(self.registry, self.tracking, self.datasets, ref)

@@ -22,7 +22,7 @@ DIGEST_HEADER = "x-content-blake3"
 CHUNK = 1024 * 1024
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def file_chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             yield chunk
@@ -38,7 +38,7 @@ def upload_file(http: RemoteHttp, run_id: str, name: str, source: Path | bytes) 
         path = source
 
         def content() -> object:
-            return _file_chunks(path)
+            return file_chunks(path)
 
     else:
         hasher = new_hasher()

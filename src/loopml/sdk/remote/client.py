@@ -1,5 +1,6 @@
 """`RemoteClient`: the SDK in remote mode, over `loopml server`, with the local `Client`'s
-tracking API (start_run, get_run, search_runs, metric_history, artifacts, experiments).
+namespaces (`datasets`, `runs`, `models`, `approvals`, `auth`, `audit`; see
+`loopml.sdk.api`) and its tracking and dataset methods.
 
 It holds no store credentials, only a URL and an API token; the server acts as the
 token's principal. On start it replays the metric journals that clients of the same
@@ -18,19 +19,30 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 
 from loopml.artifacts.hashing import hash_bytes
+from loopml.data import DatasetDiff, DatasetVersion
+from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
+from loopml.governance import AuditEvent
+from loopml.sdk.remote.approvals import RemoteApprovals
 from loopml.sdk.remote.artifacts import artifact_route, download
+from loopml.sdk.remote.audit import RemoteAudit
+from loopml.sdk.remote.auth import RemoteAuth
+from loopml.sdk.remote.datasets import RemoteDatasets
 from loopml.sdk.remote.deployments import RemoteDeployments
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.monitors import RemoteMonitors
 from loopml.sdk.remote.pipelines import RemotePipelines
 from loopml.sdk.remote.recovery import replay_orphans
+from loopml.sdk.remote.registry import RemoteModels
 from loopml.sdk.remote.rollouts import RemoteRollouts
 from loopml.sdk.remote.run import RemoteRun
+from loopml.sdk.remote.runs import RemoteRuns
 from loopml.sdk.remote.stream import MetricStream
 from loopml.sdk.remote.triggers import RemoteTriggers
+from loopml.store.paging import Page
 from loopml.store.principal import Principal
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
 from loopml.tracking.records import MetricPoint, RunList, RunRecord
@@ -99,8 +111,14 @@ class RemoteClient:
         self.pipelines = RemotePipelines(self.http)
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
+        self.datasets = RemoteDatasets(self.http)
+        self.runs = RemoteRuns(self)
+        self.models = RemoteModels(self.http)
+        self.approvals = RemoteApprovals(self.http)
+        self.auth = RemoteAuth(self.http)
+        self.audit = RemoteAudit(self.http)
         try:
-            self._principal = self._whoami()
+            self._principal = self.auth.whoami()
             self.recovered_runs = replay_orphans(self.http, self.journal_dir)
         except BaseException:
             self.http.close()
@@ -110,14 +128,66 @@ class RemoteClient:
         return f"<RemoteClient {self.url} as {self._principal.name}>"
 
     # ------------------------------------------------------------------ identity
-    def _whoami(self) -> Principal:
-        found = self.http.call("GET", "/auth/whoami")
-        return Principal(str(found["name"]), str(found["role"]))
-
     @property
     def principal(self) -> Principal:
         """Who this client acts as: the token's principal, as the server resolved it."""
         return self._principal
+
+    # ------------------------------------------------------------------ datasets
+    def log_dataset(
+        self,
+        name: str,
+        data: TableLike,
+        *,
+        time_column: str | None = None,
+        parent: str | None = None,
+        description: str | None = None,
+    ) -> DatasetVersion:
+        """Version a DataFrame, Arrow table or one Parquet/CSV file under `name`."""
+        return self.datasets.log(
+            name, data, time_column=time_column, parent=parent, description=description
+        )
+
+    def get_dataset(self, ref: str) -> DatasetVersion:
+        """A dataset version by reference; inside an active run it becomes an input of the
+        run (role `read`)."""
+        return self._read(self.datasets.get(ref))
+
+    def load_dataset(
+        self, ref: str | DatasetVersion, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """A version as a DataFrame; inside an active run it becomes an input (role `read`)."""
+        return self.datasets.load(self._read(self.datasets.get(ref)), columns)
+
+    def _read(self, version: DatasetVersion) -> DatasetVersion:
+        run = self.active_run()
+        if run is not None and version.id not in run.input_ids:
+            run.log_input(version, role="read")
+        return version
+
+    def list_datasets(
+        self, name: str | None = None, *, max_results: int = 1000, page_token: str | None = None
+    ) -> Page[DatasetVersion]:
+        """Dataset versions by name and number, a page at a time (`next_page_token`)."""
+        return self.datasets.list(name, max_results=max_results, page_token=page_token)
+
+    def diff_datasets(self, old: str | DatasetVersion, new: str | DatasetVersion) -> DatasetDiff:
+        """What changed from `old` to `new`: rows, schema, per-column statistics."""
+        return self.datasets.diff(old, new)
+
+    # ------------------------------------------------------------------ audit
+    def audit_events(
+        self,
+        obj: str | None = None,
+        *,
+        newest_first: bool = True,
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        """One page of the audit trail, newest first, optionally about `obj`."""
+        return self.audit.events(
+            obj, newest_first=newest_first, max_results=max_results, page_token=page_token
+        )
 
     # ------------------------------------------------------------------ runs
     def start_run(

@@ -10,7 +10,6 @@ from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from loopml.data import diff_versions
 from loopml.data.versions import FORMATS
 from loopml.errors import NotFoundError, ValidationError
 from loopml.server.payloads import json_response
@@ -26,8 +25,15 @@ _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}$")
 FILENAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.(csv|csv\.gz|tsv|parquet|pq)$"
 
 
-def list_datasets(state: State, name: str | None = None) -> Response:
-    return json_response({"datasets": state.client.datasets.list(name)})
+def list_datasets(
+    state: State,
+    name: str | None = None,
+    max_results: Annotated[int, Query(ge=1, le=50_000)] = 1000,
+    page_token: str | None = None,
+) -> Response:
+    """Versions by name and number, a page at a time."""
+    found = state.client.datasets.list(name, max_results=max_results, page_token=page_token)
+    return json_response({"datasets": list(found), "next_page_token": found.next_page_token})
 
 
 def get_dataset(ref: str, state: State) -> Response:
@@ -37,8 +43,7 @@ def get_dataset(ref: str, state: State) -> Response:
 
 def diff_datasets(ref: str, other: str, state: State) -> Response:
     """What changed from version `ref` to version `other`: rows, schema, profile."""
-    datasets = state.client.datasets
-    return json_response(diff_versions(datasets.get(ref), datasets.get(other)))
+    return json_response(state.client.datasets.diff(ref, other))
 
 
 def _check_filename(filename: str) -> str:
