@@ -18,18 +18,36 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse
 
+from loopml.artifacts.direct import DirectTransfers
 from loopml.config.settings import Settings
 from loopml.errors import ConfigError, LoopmlError
 from loopml.sdk import Client
 from loopml.server import errors
 from loopml.server.identity import RequestActor, TokenSessions
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
-from loopml.server.routes import artifacts, datasets, governance, health, models, operations, runs
+from loopml.server.routes import (
+    artifacts,
+    datasets,
+    governance,
+    health,
+    models,
+    operations,
+    runs,
+    transfers,
+)
 from loopml.server.state import ServerOptions, ServerState
 from loopml.version import __version__
 
 API_PREFIX = "/api/v1"
-AREAS = (runs.api, artifacts.api, models.api, datasets.api, governance.api, operations.api)
+AREAS = (
+    runs.api,
+    artifacts.api,
+    transfers.api,
+    models.api,
+    datasets.api,
+    governance.api,
+    operations.api,
+)
 
 
 def create_app(settings: Settings, options: ServerOptions | None = None) -> FastAPI:
@@ -51,6 +69,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
             client.models.identity, settings.token_check_interval_s, options.token_cache_size
         ),
         upload_dir=settings.local_path(settings.cache_dir) / "uploads",
+        direct=_direct_transfers(settings, client),
     )
 
     @asynccontextmanager
@@ -86,6 +105,20 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _direct_transfers(settings: Settings, client: Client) -> DirectTransfers | None:
+    """Presigned URLs when the settings ask for them (by default: on an S3 store)."""
+    if settings.presigned_urls and not settings.artifacts_url.startswith("s3://"):
+        client.close()
+        raise ConfigError(
+            "presigned_urls = true needs an s3:// artifact store; unset it for a local one"
+        )
+    if not settings.presigning():
+        return None
+    return DirectTransfers(
+        client.stores.artifacts, settings.s3_endpoint_url, settings.presigned_url_expiry_s
+    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -18,10 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 
 from loopml.artifacts.hashing import hash_bytes
+from loopml.data import DatasetVersion
+from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
-from loopml.sdk.remote.artifacts import artifact_route, download
+from loopml.sdk.remote.artifacts import artifact_link_route, artifact_route, download
+from loopml.sdk.remote.datasets import download_dataset, get_dataset, load_dataset, upload_dataset
+from loopml.sdk.remote.direct import DirectTransfers
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.recovery import replay_orphans
 from loopml.sdk.remote.run import RemoteRun
@@ -46,6 +51,8 @@ class RemoteOptions:
     flush_points: int = 5000  # pending points that ship a batch at once
     timeout_s: float = 30.0  # one request
     retry_s: float = 120.0  # how long an unreachable server is retried before giving up
+    direct_transfers: bool = True  # use presigned URLs when the server offers them
+    direct_min_bytes: int = 8 * 1024 * 1024  # smaller files always go through the server
 
     def __post_init__(self) -> None:
         for name in ("flush_interval_s", "timeout_s", "retry_s"):
@@ -58,6 +65,14 @@ class RemoteOptions:
             or self.flush_points < 1
         ):
             raise ValidationError(f"flush_points must be an integer ≥ 1, got {self.flush_points!r}")
+        if (
+            isinstance(self.direct_min_bytes, bool)
+            or not isinstance(self.direct_min_bytes, int)
+            or self.direct_min_bytes < 0
+        ):
+            raise ValidationError(
+                f"direct_min_bytes must be an integer ≥ 0, got {self.direct_min_bytes!r}"
+            )
 
 
 class RemoteClient:
@@ -87,13 +102,18 @@ class RemoteClient:
             transport=transport,
         )
         self.journal_dir = Path(self.options.journal_dir or default_journal_dir())
+        self.direct = (
+            DirectTransfers(self.http, self.options.direct_min_bytes, self.options.timeout_s)
+            if self.options.direct_transfers
+            else None
+        )
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
         try:
             self._principal = self._whoami()
             self.recovered_runs = replay_orphans(self.http, self.journal_dir)
         except BaseException:
-            self.http.close()
+            self.close()
             raise
 
     def __repr__(self) -> str:
@@ -152,7 +172,9 @@ class RemoteClient:
             flush_points=self.options.flush_points,
             flush_interval_s=self.options.flush_interval_s,
         )
-        run = RemoteRun(self.http, run_id, experiment, stream, _dataset_ref, self._forget)
+        run = RemoteRun(
+            self.http, run_id, experiment, stream, _dataset_ref, self._forget, self.direct
+        )
         stack = self._stack()
         stack.append(run)
         run._owner_stack = stack  # type: ignore[attr-defined]
@@ -255,9 +277,48 @@ class RemoteClient:
 
     def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
         """Stream an artifact to `destination` (any size, checked against its digest)."""
-        return download(self.http, artifact_route(run_id, path), Path(destination))
+        return download(
+            self.http,
+            artifact_route(run_id, path),
+            Path(destination),
+            self.direct,
+            artifact_link_route(run_id, path),
+        )
+
+    # ------------------------------------------------------------------ datasets
+    def log_dataset(
+        self,
+        name: str,
+        data: TableLike,
+        *,
+        time_column: str | None = None,
+        parent: str | None = None,
+        description: str | None = None,
+    ) -> DatasetVersion:
+        """Version a CSV, TSV or Parquet file (streamed, any size) or a DataFrame/Arrow
+        table under `name`; the same bytes again return the existing version."""
+        return upload_dataset(
+            self.http, name, data, time_column=time_column, parent=parent, description=description
+        )
+
+    def get_dataset(self, ref: str) -> DatasetVersion:
+        """A dataset version by reference (`bikes`, `bikes@3`, `dataset:bikes@latest`)."""
+        return get_dataset(self.http, ref)
+
+    def download_dataset(self, ref: str | DatasetVersion, destination: str | Path) -> list[Path]:
+        """Stream the files of a version into folder `destination` (each checked against
+        its digest); returns their paths."""
+        return download_dataset(self.http, ref, Path(destination), self.direct)
+
+    def load_dataset(
+        self, ref: str | DatasetVersion, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """A version as a DataFrame (its files downloaded to a temporary folder)."""
+        return load_dataset(self.http, ref, columns, self.direct)
 
     def close(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
         self.http.close()
 
 

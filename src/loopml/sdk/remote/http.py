@@ -47,6 +47,7 @@ _ERRORS: dict[str, type[LoopmlError]] = {
 # Errors of the transport: the request was not sent, or its answer was lost.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _ANSWER_LOST = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.WriteError)
+TRANSPORT_ERRORS = _NOT_SENT + _ANSWER_LOST
 
 
 class ServerUnavailableError(LoopmlError):
@@ -144,21 +145,33 @@ class RemoteHttp:
         return orjson.loads(self.request(method, path, **kwargs).content)
 
     @contextmanager
-    def stream(self, path: str) -> Iterator[httpx.Response]:
-        """A GET whose body is read piece by piece (retried until it starts)."""
+    def stream(
+        self, path: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A GET whose body is read piece by piece (retried until its answer starts; a
+        body cut later is the caller's to resume)."""
         for wait in self._backoff():
+            started = False
             try:
-                with self._client.stream("GET", path) as response:
+                with self._client.stream("GET", path, headers=headers) as response:
                     if response.status_code in RETRY_STATUSES:
                         wait(None)
                         continue
                     if response.status_code >= 400:
                         response.read()
                         raise error_from(response)
+                    started = True
                     yield response
                     return
-            except _NOT_SENT as exc:
+            except TRANSPORT_ERRORS as exc:
+                if started:
+                    raise
                 wait(exc)
+
+    def retries(self) -> Iterator[Any]:
+        """Attempts with back-off, for a caller's own retry loop: each is a `wait(cause)`
+        to call when it failed; after `retry_s` seconds the last one raises."""
+        return self._backoff()
 
     def _backoff(self) -> Iterator[Any]:
         """Yields a `wait(cause)` per attempt; the last one raises ServerUnavailableError."""
