@@ -212,7 +212,7 @@ def run_mode(mode: str, args: argparse.Namespace, files: dict[str, tuple[Path, s
         server = BenchServer(work / "ws", 1, env).start()
         try:
             assert server.process is not None
-            options = RemoteOptions(journal_dir=work / "journal", timeout_s=600, retry_s=600)
+            options = RemoteOptions(journal_dir=work / "journal", retry_s=600)
             client = RemoteClient(server.url, server.token, options)
             found: dict[str, Any] = {"server_env": env}
             try:

@@ -49,7 +49,7 @@ class DirectTransfers:
         self.backend = backend
         self.expiry_s = expiry_s
         self._bucket, _, self._prefix = backend.url.removeprefix("s3://").partition("/")
-        self._signer = _signer(endpoint_url)
+        self._client = _client(endpoint_url)
 
     # ------------------------------------------------------------------ keys
     def _object(self, key: str) -> str:
@@ -69,7 +69,7 @@ class DirectTransfers:
     def _sign(self, method: str, key: str, **params: Any) -> SignedUrl:
         client_method = {"PUT": "put_object", "GET": "get_object"}[method]
         try:
-            url = self._signer.generate_presigned_url(
+            url = self._client.generate_presigned_url(
                 client_method,
                 Params={"Bucket": self._bucket, "Key": self._object(key), **params},
                 ExpiresIn=self.expiry_s,
@@ -92,53 +92,75 @@ class DirectTransfers:
     def adopt(self, scope: str, upload_id: str, digest: str, size: int) -> ArtifactRef:
         """The uploaded object as blob `digest`, or ArtifactCorruptedError when its bytes
         are not `size` bytes hashing to `digest` (nothing is kept then)."""
-        fs = self.backend.fs
-        staged = f"{self._bucket}/{self._object(self.staging_key(scope, upload_id))}"
-        if not fs.exists(staged):
+        staged = self._object(self.staging_key(scope, upload_id))
+        private = self._object(f"verifying/{uuid.uuid4().hex}")
+        try:
+            self._copy(staged, private)
+        except Exception as exc:  # botocore's ClientError, imported with botocore only
+            if _error_code(exc) not in ("NoSuchKey", "404", "NotFound"):
+                raise
             raise NotFoundError(
                 f"upload {upload_id} has no object in the bucket: PUT the file to the URL "
                 "the server gave, then commit"
-            )
-        private = f"{self._bucket}/{self._object('verifying/' + uuid.uuid4().hex)}"
-        try:
-            fs.copy(staged, private)
+            ) from exc
         finally:
-            fs.rm_file(staged)
+            self._client.delete_object(Bucket=self._bucket, Key=staged)
         try:
-            found_size = int(fs.size(private))
+            found_size, found = self._hash(private)
             if found_size != size:
                 raise ArtifactCorruptedError(
                     f"the uploaded object has {found_size} bytes, not {size} as announced"
                 )
-            found = _hash_object(fs, private)
             if found != digest:
                 raise ArtifactCorruptedError(
                     f"the uploaded object's BLAKE3 digest is {found}, not {digest} as announced"
                 )
             if not self.backend.exists(digest):
-                fs.copy(private, f"{self._bucket}/{self._object(self._blob_key(digest))}")
+                self._copy(private, self._object(self._blob_key(digest)))
         finally:
-            fs.rm_file(private)
+            self._client.delete_object(Bucket=self._bucket, Key=private)
         return ArtifactRef(digest, size)
 
+    def _copy(self, source: str, target: str) -> None:
+        """One server-side copy (S3 copies up to 5 GiB in one request; no bytes here)."""
+        self._client.copy_object(
+            Bucket=self._bucket, Key=target, CopySource={"Bucket": self._bucket, "Key": source}
+        )
 
-def _signer(endpoint_url: str | None) -> Any:
-    """A botocore S3 client used only to sign URLs (it makes no request)."""
+    def _hash(self, key: str) -> tuple[int, str]:
+        """Size and BLAKE3 of an object, read as one stream in chunks (flat memory)."""
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        hasher = new_hasher(parallel=True)
+        size = 0
+        try:
+            while chunk := body.read(HASH_CHUNK_SIZE):
+                hasher.update(chunk)
+                size += len(chunk)
+        finally:
+            body.close()
+        return size, str(hasher.hexdigest())
+
+
+def _error_code(exc: Exception) -> str:
+    """The S3 error code of a botocore ClientError ('' for any other exception)."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _client(endpoint_url: str | None) -> Any:
+    """A botocore S3 client: it signs URLs (no request) and copies and reads objects."""
     # Imported here: botocore comes with the s3 extra, which a local store does not need.
     from botocore.config import Config
     from botocore.session import get_session
 
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        connect_timeout=10,
+        read_timeout=900,  # a copy of a few GiB is one request
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
     try:
         return get_session().create_client("s3", endpoint_url=endpoint_url, config=config)
     except Exception as exc:
         raise ConfigError(f"cannot sign S3 URLs: {exc}") from exc
-
-
-def _hash_object(fs: Any, path: str) -> str:
-    """BLAKE3 of an object, read in chunks (flat memory for any size)."""
-    hasher = new_hasher(parallel=True)
-    with fs.open(path, "rb", block_size=HASH_CHUNK_SIZE, cache_type="none") as handle:
-        while chunk := handle.read(HASH_CHUNK_SIZE):
-            hasher.update(chunk)
-    return str(hasher.hexdigest())

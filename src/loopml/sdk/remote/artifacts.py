@@ -52,7 +52,8 @@ def upload_file(
             raise ValidationError(f"cannot upload {source}: it is not a readable file")
         digest = hash_file(source)
         path = source
-        if direct is not None and direct.wanted(path.stat().st_size):
+        size = path.stat().st_size
+        if direct is not None and direct.wanted(size):
             stored = direct.upload(run_id, name, path, digest)
             if stored is not None:
                 return stored
@@ -65,6 +66,7 @@ def upload_file(
         hasher.update(source)
         digest = hasher.hexdigest()
         data = source
+        size = len(data)
 
         def content() -> object:
             return data
@@ -74,6 +76,7 @@ def upload_file(
         f"/runs/{run_id}/artifacts/{quote(name, safe='/')}",
         content=content,
         headers={DIGEST_HEADER: digest, "content-type": "application/octet-stream"},
+        timeout_s=http.file_timeout(size),
     )
     return str(answer["path"])
 

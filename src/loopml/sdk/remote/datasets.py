@@ -64,6 +64,7 @@ def upload_dataset(
             content=lambda: file_chunks(path),
             headers={DIGEST_HEADER: digest, "content-type": "application/octet-stream"},
             idempotent=True,  # the same bytes again return the version already made
+            timeout_s=http.file_timeout(path.stat().st_size),
         )
     return dataset_version(found)
 

@@ -55,6 +55,7 @@ class DirectTransfers:
             f"/runs/{run_id}/artifact-uploads/{plan['upload_id']}",
             json={"ticket": plan["ticket"]},
             idempotent=True,
+            timeout_s=self.http.file_timeout(size),  # the server reads the object back
         )
         return str(answer["path"])
 

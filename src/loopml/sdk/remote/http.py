@@ -89,6 +89,7 @@ class RemoteHttp:
     ) -> None:
         self.url = url.rstrip("/")
         self.retry_s = retry_s
+        self.timeout_s = timeout_s
         self._client = httpx.Client(
             base_url=self.url + API_PREFIX,
             headers={"authorization": f"Bearer {token}"},
@@ -106,10 +107,12 @@ class RemoteHttp:
         content: Callable[[], Any] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
         """Send, retrying as the module docstring says; raise the loopml error of a refusal.
 
-        `content` makes a fresh body (bytes or an iterator of them) for each attempt."""
+        `content` makes a fresh body (bytes or an iterator of them) for each attempt;
+        `timeout_s` replaces the client's timeout (work that grows with a file's size)."""
         body = None if json is None else orjson.dumps(json)
         sent_headers = dict(headers or {})
         if body is not None:
@@ -123,6 +126,7 @@ class RemoteHttp:
                     content=body if content is None else content(),
                     params=params,
                     headers=sent_headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
                 )
             except _NOT_SENT as exc:
                 wait(exc)
@@ -139,6 +143,12 @@ class RemoteHttp:
                 raise error_from(response)
             return response
         raise AssertionError("unreachable")  # _backoff raises when it gives up
+
+    def file_timeout(self, size: int) -> float:
+        """How long to wait for the server to finish with a file of `size` bytes (it
+        hashes and stores it after the last byte arrived): the usual timeout, plus a
+        second per 10 MB."""
+        return self.timeout_s + size / 10e6
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request`, then the answer's JSON document."""
