@@ -291,3 +291,22 @@ def test_a_ticket_is_refused_after_its_grace_time_and_for_another_principal() ->
         check_ticket(fresh, "run-1", "u1", "bob")
     with pytest.raises(ApiError, match="not issued by this server"):
         read_ticket(os.urandom(32), sign_ticket(key, fresh))
+
+
+def test_a_dataset_file_downloads_straight_from_the_bucket(
+    presigning: tuple[LiveServer, str, dict[str, str]], tmp_path: Path
+) -> None:
+    server, _, tokens = presigning
+    source = tmp_path / "rides.csv"
+    source.write_text("hour,rides\n" + "".join(f"{h},{h * 3}\n" for h in range(24)))
+    before = _requests(server, "GET", "/api/v1/datasets/{ref}/files/{path:path}")
+    client = _client(server, tokens["editor"], tmp_path)
+    try:
+        version = client.log_dataset("rides" + uuid.uuid4().hex[:6], source)
+        (back,) = client.download_dataset(version, tmp_path / "back")
+        assert back.read_bytes() == source.read_bytes()
+        assert client.load_dataset(version)["rides"].sum() == 3 * sum(range(24))
+    finally:
+        client.close()
+    assert _requests(server, "GET", "/api/v1/datasets/{ref}/file-links/{path:path}") >= 2
+    assert _requests(server, "GET", "/api/v1/datasets/{ref}/files/{path:path}") == before
