@@ -288,7 +288,11 @@ def main() -> None:
                 subprocess.run(generate, check=True)  # its memory is not this process's
                 files[part] = (path, hash_file(path))
         for mode in modes:
-            result["results"][mode] = run_mode(mode, args, files)
+            try:
+                result["results"][mode] = run_mode(mode, args, files)
+            except Exception as exc:  # reported in the JSON; the other mode still runs
+                log(f"{mode} failed: {exc!r}")
+                result["results"][mode] = {"error": repr(exc)[:2000]}
     finally:
         if not args.keep:
             shutil.rmtree(args.workdir, ignore_errors=True)
