@@ -7,6 +7,7 @@ token=...)`, the SDK's remote mode, exactly as a user's script would.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -36,6 +37,7 @@ def _free_port() -> int:
 class BenchServer:
     root: Path
     workers: int
+    env: dict[str, str] | None = None  # added to this process's environment
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     token: str = ""
@@ -69,6 +71,7 @@ class BenchServer:
             ],
             stdout=out,
             stderr=err,
+            env={**os.environ, **(self.env or {})},
         )
         deadline = time.monotonic() + timeout_s
         while True:

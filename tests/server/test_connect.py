@@ -28,6 +28,9 @@ SHARED_CLIENT = [
     "list_artifacts",
     "list_experiments",
     "read_artifact",
+    "log_dataset",
+    "get_dataset",
+    "load_dataset",
     "close",
 ]
 SHARED_RUN = [

@@ -44,6 +44,18 @@ class Settings(BaseModel):
     s3_endpoint_url: str | None = Field(
         default=None, description="Endpoint of an S3-compatible server (MinIO, moto, …)."
     )
+    presigned_urls: bool | None = Field(
+        default=None,
+        description="`loopml server` hands clients presigned URLs to upload and download "
+        "artifacts straight to and from the S3 bucket (the server still verifies and records "
+        "them); none: on when artifacts_url is s3://.",
+    )
+    presigned_url_expiry_s: int = Field(
+        default=900,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="How long a presigned URL may be used, in seconds (S3 allows up to 7 days).",
+    )
     artifacts_fsync: bool = Field(
         default=False,
         description="fsync every stored blob before the call returns (survives power loss).",
@@ -128,6 +140,11 @@ class Settings(BaseModel):
         if self.store_url.startswith("postgresql://"):
             return "postgresql+psycopg://" + self.store_url[len("postgresql://") :]
         return self.store_url
+
+    def presigning(self) -> bool:
+        """Whether the server offers presigned URLs (only an S3 store can)."""
+        on_s3 = self.artifacts_url.startswith("s3://")
+        return on_s3 if self.presigned_urls is None else self.presigned_urls and on_s3
 
     def resolved_artifacts_url(self) -> str:
         """The artifact URL; a relative folder is made absolute against the workspace."""

@@ -267,29 +267,7 @@ class DatasetService:
         return self.get(str(values["id"]))
 
     def _materialize(self, data: TableLike, tmp: Path) -> Path:
-        if isinstance(data, pd.DataFrame):
-            if not all(isinstance(c, str) for c in data.columns):
-                raise ValidationError("DataFrame column names must all be strings")
-            try:
-                data = pa.Table.from_pandas(data, preserve_index=False)
-            except (pa.ArrowException, ValueError) as exc:
-                raise ValidationError(
-                    f"cannot convert the DataFrame to a table ({exc}): every column needs a "
-                    "unique name and values of one type"
-                ) from exc
-        if isinstance(data, pa.Table):
-            duplicated = sorted({c for c in data.column_names if data.column_names.count(c) > 1})
-            if duplicated:
-                raise ValidationError(f"column names must be unique; repeated: {duplicated}")
-            target = tmp / "data.parquet"
-            pq.write_table(data, target, compression="zstd")
-            return target
-        if isinstance(data, str | Path):
-            return Path(data)
-        raise ValidationError(
-            f"cannot log a {type(data).__name__}: pass a pandas DataFrame, a pyarrow Table, "
-            "or the path of a Parquet/CSV file or folder"
-        )
+        return materialize(data, tmp)
 
     # ------------------------------------------------------------------ reading
     def _by_hash(self, name: str, content_hash: str) -> DatasetVersion | None:
@@ -384,6 +362,33 @@ class DatasetService:
         """The version as a pandas DataFrame."""
         frame: pd.DataFrame = self.load_arrow(ref, columns).to_pandas()
         return frame
+
+
+def materialize(data: TableLike, tmp: Path) -> Path:
+    """A file or folder holding `data`: a path as is, a table written as Parquet in `tmp`."""
+    if isinstance(data, pd.DataFrame):
+        if not all(isinstance(c, str) for c in data.columns):
+            raise ValidationError("DataFrame column names must all be strings")
+        try:
+            data = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowException, ValueError) as exc:
+            raise ValidationError(
+                f"cannot convert the DataFrame to a table ({exc}): every column needs a "
+                "unique name and values of one type"
+            ) from exc
+    if isinstance(data, pa.Table):
+        duplicated = sorted({c for c in data.column_names if data.column_names.count(c) > 1})
+        if duplicated:
+            raise ValidationError(f"column names must be unique; repeated: {duplicated}")
+        target = tmp / "data.parquet"
+        pq.write_table(data, target, compression="zstd")
+        return target
+    if isinstance(data, str | Path):
+        return Path(data)
+    raise ValidationError(
+        f"cannot log a {type(data).__name__}: pass a pandas DataFrame, a pyarrow Table, "
+        "or the path of a Parquet/CSV file or folder"
+    )
 
 
 def read_version(

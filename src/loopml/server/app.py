@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse
 
+from loopml.artifacts.direct import DirectTransfers
 from loopml.config.settings import Settings
 from loopml.errors import ConfigError, LoopmlError
 from loopml.sdk import Client
@@ -36,6 +37,7 @@ from loopml.server.routes import (
     pipelines,
     rollouts,
     runs,
+    transfers,
     triggers,
 )
 from loopml.server.state import ServerOptions, ServerState
@@ -46,6 +48,7 @@ API_PREFIX = "/api/v1"
 AREAS = (
     runs.api,
     artifacts.api,
+    transfers.api,
     models.api,
     evaluations.api,
     datasets.api,
@@ -78,6 +81,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
             client.models.identity, settings.token_check_interval_s, options.token_cache_size
         ),
         upload_dir=settings.local_path(settings.cache_dir) / "uploads",
+        direct=_direct_transfers(settings, client),
     )
 
     @asynccontextmanager
@@ -113,6 +117,20 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _direct_transfers(settings: Settings, client: Client) -> DirectTransfers | None:
+    """Presigned URLs when the settings ask for them (by default: on an S3 store)."""
+    if settings.presigned_urls and not settings.artifacts_url.startswith("s3://"):
+        client.close()
+        raise ConfigError(
+            "presigned_urls = true needs an s3:// artifact store; unset it for a local one"
+        )
+    if not settings.presigning():
+        return None
+    return DirectTransfers(
+        client.stores.artifacts, settings.s3_endpoint_url, settings.presigned_url_expiry_s
+    )
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import Request
 
+from loopml.artifacts.direct import DirectTransfers
 from loopml.config.settings import Settings
 from loopml.sdk import Client
 from loopml.server.identity import TokenSessions
@@ -41,6 +42,7 @@ class ServerState:
     metrics: ServerMetrics
     sessions: TokenSessions
     upload_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    direct: DirectTransfers | None = None  # presigned URLs, when the store is S3 and they are on
 
     @property
     def settings(self) -> Settings:

@@ -64,6 +64,21 @@ class RunArtifacts:
                 audit_late_write(conn, self.stores.actor, run_uri(run_id), artifacts=late)
         return path
 
+    def attach_stored(self, run_id: str, name: str, ref: ArtifactRef) -> str:
+        """Record a blob already in the store (uploaded straight to the bucket, verified by
+        the caller against `ref`) as the run's artifact `name`; returns its path."""
+        require(self.stores.actor, "write", "log artifacts")
+        path = check_artifact_path(name)
+        if not self.stores.artifacts.exists(ref.digest):
+            raise NotFoundError(f"artifact {ref.digest} is not in the store; upload it first")
+        with self.engine.begin() as conn:
+            status = require_run(conn, run_id)
+            self._attach(conn, run_id, path, ref, _media_type(path))
+            if status != "RUNNING":
+                late = [f"{path}:{ref.digest}"]
+                audit_late_write(conn, self.stores.actor, run_uri(run_id), artifacts=late)
+        return path
+
     def _attach(
         self, conn: Connection, run_id: str, path: str, ref: ArtifactRef, media: str
     ) -> None:

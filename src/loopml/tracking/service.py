@@ -49,6 +49,7 @@ class TrackingService:
         self.recover_dead_runs = self.runs.recover_dead_runs
         self.log_artifact = self.artifacts.log_artifact
         self.log_artifact_bytes = self.artifacts.log_artifact_bytes
+        self.attach_stored_artifact = self.artifacts.attach_stored
         self.list_artifacts = self.artifacts.list_artifacts
         self.artifact_digest = self.artifacts.artifact_digest
         self.read_artifact = self.artifacts.read_artifact

@@ -27,11 +27,12 @@ from loopml.data.versions import TableLike
 from loopml.errors import ValidationError
 from loopml.governance import AuditEvent
 from loopml.sdk.remote.approvals import RemoteApprovals
-from loopml.sdk.remote.artifacts import artifact_route, download
+from loopml.sdk.remote.artifacts import artifact_link_route, artifact_route, download
 from loopml.sdk.remote.audit import RemoteAudit
 from loopml.sdk.remote.auth import RemoteAuth
 from loopml.sdk.remote.datasets import RemoteDatasets
 from loopml.sdk.remote.deployments import RemoteDeployments
+from loopml.sdk.remote.direct import DirectTransfers
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.monitors import RemoteMonitors
 from loopml.sdk.remote.pipelines import RemotePipelines
@@ -63,6 +64,8 @@ class RemoteOptions:
     flush_points: int = 5000  # pending points that ship a batch at once
     timeout_s: float = 30.0  # one request
     retry_s: float = 120.0  # how long an unreachable server is retried before giving up
+    direct_transfers: bool = True  # use presigned URLs when the server offers them
+    direct_min_bytes: int = 8 * 1024 * 1024  # smaller files always go through the server
 
     def __post_init__(self) -> None:
         for name in ("flush_interval_s", "timeout_s", "retry_s"):
@@ -75,6 +78,14 @@ class RemoteOptions:
             or self.flush_points < 1
         ):
             raise ValidationError(f"flush_points must be an integer ≥ 1, got {self.flush_points!r}")
+        if (
+            isinstance(self.direct_min_bytes, bool)
+            or not isinstance(self.direct_min_bytes, int)
+            or self.direct_min_bytes < 0
+        ):
+            raise ValidationError(
+                f"direct_min_bytes must be an integer ≥ 0, got {self.direct_min_bytes!r}"
+            )
 
 
 class RemoteClient:
@@ -104,6 +115,11 @@ class RemoteClient:
             transport=transport,
         )
         self.journal_dir = Path(self.options.journal_dir or default_journal_dir())
+        self.direct = (
+            DirectTransfers(self.http, self.options.direct_min_bytes, self.options.timeout_s)
+            if self.options.direct_transfers
+            else None
+        )
         self.deployments = RemoteDeployments(self.http)
         self.rollouts = RemoteRollouts(self.http)
         self.monitors = RemoteMonitors(self.http)
@@ -111,7 +127,7 @@ class RemoteClient:
         self.pipelines = RemotePipelines(self.http)
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
-        self.datasets = RemoteDatasets(self.http)
+        self.datasets = RemoteDatasets(self.http, self.direct)
         self.runs = RemoteRuns(self)
         self.models = RemoteModels(self.http)
         self.approvals = RemoteApprovals(self.http)
@@ -121,7 +137,7 @@ class RemoteClient:
             self._principal = self.auth.whoami()
             self.recovered_runs = replay_orphans(self.http, self.journal_dir)
         except BaseException:
-            self.http.close()
+            self.close()
             raise
 
     def __repr__(self) -> str:
@@ -232,7 +248,9 @@ class RemoteClient:
             flush_points=self.options.flush_points,
             flush_interval_s=self.options.flush_interval_s,
         )
-        run = RemoteRun(self.http, run_id, experiment, stream, _dataset_ref, self._forget)
+        run = RemoteRun(
+            self.http, run_id, experiment, stream, _dataset_ref, self._forget, self.direct
+        )
         stack = self._stack()
         stack.append(run)
         run._owner_stack = stack  # type: ignore[attr-defined]
@@ -335,9 +353,22 @@ class RemoteClient:
 
     def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
         """Stream an artifact to `destination` (any size, checked against its digest)."""
-        return download(self.http, artifact_route(run_id, path), Path(destination))
+        return download(
+            self.http,
+            artifact_route(run_id, path),
+            Path(destination),
+            self.direct,
+            artifact_link_route(run_id, path),
+        )
+
+    def download_dataset(self, ref: str | DatasetVersion, destination: str | Path) -> list[Path]:
+        """Stream the files of a version into folder `destination` (each checked against
+        its digest); returns their paths."""
+        return self.datasets.download(ref, destination)
 
     def close(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
         self.http.close()
 
 

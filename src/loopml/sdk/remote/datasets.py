@@ -1,5 +1,11 @@
-"""The `datasets` namespace over `loopml server`: uploads and downloads are streamed and
-checked against their BLAKE3 digests on both sides."""
+"""The `datasets` namespace over `loopml server`: uploads and downloads are streamed, so a
+file of any size uses flat memory, and checked against their BLAKE3 digests on both sides.
+
+An upload announces the digest of the file, which the server checks before it versions
+anything; a cut upload is sent again (the same bytes never make a second version). Each file
+of a version downloads with its digest checked, resuming after a cut, and from the bucket
+when the server offers presigned URLs.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,11 @@ import pyarrow.parquet as pq
 
 from loopml.artifacts.hashing import hash_file
 from loopml.data import DatasetDiff, DatasetVersion
-from loopml.data.versions import TableLike, read_version
+from loopml.data.versions import FORMATS, TableLike, read_version
 from loopml.errors import ValidationError
 from loopml.sdk.api.datasets import DatasetRef, file_target, target_folder
 from loopml.sdk.remote.artifacts import DIGEST_HEADER, download, file_chunks
+from loopml.sdk.remote.direct import DirectTransfers
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.models import dataset_version
 from loopml.sdk.remote.records import dataset_diff, page_of
@@ -39,8 +46,9 @@ def _ref(ref: DatasetRef) -> str:
 class RemoteDatasets:
     """`Datasets` (loopml.sdk.api.datasets) in remote mode."""
 
-    def __init__(self, http: RemoteHttp) -> None:
+    def __init__(self, http: RemoteHttp, direct: DirectTransfers | None = None) -> None:
         self._http = http
+        self._direct = direct
 
     def log(
         self,
@@ -53,6 +61,11 @@ class RemoteDatasets:
     ) -> DatasetVersion:
         with tempfile.TemporaryDirectory(prefix="loopml-up-") as tmp:
             source = _one_file(data, Path(tmp))
+            if not source.name.lower().endswith(tuple(FORMATS)):
+                raise ValidationError(
+                    f"cannot upload {source.name}: its name must end in one of "
+                    f"{', '.join(sorted(FORMATS))}, which says how it is read"
+                )
             params: dict[str, Any] = {"filename": source.name}
             for key, value in (
                 ("time_column", time_column),
@@ -71,6 +84,7 @@ class RemoteDatasets:
                     "content-type": "application/octet-stream",
                 },
                 idempotent=True,  # the same bytes again return the same version
+                timeout_s=self._http.file_timeout(source.stat().st_size),
             )
         return dataset_version(found)
 
@@ -104,8 +118,16 @@ class RemoteDatasets:
         written = []
         for item in version.files:
             name = str(item["path"])
-            route = f"/datasets/{version.id}/files/{quote(name, safe='/')}"
-            written.append(download(self._http, route, file_target(folder, name)))
+            where = quote(name, safe="/")
+            written.append(
+                download(
+                    self._http,
+                    f"/datasets/{version.id}/files/{where}",
+                    file_target(folder, name),
+                    self._direct,
+                    f"/datasets/{version.id}/file-links/{where}",
+                )
+            )
         return written
 
 

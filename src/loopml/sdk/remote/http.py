@@ -49,6 +49,7 @@ _ERRORS: dict[str, type[LoopmlError]] = {
 # Errors of the transport: the request was not sent, or its answer was lost.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _ANSWER_LOST = (httpx.ReadError, httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.WriteError)
+TRANSPORT_ERRORS = _NOT_SENT + _ANSWER_LOST
 
 
 class ServerUnavailableError(LoopmlError):
@@ -90,6 +91,7 @@ class RemoteHttp:
     ) -> None:
         self.url = url.rstrip("/")
         self.retry_s = retry_s
+        self.timeout_s = timeout_s
         self._client = httpx.Client(
             base_url=self.url + API_PREFIX,
             headers={"authorization": f"Bearer {token}"},
@@ -107,10 +109,12 @@ class RemoteHttp:
         content: Callable[[], Any] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        timeout_s: float | None = None,
     ) -> httpx.Response:
         """Send, retrying as the module docstring says; raise the loopml error of a refusal.
 
-        `content` makes a fresh body (bytes or an iterator of them) for each attempt."""
+        `content` makes a fresh body (bytes or an iterator of them) for each attempt;
+        `timeout_s` replaces the client's timeout (work that grows with a file's size)."""
         body = None if json is None else orjson.dumps(json)
         sent_headers = dict(headers or {})
         if body is not None:
@@ -124,6 +128,7 @@ class RemoteHttp:
                     content=body if content is None else content(),
                     params=params,
                     headers=sent_headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
                 )
             except _NOT_SENT as exc:
                 wait(exc)
@@ -141,26 +146,44 @@ class RemoteHttp:
             return response
         raise AssertionError("unreachable")  # _backoff raises when it gives up
 
+    def file_timeout(self, size: int) -> float:
+        """How long to wait for the server to finish with a file of `size` bytes (it
+        hashes and stores it after the last byte arrived): the usual timeout, plus a
+        second per 10 MB."""
+        return self.timeout_s + size / 10e6
+
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request`, then the answer's JSON document."""
         return orjson.loads(self.request(method, path, **kwargs).content)
 
     @contextmanager
-    def stream(self, path: str) -> Iterator[httpx.Response]:
-        """A GET whose body is read piece by piece (retried until it starts)."""
+    def stream(
+        self, path: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A GET whose body is read piece by piece (retried until its answer starts; a
+        body cut later is the caller's to resume)."""
         for wait in self._backoff():
+            started = False
             try:
-                with self._client.stream("GET", path) as response:
+                with self._client.stream("GET", path, headers=headers) as response:
                     if response.status_code in RETRY_STATUSES:
                         wait(None)
                         continue
                     if response.status_code >= 400:
                         response.read()
                         raise error_from(response)
+                    started = True
                     yield response
                     return
-            except _NOT_SENT as exc:
+            except TRANSPORT_ERRORS as exc:
+                if started:
+                    raise
                 wait(exc)
+
+    def retries(self) -> Iterator[Any]:
+        """Attempts with back-off, for a caller's own retry loop: each is a `wait(cause)`
+        to call when it failed; after `retry_s` seconds the last one raises."""
+        return self._backoff()
 
     def _backoff(self) -> Iterator[Any]:
         """Yields a `wait(cause)` per attempt; the last one raises ServerUnavailableError."""

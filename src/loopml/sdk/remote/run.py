@@ -21,6 +21,7 @@ from typing import Any
 from loopml.errors import ValidationError
 from loopml.sdk.model_logging import log_model
 from loopml.sdk.remote.artifacts import upload_file
+from loopml.sdk.remote.direct import DirectTransfers
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.models import remote_sources
 from loopml.sdk.remote.stream import MetricStream
@@ -43,8 +44,10 @@ class RemoteRun:
         stream: MetricStream,
         resolve_dataset: DatasetResolver,
         on_end: Callable[[RemoteRun], None] | None = None,
+        direct: DirectTransfers | None = None,
     ) -> None:
         self.id = run_id
+        self._direct = direct
         self.experiment = experiment
         self._http = http
         self._stream = stream
@@ -155,7 +158,10 @@ class RemoteRun:
                 for p in sorted(source.rglob("*"))
                 if p.is_file()
             ]
-        return [upload_file(self._http, self.id, artifact, file) for artifact, file in files]
+        return [
+            upload_file(self._http, self.id, artifact, file, self._direct)
+            for artifact, file in files
+        ]
 
     def log_bytes(self, data: bytes, name: str, media_type: str | None = None) -> str:
         """Raw bytes as an artifact at `name` (`media_type` is guessed from the name)."""
