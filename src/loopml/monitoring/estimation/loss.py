@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
 
 from loopml.errors import ValidationError
 from loopml.monitoring.estimation.estimate import Estimate, check_level, normal_band
@@ -68,13 +69,15 @@ class LossEstimator:
                 f"got {len(truth)}: give the monitor a larger labelled reference"
             )
         error = truth - frame[PREDICTION].to_numpy(dtype=float)
-        doubt = _held_out_doubt(frame, error, seed)
-        return cls(
-            tuple(frame.columns),
-            _loss_model(seed).fit(frame, np.abs(error)),
-            _loss_model(seed).fit(frame, error**2),
-            doubt,
-        )
+        # One thread: the fits are small, and OpenMP threads on a shared machine spin.
+        with threadpool_limits(1):
+            doubt = _held_out_doubt(frame, error, seed)
+            return cls(
+                tuple(frame.columns),
+                _loss_model(seed).fit(frame, np.abs(error)),
+                _loss_model(seed).fit(frame, error**2),
+                doubt,
+            )
 
     def expected_losses(
         self, features: pd.DataFrame, prediction: Sequence[float] | np.ndarray[Any, Any]
@@ -87,8 +90,9 @@ class LossEstimator:
                 f"the window lacks columns the loss model was fitted on: {missing}"
             )
         frame = frame[list(self.columns)]
-        absolute = np.clip(self.absolute.predict(frame), 0.0, None)
-        squared = np.maximum(np.clip(self.squared.predict(frame), 0.0, None), absolute**2)
+        with threadpool_limits(1):
+            absolute = np.clip(self.absolute.predict(frame), 0.0, None)
+            squared = np.maximum(np.clip(self.squared.predict(frame), 0.0, None), absolute**2)
         return absolute, squared
 
     def estimate(
@@ -122,7 +126,7 @@ class LossEstimator:
 def _loss_model(seed: int) -> HistGradientBoostingRegressor:
     # Shallow and slow-learning: the loss is noisy and the model must not memorise it.
     return HistGradientBoostingRegressor(
-        max_iter=150,
+        max_iter=100,
         learning_rate=0.05,
         max_leaf_nodes=15,
         min_samples_leaf=20,
