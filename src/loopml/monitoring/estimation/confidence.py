@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import rankdata  # type: ignore[import-untyped]
 from sklearn.isotonic import IsotonicRegression
 
 from loopml.errors import ValidationError
@@ -162,7 +162,7 @@ def _draw_labels(calibrated: Array, draws: int, seed: int) -> Array:
     cumulative = np.cumsum(calibrated, axis=1)
     uniform = rng.random((draws, len(calibrated), 1))
     drawn: Array = (uniform > cumulative[None, :, :]).sum(axis=2)
-    return np.minimum(drawn, calibrated.shape[1] - 1)
+    return np.asarray(np.minimum(drawn, calibrated.shape[1] - 1))
 
 
 def _f1_draws(drawn: Array, predicted: Array, k: int) -> Array:
