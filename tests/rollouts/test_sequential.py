@@ -24,7 +24,8 @@ _ids = itertools.count()
 
 
 def canary(metric: str, candidate_scale: float, seed: int) -> str:
-    """One simulated step at 10 % traffic, checked every 10 candidate labels up to 1,000."""
+    """One simulated step at 10 % traffic, checked every 10 candidate labels up to 1,000
+    (from the first 30: the rule itself refuses to decide on fewer than 100)."""
     rng = np.random.default_rng(seed)
     if metric == "rmse":
         mine = losses(metric, np.zeros(1000), rng.normal(0, candidate_scale, 1000))
@@ -107,7 +108,7 @@ def test_a_step_waits_for_evidence_then_a_better_candidate_is_promoted(
     waiting = client.rollouts.advance(NAME, now=started + 65)
     assert waiting.action == "wait" and waiting.rollout.weight == 50
     [why] = waiting.reasons
-    assert "not enough evidence either way yet" in why and "per side" in why
+    assert "decides from 100 labelled predictions per side" in why
     send(client, V2, started + 2, 400, noise=5.0)
     send(client, V1, started + 2, 400, noise=10.0)
     moved = client.rollouts.advance(NAME, now=started + 70)

@@ -17,7 +17,9 @@ stable's, each answered only when the evidence is strong enough:
 Both use always-valid confidence sequences (the two-sided normal-mixture boundary of
 Robbins, with the sample variance plugged in), so the step may look after every request and
 stop as soon as either claim is settled without inflating those rates; until then it waits
-(the plan's `on_undecided` says what happens past its deadline). A candidate between the
+(the plan's `on_undecided` says what happens past its deadline); it decides nothing before
+100 labelled predictions per side, where the plugged-in variance is still too rough. A
+candidate between the
 two (slightly worse, within the drop) may go either way: that is the margin's purpose.
 The fixed-sample size a classical test would need for the same rates is reported as a guide.
 """
@@ -36,6 +38,9 @@ from loopml.errors import ValidationError
 SEQUENTIAL_METRICS = ("rmse", "mae", "accuracy")
 PASSED, FAILED, UNDECIDED = "passed", "failed", "undecided"
 MIXTURE_ROWS = 200.0  # the boundary is tightest around this many labelled rows
+# The bounds plug in the sample variance, which a few dozen squared errors understate often
+# enough to decide wrongly more often than stated: no decision before this many per side.
+MIN_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,12 @@ def decide(
         f"{metric} loss per prediction: candidate {mean_c:.4g} ({n_c} labelled), stable "
         f"{mean_s:.4g} ({n_s}), allowed up to {allowed:.4g}"
     )
-    if promote_bound < 0:
+    if min(n_c, n_s) < MIN_ROWS:
+        status = UNDECIDED
+        verdict = f"the test decides from {MIN_ROWS} labelled predictions per side" + (
+            f"; a fixed-sample test would need about {planned} per side" if planned else ""
+        )
+    elif promote_bound < 0:
         status = PASSED
         verdict = (
             f"within the allowed drop {drop:g} (false-promotion rate ≤ {false_promotion_rate:g})"
