@@ -107,7 +107,7 @@ def test_a_step_waits_for_evidence_then_a_better_candidate_is_promoted(
     send(client, V1, started + 1, 30, noise=10.0)
     waiting = client.rollouts.advance(NAME, now=started + 65)
     assert waiting.action == "wait" and waiting.rollout.weight == 50
-    [why] = waiting.reasons
+    [why] = waiting.waiting_for
     assert "decides from 100 labelled predictions per side" in why
     send(client, V2, started + 2, 400, noise=5.0)
     send(client, V1, started + 2, 400, noise=10.0)
