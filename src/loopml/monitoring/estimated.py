@@ -44,8 +44,12 @@ class FittedEstimator:
             proba = _proba(window, len(self.confidence.classes))
             return self.confidence.estimate(proba, level=LEVEL)
         assert self.loss is not None
+        missing = [c for c in self.inputs if f"{INPUT}{c}" not in window.columns]
+        if missing:
+            raise ValidationError(f"the prediction log holds no inputs {missing} for this window")
         features = pd.DataFrame({c: window[f"{INPUT}{c}"] for c in self.inputs})
-        return self.loss.estimate(features, window["prediction"].astype(float), level=LEVEL)
+        predicted = window["prediction"].to_numpy(dtype=float)
+        return self.loss.estimate(features, predicted, level=LEVEL)
 
 
 class PerformanceEstimates:
