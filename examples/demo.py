@@ -44,7 +44,10 @@ import loopml.sklearn
 from loopml.config import init_workspace
 from loopml.controller import Controller
 from loopml.features import Entity, Feature, FeatureService, FeatureView
+from loopml.monitoring.performance import performance
+from loopml.monitoring.windows.queries import labelled_rows
 from loopml.pipelines.queries import list_pipeline_runs
+from loopml.prediction_log.queries import connect
 from loopml.samples import FEATURES, TARGET, bikeshare_features, load_bikeshare, split_by_months
 from loopml.serving.app import create_app
 from loopml.serving.background import serve_in_background
@@ -431,14 +434,20 @@ ROLLOUT_PLAN: dict[str, Any] = {
 ALERT_RULES = ["dataset_drift", "column_drift:temp", "metric_below:r2:0.6", "latency_above:p99:250"]
 
 
-def deploy_and_monitor(client: loopml.Client) -> None:
-    """Deploy the champion and declare a monitor on its prediction log."""
+def deploy_and_monitor(client: loopml.Client, holdout: loopml.DatasetVersion) -> None:
+    """Deploy the champion and declare a monitor on its prediction log; it also estimates
+    RMSE from the predictions alone, fitted on the champion's hold-out."""
     # The default traffic policy gives full traffic only to the version holding champion,
     # and up to 50 % to one whose request for champion passed its checks.
     deployment = client.deployments.create(DEPLOYMENT, f"model:{MODEL}@champion")
     policy = client.deployments.policy.get(DEPLOYMENT).policy
     monitor = client.monitors.create(
-        MONITOR, f"deployment:{DEPLOYMENT}", window=f"{HOURS_PER_WINDOW} rows", rules=ALERT_RULES
+        MONITOR,
+        f"deployment:{DEPLOYMENT}",
+        window=f"{HOURS_PER_WINDOW} rows",
+        rules=ALERT_RULES,
+        estimate=True,
+        estimate_reference=holdout.uri,
     )
     client.triggers.create(
         "retrain-on-accuracy-drop",
@@ -456,6 +465,7 @@ def deploy_and_monitor(client: loopml.Client) -> None:
         f"[bold]{reference.dataset.uri}[/] (the champion's training data, found through lineage)"
         f"\n  columns: {', '.join(columns)} + the prediction\n"
         f"  alert rules: {', '.join(ALERT_RULES)}\n"
+        f"  estimated RMSE (DLE, no labels needed) fitted on the hold-out {holdout.uri}\n"
         "  trigger retrain-on-accuracy-drop: the r2 alert → pipeline bikes_pipeline:retrain → "
         f"rollout {' % → '.join(str(s) for s in ROLLOUT_PLAN['steps'])} %\n"
         f"  traffic policy: more than {policy.max_partial_weight:g} % only for "
@@ -542,6 +552,7 @@ def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
         "prediction",
         "R²",
         "RMSE",
+        "est. RMSE",
         "p99 ms",
         "alerts",
     ):
@@ -563,6 +574,7 @@ def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
             "—" if prediction is None else _score(prediction),
             f"{metrics['r2']:.3f}",
             f"{metrics['rmse']:.1f}",
+            _estimated(window.estimated, "rmse"),
             f"{window.latency[0].p99_ms:.0f}" if window.latency else "—",
             " ".join(changes) or "",
             style="red" if (metrics["r2"] or 0) < 0.6 else None,
@@ -573,7 +585,9 @@ def monitor_report(client: loopml.Client, best: loopml.RunRecord) -> None:
         f"  {len(runs)} windows computed in {elapsed:.1f} s (W₁: Wasserstein distance / reference "
         "std, drift at ≥ 0.1; prediction: KS p-value against the first window)\n"
         f"  winter hold-out R² was {best.metrics['val_r2']:.3f}: trained on cold months, the "
-        "champion under-predicts warm ones"
+        "champion under-predicts warm ones\n"
+        "  est. RMSE is what the predictions alone suggest: the winter hold-out never showed "
+        "summer's errors, so only the labels reveal them (docs/monitoring.md)"
     )
     for alert in opened:
         console.print(
@@ -764,6 +778,76 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
     return CanaryOutcome(final.state, sent, time.perf_counter() - began)
 
 
+def ahead_of_labels(client: loopml.Client, bikes: pd.DataFrame, canary_hours: int) -> None:
+    """The rest of autumn reaches the new champion with no ground truth yet: the monitor
+    estimates each window's RMSE from the predictions alone, and the feedback, posted
+    afterwards, confirms it on the same rows."""
+    recent = client.datasets.get("bikes-recent")
+    client.monitors.create(  # the new champion's own hold-out: August, which it never saw
+        MONITOR,
+        f"deployment:{DEPLOYMENT}",
+        window=f"{HOURS_PER_WINDOW} rows",
+        rules=ALERT_RULES,
+        estimate=True,
+        estimate_reference=recent.uri,
+        replace=True,  # same windows, same cursor: only the estimator's reference changes
+    )
+    autumn = split_by_months(bikes, CANARY_MONTHS).sort_values("timestamp")
+    rest = autumn.iloc[canary_hours:]
+    headers = data_plane_headers(client)
+    answered: list[tuple[str, list[float]]] = []
+    with (
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
+        httpx.Client(base_url=url, timeout=30, headers=headers) as http,
+    ):
+        for start in range(0, len(rest), 24):  # one request per day, no feedback yet
+            rows = rest.iloc[start : start + 24]
+            records = bikeshare_features(rows).to_dict(orient="records")
+            answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": records})
+            answer.raise_for_status()
+            answered.append((answer.json()["request_id"], [float(v) for v in rows[TARGET]]))
+    runs = client.monitors.run(MONITOR)  # the server flushed its log when it stopped
+    with (
+        serve_in_background(create_app(client, [DEPLOYMENT])) as url,
+        httpx.Client(base_url=url, timeout=30, headers=headers) as http,
+    ):
+        for request_id, labels in answered:  # the ground truth arrives, late
+            http.post(
+                f"/v1/deployments/{DEPLOYMENT}/feedback",
+                json={"request_id": request_id, "labels": labels},
+            ).raise_for_status()
+    table = compact_table("new champion: estimated when served, realized once labels came")
+    for column in ("window", "labels then", "est. RMSE (95 % band)", "RMSE from feedback"):
+        table.add_column(column, justify="left" if column == "window" else "right")
+    for item in runs:
+        window = item.result.window
+        estimated = window.estimated
+        if estimated is None or estimated.status != "ok" or window.start is None:
+            continue
+        confirmed = realized_rmse(client, window.start, window.end, estimated.model)
+        table.add_row(
+            window.label,
+            f"{estimated.labelled_rows}/{estimated.rows}",
+            _estimated(estimated, "rmse"),
+            "—" if confirmed is None else f"{confirmed:.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"  {len(answered)} requests ({len(answered) * 24:,} hours) answered with no label; the "
+        "estimate came with each window, the feedback confirmed it afterwards"
+    )
+
+
+def realized_rmse(
+    client: loopml.Client, start: float, end: float | None, model: str | None
+) -> float | None:
+    """The RMSE of a window's rows of `model` from the feedback that has come by now."""
+    with connect(client.stores, DEPLOYMENT, start, end) as conn:
+        rows = labelled_rows(conn, start, end, model=model)
+    quality = performance(rows, task="regression")
+    return quality.metrics.get("rmse") if quality.status == "ok" else None
+
+
 def routes_text(client: loopml.Client) -> str:
     """The deployment's live routing as stored: routes with weights, then shadows."""
     deployment = client.deployments.get(DEPLOYMENT)
@@ -825,6 +909,14 @@ def _rollout_row(table: Table, client: loopml.Client, before: Any, after: Any) -
         _fmt(analysis.get("stable_value"), 1),
         verdict.get(after.state, after.state),
     )
+
+
+def _estimated(estimated: Any, metric: str) -> str:
+    """An estimate with its band, e.g. `61.2 (52-70)`, or why there is none."""
+    if estimated is None or estimated.status != "ok" or estimated.value(metric) is None:
+        return "—"
+    item = estimated.metrics[metric]
+    return f"{item['value']:.1f} ({item['lower']:.0f}-{item['upper']:.0f})"
 
 
 def _fmt(value: Any, digits: int) -> str:
@@ -905,10 +997,11 @@ def main(argv: list[str] | None = None) -> int:
     best = leaderboard(client)
 
     step(7, "Register the best model and promote it to champion under a policy")
-    register_and_approve(client, best, holdout_dataset(split, winter))
+    holdout = holdout_dataset(split, winter)
+    register_and_approve(client, best, holdout)
 
     step(8, "Deploy the champion and put a monitor on it")
-    deploy_and_monitor(client)
+    deploy_and_monitor(client, holdout)
 
     step(9, "Replay April-August through the REST endpoint, with feedback")
     replay_months(client, bikes)
@@ -922,6 +1015,10 @@ def main(argv: list[str] | None = None) -> int:
     step(12, "Canary 10 % → 50 % on live autumn traffic, SLOs checked; approval → 100 %")
     outcome = canary(client, bikes, request_id)
 
+    if outcome.state == "promoted":
+        step(13, "Ahead of the labels: the new champion's estimated RMSE, then the feedback")
+        ahead_of_labels(client, bikes, outcome.requests)
+
     problems = end_state_problems(client)
     result = {
         "ok": not problems,
@@ -933,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
         "problems": problems,
     }
     if not problems:
-        step(13, "The loop is closed")
+        step(14, "The loop is closed")
         where_things_are(client, started)
     client.close()
     loopml.set_client(None)

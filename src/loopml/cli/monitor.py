@@ -272,6 +272,23 @@ def create(
             metavar="arrival|event",
         ),
     ] = "arrival",
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Estimate performance from the predictions alone (CBPE for classifiers, "
+            "DLE for regressors), for alerts before labels arrive.",
+        ),
+    ] = False,
+    estimate_reference: Annotated[
+        str | None,
+        typer.Option(
+            "--estimate-reference",
+            help="Labelled data the model did not train on, to fit the estimator "
+            "(default: the monitor's reference).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Declare a monitor; its source, reference and options are checked now."""
     monitor = operations_of(ctx).monitors.create(
@@ -301,6 +318,8 @@ def create(
         resolve_after=resolve_after,
         min_class_rows=min_class_rows,
         time_basis=time_basis,
+        estimate=estimate,
+        estimate_reference=estimate_reference,
     )
     out = console()
     out.print(Text.assemble(("created ", "green"), (monitor.uri, "bold"), f" on {monitor.source}"))

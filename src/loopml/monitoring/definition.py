@@ -177,6 +177,10 @@ class MonitorConfig:
     # feature-view sources: the reference holds rows before this event time (epoch s), and
     # windows start there
     reference_end: float | None = None
+    # Estimate performance from predictions alone (CBPE / DLE), fitted on this labelled
+    # dataset the model did not train on (None: the monitor's reference).
+    estimate: bool = False
+    estimate_reference: str | None = None
 
     def __post_init__(self) -> None:
         columns = self.columns
@@ -197,6 +201,13 @@ class MonitorConfig:
         check_false_alarm_rate(self.false_alarm_rate)
         check_season(self.seasonal)
         check_time_basis(self.time_basis)
+        if not isinstance(self.estimate, bool):
+            raise ValidationError(f"estimate must be true or false, got {self.estimate!r}")
+        if self.estimate_reference is not None and not self.estimate:
+            raise ValidationError(
+                "estimate_reference names the labelled data the estimator is fitted on: "
+                "turn estimation on (estimate=True) or leave it out"
+            )
         for name in ("resolve_after", "min_class_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -223,6 +234,8 @@ class MonitorConfig:
             "min_class_rows": self.min_class_rows,
             "time_basis": self.time_basis,
             "reference_end": self.reference_end,
+            "estimate": self.estimate,
+            "estimate_reference": self.estimate_reference,
         }
 
     @classmethod

@@ -17,6 +17,7 @@ from loopml.features import FeatureStore
 from loopml.monitoring.baseline import Baseline
 from loopml.monitoring.definition import Monitor
 from loopml.monitoring.drift.check import DriftOptions, check_drift
+from loopml.monitoring.estimated import PerformanceEstimates
 from loopml.monitoring.label_drift import label_drift, reference_target
 from loopml.monitoring.performance import performance
 from loopml.monitoring.reference import (
@@ -70,6 +71,7 @@ class WindowEvaluator:
         self._class_cache: dict[str, list[Any] | None] = {}
         self._scored_cache: dict[tuple[str, str], pd.DataFrame | None] = {}
         self.baseline = Baseline()
+        self.estimates = PerformanceEstimates(datasets, registry)
         self.views = ViewMonitors(features or FeatureStore(stores), self.baseline)
 
     # ------------------------------------------------------------------ reference
@@ -115,6 +117,11 @@ class WindowEvaluator:
             self._options(monitor)
             self.baseline.check_options(monitor, self.views.reference(monitor))
             return
+        if monitor.config.estimate and monitor.source.deployment is None:
+            raise ValidationError(
+                "performance estimation reads a deployment's prediction log: watch "
+                "deployment:NAME, or turn estimate off"
+            )
         reference = self.reference(monitor)
         self.columns(monitor, reference)
         self._options(monitor)
@@ -236,6 +243,10 @@ class WindowEvaluator:
                 task=quality.task if quality is not None else monitor.config.task,
                 times=pd.to_datetime(labelled["time"], unit="s", utc=True),
             )
+        estimated = None
+        if monitor.config.estimate and span.rows and reference.model is not None:
+            labelled_from = self.estimates.reference(monitor, reference.dataset)
+            estimated = self.estimates.window(monitor, reference.model, labelled_from, labelled)
         return WindowResult(
             label=span_label(span),
             start=span.start,
@@ -247,6 +258,7 @@ class WindowEvaluator:
             else PerformanceResult(None, 0, 0, {}, status="empty", message="no predictions"),
             latency=latencies,
             unseen_rows=unseen,
+            estimated=estimated,
         )
 
     def _with_label_drift(

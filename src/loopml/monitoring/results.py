@@ -121,6 +121,33 @@ class PerformanceResult:
 
 
 @dataclass(frozen=True)
+class EstimatedPerformance:
+    """Model quality estimated from the window's predictions alone (no labels needed), with
+    the realized metrics of the same rows beside it where feedback already came.
+
+    `metrics` maps a metric to `{"value", "lower", "upper"}`: the estimate and the band the
+    realized value should fall in at `level` while the reference still describes the data.
+    """
+
+    method: str  # "cbpe" (classifiers) or "dle" (regressors)
+    model: str | None  # the model version whose predictions were estimated
+    rows: int
+    level: float
+    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    realized: dict[str, float | None] = field(default_factory=dict)
+    labelled_rows: int = 0
+    status: str = OK  # "ok", "empty", or "unavailable" (message says why)
+    message: str | None = None
+
+    def value(self, metric: str) -> float | None:
+        """The estimate of `metric`, or None when it was not estimated."""
+        return (self.metrics.get(metric) or {}).get("value")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class LatencyResult:
     """Latency percentiles and error rate of one model version (or all: model=None)."""
 
@@ -197,6 +224,7 @@ class WindowResult:
     latency: list[LatencyResult] = field(default_factory=list)  # all models first, then each
     unseen_rows: int = 0  # rows scored with a category the training data never held (flagged)
     freshness: FreshnessResult | None = None  # feature-view monitors: the online values' age
+    estimated: EstimatedPerformance | None = None  # performance estimated without labels
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +237,7 @@ class WindowResult:
             "performance": None if self.performance is None else self.performance.to_dict(),
             "latency": [item.to_dict() for item in self.latency],
             "freshness": None if self.freshness is None else self.freshness.to_dict(),
+            "estimated": None if self.estimated is None else self.estimated.to_dict(),
         }
 
     @classmethod
@@ -217,6 +246,7 @@ class WindowResult:
         drift = data.get("drift")
         performance = data.get("performance")
         freshness = data.get("freshness")
+        estimated = data.get("estimated")
         return cls(
             label=data["label"],
             start=data.get("start"),
@@ -230,6 +260,7 @@ class WindowResult:
                 for item in data.get("latency", [])
             ],
             freshness=None if freshness is None else FreshnessResult.from_dict(freshness),
+            estimated=None if estimated is None else EstimatedPerformance(**estimated),
         )
 
 

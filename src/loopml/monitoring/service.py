@@ -95,6 +95,8 @@ class MonitorService:
         max_lag: str | float | None = None,
         max_age: str | float | None = None,
         max_behind: str | float | None = None,
+        estimate: bool = False,
+        estimate_reference: str | None = None,
     ) -> Monitor:
         """Declare a monitor; checked now (source, reference, options), run later.
 
@@ -104,6 +106,12 @@ class MonitorService:
         `feature_view:VIEW`) watches a feature view: drift of its rows by windows of event
         time, and, with `max_lag` / `max_age` / `max_behind` (durations), alerts when its
         online values grow stale.
+
+        `estimate=True` adds performance estimated from the predictions alone (CBPE for
+        classifiers, DLE for regressors) to each window of a deployment, fitted on
+        `estimate_reference` (a labelled dataset the model did not train on; default the
+        monitor's reference), so `estimated_metric_below` / `estimated_metric_above` rules
+        can alert before labels arrive.
         """
         actor = self.stores.actor
         require(actor, "write", "create monitors")
@@ -137,7 +145,16 @@ class MonitorService:
             resolve_after=resolve_after,
             min_class_rows=min_class_rows,
             time_basis=time_basis,
+            estimate=estimate,
+            estimate_reference=None
+            if estimate_reference is None
+            else self.datasets.get(str(parse_dataset_ref(estimate_reference))).uri,
         )
+        if not estimate and any(r.kind.startswith("estimated_") for r in parsed_rules):
+            raise ValidationError(
+                "estimated_metric_below / estimated_metric_above need estimates: create the "
+                "monitor with estimate=True (--estimate)"
+            )
         self.alerts.check_sinks(config.sinks)
         if parsed.feature_view is not None:
             ref, config = self.evaluator.views.prepare(parsed, reference, config)

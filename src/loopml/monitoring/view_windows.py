@@ -74,7 +74,13 @@ class ViewMonitors:
                 "whose freshness could be watched; drop the freshness rules"
             )
         for rule in config.rules:
-            if rule.get("kind") in ("metric_below", "metric_above", "latency_above"):
+            if rule.get("kind") in (
+                "metric_below",
+                "metric_above",
+                "estimated_metric_below",
+                "estimated_metric_above",
+                "latency_above",
+            ):
                 raise ValidationError(
                     f"alert rule {rule.get('name')!r} needs predictions; a feature-view monitor "
                     "has drift (dataset_drift, column_drift) and freshness_above rules"

@@ -11,17 +11,20 @@ against what the stable did just before the switch.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import infer_task, normalise, performance
 from loopml.monitoring.windows.queries import labelled_rows, request_rows
 from loopml.prediction_log.queries import connect
-from loopml.rollouts.plan import LOWER_IS_BETTER, RolloutPlan
+from loopml.rollouts.plan import LOWER_IS_BETTER, SEQUENTIAL, RolloutPlan
+from loopml.rollouts.sequential import decide, losses
 from loopml.store import Stores
 
 NO_FEEDBACK = "not enough feedback yet"
@@ -236,6 +239,8 @@ def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -
         if short is not None:
             return Quality(metric, None, None, _undecided(metric, drop, short))
         labels = _class_order(both, has_proba)
+    if plan.quality_test == SEQUENTIAL:
+        return _sequential(plan, metric, drop, mine, theirs)
     mine_result = performance(mine, task=task, labels=labels)
     theirs_result = performance(theirs, task=task, labels=labels)
     ours, baseline = mine_result.metrics.get(metric), theirs_result.metrics.get(metric)
@@ -249,6 +254,42 @@ def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -
             message += f" ({notes})"
         return Quality(metric, ours, baseline, _undecided(metric, drop, message))
     return Quality(metric, ours, baseline, _compare(metric, drop, ours, baseline))
+
+
+def _sequential(
+    plan: RolloutPlan, metric: str, drop: float, mine: pd.DataFrame, theirs: pd.DataFrame
+) -> Quality:
+    """The quality SLO decided by the sequential test on per-prediction losses."""
+    sides = []
+    for frame in (mine, theirs):
+        truth = [normalise(v) for v in frame["label"]]
+        predicted = [normalise(v) for v in frame["prediction"]]
+        if metric == "accuracy":
+            sides.append(losses(metric, _as_text(truth), _as_text(predicted)))
+        else:
+            sides.append(losses(metric, np.asarray(truth, float), np.asarray(predicted, float)))
+    verdict = decide(
+        metric,
+        sides[0],
+        sides[1],
+        drop=drop,
+        false_promotion_rate=plan.false_promotion_rate,
+        false_rollback_rate=plan.false_rollback_rate,
+    )
+    ours, baseline = _value(metric, sides[0]), _value(metric, sides[1])
+    limit = _value(metric, np.asarray([verdict.allowed]))
+    check = SloCheck(f"accuracy:{metric}", verdict.status, ours, limit, verdict.message)
+    return Quality(metric, ours, baseline, check)
+
+
+def _as_text(values: list[Any]) -> Any:
+    return np.asarray([str(v) for v in values], dtype=object)
+
+
+def _value(metric: str, loss: Any) -> float:
+    """The metric from its per-prediction losses (rmse: root of the mean squared error)."""
+    mean = float(np.mean(loss))
+    return math.sqrt(mean) if metric == "rmse" else (1.0 - mean if metric == "accuracy" else mean)
 
 
 def _undecided(metric: str | None, drop: float, message: str) -> SloCheck:

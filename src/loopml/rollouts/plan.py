@@ -26,6 +26,8 @@ LOWER_IS_BETTER = ("rmse", "mae", "log_loss")
 HIGHER_IS_BETTER = ("accuracy", "f1", "r2", "roc_auc")
 METRICS = LOWER_IS_BETTER + HIGHER_IS_BETTER
 HOLD, ROLLBACK, ASK = "hold", "rollback", "ask"
+POINT, SEQUENTIAL = "point", "sequential"
+QUALITY_TESTS = (POINT, SEQUENTIAL)
 ON_UNDECIDED = (HOLD, ROLLBACK, ASK)
 
 
@@ -45,6 +47,13 @@ class RolloutPlan:
       cannot be judged — it waits — while either side has fewer than `min_labelled`
       labelled predictions, or, for classification, fewer than `min_per_class` labelled
       predictions of a class that occurs in the window (or only one class).
+
+    `quality_test` says how the quality SLO decides. `point` compares the two values once
+    both sides have `min_labelled` labels. `sequential` (for rmse, mae or accuracy) waits for
+    evidence: it promotes when the candidate is shown within the drop, rolls back when it is
+    shown worse than the stable, with at most `false_promotion_rate` and
+    `false_rollback_rate` of wrong decisions however often the step is checked (see
+    `loopml.rollouts.sequential`); `min_labelled` is still the least it looks at.
 
     Undecided steps: `on_undecided` (`hold`, `rollback` or `ask`) applies once a step has
     been live `decide_within_s` seconds without being judged.
@@ -68,6 +77,9 @@ class RolloutPlan:
     decide_within_s: float | None = None
     require_replay: bool = False
     replay_max_age_s: float = 7 * 86_400.0
+    quality_test: str = POINT
+    false_promotion_rate: float = 0.05
+    false_rollback_rate: float = 0.05
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _steps(self.steps))
@@ -111,6 +123,24 @@ class RolloutPlan:
             "replay_max_age_s",
             _number("replay_max_age_s", self.replay_max_age_s, minimum=0.0, open=True),
         )
+        self._check_quality_test()
+
+    def _check_quality_test(self) -> None:
+        if self.quality_test not in QUALITY_TESTS:
+            raise ValidationError(
+                f"quality_test must be 'point' (compare the two values) or 'sequential' (wait "
+                f"for evidence, with stated error rates), got {self.quality_test!r}"
+            )
+        for name in ("false_promotion_rate", "false_rollback_rate"):
+            rate = getattr(self, name)
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 0.5:
+                raise ValidationError(f"{name} must be a probability in (0, 0.5), got {rate!r}")
+            object.__setattr__(self, name, float(rate))
+        if self.quality_test == SEQUENTIAL and self.metric in ("f1", "r2", "roc_auc", "log_loss"):
+            raise ValidationError(
+                f"quality_test='sequential' judges a mean over predictions: use metric rmse, "
+                f"mae or accuracy (or leave it unset), not {self.metric!r}"
+            )
 
     def _check_undecided(self) -> None:
         if self.on_undecided not in ON_UNDECIDED:

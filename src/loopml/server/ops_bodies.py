@@ -151,6 +151,8 @@ class CreateMonitor(Body):
     max_lag: Duration | None = None
     max_age: Duration | None = None
     max_behind: Duration | None = None
+    estimate: bool = False
+    estimate_reference: str | None = Field(None, max_length=400, description="dataset:NAME@V")
 
 
 class RunMonitor(Body):

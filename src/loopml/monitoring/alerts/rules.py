@@ -24,6 +24,8 @@ KINDS = (
     "label_drift",
     "metric_below",
     "metric_above",
+    "estimated_metric_below",
+    "estimated_metric_above",
     "latency_above",
     "error_rate_above",
     "freshness_above",
@@ -31,6 +33,13 @@ KINDS = (
 SEVERITIES = ("info", "warning", "critical")
 PERCENTILES = ("p50", "p95", "p99")
 METRICS = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+ESTIMATED_METRICS = ("accuracy", "f1", "roc_auc", "mae", "rmse")  # CBPE and DLE estimate these
+THRESHOLD_KINDS = (
+    "metric_below",
+    "metric_above",
+    "estimated_metric_below",
+    "estimated_metric_above",
+)
 # freshness_above measures: since the newest event time online (lag), since the last
 # materialization (age), how much newer the source's data is than the online values (behind)
 FRESHNESS = ("lag", "age", "behind")
@@ -48,7 +57,8 @@ class AlertRule:
 
     kind: str
     column: str | None = None  # column_drift: a column, or "*" for each column
-    metric: str | None = None  # metric_below / metric_above; freshness_above: lag|age|behind
+    # metric_below / metric_above and their estimated_ forms; freshness_above: lag|age|behind
+    metric: str | None = None
     percentile: str | None = None  # latency_above: p50, p95 or p99
     model: str | None = None  # latency_above / error_rate_above: a version or "*"; None = all
     threshold: float | None = None
@@ -103,7 +113,7 @@ class AlertRule:
         parts = [self.kind]
         if self.kind == "column_drift":
             parts.append(self.column or ANY)
-        elif self.kind in ("metric_below", "metric_above"):
+        elif self.kind in THRESHOLD_KINDS:
             parts += [str(self.metric), _exact(self.threshold)]
         elif self.kind == "freshness_above":
             parts += [str(self.metric), _duration(self.threshold)]
@@ -213,6 +223,32 @@ def _metric(rule: AlertRule, window: WindowResult) -> list[Condition]:
     return [Condition(rule, metric, "firing" if firing else "clear", value, threshold, text)]
 
 
+def _estimated(rule: AlertRule, window: WindowResult) -> list[Condition]:
+    """The label-free estimate of a metric against a threshold: fires before labels come."""
+    metric, threshold = str(rule.metric), float(rule.threshold or 0.0)
+    result = window.estimated
+    if result is None or result.status != OK:
+        why = "not estimated" if result is None else result.message or result.status
+        return [_unknown(rule, metric, f"estimated {metric} unknown: {why}")]
+    value = result.value(metric)
+    if value is None:
+        return [_unknown(rule, metric, f"estimated {metric} unknown: not available")]
+    below = rule.kind == "estimated_metric_below"
+    firing = value < threshold if below else value > threshold
+    sign = ("<" if firing else ">=") if below else (">" if firing else "<=")
+    bounds = result.metrics.get(metric) or {}
+    text = (
+        f"estimated {metric} {_number(value)} {sign} {_number(threshold)} "
+        f"({result.level:.0%} band {_number(bounds.get('lower'))}-{_number(bounds.get('upper'))}"
+        f", {result.method.upper()} over {result.rows} predictions"
+    )
+    realized = result.realized.get(metric)
+    if realized is not None:
+        text += f"; realized {_number(realized)} over {result.labelled_rows} labelled rows"
+    text += ")"
+    return [Condition(rule, metric, "firing" if firing else "clear", value, threshold, text)]
+
+
 def _latency(rule: AlertRule, window: WindowResult) -> list[Condition]:
     return [_latency_of(rule, item, subject) for item, subject in _models(rule, window)]
 
@@ -293,6 +329,8 @@ _EVALUATORS = {
     "label_drift": _label_drift,
     "metric_below": _metric,
     "metric_above": _metric,
+    "estimated_metric_below": _estimated,
+    "estimated_metric_above": _estimated,
     "latency_above": _latency,
     "error_rate_above": _error_rate,
     "freshness_above": _freshness,
@@ -302,7 +340,8 @@ _EVALUATORS = {
 # ---------------------------------------------------------------------- validation
 _FORMS = (
     "use dataset_drift, column_drift:COLUMN (or :*), label_drift, metric_below:METRIC:VALUE, "
-    "metric_above:METRIC:VALUE, latency_above:p50|p95|p99:MS[:MODEL], "
+    "metric_above:METRIC:VALUE, estimated_metric_below:METRIC:VALUE, "
+    "estimated_metric_above:METRIC:VALUE, latency_above:p50|p95|p99:MS[:MODEL], "
     "error_rate_above:SHARE[:MODEL], freshness_above:lag|age|behind:DURATION, optionally "
     "ending in @info, @warning or @critical"
 )
@@ -312,6 +351,8 @@ _ARITY = {  # how many ':'-separated arguments each kind takes at most (the last
     "label_drift": 1,
     "metric_below": 2,
     "metric_above": 2,
+    "estimated_metric_below": 2,
+    "estimated_metric_above": 2,
     "latency_above": 3,
     "error_rate_above": 2,
     "freshness_above": 2,
@@ -322,6 +363,8 @@ _USES = {  # the optional fields each kind accepts
     "label_drift": set(),
     "metric_below": {"metric", "threshold"},
     "metric_above": {"metric", "threshold"},
+    "estimated_metric_below": {"metric", "threshold"},
+    "estimated_metric_above": {"metric", "threshold"},
     "latency_above": {"percentile", "threshold", "model"},
     "error_rate_above": {"threshold", "model"},
     "freshness_above": {"metric", "threshold"},
@@ -342,7 +385,7 @@ def _from_args(kind: str, args: list[str]) -> dict[str, Any]:
                 "freshness_above:lag:2h"
             )
         return {"metric": args[0], "threshold": _seconds(args[1])}
-    if kind in ("metric_below", "metric_above"):
+    if kind in THRESHOLD_KINDS:
         if len(args) != 2:
             raise ValidationError(f"{kind} needs a metric and a threshold")
         return {"metric": args[0], "threshold": _float(args[1])}
@@ -395,6 +438,11 @@ def _validate(rule: AlertRule) -> None:
             raise ValidationError(f"{name} must be a non-empty string, got {value!r}")
     if rule.kind in ("metric_below", "metric_above") and rule.metric not in METRICS:
         raise ValidationError(f"metric {rule.metric!r} is unknown: use one of {METRICS}")
+    if rule.kind.startswith("estimated_") and rule.metric not in ESTIMATED_METRICS:
+        raise ValidationError(
+            f"metric {rule.metric!r} cannot be estimated without labels: use one of "
+            f"{ESTIMATED_METRICS}"
+        )
     if rule.kind == "freshness_above" and rule.metric not in FRESHNESS:
         raise ValidationError(
             f"freshness measure {rule.metric!r} is unknown: use {', '.join(FRESHNESS)}"

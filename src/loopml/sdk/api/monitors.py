@@ -68,6 +68,8 @@ class MonitorsAPI(Protocol):
         max_lag: str | float | None = None,
         max_age: str | float | None = None,
         max_behind: str | float | None = None,
+        estimate: bool = False,
+        estimate_reference: str | None = None,
     ) -> Monitor: ...
 
     def get(self, name: str) -> Monitor: ...

@@ -91,6 +91,8 @@ class RemoteMonitors:
         max_lag: str | float | None = None,
         max_age: str | float | None = None,
         max_behind: str | float | None = None,
+        estimate: bool = False,
+        estimate_reference: str | None = None,
     ) -> Monitor:
         body = _params(
             name=name,
@@ -119,6 +121,8 @@ class RemoteMonitors:
             max_lag=max_lag,
             max_age=max_age,
             max_behind=max_behind,
+            estimate=estimate,
+            estimate_reference=estimate_reference,
         )
         return records.monitor(self.http.call("POST", "/monitors", json=body))
 
