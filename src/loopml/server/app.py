@@ -26,6 +26,7 @@ from loopml.server.identity import RequestActor, TokenSessions
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
 from loopml.server.routes import artifacts, datasets, governance, health, models, operations, runs
 from loopml.server.state import ServerOptions, ServerState
+from loopml.server.ui import UI_PREFIX, create_ui
 from loopml.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -69,6 +70,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     app.state.server = state
     for area in AREAS:
         area.mount(app, API_PREFIX)
+    app.mount(UI_PREFIX, create_ui(state))
     app.add_api_route("/healthz", health.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", health.readyz, methods=["GET"], tags=["health"])
     app.add_api_route(
