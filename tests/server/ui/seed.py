@@ -46,7 +46,7 @@ def seed(client: Client, runs: int = 6, steps: int = 50) -> Seeded:
                 run.log_metric("acc", float(1 - np.exp(-lr * step / 10)), step=step)
             run_ids.append(run.id)
     x = pd.DataFrame({"a": np.arange(20.0)})
-    client.models.registry.create_model("bikes", protected_aliases=["champion"])
+    client.models.registry.create_model("bikes", protected_aliases=["champion", "staging"])
     with client.start_run("models", "fit", capture_code=False) as run:
         first = run.log_model(LinearRegression().fit(x, x.a), name="bikes", input_example=x)
         second = run.log_model(LinearRegression().fit(x, 2 * x.a), name="bikes", input_example=x)
