@@ -11,7 +11,7 @@ import numpy as np
 
 from loopml.tracking.series import MetricHistory
 
-MAX_POINTS = 1000  # per series: enough for a chart a screen wide, small enough to send
+MAX_POINTS = 200  # per series: about one per pixel column of a chart; each is an index seek
 
 
 @dataclass(frozen=True)
