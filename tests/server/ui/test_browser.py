@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from loopml.deployments import Route
 from tests.conftest import unavailable
 from tests.server.conftest import start_server
 from tests.server.live import LiveServer
@@ -94,9 +95,15 @@ def _watch(page: Page) -> Watched:
         if response.status >= 400:
             watched.problems.append(f"{response.status} {response.url}")
 
+    def on_failed(request: Any) -> None:
+        # a reload cancels the favicon's request (net::ERR_ABORTED): not a failure of a page
+        if request.url.endswith("/favicon.svg") and "ABORTED" in (request.failure or ""):
+            return
+        watched.problems.append(f"failed {request.url}: {request.failure}")
+
     page.on("console", on_console)
     page.on("pageerror", lambda error: watched.problems.append(f"page error: {error}"))
-    page.on("requestfailed", lambda request: watched.problems.append(f"failed {request.url}"))
+    page.on("requestfailed", lambda request: on_failed(request))
     page.on("response", on_response)
     return watched
 
@@ -248,4 +255,34 @@ def test_audit_chain_verifies(open_as: Any, live: Live) -> None:
     page.click("text=Verify the chain")
     assert "Chain verified" in page.inner_text("[data-testid=verify]")
     _shot(live, page, "audit")
+    watched.assert_clean()
+
+
+def test_a_canary_split_changes_on_the_deployment_page(open_as: Any, live: Live) -> None:
+    owner = owner_client(live.server.root)
+    try:
+        # either version may hold champion, whichever test ran first: the owner overrides
+        # the traffic policy
+        why = "a browser test routes both versions"
+        owner.deployments.create("bikes-api", "model:bikes/1", override_reason=why)
+        watched = open_as(live.seeded.tokens["viewer"])
+        page = watched.page
+        page.goto(f"{live.server.url}/ui/deployments/bikes-api")
+        assert page.locator("[data-route='bikes/1'] td.num").inner_text() == "100"
+        owner.deployments.update(
+            "bikes-api",
+            [Route("bikes", 1, 90.0), Route("bikes", 2, 10.0)],
+            strategy="canary",
+            reason="canary 10 %",
+            override_reason=why,
+        )
+    finally:
+        owner.close()
+    page.reload()
+    assert page.locator("[data-route='bikes/1'] td.num").inner_text() == "90"
+    assert page.locator("[data-route='bikes/2'] td.num").inner_text() == "10"
+    assert "canary 10 %" in page.inner_text("main")
+    _shot(live, page, "deployment")
+    page.click("nav >> text=Deployments")
+    assert "bikes-api" in page.inner_text("main")
     watched.assert_clean()

@@ -205,3 +205,17 @@ async def test_static_assets_ship_with_the_package(http: httpx.AsyncClient) -> N
         assert answer.status_code == 200, path
         assert answer.content
     assert "MIT License" in (await http.get("/ui/static/vendor/uplot/LICENSE")).text
+
+
+async def test_deployment_pages(http: httpx.AsyncClient, workspace: Workspace) -> None:
+    workspace.local.deployments.create("bikes-api", "model:bikes/1")
+    await sign_in(http, workspace.tokens["viewer"])
+    listed = await http.get("/ui/deployments")
+    assert listed.status_code == 200
+    assert "/ui/deployments/bikes-api" in listed.text
+    one = await http.get("/ui/deployments/bikes-api")
+    assert one.status_code == 200
+    assert 'data-route="bikes/1"' in one.text
+    missing = await http.get("/ui/deployments/nothing")
+    assert missing.status_code == 404
+    assert "nothing" in missing.text

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from loopml.server.state import ServerState
-from loopml.server.ui import audit, home, login, models, runs
+from loopml.server.ui import audit, deployments, home, login, models, runs
 from loopml.server.ui.context import UiState
 from loopml.server.ui.render import Renderer
 from loopml.server.ui.session import SessionSigner, load_key
@@ -41,6 +41,8 @@ def create_ui(server: ServerState) -> Starlette:
             Route("/models/{name}", models.model_page),
             Route("/approvals/{request_id}/approve", models.approve, methods=["POST"]),
             Route("/approvals/{request_id}/reject", models.reject, methods=["POST"]),
+            Route("/deployments", deployments.deployments_page),
+            Route("/deployments/{name}", deployments.deployment_page),
             Route("/audit", audit.audit_page),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
