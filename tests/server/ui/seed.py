@@ -38,7 +38,7 @@ def seed(client: Client, runs: int = 6, steps: int = 50) -> Seeded:
     acts as the workspace owner."""
     run_ids = []
     for i in range(runs):
-        lr = 0.1 * (i + 1)
+        lr = round(0.1 * (i + 1), 2)
         with client.start_run("tuning", f"lr-{i}", capture_code=False) as run:
             run.log_params({"lr": lr, "depth": 3 + i % 2})
             for step in range(steps):
