@@ -219,3 +219,9 @@ async def test_deployment_pages(http: httpx.AsyncClient, workspace: Workspace) -
     missing = await http.get("/ui/deployments/nothing")
     assert missing.status_code == 404
     assert "nothing" in missing.text
+
+
+async def test_the_mount_point_leads_to_the_home_page(http: httpx.AsyncClient) -> None:
+    answer = await http.get("/ui", follow_redirects=True)
+    assert answer.status_code == 200
+    assert str(answer.url).endswith("/ui/login?next=%2Fui%2F")
