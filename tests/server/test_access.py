@@ -18,7 +18,7 @@ from loopml.store.principal import ROLES
 from tests.server.live import LiveServer, make_principal
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
-PUBLIC |= {"/redoc"}
+PUBLIC |= {"/redoc", "/ui"}  # the web UI mount: it checks its session cookie (tests/server/ui)
 PLACEHOLDERS = {"run_id": "run-000000000000", "version": "1", "path": "x.txt"}
 WHO = ("anonymous", *ROLES)
 

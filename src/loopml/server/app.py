@@ -42,6 +42,7 @@ from loopml.server.routes import (
 )
 from loopml.server.state import ServerOptions, ServerState
 from loopml.server.store_metrics import StoreCollector
+from loopml.server.ui import UI_PREFIX, create_ui
 from loopml.version import __version__
 
 API_PREFIX = "/api/v1"
@@ -100,6 +101,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     app.state.server = state
     for area in AREAS:
         area.mount(app, API_PREFIX)
+    app.mount(UI_PREFIX, create_ui(state))
     app.add_api_route("/healthz", health.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", health.readyz, methods=["GET"], tags=["health"])
     app.add_api_route(
