@@ -54,6 +54,21 @@ class Experiments:
         self._experiment_ids[name] = found
         return found
 
+    def get_experiment(self, experiment_id: str) -> dict[str, Any]:
+        """One experiment by id (id, name, created_at): clients that hold ids, not names
+        (the MLflow API), look experiments up this way."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(experiments.c.id, experiments.c.name, experiments.c.created_at).where(
+                    experiments.c.id == experiment_id
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"no experiment with id {experiment_id!r}; `loopml experiments list` shows them"
+            )
+        return dict(row._mapping)
+
     def list_experiments(self) -> list[dict[str, Any]]:
         query = (
             select(
