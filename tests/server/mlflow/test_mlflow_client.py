@@ -1,12 +1,17 @@
 """The stock MLflow client (mlflow-skinny 3.x, its own environment) against a live
 `loopml server`: what MLflow users do works unchanged, the objects it makes are loopml's
-own, and the token's role holds (a viewer cannot log, no token is 401)."""
+own, and the token's role holds (a viewer cannot log, no token is 401, champion moves only
+through an approval)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.linear_model import Ridge
 
 from loopml.sdk import RemoteClient
 from tests.server.live import LiveServer
@@ -96,3 +101,59 @@ def test_the_mlflow_client_without_a_token_is_refused(
     assert done.returncode != 0
     assert "UNAUTHENTICATED" in done.stderr, done.stderr[-2000:]
     assert "this request carries no API token" in done.stderr
+
+
+ALIASES = """
+import sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+name = sys.argv[1]
+client = MlflowClient()
+client.set_registered_model_alias(name, "staging", 1)
+found = client.get_model_version_by_alias(name, "staging")
+assert (found.version, found.aliases) == ("1", ["staging"]), found
+assert client.get_registered_model(name).aliases == {"staging": "1"}
+try:
+    client.set_registered_model_alias(name, "champion", 1)
+except MlflowException as exc:
+    print(exc.error_code, exc.message)
+    raise SystemExit(3)
+"""
+
+
+def _register(server: LiveServer, token: str, experiment: str, name: str) -> None:
+    """Version 1 of `name`: a Ridge on generated data, logged through loopml's SDK."""
+    rng = np.random.default_rng(7)
+    features = pd.DataFrame({"x": rng.normal(size=50), "z": rng.normal(size=50)})
+    target = features["x"] * 2.0 + rng.normal(scale=0.1, size=50)
+    client = RemoteClient(server.url, token)
+    try:
+        with client.start_run(experiment) as run:
+            run.log_model(Ridge().fit(features, target), name=name, input_example=features)
+    finally:
+        client.close()
+
+
+def test_an_mlflow_set_alias_on_champion_opens_an_approval_request(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    name = "m-" + experiment
+    _register(sqlite_server, role_tokens["editor"], experiment, name)
+    done = run_mlflow(
+        mlflow_python, sqlite_server.url, role_tokens["editor"], ["-c", ALIASES, name]
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout.startswith("PERMISSION_DENIED"), done.stdout
+    assert "alias 'champion' of " + name + " is protected and was not moved" in done.stdout
+    assert "loopml models approve" in done.stdout
+    headers = {"authorization": f"Bearer {role_tokens['viewer']}"}
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=headers) as http:
+        model = http.get(f"/models/{name}").json()
+        assert model["aliases"] == {"staging": 1}  # champion did not move
+        pending = http.get("/approvals", params={"model": name, "status": "PENDING"}).json()
+    requests = pending["requests"]
+    assert [(r["alias"], r["version"]) for r in requests] == [("champion", 1)], pending
+    assert requests[0]["id"] in done.stdout

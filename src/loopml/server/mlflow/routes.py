@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from loopml.server.mlflow import artifacts, experiments, runs
+from loopml.server.mlflow import artifacts, experiments, registry, runs
 from loopml.server.mlflow.fields import Handler, endpoint
 from loopml.server.routing import Api
 from loopml.server.uploads import DIGEST_HEADER
@@ -45,6 +45,17 @@ _post("/runs/log-inputs", runs.log_inputs)
 _post("/runs/search", runs.search_runs, role="viewer")
 _get("/metrics/get-history", runs.metric_history)
 _post("/logged-models/search", experiments.search_logged_models, role="viewer")
+_get("/registered-models/get", registry.get_registered_model)
+_get("/model-versions/get", registry.get_model_version)
+_get("/registered-models/alias", registry.get_by_alias)
+_post("/registered-models/alias", registry.set_alias)
+tracking.route(
+    "DELETE",
+    "/registered-models/alias",
+    endpoint(registry.delete_alias, body=True),
+    role="editor",
+    summary="/registered-models/alias",
+)
 
 artifact_api.route("GET", "/artifacts", artifacts.listing, role="viewer", summary="List")
 artifact_api.route(
