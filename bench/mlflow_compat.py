@@ -70,7 +70,7 @@ def ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="loopml server workers")
+    parser.add_argument("--workers", type=int, default=1, help="loopml server workers")
     parser.add_argument("--parts", default="a,b,c")
     parser.add_argument("--points", type=int, default=None, help="part a points (peer default)")
     parser.add_argument("--runs", type=int, default=1000, help="part c runs")
