@@ -155,3 +155,8 @@ def test_a_viewer_reads_but_never_writes(
         _refusal(upload, 403, "PERMISSION_DENIED")
     anonymous = httpx.post(sqlite_server.url + f"{API}/runs/search", json={}, timeout=60)
     _refusal(anonymous, 401, "UNAUTHENTICATED")
+
+
+def test_an_endpoint_loopml_does_not_serve_says_so(http: httpx.Client) -> None:
+    answer = http.post(f"{API}/runs/delete", json={"run_id": "run-00000000"})
+    assert "docs/mlflow.md" in _refusal(answer, 404, "ENDPOINT_NOT_FOUND")

@@ -12,7 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 from fastapi import Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from loopml.server.errors import ApiError
 
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 
@@ -49,6 +52,10 @@ def mlflow_errors(handler: Handler) -> Handler:
         code = body.get("error", "internal")
         detail, hint = body.get("detail", ""), body.get("hint", "")
         body["error_code"] = CODES.get(code, "BAD_REQUEST")
+        unrouted = isinstance(exc, StarletteHTTPException) and not isinstance(exc, ApiError)
+        if unrouted and answer.status_code == 404:  # an endpoint loopml does not serve
+            body["error_code"] = "ENDPOINT_NOT_FOUND"
+            hint = "docs/mlflow.md lists the MLflow endpoints loopml serves"
         body["message"] = f"{detail} (loopml: {hint})" if hint and hint not in detail else detail
         headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
         return Response(

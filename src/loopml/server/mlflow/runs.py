@@ -64,15 +64,16 @@ def update_run(state: ServerState, fields: Fields) -> Fields:
     status = optional_text(fields, "status")
     if status is not None and status not in (*ENDED, "RUNNING", "SCHEDULED"):
         raise ValidationError(f"status {status!r} is not one of RUNNING, {', '.join(ENDED)}")
-    record = tracking.get_run(found)
     name = optional_text(fields, "run_name")
-    if name is not None and name != record.name:
-        raise ValidationError(
-            f"loopml run names do not change: {found} is named {record.name!r}, not {name!r}"
-        )
+    if name is not None:
+        current = tracking.get_run(found).name
+        if name != current:
+            raise ValidationError(
+                f"loopml run names do not change: {found} is named {current!r}, not {name!r}"
+            )
     if status in ENDED:
         tracking.streams.finish(found, status)
-        record = tracking.get_run(found)
+    record = tracking.get_run(found)
     return {"run_info": shapes.run_info(record, experiment_id(state, record.experiment))}
 
 
