@@ -160,3 +160,19 @@ def test_a_viewer_reads_but_never_writes(
 def test_an_endpoint_loopml_does_not_serve_says_so(http: httpx.Client) -> None:
     answer = http.post(f"{API}/runs/delete", json={"run_id": "run-00000000"})
     assert "docs/mlflow.md" in _refusal(answer, 404, "ENDPOINT_NOT_FOUND")
+
+
+def test_dataset_inputs_are_kept_as_json_artifacts(http: httpx.Client, experiment: str) -> None:
+    experiment_id, run_id = _run(http, experiment)
+    dataset = {"name": "bikes", "digest": "abc123", "source_type": "local", "source": "x.csv"}
+    item = {"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": "training"}]}
+    logged = http.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [item]})
+    assert logged.status_code == 200, logged.text
+    stored = http.get(
+        f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/mlflow-inputs/bikes-abc123.json"
+    )
+    assert stored.json() == item
+    nameless = http.post(
+        f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{"dataset": {}}]}
+    )
+    assert "needs a dataset with a name" in _refusal(nameless, 422, "INVALID_PARAMETER_VALUE")

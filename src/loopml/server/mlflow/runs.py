@@ -4,6 +4,8 @@ so an MLflow run is a loopml run (params, metric series, tags, status, parent)."
 from __future__ import annotations
 
 import json
+import math
+import time
 from typing import Any
 
 from loopml.errors import ValidationError
@@ -77,14 +79,42 @@ def update_run(state: ServerState, fields: Fields) -> Fields:
     return {"run_info": shapes.run_info(record, experiment_id(state, record.experiment))}
 
 
-def _point(item: Any) -> Point:
-    if not isinstance(item, dict):
-        raise ValidationError("each metric must be an object with key, value, timestamp, step")
-    key = check_key("metric", item.get("key"))
-    value = check_metric_value(key, _number(item.get("value"), key))
-    step = check_step(key, int(item.get("step") or 0))
-    stamp = item.get("timestamp")
-    return (key, value, step, to_seconds(stamp, "timestamp") if stamp is not None else 0.0)
+def _points(items: Any) -> list[Point]:
+    """MLflow metrics as loopml points, each checked as `log_metric` checks it (a key is
+    checked once per batch: a batch repeats a few keys many times)."""
+    if not isinstance(items, list):
+        raise ValidationError("metrics must be a list of {key, value, timestamp, step}")
+    keys: set[str] = set()
+    now = time.time()
+    points: list[Point] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValidationError("each metric must be an object with key, value, timestamp, step")
+        key = item.get("key")
+        if key not in keys:
+            keys.add(check_key("metric", key))
+        value = item.get("value")
+        if type(value) is not float or not math.isfinite(value):
+            value = check_metric_value(key, _number(value, key))
+        step = item.get("step") or 0
+        if type(step) is not int or step < 0:
+            step = check_step(key, _integer(step, f"step of metric {key!r}"))
+        stamp = item.get("timestamp")
+        if type(stamp) is int and stamp >= 0:
+            seconds = stamp / 1000.0
+        else:
+            seconds = now if stamp is None else to_seconds(stamp, f"timestamp of metric {key!r}")
+        points.append((key, value, step, seconds))
+    return points
+
+
+def _integer(value: Any, what: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what} must be an integer, got {value!r}") from None
 
 
 def _number(value: Any, key: str) -> Any:
@@ -100,7 +130,7 @@ def _number(value: Any, key: str) -> Any:
 def log_metric(state: ServerState, fields: Fields) -> Fields:
     tracking = state.client.tracking
     found = tracking.resolve_run_id(run_id(fields))
-    tracking.log_batch(found, [_point(fields)], {}, {})
+    tracking.log_batch(found, _points([fields]), {}, {})
     return {}
 
 
@@ -134,10 +164,7 @@ def log_batch(state: ServerState, fields: Fields) -> Fields:
     """Metrics, params and tags in one transaction."""
     tracking = state.client.tracking
     found = tracking.resolve_run_id(run_id(fields))
-    metrics = fields.get("metrics") or []
-    if not isinstance(metrics, list):
-        raise ValidationError("metrics must be a list of {key, value, timestamp, step}")
-    points = [_point(item) for item in metrics]
+    points = _points(fields.get("metrics") or [])
     tracking.log_batch(found, points, key_values(fields, "params"), key_values(fields, "tags"))
     return {}
 
@@ -169,7 +196,7 @@ def search_runs(state: ServerState, fields: Fields) -> Fields:
     if fields.get("run_view_type") == "DELETED_ONLY":
         return {"runs": []}  # loopml keeps every run: none is deleted
     names = [experiment_name(state, i) for i in ids]
-    orders = translate_order_by(fields.get("order_by")) or ["start_time DESC"]
+    orders = translate_order_by(fields.get("order_by"))  # none: newest first, as MLflow
     found = state.client.tracking.search_runs(
         names or None,
         translate_filter(optional_text(fields, "filter")),
