@@ -90,9 +90,9 @@ def _points(items: Any) -> list[Point]:
     for item in items:
         if not isinstance(item, dict):
             raise ValidationError("each metric must be an object with key, value, timestamp, step")
-        key = item.get("key")
-        if key not in keys:
-            keys.add(check_key("metric", key))
+        raw_key = item.get("key")
+        key: str = raw_key if raw_key in keys else check_key("metric", raw_key)
+        keys.add(key)
         value = item.get("value")
         if type(value) is not float or not math.isfinite(value):
             value = check_metric_value(key, _number(value, key))
