@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 EVIDENTLY_VENV := .venv-evidently
 EVIDENTLY_REQS := tests/monitoring/evidently-requirements.txt
 EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_REQS := tests/server/mlflow/mlflow-requirements.txt
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast lint format bench clean
@@ -26,10 +29,16 @@ $(EVIDENTLY_STAMP): $(EVIDENTLY_REQS)
 	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r $(EVIDENTLY_REQS)
 	touch $(EVIDENTLY_STAMP)
 
+# The stock MLflow client in its own environment, for the MLflow compatibility tests.
+$(MLFLOW_STAMP): $(MLFLOW_REQS)
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r $(MLFLOW_REQS)
+	touch $(MLFLOW_STAMP)
+
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP) $(EVIDENTLY_STAMP)
+test: $(STAMP) $(EVIDENTLY_STAMP) $(MLFLOW_STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -49,4 +58,4 @@ bench: $(STAMP)
 	$(PY) bench/artifacts.py
 
 clean:
-	rm -rf $(VENV) $(EVIDENTLY_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-workspace
+	rm -rf $(VENV) $(EVIDENTLY_VENV) $(MLFLOW_VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo-workspace

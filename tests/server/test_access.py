@@ -13,6 +13,7 @@ import pytest
 
 from loopml.config import init_workspace, load_settings
 from loopml.server import create_app
+from loopml.server.mlflow.errors import is_mlflow_path
 from loopml.server.routing import GuardedRoute, guarded_routes
 from loopml.store.principal import ROLES
 from tests.server.live import LiveServer, make_principal
@@ -28,7 +29,7 @@ def _route_table(tmp: Path) -> list[GuardedRoute]:
     others = [r for r in app.routes if not isinstance(r, GuardedRoute)]
     assert {getattr(r, "path", None) for r in others} <= PUBLIC, "an unguarded route appeared"
     routes = guarded_routes(app.routes)
-    assert all(r.path.startswith("/api/v1/") for r in routes)
+    assert all(r.path.startswith("/api/v1/") or is_mlflow_path(r.path) for r in routes)
     app.state.server.client.close()
     return routes
 
@@ -36,11 +37,14 @@ def _route_table(tmp: Path) -> list[GuardedRoute]:
 def test_every_api_route_declares_its_least_role(tmp_path: Path) -> None:
     routes = _route_table(tmp_path)
     assert len(routes) >= 40
+    assert sum(is_mlflow_path(r.path) for r in routes) >= 30  # the MLflow API is guarded too
     for route in routes:
         assert route.min_role in ROLES
         assert route.openapi_extra is not None
         assert route.openapi_extra["security"] == [{"bearerToken": []}]
-    writes = [r for r in routes if r.methods & {"POST", "PUT", "DELETE"}]
+    # MLflow's searches are POSTs that read (the stock client sends them so).
+    mlflow_reads = [r for r in routes if is_mlflow_path(r.path) and r.path.endswith("/search")]
+    writes = [r for r in routes if r.methods & {"POST", "PUT", "DELETE"} and r not in mlflow_reads]
     assert all(r.min_role != "viewer" for r in writes), "a viewer may never change anything"
     with pytest.raises(ValueError, match="least role"):
         GuardedRoute("/api/v1/forgotten", lambda: None, methods=["GET"])
@@ -81,11 +85,15 @@ def test_the_role_route_matrix(
                     if who == "anonymous":
                         assert answer.status_code == 401, where
                         assert body["error"] == "unauthenticated"
+                        if is_mlflow_path(route.path):
+                            assert body["error_code"] == "UNAUTHENTICATED", where
                         assert answer.headers["www-authenticate"] == "Bearer"
                     elif ROLES.index(who) < ROLES.index(route.min_role):
                         assert answer.status_code == 403, where
                         assert body["error"] == "forbidden"
                         assert f"needs the {route.min_role} role" in body["detail"]
+                        if is_mlflow_path(route.path):
+                            assert body["error_code"] == "PERMISSION_DENIED", where
                     else:
                         assert answer.status_code not in (401, 403), where
                     seen.append((who, method, route.path))

@@ -35,3 +35,12 @@ def test_the_list_counts_runs(client: Client) -> None:
         pass
     listed = {e["name"]: e["runs"] for e in client.tracking.list_experiments()}
     assert listed == {"busy": 2, "empty": 0}
+
+
+def test_an_experiment_is_found_by_its_id(client: Client) -> None:
+    made = client.tracking.experiment_id("churn")
+    found = client.tracking.get_experiment(made)
+    assert (found["id"], found["name"]) == (made, "churn")
+    assert found["created_at"] > 0
+    with pytest.raises(NotFoundError, match="no experiment with id 'exp-nope'"):
+        client.tracking.get_experiment("exp-nope")

@@ -44,3 +44,19 @@ def test_a_batch_for_an_unknown_run_is_not_found(client: Client) -> None:
         client.tracking.log_batch("run-00000000", [], {}, {"team": "ml"})
     with pytest.raises(NotFoundError, match="no run"):
         client.tracking.log_batch("run-00000000", [("loss", 1.0, 0, 1.0)], {}, {})
+
+
+def test_tags_are_deleted_and_a_missing_one_is_named(client: Client) -> None:
+    tracking = client.tracking
+    run_id = tracking.create_run("exp", capture=False)
+    tracking.set_tags(run_id, {"a": "1", "b": "2"})
+    tracking.delete_tags(run_id, ["a"])
+    assert tracking.get_run(run_id).tags == {"b": "2"}
+    with pytest.raises(NotFoundError, match="has no tag 'a'"):
+        tracking.delete_tags(run_id, ["a", "b"])
+    assert tracking.get_run(run_id).tags == {"b": "2"}  # nothing removed when one is missing
+    tracking.end_run(run_id, "FINISHED")
+    tracking.delete_tags(run_id, ["b"])  # the ended run's summary follows
+    assert tracking.get_run(run_id).tags == {}
+    actions = [e.action for e in client.audit_events(f"run:{run_id[4:]}")]
+    assert actions.count("run.tags.delete") == 2

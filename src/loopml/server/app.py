@@ -1,8 +1,9 @@
 """`create_app`: the control-plane FastAPI app over a workspace's stores (no globals).
 
 The app opens the stores once and builds the same domain services the local SDK uses;
-every route under `/api/v1` resolves its caller's token and runs the service call as that
-principal (routing.py). `/healthz`, `/readyz` and `/metrics` are open, for probes.
+every route under `/api/v1`, and of the MLflow API (server/mlflow/), resolves its caller's
+token and runs the service call as that principal (routing.py). `/healthz`, `/readyz` and
+`/metrics` are open, for probes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from loopml.artifacts.direct import DirectTransfers
 from loopml.config.settings import Settings
 from loopml.errors import ConfigError, LoopmlError
 from loopml.sdk import Client
-from loopml.server import errors
+from loopml.server import errors, mlflow
 from loopml.server.identity import RequestActor, TokenSessions
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
 from loopml.server.routes import (
@@ -102,6 +103,7 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
     for area in AREAS:
         area.mount(app, API_PREFIX)
     app.mount(UI_PREFIX, create_ui(state))
+    mlflow.mount(app)
     app.add_api_route("/healthz", health.healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/readyz", health.readyz, methods=["GET"], tags=["health"])
     app.add_api_route(
@@ -111,11 +113,14 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
         tags=["health"],
         response_class=PlainTextResponse,
     )
-    app.add_exception_handler(errors.ApiError, errors.api_error)
-    app.add_exception_handler(LoopmlError, errors.loopml_error)
-    app.add_exception_handler(RequestValidationError, errors.validation_error)
-    app.add_exception_handler(StarletteHTTPException, errors.http_error)
-    app.add_exception_handler(Exception, errors.internal_error)
+    for kind, handler in (
+        (errors.ApiError, errors.api_error),
+        (LoopmlError, errors.loopml_error),
+        (RequestValidationError, errors.validation_error),
+        (StarletteHTTPException, errors.http_error),
+        (Exception, errors.internal_error),
+    ):
+        app.add_exception_handler(kind, mlflow.mlflow_errors(handler))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

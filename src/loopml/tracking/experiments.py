@@ -22,6 +22,7 @@ class Experiments:
         self.stores = stores
         self.engine = stores.engine
         self._experiment_ids: dict[str, str] = {}
+        self._experiments_by_id: dict[str, dict[str, Any]] = {}  # never renamed or removed
 
     def experiment_id(self, name: str, *, create: bool = True) -> str:
         check_name("experiment", name)
@@ -53,6 +54,25 @@ class Experiments:
                 return self.experiment_id(name, create=False)
         self._experiment_ids[name] = found
         return found
+
+    def get_experiment(self, experiment_id: str) -> dict[str, Any]:
+        """One experiment by id (id, name, created_at): clients that hold ids, not names
+        (the MLflow API), look experiments up this way."""
+        cached = self._experiments_by_id.get(experiment_id)
+        if cached is not None:
+            return dict(cached)
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(experiments.c.id, experiments.c.name, experiments.c.created_at).where(
+                    experiments.c.id == experiment_id
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"no experiment with id {experiment_id!r}; `loopml experiments list` shows them"
+            )
+        found = self._experiments_by_id[experiment_id] = dict(row._mapping)
+        return dict(found)
 
     def list_experiments(self) -> list[dict[str, Any]]:
         query = (

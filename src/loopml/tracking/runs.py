@@ -348,6 +348,26 @@ class Runs:
             if keep_key_values_current(conn, run_id):
                 self._audit_late_write(conn, run_id, tags=rows)
 
+    def delete_tags(self, run_id: str, keys: Sequence[str]) -> None:
+        """Remove tags; a key the run does not have is a NotFoundError (nothing to undo)."""
+        require(self.stores.actor, "write", "delete tags")
+        wanted = [check_key("tag", k) for k in keys]
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            require_run(conn, run_id)
+            held = set(
+                conn.execute(
+                    select(tags.c.key).where(tags.c.run_id == run_id, tags.c.key.in_(wanted))
+                ).scalars()
+            )
+            missing = [k for k in wanted if k not in held]
+            if missing:
+                raise NotFoundError(f"run {run_id} has no tag {missing[0]!r}")
+            conn.execute(tags.delete().where(tags.c.run_id == run_id, tags.c.key.in_(wanted)))
+            append_event(conn, self.stores.actor, "run.tags.delete", _uri(run_id), {"keys": wanted})
+            keep_key_values_current(conn, run_id)
+
     def _audit_late_write(self, conn: Connection, run_id: str, **written: Sequence[Any]) -> None:
         """A write to a run that has ended: its `run.end` event no longer covers it."""
         audit_late_write(conn, self.stores.actor, _uri(run_id), **written)

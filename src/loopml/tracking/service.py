@@ -38,12 +38,14 @@ class TrackingService:
         # The write API, by concept.
         self.experiment_id = self.experiments.experiment_id
         self.list_experiments = self.experiments.list_experiments
+        self.get_experiment = self.experiments.get_experiment
         self.create_run = self.runs.create_run
         self.open_metric_writer = self.runs.open_metric_writer
         self.end_run = self.runs.end_run
         self.log_params = self.runs.log_params
         self.log_batch = self.runs.log_batch
         self.set_tags = self.runs.set_tags
+        self.delete_tags = self.runs.delete_tags
         self.log_input = self.runs.log_input
         self.recover_journals = self.runs.recover_journals
         self.recover_dead_runs = self.runs.recover_dead_runs

@@ -1,0 +1,75 @@
+"""loopml records as the JSON documents of MLflow's protobuf messages (Run, RunInfo,
+Experiment, Metric), field names as MLflow's `message_to_json` writes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loopml.server.mlflow.ids import artifact_uri, to_ms
+from loopml.tracking.records import RunRecord
+from loopml.tracking.series import MetricHistory
+
+PARENT_TAG = "mlflow.parentRunId"
+NAME_TAG = "mlflow.runName"
+USER_TAG = "mlflow.user"
+
+
+def run_info(run: RunRecord, experiment_id: str) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "run_id": run.id,
+        "run_uuid": run.id,
+        "run_name": run.name,
+        "experiment_id": experiment_id,
+        "user_id": run.created_by,
+        "status": run.status,
+        "start_time": to_ms(run.start_time),
+        "artifact_uri": artifact_uri(experiment_id, run.id),
+        "lifecycle_stage": "active",
+    }
+    if run.end_time is not None:
+        info["end_time"] = to_ms(run.end_time)
+    return info
+
+
+def run(run: RunRecord, experiment_id: str) -> dict[str, Any]:
+    """A Run: its info, latest metric values, params and tags (the parent as MLflow's
+    `mlflow.parentRunId` tag, the name as `mlflow.runName`)."""
+    stamp = to_ms(run.end_time if run.end_time is not None else run.start_time)
+    tags = dict(run.tags)
+    tags.setdefault(NAME_TAG, run.name)
+    if run.parent_id is not None:
+        tags.setdefault(PARENT_TAG, run.parent_id)
+    if run.created_by:
+        tags.setdefault(USER_TAG, run.created_by)
+    return {
+        "info": run_info(run, experiment_id),
+        "data": {
+            "metrics": [
+                {"key": k, "value": v, "timestamp": stamp, "step": 0}
+                for k, v in run.metrics.items()
+            ],
+            "params": [{"key": k, "value": v} for k, v in run.params.items()],
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        },
+        "inputs": {},
+    }
+
+
+def experiment(found: dict[str, Any]) -> dict[str, Any]:
+    created = to_ms(found.get("created_at"))
+    return {
+        "experiment_id": found["id"],
+        "name": found["name"],
+        "artifact_location": f"mlflow-artifacts:/{found['id']}",
+        "lifecycle_stage": "active",
+        "creation_time": created,
+        "last_update_time": created,
+        "tags": [],
+    }
+
+
+def history(key: str, points: MetricHistory) -> list[dict[str, Any]]:
+    return [
+        {"key": key, "value": p.value, "timestamp": to_ms(p.timestamp), "step": p.step}
+        for p in points
+    ]

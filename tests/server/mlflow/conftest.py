@@ -1,0 +1,52 @@
+"""The stock MLflow client's environment (.venv-mlflow, `make .venv-mlflow/.installed`):
+skipped with the reason locally when it is missing, a failure in CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def mlflow_python() -> Path:
+    configured = os.environ.get("LOOPML_MLFLOW_PYTHON")
+    python = Path(configured) if configured else ROOT / ".venv-mlflow" / "bin" / "python"
+    if not python.exists():
+        reason = (
+            f"MLflow client environment missing ({python}): create it with "
+            "`make .venv-mlflow/.installed` (`make test` does)"
+        )
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return python
+
+
+def run_mlflow(
+    python: Path, url: str, token: str | None, code: list[str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` (a script path and its arguments, or ['-c', source]) with the stock
+    client pointed at `url` as the principal of `token`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LOOPML_"))}
+    env.update(MLFLOW_TRACKING_URI=url, MLFLOW_DISABLE_TELEMETRY="true")
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    if token is not None:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    return subprocess.run(
+        [str(python), *code], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def last_json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr[-4000:]
+    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found

@@ -1,0 +1,178 @@
+"""The MLflow REST subset over HTTP, as the stock client sends it: answers in MLflow's
+shapes, refusals with MLflow's error codes (which the client switches on) and loopml's
+reasons, artifacts streamed and content-addressed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from loopml.sdk import RemoteClient
+from tests.server.live import LiveServer
+
+API = "/api/2.0/mlflow"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@pytest.fixture
+def http(sqlite_server: LiveServer, role_tokens: dict[str, str]) -> Iterator[httpx.Client]:
+    headers = {"authorization": f"Bearer {role_tokens['editor']}"}
+    with httpx.Client(base_url=sqlite_server.url, headers=headers, timeout=60) as client:
+        yield client
+
+
+def _refusal(answer: httpx.Response, status: int, code: str) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["error_code"] == code, body
+    message: str = body["message"]
+    return message
+
+
+def _run(http: httpx.Client, experiment: str) -> tuple[str, str]:
+    created = http.post(f"{API}/experiments/create", json={"name": experiment})
+    assert created.status_code == 200, created.text
+    experiment_id = created.json()["experiment_id"]
+    run = http.post(
+        f"{API}/runs/create",
+        json={"experiment_id": experiment_id, "run_name": "r1", "start_time": 1, "tags": []},
+    ).json()["run"]
+    assert (
+        run["info"]["artifact_uri"]
+        == f"mlflow-artifacts:/{experiment_id}/{run['info']['run_id']}/artifacts"
+    )
+    return experiment_id, run["info"]["run_id"]
+
+
+def test_experiments_in_mlflow_shapes_and_codes(http: httpx.Client, experiment: str) -> None:
+    missing = http.get(f"{API}/experiments/get-by-name", params={"experiment_name": experiment})
+    assert "no experiment named" in _refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    experiment_id, _ = _run(http, experiment)
+    again = http.post(f"{API}/experiments/create", json={"name": experiment})
+    assert "already exists" in _refusal(again, 400, "RESOURCE_ALREADY_EXISTS")
+    found = http.get(f"{API}/experiments/get", params={"experiment_id": experiment_id}).json()
+    assert found["experiment"]["name"] == experiment
+    assert found["experiment"]["lifecycle_stage"] == "active"
+    tagged = http.post(
+        f"{API}/experiments/create",
+        json={"name": experiment + "t", "tags": [{"key": "a", "value": "b"}]},
+    )
+    assert "experiment tags" in _refusal(tagged, 422, "INVALID_PARAMETER_VALUE")
+    listed = http.post(
+        f"{API}/experiments/search", json={"filter": f"name LIKE '{experiment[:8]}%'"}
+    ).json()
+    assert experiment in [e["name"] for e in listed["experiments"]]
+
+
+def test_run_writes_are_checked_and_kept(
+    http: httpx.Client, experiment: str, sqlite_server: LiveServer, role_tokens: dict[str, str]
+) -> None:
+    _, run_id = _run(http, experiment)
+    logged = http.post(
+        f"{API}/runs/log-batch",
+        json={
+            "run_id": run_id,
+            "metrics": [{"key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 3}],
+            "params": [{"key": "lr", "value": "0.1"}],
+            "tags": [{"key": "team", "value": "a"}],
+        },
+    )
+    assert logged.status_code == 200 and logged.json() == {}, logged.text
+    changed = http.post(
+        f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "0.2"}
+    )
+    assert "cannot change" in _refusal(changed, 409, "INVALID_PARAMETER_VALUE")
+    nan = http.post(
+        f"{API}/runs/log-metric",
+        json={"run_id": run_id, "key": "loss", "value": "NaN", "timestamp": 1, "step": 4},
+    )
+    assert "finite" in _refusal(nan, 422, "INVALID_PARAMETER_VALUE")
+    unknown = http.post(
+        f"{API}/runs/set-tag", json={"run_id": "run-00000000", "key": "a", "value": "b"}
+    )
+    _refusal(unknown, 404, "RESOURCE_DOES_NOT_EXIST")
+    no_id = http.post(f"{API}/runs/log-metric", json={"key": "loss", "value": 1})
+    assert "run_id" in _refusal(no_id, 422, "INVALID_PARAMETER_VALUE")
+    no_tag = http.post(f"{API}/runs/delete-tag", json={"run_id": run_id, "key": "absent"})
+    _refusal(no_tag, 404, "RESOURCE_DOES_NOT_EXIST")
+    ended = http.post(
+        f"{API}/runs/update", json={"run_id": run_id, "status": "FINISHED", "end_time": 2}
+    )
+    assert ended.json()["run_info"]["status"] == "FINISHED"
+    history = http.get(
+        f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+    )
+    assert history.json()["metrics"] == [
+        {"key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 3}
+    ]
+    client = RemoteClient(sqlite_server.url, role_tokens["viewer"])
+    try:
+        run = client.get_run(run_id)
+    finally:
+        client.close()
+    assert (run.params, run.metrics, run.status) == ({"lr": "0.1"}, {"loss": 0.5}, "FINISHED")
+    assert run.tags == {"team": "a", "mlflow.runName": "r1"}
+
+
+def test_artifacts_stream_in_and_out_by_content(http: httpx.Client, experiment: str) -> None:
+    experiment_id, run_id = _run(http, experiment)
+    base = f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts"
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    assert http.put(f"{base}/data/blob.bin", content=payload).status_code == 200
+    got = http.get(f"{base}/data/blob.bin")
+    assert got.content == payload
+    assert len(got.headers["x-content-blake3"]) == 64
+    listed = http.get(ARTIFACTS, params={"path": f"{experiment_id}/{run_id}/artifacts"}).json()
+    assert listed == {"files": [{"path": "data", "is_dir": True}]}
+    inner = http.get(ARTIFACTS, params={"path": f"{experiment_id}/{run_id}/artifacts/data"})
+    assert inner.json() == {
+        "files": [{"path": "blob.bin", "is_dir": False, "file_size": len(payload)}]
+    }
+    escape = http.put(f"{base}/data/%2E%2E/%2E%2E/x", content=b"x")
+    assert escape.status_code in (404, 422), escape.text
+    missing = http.get(f"{base}/absent.txt")
+    _refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    wrong = http.get(f"{ARTIFACTS}/{experiment_id}/{run_id}/elsewhere/x")
+    assert "must be <experiment id>/<run id>/artifacts" in _refusal(
+        wrong, 422, "INVALID_PARAMETER_VALUE"
+    )
+
+
+def test_a_viewer_reads_but_never_writes(
+    sqlite_server: LiveServer, role_tokens: dict[str, str], http: httpx.Client, experiment: str
+) -> None:
+    experiment_id, run_id = _run(http, experiment)
+    viewer = {"authorization": f"Bearer {role_tokens['viewer']}"}
+    with httpx.Client(base_url=sqlite_server.url, headers=viewer, timeout=60) as mine:
+        assert mine.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
+        searched = mine.post(f"{API}/runs/search", json={"experiment_ids": [experiment_id]})
+        assert [r["info"]["run_id"] for r in searched.json()["runs"]] == [run_id]
+        write = mine.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1})
+        assert "needs the editor role" in _refusal(write, 403, "PERMISSION_DENIED")
+        upload = mine.put(f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/x.txt", content=b"x")
+        _refusal(upload, 403, "PERMISSION_DENIED")
+    anonymous = httpx.post(sqlite_server.url + f"{API}/runs/search", json={}, timeout=60)
+    _refusal(anonymous, 401, "UNAUTHENTICATED")
+
+
+def test_an_endpoint_loopml_does_not_serve_says_so(http: httpx.Client) -> None:
+    answer = http.post(f"{API}/runs/delete", json={"run_id": "run-00000000"})
+    assert "docs/mlflow.md" in _refusal(answer, 404, "ENDPOINT_NOT_FOUND")
+
+
+def test_dataset_inputs_are_kept_as_json_artifacts(http: httpx.Client, experiment: str) -> None:
+    experiment_id, run_id = _run(http, experiment)
+    dataset = {"name": "bikes", "digest": "abc123", "source_type": "local", "source": "x.csv"}
+    item = {"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": "training"}]}
+    logged = http.post(f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [item]})
+    assert logged.status_code == 200, logged.text
+    stored = http.get(
+        f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/mlflow-inputs/bikes-abc123.json"
+    )
+    assert stored.json() == item
+    nameless = http.post(
+        f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{"dataset": {}}]}
+    )
+    assert "needs a dataset with a name" in _refusal(nameless, 422, "INVALID_PARAMETER_VALUE")

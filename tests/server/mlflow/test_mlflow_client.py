@@ -1,0 +1,159 @@
+"""The stock MLflow client (mlflow-skinny 3.x, its own environment) against a live
+`loopml server`: what MLflow users do works unchanged, the objects it makes are loopml's
+own, and the token's role holds (a viewer cannot log, no token is 401, champion moves only
+through an approval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import Ridge
+
+from loopml.sdk import RemoteClient
+from tests.server.live import LiveServer
+from tests.server.mlflow.conftest import HERE, last_json, run_mlflow
+
+pytestmark = pytest.mark.slow
+SCRIPT = HERE / "mlflow_client_script.py"
+
+
+def test_mlflow_users_script_makes_native_loopml_runs(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+    tmp_path: Path,
+) -> None:
+    made = last_json(
+        run_mlflow(
+            mlflow_python, sqlite_server.url, role_tokens["editor"], [str(SCRIPT), experiment]
+        )
+    )
+    client = RemoteClient(sqlite_server.url, role_tokens["viewer"])
+    try:
+        parent = client.get_run(made["parent"])
+        assert parent.experiment == experiment
+        assert parent.name == "parent"
+        assert parent.status == "FINISHED"
+        assert parent.params == {"model": "gbm", "depth": "4"}
+        assert parent.tags["team"] == "forecast"
+        assert parent.created_by.startswith("editor-")  # the token's principal, not a claim
+        history = client.metric_history(made["parent"], "loss")
+        assert [(p.step, p.value) for p in history] == [(s, 1.0 / (s + 1)) for s in range(5)]
+        paths = {a["path"]: a for a in client.list_artifacts(made["parent"])}
+        assert set(paths) >= {"notes.txt", "plots/curve.csv", "config/settings.json"}
+        assert len(paths["notes.txt"]["digest"]) == 64  # stored by content hash
+        assert client.read_artifact(made["parent"], "notes.txt") == b"hello from mlflow\n"
+        children = [client.get_run(i) for i in made["children"]]
+        assert {c.parent_id for c in children} == {made["parent"]}
+        assert [c.metrics["rmse"] for c in children] == [3.0, 2.0, 1.0]
+        assert all("temporary" not in c.tags for c in children)
+        found = client.search_runs(experiment, filter="metrics.rmse < 2.5", order_by="metrics.rmse")
+        assert [r.id for r in found] == made["children"][:0:-1]
+    finally:
+        client.close()
+
+
+VIEWER_LOGS = """
+import mlflow, sys
+mlflow.set_experiment(sys.argv[1])
+try:
+    with mlflow.start_run():
+        pass
+except mlflow.exceptions.MlflowException as exc:
+    print(exc.error_code, exc.message)
+    raise SystemExit(3)
+"""
+
+
+def test_a_viewers_mlflow_token_cannot_log(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    make = "import mlflow, sys; mlflow.set_experiment(sys.argv[1])"
+    done = run_mlflow(
+        mlflow_python, sqlite_server.url, role_tokens["editor"], ["-c", make, experiment]
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    refused = run_mlflow(
+        mlflow_python, sqlite_server.url, role_tokens["viewer"], ["-c", VIEWER_LOGS, experiment]
+    )
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert refused.stdout.startswith("PERMISSION_DENIED"), refused.stdout
+    assert "needs the editor role" in refused.stdout
+    runs = RemoteClient(sqlite_server.url, role_tokens["viewer"])
+    try:
+        assert list(runs.search_runs(experiment)) == []
+    finally:
+        runs.close()
+
+
+def test_the_mlflow_client_without_a_token_is_refused(
+    mlflow_python: Path, sqlite_server: LiveServer, experiment: str
+) -> None:
+    done = run_mlflow(mlflow_python, sqlite_server.url, None, ["-c", VIEWER_LOGS, experiment])
+    assert done.returncode != 0
+    assert "UNAUTHENTICATED" in done.stderr, done.stderr[-2000:]
+    assert "this request carries no API token" in done.stderr
+
+
+ALIASES = """
+import sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+name = sys.argv[1]
+client = MlflowClient()
+client.set_registered_model_alias(name, "staging", 1)
+found = client.get_model_version_by_alias(name, "staging")
+assert (found.version, found.aliases) == ("1", ["staging"]), found
+assert client.get_registered_model(name).aliases == {"staging": "1"}
+try:
+    client.set_registered_model_alias(name, "champion", 1)
+except MlflowException as exc:
+    print(exc.error_code, exc.message)
+    raise SystemExit(3)
+"""
+
+
+def _register(server: LiveServer, token: str, experiment: str, name: str) -> None:
+    """Version 1 of `name`: a Ridge on generated data, logged through loopml's SDK."""
+    rng = np.random.default_rng(7)
+    features = pd.DataFrame({"x": rng.normal(size=50), "z": rng.normal(size=50)})
+    target = features["x"] * 2.0 + rng.normal(scale=0.1, size=50)
+    client = RemoteClient(server.url, token)
+    try:
+        with client.start_run(experiment) as run:
+            run.log_model(Ridge().fit(features, target), name=name, input_example=features)
+    finally:
+        client.close()
+
+
+def test_an_mlflow_set_alias_on_champion_opens_an_approval_request(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    name = "m-" + experiment
+    _register(sqlite_server, role_tokens["editor"], experiment, name)
+    done = run_mlflow(
+        mlflow_python, sqlite_server.url, role_tokens["editor"], ["-c", ALIASES, name]
+    )
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout.startswith("PERMISSION_DENIED"), done.stdout
+    assert "alias 'champion' of " + name + " is protected and was not moved" in done.stdout
+    assert "loopml models approve" in done.stdout
+    headers = {"authorization": f"Bearer {role_tokens['viewer']}"}
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=headers) as http:
+        model = http.get(f"/models/{name}").json()
+        assert model["aliases"] == {"staging": 1}  # champion did not move
+        pending = http.get("/approvals", params={"model": name, "status": "PENDING"}).json()
+    requests = pending["requests"]
+    assert [(r["alias"], r["version"]) for r in requests] == [("champion", 1)], pending
+    assert requests[0]["id"] in done.stdout
