@@ -259,7 +259,7 @@ def test_workspace_only_commands_refuse_remote_mode_with_a_hint(
     worlds: tuple[World, World], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     remote = worlds[1]
-    for args in (["audit", "rotate-key"], ["init"], ["server"], ["deploy", "list"]):
+    for args in (["audit", "rotate-key"], ["init"], ["server"], ["features", "list"]):
         result = remote.cli(*args)
         assert result.exit_code == 2, result.output
         message = result.stderr.strip()

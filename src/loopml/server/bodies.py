@@ -129,14 +129,6 @@ class SetState(Body):
     state: str = Field(description="REGISTERED, DEPRECATED or ARCHIVED (any case).")
 
 
-class Evaluate(Body):
-    dataset: str = Field(description="The dataset version to score on, e.g. bikes-summer@2.")
-    target: str = Field(description="The column holding the true values.")
-    sensitive: list[str] | None = Field(
-        None, description="Columns to group by for fairness disparities."
-    )
-
-
 class CreatePrincipal(Body):
     name: Name
     role: Literal["viewer", "editor", "approver", "admin"]

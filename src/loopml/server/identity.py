@@ -78,6 +78,12 @@ class TokenSessions:
         self._sessions: OrderedDict[str, TokenSession] = OrderedDict()
         self._lock = threading.Lock()
 
+    def forget_all(self) -> None:
+        """Check every token against the store at its next use (after a revocation made
+        through this server, which must not wait for the check interval)."""
+        with self._lock:
+            self._sessions.clear()
+
     def cached(self, token: str) -> Principal | None:
         """The principal without touching the store, when the session is fresh; else None
         (the caller then runs `resolve` in a worker thread: it may query)."""

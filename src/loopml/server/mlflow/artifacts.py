@@ -20,11 +20,11 @@ from loopml.server.uploads import DIGEST_HEADER, receive_file
 OCTETS = "application/octet-stream"
 
 
-async def upload(request: Request) -> Response:
+async def upload(artifact_path: str, request: Request) -> Response:
     """Store the body as the run's artifact at the path after `artifacts/`."""
     state: ServerState = request.app.state.server
     tracking = state.client.tracking
-    run, inner = split_artifact_path(request.path_params["artifact_path"])
+    run, inner = split_artifact_path(artifact_path)
     if not inner:
         raise ValidationError("name the file: <experiment id>/<run id>/artifacts/<path>")
     found = await run_in_threadpool(tracking.resolve_run_id, run)
@@ -40,10 +40,10 @@ def _download(state: ServerState, path: str) -> tuple[Path, str]:
     return local, digest
 
 
-async def download(request: Request) -> Response:
+async def download(artifact_path: str, request: Request) -> Response:
     """The artifact's bytes, streamed from the blob store after its hash is checked."""
     state: ServerState = request.app.state.server
-    local, digest = await run_in_threadpool(_download, state, request.path_params["artifact_path"])
+    local, digest = await run_in_threadpool(_download, state, artifact_path)
     return FileResponse(local, media_type=OCTETS, headers={DIGEST_HEADER: digest})
 
 

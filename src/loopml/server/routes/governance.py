@@ -47,6 +47,7 @@ def create_token(name: str, body: CreateToken, state: State) -> Response:
 
 def revoke_token(token_id: str, state: State) -> Response:
     state.client.auth.revoke_token(token_id)
+    state.sessions.forget_all()
     return json_response({"token_id": token_id, "revoked": True})
 
 

@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from loopml.server.bodies import (
     Decision,
-    Evaluate,
     RegisterVersion,
     RequestChange,
     SetAlias,
@@ -79,14 +78,6 @@ def set_state(name: ModelName, version: int, body: SetState, state: State) -> Re
     """Move a version to REGISTERED, DEPRECATED or ARCHIVED."""
     wanted = body.state.strip().upper()
     return json_response(state.client.models.set_state(f"{name}/{version}", wanted))
-
-
-def evaluate(name: ModelName, version: int, body: Evaluate, state: State) -> Response:
-    """Score the version on a dataset version; the result is stored (cards, checks)."""
-    found = state.client.models.evaluate(
-        f"{name}/{version}", body.dataset, body.target, body.sensitive
-    )
-    return json_response(found, 201)
 
 
 def version_lineage(name: ModelName, version: int, state: State) -> Response:
@@ -176,14 +167,6 @@ api.route(
     set_state,
     role="editor",
     summary="Change a version's lifecycle state",
-)
-api.route(
-    "POST",
-    "/models/{name}/versions/{version}/evaluations",
-    evaluate,
-    role="editor",
-    status_code=201,
-    summary="Evaluate a version on a dataset version",
 )
 api.route("GET", "/models/{name}/policy", get_policy, role="viewer", summary="Approval policy")
 api.route("PUT", "/models/{name}/policy", set_policy, role="admin", summary="Set the policy")
