@@ -115,11 +115,30 @@ class Settings(BaseModel):
         default="sqlite:///.loopml/online.db",
         description="Online feature store: sqlite:///PATH (embedded) or redis://HOST:PORT/DB.",
     )
+    webhook_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts (`name` or `name:port`, `*.suffix` for a domain) that alert "
+        "webhooks may call even when they resolve to a private, loopback or link-local "
+        "address; a comma-separated list in the environment.",
+    )
+    webhook_private_hosts: bool | None = Field(
+        default=None,
+        description="Whether alert webhooks may call private, loopback and link-local "
+        "addresses not listed in webhook_hosts; none: yes for a local workspace, no under "
+        "`loopml server` (an editor's monitor must not make the server reach its own network).",
+    )
     reproduce_run: str | None = Field(
         default=None,
         description="Set by `loopml reproduce`: floating dataset references resolve to the "
         "versions this run read, and new runs are tagged `loopml.reproduces`.",
     )
+
+    @field_validator("webhook_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("store_url")
     @classmethod

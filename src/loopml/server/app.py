@@ -71,6 +71,9 @@ def create_app(settings: Settings, options: ServerOptions | None = None) -> Fast
             "(LOOPML_TOKEN) for the server process"
         )
     options = options or ServerOptions()
+    if settings.webhook_private_hosts is None:
+        # Requests come from other people: their webhooks may not reach this network.
+        settings = settings.model_copy(update={"webhook_private_hosts": False})
     client = Client(settings)
     client.stores.identity = RequestActor()
     metrics = ServerMetrics()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from loopml.config.egress import EgressPolicy
 from loopml.errors import NotFoundError, ValidationError
 from loopml.governance import list_events, verify_chain
 from loopml.monitoring.alerts.rules import AlertRule
@@ -331,3 +333,29 @@ def test_an_alert_resolves_only_after_k_clean_windows(stores: Stores) -> None:
     assert [a.id for a in service.list(monitor="bikes")] == [alert.id]  # one alert, not three
     with pytest.raises(ValidationError):
         parse_rule("metric_below:r2")
+
+
+def test_a_webhook_refused_by_the_egress_policy_is_not_called_and_loses_no_alert(
+    stores: Stores, hook: tuple[str, type[Hook]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, inbox = hook
+    closed = AlertService(dataclasses.replace(stores, settings=_server(stores)))
+    with pytest.raises(ValidationError, match="webhook_hosts"):
+        closed.check_sinks([f"webhook:{url}"])
+    refusing = WebhookSink(url)  # configured before the policy closed: checked again at the call
+    object.__setattr__(refusing, "egress", EgressPolicy(private_ok=False))
+    with caplog.at_level(logging.WARNING, logger="loopml.alerts"):
+        changes = closed.apply("bikes", "mres-1", [R2], quality(0.1), sinks=[refusing])
+    assert inbox.received == []
+    assert closed.get(changes.opened[0].id).state == "open"
+    assert "webhook not called" in " ".join(r.getMessage() for r in caplog.records)
+    port = url.split(":")[2].split("/")[0]
+    listed = _server(stores, webhook_hosts=(f"127.0.0.1:{port}",))
+    allowed = AlertService(dataclasses.replace(stores, settings=listed))
+    allowed.apply("churn", "mres-2", [R2], quality(0.1), sinks=[f"webhook:{url}"])
+    assert [m["event"] for m in inbox.received] == ["opened"]
+
+
+def _server(stores: Stores, **changes: Any) -> Any:
+    """The stores' settings as `loopml server` holds them: inward webhooks refused."""
+    return stores.settings.model_copy(update={"webhook_private_hosts": False, **changes})

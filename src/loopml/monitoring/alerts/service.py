@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 
+from loopml.config.egress import EgressPolicy
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import append_event, require
 from loopml.monitoring.alerts.rules import AlertRule, Condition, evaluate_rules
@@ -130,7 +131,8 @@ class AlertService:
     def __init__(self, stores: Stores, sinks: Sequence[str | AlertSink] = ("log",)) -> None:
         self.stores = stores
         self.engine = stores.engine
-        self.sinks = parse_sinks(sinks)
+        self.egress = EgressPolicy.of(stores.settings)
+        self.sinks = parse_sinks(sinks, self.egress)
 
     def apply(
         self,
@@ -161,7 +163,7 @@ class AlertService:
         """Deliver opened and resolved alerts to the sinks (None: the service's); call it
         after the transaction of `apply_in` committed. Never raises."""
         try:
-            targets = self.sinks if sinks is None else parse_sinks(sinks)
+            targets = self.sinks if sinks is None else parse_sinks(sinks, self.egress)
         except ValidationError:
             log.exception("alert sinks %r of monitor %s are invalid", sinks, monitor)
             return
@@ -169,7 +171,7 @@ class AlertService:
 
     def check_sinks(self, sinks: Sequence[str | AlertSink]) -> None:
         """Raise ValidationError unless every sink string is valid (before storing it)."""
-        parse_sinks(sinks)
+        parse_sinks(sinks, self.egress)
 
     def apply_in(
         self,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
+from loopml.config.egress import EgressPolicy
 from loopml.errors import ValidationError
 
 log = logging.getLogger("loopml.alerts")
@@ -70,15 +71,23 @@ class LogSink:
 
 @dataclass(frozen=True)
 class WebhookSink:
-    """POSTs each event as JSON to `url`; failures are logged, never raised."""
+    """POSTs each event as JSON to `url`; failures are logged, never raised. `egress` says
+    which addresses may be called (checked when configured and again before each call)."""
 
     url: str
     timeout_s: float = WEBHOOK_TIMEOUT_S
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
     def __post_init__(self) -> None:
         check_url(self.url)
+        self.egress.check_url(self.url)
 
     def send(self, event: AlertEvent) -> None:
+        try:
+            self.egress.check_call(self.url)
+        except ValidationError as exc:
+            log.warning("webhook not called for alert %s: %s", event.alert["id"], exc)
+            return
         try:
             response = httpx.post(self.url, json=event.to_dict(), timeout=self.timeout_s)
         except (httpx.HTTPError, OSError) as exc:
@@ -107,8 +116,11 @@ def check_url(url: str) -> str:
     return url
 
 
-def parse_sinks(specs: Sequence[str | AlertSink]) -> list[AlertSink]:
-    """Sinks from their configured strings (objects with `send` pass through)."""
+def parse_sinks(
+    specs: Sequence[str | AlertSink], egress: EgressPolicy | None = None
+) -> list[AlertSink]:
+    """Sinks from their configured strings (objects with `send` pass through); webhooks
+    follow `egress` (none: any host)."""
     sinks: list[AlertSink] = []
     for spec in specs:
         if not isinstance(spec, str):
@@ -118,7 +130,9 @@ def parse_sinks(specs: Sequence[str | AlertSink]) -> list[AlertSink]:
         elif spec == "log":
             sinks.append(LogSink())
         elif spec.startswith("webhook:"):
-            sinks.append(WebhookSink(spec.removeprefix("webhook:")))
+            sinks.append(
+                WebhookSink(spec.removeprefix("webhook:"), egress=egress or EgressPolicy())
+            )
         else:
             raise ValidationError(
                 f"alert sink {spec!r} is unknown: use 'log', 'store' or 'webhook:http(s)://…'"
