@@ -19,6 +19,7 @@ from loopml.store.schema import experiment_tags, runs
 from loopml.tracking.runs import run_uri
 from loopml.validation import check_key, check_text_value
 
+
 class RunLifecycle:
     """Soft-delete and restore runs; set and read experiment tags."""
 

@@ -60,7 +60,9 @@ def test_experiments_in_mlflow_shapes_and_codes(http: httpx.Client, experiment: 
         json={"name": experiment + "t", "tags": [{"key": "a", "value": "b"}]},
     )
     assert tagged.status_code == 200, tagged.text
-    made = http.get(f"{API}/experiments/get", params={"experiment_id": tagged.json()["experiment_id"]})
+    made = http.get(
+        f"{API}/experiments/get", params={"experiment_id": tagged.json()["experiment_id"]}
+    )
     assert made.json()["experiment"]["tags"] == [{"key": "a", "value": "b"}]
     listed = http.post(
         f"{API}/experiments/search", json={"filter": f"name LIKE '{experiment[:8]}%'"}

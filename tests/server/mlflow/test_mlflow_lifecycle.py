@@ -156,6 +156,9 @@ def test_experiment_tags_are_kept_and_experiments_are_not_removed(
         refused = http.post(API + route, json={"experiment_id": experiment_id, "new_name": "x"})
         assert refused.status_code == 400, refused.text
         assert "delete or restore the runs instead" in refused.json()["message"]
-    assert http.get(f"{API}/experiments/get", params={"experiment_id": experiment_id}).json()[
-        "experiment"
-    ]["name"] == experiment
+    assert (
+        http.get(f"{API}/experiments/get", params={"experiment_id": experiment_id}).json()[
+            "experiment"
+        ]["name"]
+        == experiment
+    )
