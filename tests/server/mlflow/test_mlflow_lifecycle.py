@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from loopml.sdk import RemoteClient
 from tests.server.live import LiveServer, make_principal
+from tests.server.mlflow.conftest import run_mlflow
 
 API = "/api/2.0/mlflow"
 
@@ -162,3 +164,48 @@ def test_experiment_tags_are_kept_and_experiments_are_not_removed(
         ]["name"]
         == experiment
     )
+
+
+STOCK_CLIENT = """
+import sys
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import ViewType
+mlflow.set_experiment(sys.argv[1])
+client = MlflowClient()
+experiment = client.get_experiment_by_name(sys.argv[1])
+client.set_experiment_tag(experiment.experiment_id, "team", "forecast")
+assert client.get_experiment(experiment.experiment_id).tags == {"team": "forecast"}
+with mlflow.start_run(run_name="kept") as kept:
+    pass
+with mlflow.start_run(run_name="gone") as gone:
+    mlflow.log_metric("loss", 0.5)
+client.delete_run(gone.info.run_id)
+assert client.get_run(gone.info.run_id).info.lifecycle_stage == "deleted"
+ids = lambda view: sorted(
+    r.info.run_id for r in client.search_runs([experiment.experiment_id], run_view_type=view)
+)
+assert ids(ViewType.ACTIVE_ONLY) == [kept.info.run_id]
+assert ids(ViewType.DELETED_ONLY) == [gone.info.run_id]
+assert ids(ViewType.ALL) == sorted([kept.info.run_id, gone.info.run_id])
+client.restore_run(gone.info.run_id)
+assert ids(ViewType.ACTIVE_ONLY) == sorted([kept.info.run_id, gone.info.run_id])
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_the_stock_clients_delete_restore_and_tag(
+    any_mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    done = run_mlflow(
+        any_mlflow_python,
+        sqlite_server.url,
+        role_tokens["editor"],
+        ["-c", STOCK_CLIENT, experiment],
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
