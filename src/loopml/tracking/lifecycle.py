@@ -39,6 +39,17 @@ class RunLifecycle:
         with self.engine.connect() as conn:
             return _deleted_at(conn, run_id) is not None
 
+    def set_run_times(self, run_id: str, start_time: float, end_time: float | None) -> None:
+        """Give a run the start and end times it had elsewhere (a run copied from another
+        store keeps its own history, not the time of the copy)."""
+        require(self.stores.actor, "write", "set run times")
+        values: dict[str, float] = {"start_time": start_time}
+        if end_time is not None:
+            values["end_time"] = end_time
+        with self.engine.begin() as conn:
+            _deleted_at(conn, run_id)  # an unknown run says so
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
     def _set_deleted(self, run_id: str, stamp: float | None, what: str, event: str) -> bool:
         require(self.stores.actor, "write", what)
         with self.engine.begin() as conn:

@@ -50,6 +50,7 @@ class TrackingService:
         self.delete_tags = self.runs.delete_tags
         self.delete_run = self.lifecycle.delete_run
         self.restore_run = self.lifecycle.restore_run
+        self.set_run_times = self.lifecycle.set_run_times
         self.set_experiment_tags = self.lifecycle.set_experiment_tags
         self.experiment_tags = self.lifecycle.experiment_tags
         self.log_input = self.runs.log_input
