@@ -13,7 +13,6 @@ import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
 
 from loopml.errors import LoopmlError
 from loopml.imports.mlflow.mapping import IdMapping
@@ -26,12 +25,6 @@ from loopml.version import __version__
 
 MLMODEL = "MLmodel"
 COPIED_MODELS = "mlflow-models"
-
-
-class ModelFilesSource(Protocol):
-    def model_files(
-        self, version: SourceVersion, run: SourceRun
-    ) -> tuple[str | None, Path | None]: ...
 
 
 class ModelCopier:
@@ -96,8 +89,7 @@ class ModelCopier:
     def _files(self, version: SourceVersion, run: SourceRun, run_id: str) -> str | None:
         """The path in the loopml run of the version's files, with a manifest beside them."""
         key = f"{version.model}/{version.version}"
-        where = getattr(self.source, "model_files", None)
-        inner, folder = where(version, run) if where else (None, None)
+        inner, folder = self.source.model_files(version, run)
         if folder is not None:
             inner = f"{COPIED_MODELS}/{version.model}-{version.version}"
             self.tracking.log_artifact(run_id, folder, inner)

@@ -94,4 +94,9 @@ class MlflowSource(Protocol):
 
     def versions(self, model: str) -> Iterator[SourceVersion]: ...
 
+    def model_files(self, version: SourceVersion, run: SourceRun) -> tuple[str | None, Path | None]:
+        """Where a version's files are: a path inside its run's artifacts, or else a local
+        folder to copy into the run; (None, None) when they cannot be found."""
+        ...
+
     def close(self) -> None: ...

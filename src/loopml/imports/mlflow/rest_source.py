@@ -49,14 +49,14 @@ class RestSource:
                 f"{API}/experiments/search); pass the URL MLFLOW_TRACKING_URI names"
             )
 
-    def _get(self, path: str, **params: Any) -> dict[str, Any]:
-        answer = self.http.get(API + path, params={k: v for k, v in params.items() if v})
+    def _get(self, route: str, **params: Any) -> dict[str, Any]:
+        answer = self.http.get(API + route, params={k: v for k, v in params.items() if v})
         answer.raise_for_status()
         found: dict[str, Any] = answer.json()
         return found
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = self.http.post(API + path, json=body)
+    def _post(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.http.post(API + route, json=body)
         answer.raise_for_status()
         found: dict[str, Any] = answer.json()
         return found

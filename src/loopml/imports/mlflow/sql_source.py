@@ -118,7 +118,8 @@ class SqlSource:
         offset = 0
         while True:
             page = self._rows(
-                'SELECT value, step, timestamp, is_nan FROM metrics WHERE run_uuid = :r AND "key" = :k '
+                "SELECT value, step, timestamp, is_nan FROM metrics "
+                'WHERE run_uuid = :r AND "key" = :k '
                 "ORDER BY step, timestamp, value LIMIT :n OFFSET :o",
                 r=run.id,
                 k=key,
