@@ -19,6 +19,7 @@ from loopml.errors import ValidationError
 from loopml.imports.mlflow import open_source
 from loopml.sdk import Client
 from tests.server.mlflow.conftest import venv_python
+from tests.server.mlflow.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
 MAKER = Path(__file__).with_name("make_mlflow_store.py")
@@ -126,3 +127,23 @@ def test_a_database_that_is_not_mlflow_is_refused(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE t (x)")
     with pytest.raises(ValidationError, match="not an MLflow tracking database"):
         open_source(f"sqlite:///{other}", tmp_path)
+
+
+def test_a_running_mlflow_server_moves_over_through_its_api(
+    mlflow_server_python: Path, tmp_path: Path, make_client: Callable[..., Client]
+) -> None:
+    database, artifacts = tmp_path / "mlflow.db", tmp_path / "artifacts"
+    made = _make(mlflow_server_python, database, artifacts)
+    client = make_client(root=tmp_path / "ws")
+    with mlflow_server(mlflow_server_python, database, artifacts) as url:
+        first = _import(tmp_path / "ws", "--from", url)
+        again = _import(tmp_path / "ws", "--from", url)
+    assert first["copied"]["runs"] == 4 and first["copied"]["metric points"] == 123
+    assert first["copied"]["artifacts"] == 5 and first["copied"]["model versions"] == 2
+    assert again["already_copied"]["runs"] == 4 and again["copied"].get("runs", 0) == 0
+    tracking = client.tracking
+    (parent,) = tracking.search_runs("bikes", filter="attributes.name = 'parent'")
+    assert parent.tags["mlflow.import.sourceRunId"] == made["parent"]
+    assert len(tracking.metric_history(parent.id, "loss")) == 120
+    assert tracking.read_artifact(parent.id, "model/weights.bin") == bytes(range(256))
+    assert client.models.registry.get_model("bikes-model").aliases == {"staging": 1}
