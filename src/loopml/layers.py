@@ -21,6 +21,7 @@ PLACEMENT: dict[str, str] = {
     "sklearn": "interfaces",
     # loop: triggers, pipelines and rollouts that drive the world toward what is declared
     "controller": "loop",
+    "imports": "loop",
     "pipelines": "loop",
     "rollouts": "loop",
     # domain: the concepts of the field

@@ -20,6 +20,7 @@ from loopml.cli.deploy_tokens import deploy_token_app
 from loopml.cli.experiments import experiments_app
 from loopml.cli.export import EXPORT_EPILOG, export
 from loopml.cli.features import features_app
+from loopml.cli.imports import import_app
 from loopml.cli.logs import log_app
 from loopml.cli.models import models_app
 from loopml.cli.monitor import monitor_app
@@ -113,6 +114,7 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(features_app, name="features")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(ops_app, name="ops")
+app.add_typer(import_app, name="import")
 
 
 def _print_version(show: bool) -> None:

@@ -53,6 +53,14 @@ experiments = Table(
     Column("created_at", Float, nullable=False),
 )
 
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", String(ID_LEN), ForeignKey("experiments.id"), primary_key=True),
+    Column("key", String(KEY_LEN), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 runs = Table(
     "runs",
     metadata,
@@ -75,6 +83,8 @@ runs = Table(
     # params, latest metric values and tags as one JSON document, rebuilt from their tables
     # by every write to them (tracking/key_values.py); searches read it instead of the rows
     Column("key_values", Text, nullable=True),
+    # set when the run is deleted (soft: searches hide it, a restore brings it back)
+    Column("deleted_at", Float, nullable=True),
     # search pages walk these newest first and stop after a page (tracking/run_query.py)
     Index("ix_runs_experiment_start_id", "experiment_id", "start_time", "id"),
     Index("ix_runs_parent", "parent_id"),
@@ -702,4 +712,16 @@ webhook_deliveries = Table(
     Column("finished_at", Float, nullable=True),
     UniqueConstraint("webhook_id", "event_seq"),
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+)
+
+# Objects copied from another tracking store (`loopml import mlflow`): which source object
+# became which loopml object, so a second import copies only what is new.
+import_mappings = Table(
+    "import_mappings",
+    metadata,
+    Column("source", String(500), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("source_id", String(KEY_LEN), primary_key=True),
+    Column("target_id", String(KEY_LEN), nullable=False),
+    Column("imported_at", Float, nullable=False),
 )

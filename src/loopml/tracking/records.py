@@ -42,6 +42,7 @@ class RunRecord:
     environment_json: str | dict[str, Any] | None = field(default=None, repr=False)
     error: str | None = None
     created_by: str = ""
+    deleted_at: float | None = None  # set while the run is deleted (lifecycle.py)
 
     @property
     def environment(self) -> dict[str, Any] | None:

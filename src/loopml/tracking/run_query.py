@@ -64,6 +64,7 @@ _COLUMNS = (
     runs.c.error,
     runs.c.created_by,
     runs.c.key_values,
+    runs.c.deleted_at,
 )
 _CACHE_SIZE = 256
 _IDS_PER_STATEMENT = 10_000  # well below SQLite's limit of bound values
@@ -124,6 +125,8 @@ def resolve_run_id(conn: Connection, typed: str) -> str:
     )
 
 
+#: Which runs a search returns (MLflow's run_view_type ACTIVE_ONLY, DELETED_ONLY, ALL).
+VIEWS = ("active", "deleted", "all")
 RUN_BY_ID = Prebuilt(_base().where(runs.c.id == bindparam("run_id", "")))
 _PAGES: dict[tuple[Any, ...], Prebuilt] = {}
 # A page token: which phase the page is in and the sort values of the last row it returned.
@@ -143,6 +146,7 @@ def page_query(
     experiments_: int | None,
     phase: int = 0,
     after: Sequence[Any] | None = None,
+    view: str = "active",
 ) -> Prebuilt:
     """The statement for one page: bind `limit`, `after_0`, `after_1`, … (the sort values of
     the last row of the previous page, when `after` is given) and `experiment_0`, … (the ids
@@ -152,15 +156,18 @@ def page_query(
     inserted meanwhile neither shifts nor repeats rows, and no page reads the rows before
     it. When the first `order_by` key is a metric, param or tag, phase 0 walks the runs that
     have it (an inner join that the (key, value) index serves in order) and phase 1 the runs
-    without it (those sort last). Raises ValidationError for a malformed filter or order_by."""
+    without it (those sort last). `view` is which runs: "active" (not deleted, the
+    default), "deleted" or "all". Raises ValidationError for a malformed filter or order_by."""
     if filter is not None and not filter.strip():
         filter = None
     nulls = None if after is None else tuple(v is None for v in after)
-    key = (filter, tuple(order_by), experiments_, phase, nulls)
+    if view not in VIEWS:
+        raise ValidationError(f"run view {view!r} is not one of {', '.join(VIEWS)}")
+    key = (filter, tuple(order_by), experiments_, phase, nulls, view)
     found = _PAGES.get(key)
     if found is None:
         found = Prebuilt(
-            _page(filter, order_by, experiments_, phase, nulls),
+            _page(filter, order_by, experiments_, phase, nulls, view),
             fixed_join_order=phase == 0 and phases(order_by) == 2,
         )
         if len(_PAGES) >= _CACHE_SIZE:
@@ -186,6 +193,7 @@ def _page(
     experiments_: int | None,
     phase: int,
     nulls: tuple[bool, ...] | None,
+    view: str,
 ) -> Select[Any]:
     source: Any = runs
     where: list[ColumnElement[bool]] = []
@@ -221,6 +229,9 @@ def _page(
     condition = compile_filter(filter)
     if condition is not None:
         query = query.where(condition)
+    if view != "all":
+        deleted = runs.c.deleted_at
+        query = query.where(deleted.is_(None) if view == "active" else deleted.is_not(None))
     for clause in where:
         query = query.where(clause)
     if nulls is not None:
@@ -263,6 +274,7 @@ def fetch_page(
     experiment_ids: Sequence[str] | None,
     max_results: int,
     page_token: str | None,
+    view: str = "active",
 ) -> tuple[list[RunRecord], str | None]:
     """One page of runs and the token of the next page (None after the last)."""
     phase, after = decode_token(page_token)
@@ -273,7 +285,7 @@ def fetch_page(
     count = None if experiment_ids is None else len(experiment_ids)
     rows: list[tuple[Any, ...]] = []
     while True:
-        query = page_query(filter, order_by, count, phase, after)
+        query = page_query(filter, order_by, count, phase, after, view)
         bound = {f"after_{i}": v for i, v in enumerate(after or []) if v is not None}
         wanted = max_results + 1 - len(rows)
         found = query.fetchall(conn, {**values, **bound, "limit": wanted})
@@ -343,6 +355,7 @@ def _record(row: Sequence[Any], key_values: KeyValues, inputs: list[dict[str, st
         environment_json=row[10],
         error=row[11],
         created_by=row[12],
+        deleted_at=row[14],
         params=params_,
         metrics=metrics_,
         tags=tags_,

@@ -140,6 +140,7 @@ class Runs:
                     "pid": os.getpid() if local_process else None,
                     "created_by": self.stores.actor.name,
                     "key_values": None,  # built when the run ends (key_values.py)
+                    "deleted_at": None,
                 },
             )
             if tag_rows:

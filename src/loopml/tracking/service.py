@@ -13,6 +13,7 @@ from loopml.governance import require
 from loopml.store import Stores
 from loopml.tracking.experiments import Experiments
 from loopml.tracking.history import read_history
+from loopml.tracking.lifecycle import RunLifecycle
 from loopml.tracking.records import RunList, RunRecord
 from loopml.tracking.run_artifacts import RunArtifacts
 from loopml.tracking.run_digest import metric_rows
@@ -35,6 +36,7 @@ class TrackingService:
         self.runs = Runs(stores, self.experiments)
         self.artifacts = RunArtifacts(stores)
         self.streams = MetricStreams(stores, self.runs)
+        self.lifecycle = RunLifecycle(stores)
         # The write API, by concept.
         self.experiment_id = self.experiments.experiment_id
         self.list_experiments = self.experiments.list_experiments
@@ -46,6 +48,11 @@ class TrackingService:
         self.log_batch = self.runs.log_batch
         self.set_tags = self.runs.set_tags
         self.delete_tags = self.runs.delete_tags
+        self.delete_run = self.lifecycle.delete_run
+        self.restore_run = self.lifecycle.restore_run
+        self.set_run_times = self.lifecycle.set_run_times
+        self.set_experiment_tags = self.lifecycle.set_experiment_tags
+        self.experiment_tags = self.lifecycle.experiment_tags
         self.log_input = self.runs.log_input
         self.recover_journals = self.runs.recover_journals
         self.recover_dead_runs = self.runs.recover_dead_runs
@@ -92,8 +99,10 @@ class TrackingService:
         order_by: Iterable[str] | str | None = None,
         max_results: int = 1000,
         page_token: str | None = None,
+        view: str = "active",
     ) -> RunList:
-        """Runs matching `filter`, sorted by `order_by`, one page at a time."""
+        """Runs matching `filter`, sorted by `order_by`, one page at a time; deleted runs
+        only with `view` "deleted" or "all"."""
         if (
             isinstance(max_results, bool)
             or not isinstance(max_results, int)
@@ -106,5 +115,5 @@ class TrackingService:
         ids = None if names is None else [self.experiment_id(n, create=False) for n in names]
         orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
         with self.engine.connect() as conn:
-            found, token = fetch_page(conn, filter, orders, ids, max_results, page_token)
+            found, token = fetch_page(conn, filter, orders, ids, max_results, page_token, view)
         return RunList(found, token)

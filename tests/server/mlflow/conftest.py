@@ -16,19 +16,40 @@ HERE = Path(__file__).parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(scope="session")
-def mlflow_python() -> Path:
-    configured = os.environ.get("LOOPML_MLFLOW_PYTHON")
-    python = Path(configured) if configured else ROOT / ".venv-mlflow" / "bin" / "python"
+#: The client environments the client tests run in: the current 3.x and the newest 2.x.
+CLIENT_VENVS = {"mlflow3": ".venv-mlflow", "mlflow2": ".venv-mlflow2"}
+
+
+def venv_python(venv: str, override: str | None = None) -> Path:
+    """The interpreter of `venv` (or of `override`, an environment variable's value);
+    skipped with the reason locally when it is missing, a failure in CI."""
+    python = Path(override) if override else ROOT / venv / "bin" / "python"
     if not python.exists():
         reason = (
-            f"MLflow client environment missing ({python}): create it with "
-            "`make .venv-mlflow/.installed` (`make test` does)"
+            f"MLflow environment missing ({python}): create it with "
+            f"`make {venv}/.installed` (`make test` does)"
         )
         if IN_CI:
             pytest.fail(reason)
         pytest.skip(reason)
     return python
+
+
+@pytest.fixture(scope="session")
+def mlflow_python() -> Path:
+    return venv_python(".venv-mlflow", os.environ.get("LOOPML_MLFLOW_PYTHON"))
+
+
+@pytest.fixture(scope="session", params=sorted(CLIENT_VENVS))
+def any_mlflow_python(request: pytest.FixtureRequest) -> Path:
+    """The stock client of each supported major version, one test per version."""
+    return venv_python(CLIENT_VENVS[request.param])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_python() -> Path:
+    """The full `mlflow` package (server, SQL store): mlflow-server-requirements.txt."""
+    return venv_python(".venv-mlflow-server")
 
 
 def run_mlflow(

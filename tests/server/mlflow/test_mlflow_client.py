@@ -1,4 +1,4 @@
-"""The stock MLflow client (mlflow-skinny 3.x, its own environment) against a live
+"""The stock MLflow client (mlflow-skinny 3.x and 2.x, each in its own environment) against a live
 `loopml server`: what MLflow users do works unchanged, the objects it makes are loopml's
 own, and the token's role holds (a viewer cannot log, no token is 401, champion moves only
 through an approval)."""
@@ -22,7 +22,7 @@ SCRIPT = HERE / "mlflow_client_script.py"
 
 
 def test_mlflow_users_script_makes_native_loopml_runs(
-    mlflow_python: Path,
+    any_mlflow_python: Path,
     sqlite_server: LiveServer,
     role_tokens: dict[str, str],
     experiment: str,
@@ -30,7 +30,7 @@ def test_mlflow_users_script_makes_native_loopml_runs(
 ) -> None:
     made = last_json(
         run_mlflow(
-            mlflow_python, sqlite_server.url, role_tokens["editor"], [str(SCRIPT), experiment]
+            any_mlflow_python, sqlite_server.url, role_tokens["editor"], [str(SCRIPT), experiment]
         )
     )
     client = RemoteClient(sqlite_server.url, role_tokens["viewer"])
@@ -71,18 +71,18 @@ except mlflow.exceptions.MlflowException as exc:
 
 
 def test_a_viewers_mlflow_token_cannot_log(
-    mlflow_python: Path,
+    any_mlflow_python: Path,
     sqlite_server: LiveServer,
     role_tokens: dict[str, str],
     experiment: str,
 ) -> None:
     make = "import mlflow, sys; mlflow.set_experiment(sys.argv[1])"
     done = run_mlflow(
-        mlflow_python, sqlite_server.url, role_tokens["editor"], ["-c", make, experiment]
+        any_mlflow_python, sqlite_server.url, role_tokens["editor"], ["-c", make, experiment]
     )
     assert done.returncode == 0, done.stderr[-2000:]
     refused = run_mlflow(
-        mlflow_python, sqlite_server.url, role_tokens["viewer"], ["-c", VIEWER_LOGS, experiment]
+        any_mlflow_python, sqlite_server.url, role_tokens["viewer"], ["-c", VIEWER_LOGS, experiment]
     )
     assert refused.returncode == 3, refused.stderr[-2000:]
     assert refused.stdout.startswith("PERMISSION_DENIED"), refused.stdout

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
+from typing import Any
 
 from loopml.errors import NotFoundError, ValidationError
 from loopml.server.errors import ApiError
 from loopml.server.mlflow import shapes
-from loopml.server.mlflow.fields import Fields, integer, optional_text, text
+from loopml.server.mlflow.fields import Fields, integer, key_values, optional_text, text
 from loopml.server.state import ServerState
 
 DEFAULT_ID = "0"
@@ -31,18 +32,16 @@ def experiment_id(state: ServerState, name: str) -> str:
 
 
 def create_experiment(state: ServerState, fields: Fields) -> Fields:
-    """A new experiment; RESOURCE_ALREADY_EXISTS when the name is taken."""
+    """A new experiment, with its tags; RESOURCE_ALREADY_EXISTS when the name is taken."""
     name = text(fields, "name")
-    if fields.get("tags"):
-        raise ValidationError(
-            "loopml does not store experiment tags; create the experiment without tags "
-            "and tag its runs instead"
-        )
+    tags = key_values(fields, "tags")
     tracking = state.client.tracking
     try:
         tracking.experiment_id(name, create=False)
     except NotFoundError:
-        return {"experiment_id": tracking.experiment_id(name)}
+        created = tracking.experiment_id(name)
+        tracking.set_experiment_tags(created, tags)
+        return {"experiment_id": created}
     raise ApiError(
         400,
         "already_exists",
@@ -51,18 +50,48 @@ def create_experiment(state: ServerState, fields: Fields) -> Fields:
     )
 
 
+def _document(state: ServerState, found: dict[str, Any]) -> Fields:
+    return shapes.experiment(found, state.client.tracking.experiment_tags(found["id"]))
+
+
+def _loopml_id(state: ServerState, experiment_id_: str) -> str:
+    if experiment_id_ == DEFAULT_ID:
+        return state.client.tracking.experiment_id(DEFAULT_NAME)
+    return str(state.client.tracking.get_experiment(experiment_id_)["id"])
+
+
 def get_experiment(state: ServerState, fields: Fields) -> Fields:
-    found = text(fields, "experiment_id")
-    tracking = state.client.tracking
-    if found == DEFAULT_ID:
-        found = tracking.experiment_id(DEFAULT_NAME)
-    return {"experiment": shapes.experiment(tracking.get_experiment(found))}
+    found = _loopml_id(state, text(fields, "experiment_id"))
+    return {"experiment": _document(state, state.client.tracking.get_experiment(found))}
 
 
 def get_experiment_by_name(state: ServerState, fields: Fields) -> Fields:
     tracking = state.client.tracking
     found = tracking.experiment_id(text(fields, "experiment_name"), create=False)
-    return {"experiment": shapes.experiment(tracking.get_experiment(found))}
+    return {"experiment": _document(state, tracking.get_experiment(found))}
+
+
+def set_experiment_tag(state: ServerState, fields: Fields) -> Fields:
+    """Set one tag of an experiment (MLflow's `set_experiment_tag`)."""
+    found = _loopml_id(state, text(fields, "experiment_id"))
+    value = fields.get("value")
+    state.client.tracking.set_experiment_tags(
+        found, {text(fields, "key"): "" if value is None else value}
+    )
+    return {}
+
+
+def refuse_experiment_change(state: ServerState, fields: Fields) -> Fields:
+    """Experiments are never renamed or removed in loopml (runs, model versions and audit
+    events name them); the client is told what to do instead."""
+    _loopml_id(state, text(fields, "experiment_id"))  # an unknown experiment says so first
+    raise ApiError(
+        400,
+        "invalid",
+        "loopml keeps experiments: they are not renamed, deleted or restored",
+        "delete or restore the runs instead (mlflow.delete_run / MlflowClient.restore_run), "
+        "or log to an experiment with another name",
+    )
 
 
 def search_experiments(state: ServerState, fields: Fields) -> Fields:
@@ -75,7 +104,7 @@ def search_experiments(state: ServerState, fields: Fields) -> Fields:
         e for e in state.client.tracking.list_experiments() if wanted is None or wanted(e["name"])
     ]
     found.sort(key=lambda e: e["created_at"], reverse=True)
-    return {"experiments": [shapes.experiment(e) for e in found[:limit]]}
+    return {"experiments": [_document(state, e) for e in found[:limit]]}
 
 
 def _name_filter(text_: str | None) -> Callable[[str], bool] | None:

@@ -76,6 +76,15 @@ artifact_api.route(
     summary="Download an artifact",
 )
 
+# Run and experiment lifecycle: delete and restore runs, experiment tags; renaming, deleting
+# or restoring an experiment is refused with the reason (experiments.py).
+_post("/runs/delete", runs.delete_run)
+_post("/runs/restore", runs.restore_run)
+_post("/experiments/set-experiment-tag", experiments.set_experiment_tag)
+_post("/experiments/update", experiments.refuse_experiment_change)
+_post("/experiments/delete", experiments.refuse_experiment_change)
+_post("/experiments/restore", experiments.refuse_experiment_change)
+
 
 def mount(app: FastAPI) -> None:
     """Add the MLflow routes to `app` (guarded like every API route: routing.py)."""

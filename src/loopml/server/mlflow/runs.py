@@ -27,6 +27,8 @@ from loopml.tracking.records import RunRecord
 from loopml.validation import check_key, check_metric_value, check_step
 
 ENDED = ("FINISHED", "FAILED", "KILLED")
+#: MLflow's run_view_type → loopml's run view (tracking/run_query.py).
+_VIEWS = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
 
 def _run_document(state: ServerState, record: RunRecord) -> Fields:
@@ -193,8 +195,11 @@ def search_runs(state: ServerState, fields: Fields) -> Fields:
     ids = fields.get("experiment_ids") or []
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ValidationError("experiment_ids must be a list of experiment ids")
-    if fields.get("run_view_type") == "DELETED_ONLY":
-        return {"runs": []}  # loopml keeps every run: none is deleted
+    view = _VIEWS.get(str(fields.get("run_view_type") or "ACTIVE_ONLY"))
+    if view is None:
+        raise ValidationError(
+            f"run_view_type {fields.get('run_view_type')!r} is not one of {', '.join(_VIEWS)}"
+        )
     names = [experiment_name(state, i) for i in ids]
     orders = translate_order_by(fields.get("order_by"))  # none: newest first, as MLflow
     found = state.client.tracking.search_runs(
@@ -203,6 +208,7 @@ def search_runs(state: ServerState, fields: Fields) -> Fields:
         orders,
         integer(fields, "max_results", 1000),
         optional_text(fields, "page_token"),
+        view=view,
     )
     answer: Fields = {"runs": [_run_document(state, r) for r in found]}
     if found.next_page_token:
@@ -215,3 +221,17 @@ def metric_history(state: ServerState, fields: Fields) -> Fields:
     key = text(fields, "metric_key")
     points = tracking.metric_history(run_id(fields), key)
     return {"metrics": shapes.history(key, points)}
+
+
+def delete_run(state: ServerState, fields: Fields) -> Fields:
+    """Soft delete: the run leaves searches (ACTIVE_ONLY) and keeps all it holds."""
+    tracking = state.client.tracking
+    tracking.delete_run(tracking.resolve_run_id(run_id(fields)))
+    return {}
+
+
+def restore_run(state: ServerState, fields: Fields) -> Fields:
+    """Bring a deleted run back into searches."""
+    tracking = state.client.tracking
+    tracking.restore_run(tracking.resolve_run_id(run_id(fields)))
+    return {}

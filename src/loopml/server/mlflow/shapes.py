@@ -24,7 +24,7 @@ def run_info(run: RunRecord, experiment_id: str) -> dict[str, Any]:
         "status": run.status,
         "start_time": to_ms(run.start_time),
         "artifact_uri": artifact_uri(experiment_id, run.id),
-        "lifecycle_stage": "active",
+        "lifecycle_stage": "active" if run.deleted_at is None else "deleted",
     }
     if run.end_time is not None:
         info["end_time"] = to_ms(run.end_time)
@@ -55,7 +55,7 @@ def run(run: RunRecord, experiment_id: str) -> dict[str, Any]:
     }
 
 
-def experiment(found: dict[str, Any]) -> dict[str, Any]:
+def experiment(found: dict[str, Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
     created = to_ms(found.get("created_at"))
     return {
         "experiment_id": found["id"],
@@ -64,7 +64,7 @@ def experiment(found: dict[str, Any]) -> dict[str, Any]:
         "lifecycle_stage": "active",
         "creation_time": created,
         "last_update_time": created,
-        "tags": [],
+        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
     }
 
 

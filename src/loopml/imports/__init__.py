@@ -1,0 +1,1 @@
+"""Copying other tracking stores into loopml (`loopml import …`)."""
