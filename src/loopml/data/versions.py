@@ -385,9 +385,7 @@ class DatasetService:
             func.max(versions.created_at).label("updated_at"),
         ).group_by(versions.name)
         with self.stores.engine.connect() as conn:
-            rows, token = _NAMES.page(
-                conn, query, max_results=max_results, page_token=page_token
-            )
+            rows, token = _NAMES.page(conn, query, max_results=max_results, page_token=page_token)
         return Page(
             [DatasetSummary(r.name, int(r.versions), int(r.latest), r.updated_at) for r in rows],
             token,

@@ -38,3 +38,15 @@ def aligned(key: str, series: list[Series]) -> dict[str, Any]:
         column[positions] = item.history.values
         columns.append({"label": item.label, "y": _clean(column.tolist())})
     return {"key": key, "x": steps.tolist(), "series": columns}
+
+
+def over(
+    key: str, x: list[float], lines: dict[str, list[float | None]], xlabel: str
+) -> dict[str, Any]:
+    """One chart of named lines over shared x values (windows, quantile levels): the
+    same aligned columns, with the x axis named; non-finite points become gaps."""
+    series = [
+        {"label": label, "y": [None if v is None or not math.isfinite(v) else v for v in ys]}
+        for label, ys in lines.items()
+    ]
+    return {"key": key, "x": x, "xlabel": xlabel, "series": series}
