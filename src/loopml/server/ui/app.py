@@ -26,6 +26,7 @@ from loopml.server.ui import (
     runs,
 )
 from loopml.server.ui.context import UiState
+from loopml.server.ui.menus import ExperimentMenu
 from loopml.server.ui.render import Renderer
 from loopml.server.ui.session import SessionSigner, load_key
 
@@ -66,5 +67,7 @@ def create_ui(server: ServerState) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )
-    app.state.ui = UiState(server, SessionSigner(key), Renderer(UI_PREFIX), UI_PREFIX)
+    app.state.ui = UiState(
+        server, SessionSigner(key), Renderer(UI_PREFIX), UI_PREFIX, ExperimentMenu()
+    )
     return app
