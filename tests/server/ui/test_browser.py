@@ -376,6 +376,6 @@ def test_the_pipelines_page_shows_steps_and_what_a_trigger_fired(open_as: Any, l
     assert loop.trigger in page.inner_text("table[data-testid=triggers]")
     _shot(live, page, "pipelines")
     run_id = newest.get_attribute("data-pipeline-run")
-    event.locator("a").click()
+    event.locator("a[href*='/ui/runs/']").click()
     page.wait_for_url(f"**/ui/runs/{run_id}")
     watched.assert_clean()
