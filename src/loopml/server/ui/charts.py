@@ -33,8 +33,8 @@ def aligned(key: str, series: list[Series]) -> dict[str, Any]:
     if len(series) == 1 and bool(np.all(np.diff(series[0].history.steps) > 0)):
         # one series whose steps are already distinct and in order (every sample is)
         only = series[0]
-        column = {"label": only.label, "y": _clean(only.history.values.tolist())}
-        return {"key": key, "x": only.history.steps.tolist(), "series": [column]}
+        line = {"label": only.label, "y": _clean(only.history.values.tolist())}
+        return {"key": key, "x": only.history.steps.tolist(), "series": [line]}
     steps = np.unique(np.concatenate([s.history.steps for s in series]))
     columns = []
     for item in series:
