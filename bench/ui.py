@@ -11,7 +11,7 @@ viewer:
                  server to MAX_POINTS points)
   compare_page_* GET /ui/compare of that run and two small ones
   max_page_bytes the largest HTML answer among every page measured (also home, models,
-                 audit)
+                 audit, data, monitors, pipelines)
 
 Progress goes to stderr; the last stdout line is JSON
 {"runs_page_p95_ms": ..., "run_page_p95_ms": ..., "max_page_bytes": ..., ...}.
@@ -134,7 +134,14 @@ async def measure(root: Path, history: str, small: list[str], token: str, args: 
                     {"run": [history, *small]},  # type: ignore[dict-item]
                 )
                 compare.append(elapsed)
-            for page in ("/ui/", "/ui/models", "/ui/audit"):
+            for page in (
+                "/ui/",
+                "/ui/models",
+                "/ui/audit",
+                "/ui/data",
+                "/ui/monitors",
+                "/ui/pipelines",
+            ):
                 await timed(page)
     return {
         **_summary("runs_page", first + later),

@@ -295,6 +295,40 @@ def test_list_orders_by_name_then_version(client: Client) -> None:
     assert client.datasets.list("nothing") == []
 
 
+def test_newest_pages_every_dataset_newest_first(any_client: Client) -> None:
+    logged = [
+        any_client.datasets.log(name, bikes(seed=seed))
+        for seed, name in enumerate(["weather", "bikes", "weather", "bikes", "bikes"])
+    ]
+    expected = sorted(logged, key=lambda v: (v.created_at, v.id), reverse=True)
+    seen, token = [], None
+    while True:
+        page = any_client.dataset_service.newest(max_results=2, page_token=token)
+        assert len(page) <= 2
+        seen += [v.id for v in page]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [v.id for v in expected]
+    assert any_client.dataset_service.newest(max_results=1)[0].uri == "dataset:bikes@3"
+    with pytest.raises(ValidationError, match="page_token"):
+        any_client.dataset_service.newest(page_token="garbage")
+    with pytest.raises(ValidationError, match="max_results"):
+        any_client.dataset_service.newest(max_results=0)
+
+
+def test_names_summarise_each_dataset_once(any_client: Client) -> None:
+    assert any_client.dataset_service.names() == []
+    for seed, name in enumerate(["weather", "bikes", "bikes", "bikes"]):
+        any_client.datasets.log(name, bikes(seed=seed))
+    first = any_client.dataset_service.names(max_results=1)
+    assert [(s.name, s.versions, s.latest) for s in first] == [("bikes", 3, 3)]
+    assert first[0].updated_at == any_client.datasets.get("bikes@3").created_at
+    rest = any_client.dataset_service.names(max_results=1, page_token=first.next_page_token)
+    assert [(s.name, s.versions, s.latest) for s in rest] == [("weather", 1, 1)]
+    assert rest.next_page_token is None
+
+
 @pytest.mark.parametrize("kind", ["dataframe", "csv-file", "parquet-folder"])
 def test_load_selected_columns(client: Client, tmp_path: Path, kind: str) -> None:
     df = bikes()

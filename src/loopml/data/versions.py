@@ -36,6 +36,24 @@ _PAGES = Keyset(
     "dataset versions",
     [SortKey(dataset_versions.c.name), SortKey(dataset_versions.c.version)],
 )
+_NEWEST = Keyset(
+    "newest dataset versions",
+    [
+        SortKey(dataset_versions.c.created_at, descending=True),
+        SortKey(dataset_versions.c.id, descending=True),
+    ],
+)
+_NAMES = Keyset("datasets", [SortKey(dataset_versions.c.name)])
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One dataset name: how many versions it has, its latest and when that was made."""
+
+    name: str
+    versions: int
+    latest: int
+    updated_at: float
 
 
 @dataclass(frozen=True)
@@ -344,6 +362,34 @@ class DatasetService:
                 scope={"name": name, "newer_than": newer_than},
             )
         return Page([DatasetVersion.from_row(r) for r in rows], token)
+
+    def newest(
+        self, *, max_results: int = 20, page_token: str | None = None
+    ) -> Page[DatasetVersion]:
+        """Versions of every dataset, the newest first, one page at a time."""
+        with self.stores.engine.connect() as conn:
+            rows, token = _NEWEST.page(
+                conn, select(dataset_versions), max_results=max_results, page_token=page_token
+            )
+        return Page([DatasetVersion.from_row(r) for r in rows], token)
+
+    def names(
+        self, *, max_results: int = 100, page_token: str | None = None
+    ) -> Page[DatasetSummary]:
+        """Each dataset once, by name, with its version count and latest version."""
+        versions = dataset_versions.c
+        query = select(
+            versions.name,
+            func.count().label("versions"),
+            func.max(versions.version).label("latest"),
+            func.max(versions.created_at).label("updated_at"),
+        ).group_by(versions.name)
+        with self.stores.engine.connect() as conn:
+            rows, token = _NAMES.page(conn, query, max_results=max_results, page_token=page_token)
+        return Page(
+            [DatasetSummary(r.name, int(r.versions), int(r.latest), r.updated_at) for r in rows],
+            token,
+        )
 
     def local_files(self, ref: str | DatasetVersion) -> builtins.list[Path]:
         """Verified local copies of the version's files, in order."""

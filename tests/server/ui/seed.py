@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression
 
 from loopml.sdk import Client
+from tests.server.ui.loop_seed import LoopSeeded, seed_loop
 
 ROLES = ("viewer", "editor", "approver", "admin")
 
@@ -20,6 +21,7 @@ class Seeded:
     request_id: str
     model: str
     tokens: dict[str, str]
+    loop: LoopSeeded
 
 
 def make_tokens(client: Client) -> dict[str, str]:
@@ -34,8 +36,8 @@ def make_tokens(client: Client) -> dict[str, str]:
 
 def seed(client: Client, runs: int = 6, steps: int = 50) -> Seeded:
     """Runs `lr-0`… with params lr and depth and curves loss/acc; a principal per role;
-    model `bikes` v1 is champion and editor-ui asks to move champion to v2. `client`
-    acts as the workspace owner."""
+    model `bikes` v1 is champion and editor-ui asks to move champion to v2; the rest of
+    the loop from loop_seed.py. `client` acts as the workspace owner."""
     run_ids = []
     for i in range(runs):
         lr = round(0.1 * (i + 1), 2)
@@ -60,4 +62,5 @@ def seed(client: Client, runs: int = 6, steps: int = 50) -> Seeded:
         request = client.models.approvals.request(second.uri, "champion", "better fit")
     finally:
         client.stores.identity = owner
-    return Seeded(run_ids, request.id, "bikes", tokens)
+    loop = seed_loop(client, tokens["editor"])
+    return Seeded(run_ids, request.id, "bikes", tokens, loop)

@@ -286,3 +286,96 @@ def test_a_canary_split_changes_on_the_deployment_page(open_as: Any, live: Live)
     page.click("nav >> text=Deployments")
     assert "bikes-api" in page.inner_text("main")
     watched.assert_clean()
+
+
+def test_a_monitors_drift_heat_map_and_an_editor_acknowledging(open_as: Any, live: Live) -> None:
+    loop = live.seeded.loop
+    watched = open_as(live.seeded.tokens["viewer"])
+    page = watched.page
+    page.click("nav >> text=Monitoring")
+    _shot(live, page, "monitors")
+    page.click(f"table[data-testid=monitors] >> text={loop.monitor}")
+    page.wait_for_url(f"**/ui/monitors/{loop.monitor}")
+    heat = page.locator("table[data-testid=heatmap]")
+    assert heat.locator("thead th").count() == 1 + 6  # the column names, six windows
+    temp = heat.locator("tr[data-column=temp] td")
+    assert temp.count() == 6
+    titles = [temp.nth(i).get_attribute("title") or "" for i in range(6)]
+    assert "no drift" in titles[0] and titles[-1].endswith("— drift")
+    assert "h5" in (temp.nth(5).get_attribute("class") or "")  # far past its threshold
+    column_chart = page.locator("figure[data-chart][data-column=temp]")
+    column_chart.locator("canvas").wait_for()
+    assert column_chart.get_attribute("data-drawn") == "2"  # statistic and threshold
+    rmse = page.locator("figure[data-quality=rmse]")
+    assert rmse.get_attribute("data-drawn") == "4"  # realized, estimated and its band
+    assert page.locator("figure[data-quality=r2]").get_attribute("data-drawn") == "1"
+    assert page.locator("figure[data-latency]").get_attribute("data-drawn") == "3"
+    assert page.locator("table[data-testid=alerts] button").count() == 0
+    assert "needs the editor role" in page.inner_text("table[data-testid=alerts]")
+    _shot(live, page, "monitor")
+    watched.assert_clean()
+
+    editor = open_as(live.seeded.tokens["editor"])
+    page = editor.page
+    page.goto(f"{live.server.url}/ui/monitors/{loop.monitor}#alerts")
+    row = page.locator("tr[data-state=open]", has_text="temp").first
+    alert_id = row.get_attribute("data-alert")
+    row.locator("input[name=comment]").fill("checking the sensors")
+    row.locator("button.acknowledge").click()
+    page.wait_for_url("**done=acknowledged**")
+    acknowledged = page.locator(f"tr[data-alert='{alert_id}']")
+    assert acknowledged.get_attribute("data-state") == "acknowledged"
+    assert "editor-ui" in acknowledged.inner_text()
+    editor.assert_clean()
+
+
+def test_the_data_pages_and_a_diff_between_versions(open_as: Any, live: Live) -> None:
+    name = live.seeded.loop.dataset
+    watched = open_as(live.seeded.tokens["viewer"])
+    page = watched.page
+    page.click("nav >> text=Data")
+    _shot(live, page, "data")
+    page.click(f"table[data-testid=datasets] >> text={name}")
+    page.wait_for_url(f"**/ui/data/{name}")
+    assert page.locator("table[data-testid=versions] tbody tr").count() == 3
+    form = page.locator("form[data-testid=diff-form]")
+    form.locator("input[name=old]").fill("1")
+    form.locator("input[name=new]").fill("3")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/diff?old=1&new=3")
+    assert "added" not in page.inner_text("[data-testid=diff-summary]")  # same columns
+    assert page.locator("table[data-testid=diff] tr.differs").count() > 0
+    chart = page.locator("figure[data-chart][data-column=temp]")
+    chart.locator("canvas").wait_for()
+    assert chart.get_attribute("data-drawn") == "2"  # v1 and v3 overlaid
+    legend = chart.locator(".u-legend .u-series").all_inner_texts()
+    assert any("v1" in label for label in legend) and any("v3" in label for label in legend)
+    _shot(live, page, "data_diff")
+    page.click("h1 >> text=v3")
+    page.wait_for_url(f"**/ui/data/{name}/3")
+    page.locator("figure[data-chart] canvas").first.wait_for()
+    assert page.locator("table[data-testid=profile] tr[data-column=site] meter").count() >= 3
+    _shot(live, page, "dataset_version")
+    watched.assert_clean()
+
+
+def test_the_pipelines_page_shows_steps_and_what_a_trigger_fired(open_as: Any, live: Live) -> None:
+    loop = live.seeded.loop
+    watched = open_as(live.seeded.tokens["viewer"])
+    page = watched.page
+    page.click("nav >> text=Pipelines")
+    page.wait_for_url("**/ui/pipelines")
+    runs = page.locator("section.pipeline-run")
+    assert runs.count() == 2
+    newest = runs.first
+    assert newest.locator("tr[data-step=load][data-cached=true]").count() == 1
+    assert newest.locator("tr[data-step=summarize][data-cached=false]").count() == 1
+    assert runs.nth(1).locator("tr[data-cached=true]").count() == 0
+    event = page.locator("table[data-testid=trigger-events] tbody tr").first
+    assert "succeeded" in event.inner_text()
+    assert loop.trigger in page.inner_text("table[data-testid=triggers]")
+    _shot(live, page, "pipelines")
+    run_id = newest.get_attribute("data-pipeline-run")
+    event.locator("a[href*='/ui/runs/']").click()
+    page.wait_for_url(f"**/ui/runs/{run_id}")
+    watched.assert_clean()

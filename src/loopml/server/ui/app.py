@@ -14,8 +14,19 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from loopml.server.state import ServerState
-from loopml.server.ui import audit, deployments, home, login, models, runs
+from loopml.server.ui import (
+    audit,
+    data,
+    deployments,
+    home,
+    login,
+    models,
+    monitoring,
+    pipelines,
+    runs,
+)
 from loopml.server.ui.context import UiState
+from loopml.server.ui.menus import ExperimentMenu
 from loopml.server.ui.render import Renderer
 from loopml.server.ui.session import SessionSigner, load_key
 
@@ -43,9 +54,20 @@ def create_ui(server: ServerState) -> Starlette:
             Route("/approvals/{request_id}/reject", models.reject, methods=["POST"]),
             Route("/deployments", deployments.deployments_page),
             Route("/deployments/{name}", deployments.deployment_page),
+            Route("/data", data.datasets_page),
+            Route("/data/{name}", data.dataset_page),
+            Route("/data/{name}/diff", data.diff_page),
+            Route("/data/{name}/{version:int}", data.version_page),
+            Route("/monitors", monitoring.monitors_page),
+            Route("/monitors/{name}", monitoring.monitor_page),
+            Route("/alerts/{alert_id}/acknowledge", monitoring.acknowledge, methods=["POST"]),
+            Route("/alerts/{alert_id}/resolve", monitoring.resolve, methods=["POST"]),
+            Route("/pipelines", pipelines.pipelines_page),
             Route("/audit", audit.audit_page),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ]
     )
-    app.state.ui = UiState(server, SessionSigner(key), Renderer(UI_PREFIX), UI_PREFIX)
+    app.state.ui = UiState(
+        server, SessionSigner(key), Renderer(UI_PREFIX), UI_PREFIX, ExperimentMenu()
+    )
     return app

@@ -30,6 +30,11 @@ def aligned(key: str, series: list[Series]) -> dict[str, Any]:
     where it has none; with several points at one step, the last)."""
     if not series:
         return {"key": key, "x": [], "series": []}
+    if len(series) == 1 and bool(np.all(np.diff(series[0].history.steps) > 0)):
+        # one series whose steps are already distinct and in order (every sample is)
+        only = series[0]
+        line = {"label": only.label, "y": _clean(only.history.values.tolist())}
+        return {"key": key, "x": only.history.steps.tolist(), "series": [line]}
     steps = np.unique(np.concatenate([s.history.steps for s in series]))
     columns = []
     for item in series:
@@ -38,3 +43,15 @@ def aligned(key: str, series: list[Series]) -> dict[str, Any]:
         column[positions] = item.history.values
         columns.append({"label": item.label, "y": _clean(column.tolist())})
     return {"key": key, "x": steps.tolist(), "series": columns}
+
+
+def over(
+    key: str, x: list[float], lines: dict[str, list[float | None]], xlabel: str
+) -> dict[str, Any]:
+    """One chart of named lines over shared x values (windows, quantile levels): the
+    same aligned columns, with the x axis named; non-finite points become gaps."""
+    series = [
+        {"label": label, "y": [None if v is None or not math.isfinite(v) else v for v in ys]}
+        for label, ys in lines.items()
+    ]
+    return {"key": key, "x": x, "xlabel": xlabel, "series": series}

@@ -22,6 +22,7 @@ from loopml.sdk import Client
 from loopml.server.errors import classify, split_hint
 from loopml.server.identity import bind, unbind
 from loopml.server.state import ServerState
+from loopml.server.ui.menus import ExperimentMenu
 from loopml.server.ui.render import Renderer
 from loopml.server.ui.session import COOKIE_PATH, SESSION_COOKIE, Session, SessionSigner
 from loopml.store.principal import Principal
@@ -38,6 +39,7 @@ class UiState:
     signer: SessionSigner
     renderer: Renderer
     prefix: str
+    experiments: ExperimentMenu
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Home: the loop at a glance — newest data, champions, pending approvals, deployments
-with their traffic split and rollout step, open alerts and triggers — each stage a box
-that links to its page."""
+"""Home: the loop at a glance — newest data, running and recent pipelines, champions,
+pending approvals, deployments with their traffic split and rollout step, open alerts
+and triggers — each stage a box that links to its page."""
 
 from __future__ import annotations
 
@@ -10,26 +10,28 @@ from starlette.responses import Response
 from loopml.server.ui.context import PageContext, serve
 
 NEWEST = 8
-SCAN = 1000
+SHOWN = 20  # approvals and alerts listed in a box; the box says when there are more
 
 
 def home_view(ctx: PageContext) -> Response:
     client = ctx.client
-    datasets = sorted(client.datasets.list(max_results=SCAN), key=lambda d: -d.created_at)
+    datasets = client.dataset_service.newest(max_results=NEWEST)
     models = client.models.registry.list_models()
-    pending = list(client.models.approvals.list(status="PENDING", max_results=SCAN))
+    pending = client.models.approvals.list(status="PENDING", max_results=SHOWN)
     deployments = client.deployments.list()
     rollouts = {r.deployment: r for r in client.rollouts.list("active")}
-    alerts = list(client.monitors.alerts.list(state="open", max_results=SCAN))
-    triggers = client.triggers.list()
+    alerts = client.monitors.alerts.list(state="open", max_results=SHOWN)
     return ctx.render(
         "home.html",
-        datasets=datasets[:NEWEST],
+        datasets=datasets,
+        pipeline_runs=client.pipelines.runs(limit=NEWEST),
         models=models,
-        pending=pending,
+        pending=list(pending),
+        more_pending=pending.next_page_token is not None,
         deployments=[(d, rollouts.get(d.name)) for d in deployments],
-        alerts=alerts,
-        triggers=triggers,
+        alerts=list(alerts),
+        more_alerts=alerts.next_page_token is not None,
+        triggers=client.triggers.list(),
     )
 
 

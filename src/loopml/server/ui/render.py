@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from loopml.monitoring.definition import format_duration, human_duration
+
 if TYPE_CHECKING:
     from loopml.server.ui.context import PageContext
 
@@ -44,6 +46,13 @@ def number(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def seconds(value: float | None) -> str:
+    """A measured duration ('' for none): `0.42 s`, `12.5 min`."""
+    if value is None:
+        return ""
+    return f"{value:.2g} s" if value < 1 else human_duration(value)
+
+
 def json_data(value: Any) -> Markup:
     """Data for a `<script type="application/json">` block; `<` is escaped so a value can
     never close the block."""
@@ -60,7 +69,13 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(when=when, number=number, json_data=json_data)
+        self.env.filters.update(
+            when=when,
+            number=number,
+            json_data=json_data,
+            duration=format_duration,
+            seconds=seconds,
+        )
 
     def html(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         body = self.env.get_template(template).render(prefix=self.prefix, **values)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,6 +40,29 @@ def _first_keys(runs: list[RunRecord], attribute: str, limit: int) -> list[str]:
         for key in getattr(run, attribute):
             seen.setdefault(key, None)
     return sorted(seen)[:limit]
+
+
+def metric_cell(value: float | None) -> Markup:
+    """A metric for a table cell: a formatted float holds no HTML, so it skips escaping
+    (hundreds of cells a page)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Markup(f"{float(value):.4g}")
+    return Markup("")
+
+
+def table_rows(
+    runs: list[RunRecord], metric_cols: list[str], param_cols: list[str]
+) -> list[tuple[RunRecord, list[Markup], list[str]]]:
+    """Each run with its chosen cells, formatted once here rather than by a template call
+    per cell."""
+    return [
+        (
+            run,
+            [metric_cell(run.metrics.get(m)) for m in metric_cols],
+            [run.params.get(p, "") for p in param_cols],
+        )
+        for run in runs
+    ]
 
 
 def runs_view(ctx: PageContext) -> Response:
@@ -92,9 +116,9 @@ def runs_view(ctx: PageContext) -> Response:
     return ctx.render(
         "runs.html",
         400 if error else 200,
-        runs=runs,
+        rows=table_rows(runs, metric_cols, param_cols),
         error=error,
-        experiments=ctx.client.tracking.list_experiments(),
+        experiments=ctx.ui.experiments.get(ctx.client.tracking.list_experiments, experiments),
         chosen=experiments,
         filter=text,
         order=order,
