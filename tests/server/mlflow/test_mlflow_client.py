@@ -6,6 +6,7 @@ through an approval)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -13,7 +14,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
-from loopml.sdk import RemoteClient
+from loopml.config import load_settings
+from loopml.sdk import Client, RemoteClient
 from tests.server.live import LiveServer
 from tests.server.mlflow.conftest import HERE, last_json, run_mlflow
 
@@ -54,8 +56,37 @@ def test_mlflow_users_script_makes_native_loopml_runs(
         assert all("temporary" not in c.tags for c in children)
         found = client.search_runs(experiment, filter="metrics.rmse < 2.5", order_by="metrics.rmse")
         assert [r.id for r in found] == made["children"][:0:-1]
+        _check_native_model(client, made, sqlite_server.root)
     finally:
         client.close()
+
+
+def _check_native_model(client: RemoteClient, made: dict[str, Any], workspace: Path) -> None:
+    """The model MLflow logged and registered is a loopml model version: a signature,
+    lineage to its run, MLflow's own files sealed by hash, and it predicts in loopml."""
+    version = client.models.get(f"{made['model']}@staging")
+    assert (version.version, version.run_id) == (1, made["trained"])
+    assert version.flavor == "sklearn"
+    assert version.signature is not None
+    assert [c["name"] for c in version.signature["inputs"]] == ["x", "z"]
+    assert version.card["tags"] == {"reviewed": "yes"}
+    assert version.metrics["training_score"] > 0.9  # the autologged run's metrics
+    trained = client.get_run(made["trained"])
+    lineage = client.models.lineage(f"{made['model']}/1")
+    assert lineage["run"]["uri"] == trained.uri, lineage
+    assert trained.params["alpha"] == "0.5"
+    files = {a["path"] for a in client.list_artifacts(made["trained"])}
+    folder = version.artifact_path
+    assert {f"{folder}/MLmodel", f"{folder}/model.pkl", f"{folder}/loopml-model.json"} <= files
+    local = Client(load_settings(workspace))  # what `loopml serve` loads, hashes checked
+    try:
+        loaded = local.models.load(f"{made['model']}@staging")
+    finally:
+        local.close()
+    assert loaded.signature is not None and loaded.signature.input_names == ["x", "z"]
+    frame = pd.DataFrame({"x": [0.5, -1.0, 2.0, 0.0, 1.5], "z": [2.0, 0.5, -1.0, 0.0, 1.0]})
+    np.testing.assert_allclose(loaded.predict(frame), loaded.raw.predict(frame))
+    assert loaded.raw.alpha == 0.5
 
 
 VIEWER_LOGS = """
