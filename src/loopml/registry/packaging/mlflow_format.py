@@ -126,13 +126,22 @@ def _signature(found: Any) -> Signature | None:
 
 
 def _columns(text: str, what: str) -> list[ColumnSpec] | None:
+    """Named columns; MLflow's outputs are often unnamed, and are named as loopml's
+    `infer_signature` names them (`prediction`, `prediction_0`…)."""
     try:
         specs = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"the signature's {what} in MLmodel are not JSON ({exc})") from exc
     if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
         raise ValidationError(f"the signature's {what} in MLmodel are not a list of columns")
-    if any(s.get("type") == "tensor" or "name" not in s for s in specs):
+    if any(s.get("type") == "tensor" for s in specs):
+        return None
+    if what == "outputs":
+        default = (
+            ["prediction"] if len(specs) == 1 else [f"prediction_{i}" for i in range(len(specs))]
+        )
+        specs = [{"name": name, **s} for name, s in zip(default, specs, strict=True)]
+    elif any("name" not in s for s in specs):
         return None
     columns = []
     for s in specs:
