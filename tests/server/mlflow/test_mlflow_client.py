@@ -16,7 +16,7 @@ from sklearn.linear_model import Ridge
 
 from loopml.config import load_settings
 from loopml.sdk import Client, RemoteClient
-from tests.server.live import LiveServer
+from tests.server.live import LiveServer, make_principal
 from tests.server.mlflow.conftest import HERE, last_json, run_mlflow
 
 pytestmark = pytest.mark.slow
@@ -188,3 +188,70 @@ def test_an_mlflow_set_alias_on_champion_opens_an_approval_request(
     requests = pending["requests"]
     assert [(r["alias"], r["version"]) for r in requests] == [("champion", 1)], pending
     assert requests[0]["id"] in done.stdout
+
+
+VIEWER_REGISTERS = """
+import sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+name, run_id = sys.argv[1], sys.argv[2]
+client = MlflowClient()
+assert client.get_model_version(name, "1").run_id == run_id  # a viewer reads
+calls = [
+    lambda: client.create_registered_model(name + "-mine"),
+    lambda: client.create_model_version(name, f"runs:/{run_id}/{name}", run_id),
+    lambda: client.set_registered_model_alias(name, "staging", 1),
+    lambda: client.set_registered_model_alias(name, "champion", 1),
+    lambda: client.delete_registered_model_alias(name, "champion"),
+]
+for call in calls:
+    try:
+        call()
+    except MlflowException as exc:
+        print(exc.error_code, exc.message.splitlines()[0])
+    else:
+        print("ALLOWED")
+"""
+
+
+def test_a_viewers_or_revoked_mlflow_token_changes_nothing_in_the_registry(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    name = "v-" + experiment
+    _register(sqlite_server, role_tokens["editor"], experiment, name)
+    admin = {"authorization": f"Bearer {role_tokens['admin']}"}
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        run_id = http.get(f"/models/{name}/versions/1").json()["run_id"]
+    viewer = run_mlflow(
+        mlflow_python,
+        sqlite_server.url,
+        role_tokens["viewer"],
+        ["-c", VIEWER_REGISTERS, name, run_id],
+    )
+    assert viewer.returncode == 0, viewer.stderr[-2000:]
+    lines = viewer.stdout.strip().splitlines()
+    assert len(lines) == 5 and all(line.startswith("PERMISSION_DENIED") for line in lines), lines
+    assert all("needs the editor role" in line for line in lines)
+    leaver = make_principal(sqlite_server, role_tokens["admin"], "leaver-" + experiment, "editor")
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        events = http.get("/audit/events", params={"limit": 1000}).json()["events"]
+        token_id = [
+            e["details"]["token_id"]
+            for e in events
+            if e["action"] == "token.create" and e["object"] == f"principal:leaver-{experiment}"
+        ][-1]
+        assert http.delete(f"/auth/tokens/{token_id}").status_code == 200
+    revoked = run_mlflow(
+        mlflow_python, sqlite_server.url, leaver, ["-c", VIEWER_REGISTERS, name, run_id]
+    )
+    assert revoked.returncode != 0  # the first read is refused already
+    assert "UNAUTHENTICATED" in revoked.stderr and "unknown or revoked" in revoked.stderr
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        model = http.get(f"/models/{name}").json()
+        assert model["aliases"] == {} and model["latest_version"] == 1
+        assert http.get(f"/models/{name}-mine").status_code == 404
+        pending = http.get("/approvals", params={"model": name}).json()["requests"]
+        assert pending == []
