@@ -10,6 +10,7 @@ registered as a loopml model version.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import secrets
@@ -39,11 +40,12 @@ PathHandler = Callable[[ServerState, Fields], Fields]
 
 
 def path_endpoint(
-    handler: PathHandler, *, body: bool
-) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-    """Like fields.endpoint, with the path's parameters (`{model_id}`) among the fields."""
+    handler: PathHandler, path: str, *, body: bool
+) -> Callable[..., Coroutine[Any, Any, Response]]:
+    """Like fields.endpoint, with the parameters of `path` (`{model_id}`) among the fields;
+    they are declared in the signature, so the OpenAPI document lists them."""
 
-    async def answer(request: Request) -> Response:
+    async def answer(request: Request, **_: str) -> Response:
         state: ServerState = request.app.state.server
         fields: Fields = dict(request.query_params)
         if body:
@@ -52,6 +54,14 @@ def path_endpoint(
         fields.update(request.path_params)
         return json_response(await run_in_threadpool(handler, state, fields))
 
+    named = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        for name in re.findall(r"\{(\w+)\}", path)
+    ]
+    request = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+    )
+    answer.__signature__ = inspect.Signature([request, *named])  # type: ignore[attr-defined]
     answer.__doc__ = handler.__doc__
     answer.__name__ = handler.__name__
     return answer

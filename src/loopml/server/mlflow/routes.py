@@ -88,7 +88,7 @@ def mount(app: FastAPI) -> None:
 
 def _call(method: str, path: str, handler: Handler, role: str = "editor") -> None:
     """A route whose fields come from the body (or query, for GET) and the path."""
-    found = path_endpoint(handler, body=method != "GET")
+    found = path_endpoint(handler, path, body=method != "GET")
     tracking.route(method, path, found, role=role, summary=path)
 
 
