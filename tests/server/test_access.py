@@ -42,8 +42,10 @@ def test_every_api_route_declares_its_least_role(tmp_path: Path) -> None:
         assert route.min_role in ROLES
         assert route.openapi_extra is not None
         assert route.openapi_extra["security"] == [{"bearerToken": []}]
-    # MLflow's searches are POSTs that read (the stock client sends them so).
-    mlflow_reads = [r for r in routes if is_mlflow_path(r.path) and r.path.endswith("/search")]
+    # MLflow's searches and latest-version lookups are POSTs that read (the stock client
+    # sends them so).
+    reads = ("/search", "/get-latest-versions")
+    mlflow_reads = [r for r in routes if is_mlflow_path(r.path) and r.path.endswith(reads)]
     writes = [r for r in routes if r.methods & {"POST", "PUT", "DELETE"} and r not in mlflow_reads]
     assert all(r.min_role != "viewer" for r in writes), "a viewer may never change anything"
     with pytest.raises(ValueError, match="least role"):

@@ -14,8 +14,11 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+from sklearn.linear_model import Ridge
 
 experiment_name = sys.argv[1]
 experiment = mlflow.set_experiment(experiment_name)
@@ -93,8 +96,55 @@ assert (Path(local) / "plots" / "curve.csv").read_text().startswith("step,loss")
 assert (Path(local) / "notes.txt").read_text() == "hello from mlflow\n"
 assert mlflow.artifacts.load_dict(f"runs:/{parent_id}/config/settings.json") == {"a": 1}
 
+# Models: autolog a scikit-learn fit, log and register the model, move an alias, load
+# the registered model back by alias and by version, and predict.
+model_name = f"{experiment_name}-ridge"
+rng = np.random.default_rng(3)
+features = pd.DataFrame({"x": rng.normal(size=40), "z": rng.normal(size=40)})
+target = 2.0 * features["x"] - features["z"] + rng.normal(scale=0.1, size=40)
+logged_as = {"name": "model"} if int(mlflow.__version__.split(".")[0]) >= 3 else {}
+mlflow.sklearn.autolog()
+with mlflow.start_run(run_name="trained") as trained:
+    model = Ridge(alpha=0.5).fit(features, target)
+    info = mlflow.sklearn.log_model(
+        model,
+        artifact_path=None if logged_as else "model",
+        registered_model_name=model_name,
+        input_example=features.head(5),
+        serialization_format="cloudpickle",
+        **logged_as,
+    )
+mlflow.sklearn.autolog(disable=True)
+assert str(info.registered_model_version) == "1", info.registered_model_version
+autologged = client.get_run(trained.info.run_id)
+assert autologged.data.params["alpha"] == "0.5", autologged.data.params
+assert "training_score" in autologged.data.metrics, autologged.data.metrics
+scores = client.get_metric_history(trained.info.run_id, "training_score")
+assert len(scores) == 1, scores  # logging the model did not repeat the run's metrics
+
+client.set_registered_model_alias(model_name, "staging", 1)
+staged = client.get_model_version_by_alias(model_name, "staging")
+assert (staged.version, staged.run_id) == ("1", trained.info.run_id), staged
+assert client.get_registered_model(model_name).aliases == {"staging": "1"}
+found = client.search_model_versions(f"name = '{model_name}'")
+assert [v.version for v in found] == ["1"], found
+client.set_model_version_tag(model_name, "1", "reviewed", "yes")
+assert client.get_model_version(model_name, "1").tags == {"reviewed": "yes"}
+expected = model.predict(features.head(5))
+by_alias = mlflow.pyfunc.load_model(f"models:/{model_name}@staging")
+assert np.allclose(by_alias.predict(features.head(5)), expected)
+by_version = mlflow.sklearn.load_model(f"models:/{model_name}/1")
+assert np.allclose(by_version.predict(features.head(5)), expected)
+
 print(
     json.dumps(
-        {"experiment_id": experiment.experiment_id, "parent": parent_id, "children": children}
+        {
+            "experiment_id": experiment.experiment_id,
+            "parent": parent_id,
+            "children": children,
+            "trained": trained.info.run_id,
+            "model": model_name,
+            "predictions": [float(p) for p in expected],
+        }
     )
 )

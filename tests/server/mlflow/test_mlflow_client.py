@@ -6,6 +6,7 @@ through an approval)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -13,8 +14,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
-from loopml.sdk import RemoteClient
-from tests.server.live import LiveServer
+from loopml.config import load_settings
+from loopml.sdk import Client, RemoteClient
+from tests.server.live import LiveServer, make_principal
 from tests.server.mlflow.conftest import HERE, last_json, run_mlflow
 
 pytestmark = pytest.mark.slow
@@ -54,8 +56,37 @@ def test_mlflow_users_script_makes_native_loopml_runs(
         assert all("temporary" not in c.tags for c in children)
         found = client.search_runs(experiment, filter="metrics.rmse < 2.5", order_by="metrics.rmse")
         assert [r.id for r in found] == made["children"][:0:-1]
+        _check_native_model(client, made, sqlite_server.root)
     finally:
         client.close()
+
+
+def _check_native_model(client: RemoteClient, made: dict[str, Any], workspace: Path) -> None:
+    """The model MLflow logged and registered is a loopml model version: a signature,
+    lineage to its run, MLflow's own files sealed by hash, and it predicts in loopml."""
+    version = client.models.get(f"{made['model']}@staging")
+    assert (version.version, version.run_id) == (1, made["trained"])
+    assert version.flavor == "sklearn"
+    assert version.signature is not None
+    assert [c["name"] for c in version.signature["inputs"]] == ["x", "z"]
+    assert version.card["tags"] == {"reviewed": "yes"}
+    assert version.metrics["training_score"] > 0.9  # the autologged run's metrics
+    trained = client.get_run(made["trained"])
+    lineage = client.models.lineage(f"{made['model']}/1")
+    assert lineage["run"]["uri"] == trained.uri, lineage
+    assert trained.params["alpha"] == "0.5"
+    files = {a["path"] for a in client.list_artifacts(made["trained"])}
+    folder = version.artifact_path
+    assert {f"{folder}/MLmodel", f"{folder}/model.pkl", f"{folder}/loopml-model.json"} <= files
+    local = Client(load_settings(workspace))  # what `loopml serve` loads, hashes checked
+    try:
+        loaded = local.models.load(f"{made['model']}@staging")
+    finally:
+        local.close()
+    assert loaded.signature is not None and loaded.signature.input_names == ["x", "z"]
+    frame = pd.DataFrame({"x": [0.5, -1.0, 2.0, 0.0, 1.5], "z": [2.0, 0.5, -1.0, 0.0, 1.0]})
+    np.testing.assert_allclose(loaded.predict(frame), loaded.raw.predict(frame))
+    assert loaded.raw.alpha == 0.5
 
 
 VIEWER_LOGS = """
@@ -157,3 +188,70 @@ def test_an_mlflow_set_alias_on_champion_opens_an_approval_request(
     requests = pending["requests"]
     assert [(r["alias"], r["version"]) for r in requests] == [("champion", 1)], pending
     assert requests[0]["id"] in done.stdout
+
+
+VIEWER_REGISTERS = """
+import sys
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+name, run_id = sys.argv[1], sys.argv[2]
+client = MlflowClient()
+assert client.get_model_version(name, "1").run_id == run_id  # a viewer reads
+calls = [
+    lambda: client.create_registered_model(name + "-mine"),
+    lambda: client.create_model_version(name, f"runs:/{run_id}/{name}", run_id),
+    lambda: client.set_registered_model_alias(name, "staging", 1),
+    lambda: client.set_registered_model_alias(name, "champion", 1),
+    lambda: client.delete_registered_model_alias(name, "champion"),
+]
+for call in calls:
+    try:
+        call()
+    except MlflowException as exc:
+        print(exc.error_code, exc.message.splitlines()[0])
+    else:
+        print("ALLOWED")
+"""
+
+
+def test_a_viewers_or_revoked_mlflow_token_changes_nothing_in_the_registry(
+    mlflow_python: Path,
+    sqlite_server: LiveServer,
+    role_tokens: dict[str, str],
+    experiment: str,
+) -> None:
+    name = "v-" + experiment
+    _register(sqlite_server, role_tokens["editor"], experiment, name)
+    admin = {"authorization": f"Bearer {role_tokens['admin']}"}
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        run_id = http.get(f"/models/{name}/versions/1").json()["run_id"]
+    viewer = run_mlflow(
+        mlflow_python,
+        sqlite_server.url,
+        role_tokens["viewer"],
+        ["-c", VIEWER_REGISTERS, name, run_id],
+    )
+    assert viewer.returncode == 0, viewer.stderr[-2000:]
+    lines = viewer.stdout.strip().splitlines()
+    assert len(lines) == 5 and all(line.startswith("PERMISSION_DENIED") for line in lines), lines
+    assert all("needs the editor role" in line for line in lines)
+    leaver = make_principal(sqlite_server, role_tokens["admin"], "leaver-" + experiment, "editor")
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        events = http.get("/audit/events", params={"limit": 1000}).json()["events"]
+        token_id = [
+            e["details"]["token_id"]
+            for e in events
+            if e["action"] == "token.create" and e["object"] == f"principal:leaver-{experiment}"
+        ][-1]
+        assert http.delete(f"/auth/tokens/{token_id}").status_code == 200
+    revoked = run_mlflow(
+        mlflow_python, sqlite_server.url, leaver, ["-c", VIEWER_REGISTERS, name, run_id]
+    )
+    assert revoked.returncode != 0  # the first read is refused already
+    assert "UNAUTHENTICATED" in revoked.stderr and "unknown or revoked" in revoked.stderr
+    with httpx.Client(base_url=sqlite_server.url + "/api/v1", headers=admin) as http:
+        model = http.get(f"/models/{name}").json()
+        assert model["aliases"] == {} and model["latest_version"] == 1
+        assert http.get(f"/models/{name}-mine").status_code == 404
+        pending = http.get("/approvals", params={"model": name}).json()["requests"]
+        assert pending == []

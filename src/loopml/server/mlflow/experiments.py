@@ -139,13 +139,3 @@ def _partition_ci(text_: str, op: str) -> tuple[str, str, str]:
     if at < 0:
         return text_, "", ""
     return text_[:at], op, text_[at + len(op) :]
-
-
-def search_logged_models(state: ServerState, fields: Fields) -> Fields:
-    """MLflow 3's logged models: loopml's MLflow API does not create them (models are
-    registered as loopml model versions), so a search finds none; the client asks before
-    it lists or downloads a run's artifacts."""
-    ids = fields.get("experiment_ids") or []
-    for found in ids if isinstance(ids, list) else []:
-        experiment_name(state, str(found))  # an unknown experiment is still an error
-    return {"models": []}

@@ -21,6 +21,7 @@ from loopml.server.mlflow.fields import (
 )
 from loopml.server.mlflow.filters import translate_filter, translate_order_by
 from loopml.server.mlflow.ids import to_seconds
+from loopml.server.mlflow.logged_models import drop_model_copies
 from loopml.server.state import ServerState
 from loopml.tracking.journal import Point
 from loopml.tracking.records import RunRecord
@@ -166,7 +167,7 @@ def log_batch(state: ServerState, fields: Fields) -> Fields:
     """Metrics, params and tags in one transaction."""
     tracking = state.client.tracking
     found = tracking.resolve_run_id(run_id(fields))
-    points = _points(fields.get("metrics") or [])
+    points = _points(drop_model_copies(state, found, fields.get("metrics") or []))
     tracking.log_batch(found, points, key_values(fields, "params"), key_values(fields, "tags"))
     return {}
 

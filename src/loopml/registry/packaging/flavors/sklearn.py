@@ -6,11 +6,16 @@ names and plain estimators (trees, ensembles, linear models…) fitted on a Data
 columns are exactly the signature's: for those, feature names only guard the column
 order, which the signature check already fixed, so a shallow copy without
 `feature_names_in_` is used. Pipelines and everything else keep their DataFrame.
+
+Models imported from MLflow (mlflow_format.py) keep MLflow's file: a pickle or cloudpickle
+stream, read like joblib's after the folder's hashes are verified, or a skops file, read
+with skops (installed separately) trusting only scikit-learn, NumPy and SciPy types.
 """
 
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from loopml.registry.packaging.flavors.base import Array, Capabilities, dump_joblib, load_joblib
+from loopml.errors import ValidationError
+from loopml.registry.packaging.flavors.base import (
+    Array,
+    Capabilities,
+    dump_joblib,
+    load_joblib,
+    optional_module,
+)
 from loopml.registry.packaging.outcomes import argmax_classes, predict_both
 from loopml.registry.packaging.requirements import distribution_of
 
@@ -35,6 +47,8 @@ ARRAY_SAFE = (
     "sklearn.naive_bayes",
 )
 BASE_PACKAGES = ["scikit-learn", "numpy", "scipy", "pandas", "joblib"]
+PICKLES = ("pickle", "cloudpickle")  # MLflow's names for a plain pickle stream
+SKOPS_TRUSTED = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 class SklearnPredictor:
@@ -101,4 +115,28 @@ class SklearnFlavor:
         return SklearnPredictor(model)
 
     def load(self, folder: Path, loader: Mapping[str, str]) -> SklearnPredictor:
+        form = loader.get("format")
+        if form in PICKLES:
+            with (folder / loader["file"]).open("rb") as stream:
+                return SklearnPredictor(pickle.load(stream))  # the files were verified first
+        if form == "skops":
+            return SklearnPredictor(_load_skops(folder / loader["file"]))
         return SklearnPredictor(load_joblib(folder, loader))
+
+
+def _load_skops(path: Path) -> Any:
+    """A skops file, refusing any type outside scikit-learn, NumPy and SciPy."""
+    skops = optional_module("skops.io")
+    if skops is None:
+        raise ValidationError(
+            f"{path.name} was saved by MLflow in the skops format; install skops to load it "
+            "(pip install skops), or log the model with serialization_format='cloudpickle'"
+        )
+    untrusted = [str(t) for t in skops.get_untrusted_types(file=path)]
+    refused = [t for t in untrusted if not t.startswith(SKOPS_TRUSTED)]
+    if refused:
+        raise ValidationError(
+            f"{path.name} holds types loopml does not trust: {', '.join(refused)}; only "
+            "scikit-learn, NumPy and SciPy objects are loaded from skops files"
+        )
+    return skops.load(path, trusted=untrusted)
