@@ -48,6 +48,18 @@ with mlflow.start_run(run_name="parent") as parent:
     with mlflow.start_run(run_name="child one", nested=True) as child:
         mlflow.log_metric("rmse", 2.0)
         mlflow.log_metric("rmse", 1.5, step=1)
+        import pandas as pd
+        from sklearn.linear_model import LinearRegression
+
+        frame = pd.DataFrame({"temp": [0.1, 0.4, 0.7, 0.9], "hum": [0.5, 0.2, 0.8, 0.3]})
+        fitted = LinearRegression().fit(frame, [10.0, 40.0, 70.0, 90.0])
+        mlflow.sklearn.log_model(
+            fitted,
+            name="linear",
+            registered_model_name="bikes-linear",
+            input_example=frame.head(2),
+            serialization_format="cloudpickle",
+        )
     with mlflow.start_run(run_name="broken", nested=True) as broken:
         mlflow.log_artifact(str(folder / "notes.txt"))
 mlflow.set_experiment("other runs")

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
+from sklearn.linear_model import LinearRegression
 from typer.testing import CliRunner
 
 from loopml.cli.main import app
@@ -65,7 +67,7 @@ def test_an_mlflow_store_moves_over_once(
 
     assert first["copied"]["runs"] == 4 and first["copied"]["experiments"] == 3
     assert first["copied"]["metric points"] == 120 + 2 + 1
-    assert first["copied"]["model versions"] == 2 and first["copied"]["aliases"] == 1
+    assert first["copied"]["model versions"] == 3 and first["copied"]["aliases"] == 1
     problems = {(p["kind"], p["source_id"]): p["reason"] for p in first["not_copied"]}
     assert "is not a readable file" in problems[("artifact", made["broken"] + "/notes.txt")]
     assert "protected" in problems[("alias", "bikes-model@champion")]
@@ -92,10 +94,29 @@ def test_an_mlflow_store_moves_over_once(
     model = registry.get_model("bikes-model")
     assert model.aliases == {"staging": 1}
     assert registry.get_version("bikes-model/2").run_id == parent.id
+    # a scikit-learn model is sealed as loopml's own flavor: it loads and predicts; the
+    # folder that is not one keeps its files and is noted as not servable
+    linear = registry.get_version("bikes-linear/1")
+    assert linear.run_id == child.id
+    loaded = client.models.load("model:bikes-linear/1")
+    rows = pd.DataFrame({"temp": [0.5], "hum": [0.5]})
+    assert float(loaded.predict(rows)[0]) == pytest.approx(
+        float(
+            LinearRegression()
+            .fit(
+                pd.DataFrame({"temp": [0.1, 0.4, 0.7, 0.9], "hum": [0.5, 0.2, 0.8, 0.3]}),
+                [10.0, 40.0, 70.0, 90.0],
+            )
+            .predict(rows)[0]
+        )
+    )
+    notes = {(n["kind"], n["source_id"]): n["reason"] for n in first["copied_with_notes"]}
+    assert "not servable" in notes[("version", "bikes-model/1")]
+    assert ("version", "bikes-linear/1") not in notes
 
     again = _import(root, "--from", uri, "--artifact-root", str(artifacts))
     assert again["copied"].get("runs", 0) == 0 and again["already_copied"]["runs"] == 4
-    assert again["already_copied"]["model versions"] == 2
+    assert again["already_copied"]["model versions"] == 3
     assert len(list(tracking.search_runs("bikes"))) == 3
 
     late = _make(mlflow_server_python, database, artifacts, "more")

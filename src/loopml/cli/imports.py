@@ -79,6 +79,11 @@ def _show(summary: ImportSummary) -> None:
     for kind in sorted(set(summary.copied) | set(summary.already)):
         table.add_row(kind, str(summary.copied[kind]), str(summary.already[kind]))
     console().print(table)
+    if summary.notes:
+        notes = Table("object", "id", "copied, but", title="copied with notes")
+        for n in summary.notes:
+            notes.add_row(n.kind, n.source_id, n.reason)
+        console().print(notes)
     if summary.problems:
         problems = Table("object", "id", "not copied because", title="not copied")
         for p in summary.problems:

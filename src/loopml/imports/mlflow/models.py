@@ -14,16 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, ValidationError
 from loopml.imports.mlflow.mapping import IdMapping
 from loopml.imports.mlflow.records import MlflowSource, SourceModel, SourceRun, SourceVersion
 from loopml.imports.mlflow.summary import ImportSummary
-from loopml.registry.packaging import MANIFEST_NAME
+from loopml.registry.packaging import MANIFEST_NAME, FileEntry
+from loopml.registry.packaging.mlflow_format import example_file, manifest_for_mlflow_model
 from loopml.registry.service import RegistryService
 from loopml.tracking.service import TrackingService
 from loopml.version import __version__
 
 MLMODEL = "MLmodel"
+REQUIREMENTS = "requirements.txt"
 COPIED_MODELS = "mlflow-models"
 
 
@@ -107,7 +109,48 @@ class ModelCopier:
                 "version", key, f"no {MLMODEL} file under {inner!r} of the copied run"
             )
             return None
-        manifest = {
+        manifest = self._manifest(key, version, files)
+        with tempfile.TemporaryDirectory(prefix="loopml-import-") as scratch:
+            target = Path(scratch) / MANIFEST_NAME
+            target.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+            self.tracking.log_artifact(run_id, target, f"{inner}/{MANIFEST_NAME}")
+        return inner
+
+    def _manifest(
+        self, key: str, version: SourceVersion, files: dict[str, dict[str, object]]
+    ) -> dict[str, object]:
+        """A scikit-learn model is sealed as loopml's `sklearn` flavor (servable, loadable,
+        like one logged through `loopml server`); other kinds keep their files under the
+        `mlflow` flavor, registered with lineage but not servable, and the summary says so."""
+        blobs = self.tracking.stores.artifacts
+        entries = {
+            name: FileEntry(str(item["blake3"]), int(str(item["size"])))
+            for name, item in files.items()
+        }
+
+        def read(name: str | None) -> bytes | None:
+            return blobs.read_bytes(entries[name].blake3) if name in entries else None
+
+        mlmodel = blobs.read_bytes(entries[MLMODEL].blake3)
+        try:
+            sealed = manifest_for_mlflow_model(
+                entries,
+                mlmodel,
+                requirements=read(REQUIREMENTS),
+                input_example=read(example_file(mlmodel)),
+                loopml_version=__version__,
+            )
+        except ValidationError as exc:
+            self.summary.note(
+                "version", key, f"registered with its files, but not servable by loopml: {exc}"
+            )
+        else:
+            manifest: dict[str, object] = json.loads(sealed.to_json())
+            metadata = dict(sealed.metadata)
+            metadata.update(mlflow_source=version.source, mlflow_version_number=version.version)
+            manifest["metadata"] = metadata
+            return manifest
+        return {
             "flavor": "mlflow",
             "loader": {"file": MLMODEL, "format": "mlflow"},
             "files": files,
@@ -118,11 +161,6 @@ class ModelCopier:
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "metadata": {"mlflow_source": version.source, "mlflow_version": version.version},
         }
-        with tempfile.TemporaryDirectory(prefix="loopml-import-") as scratch:
-            target = Path(scratch) / MANIFEST_NAME
-            target.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-            self.tracking.log_artifact(run_id, target, f"{inner}/{MANIFEST_NAME}")
-        return inner
 
     def _alias(self, model: str, alias: str, number: int) -> None:
         target = self.versions.get(f"{model}/{number}")

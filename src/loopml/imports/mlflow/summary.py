@@ -22,9 +22,13 @@ class ImportSummary:
     copied: Counter[str] = field(default_factory=Counter)
     already: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # copied, with a limit worth knowing
 
     def problem(self, kind: str, source_id: str, reason: str) -> None:
         self.problems.append(Problem(kind, source_id, reason))
+
+    def note(self, kind: str, source_id: str, reason: str) -> None:
+        self.notes.append(Problem(kind, source_id, reason))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,4 +36,5 @@ class ImportSummary:
             "copied": dict(sorted(self.copied.items())),
             "already_copied": dict(sorted(self.already.items())),
             "not_copied": [p.__dict__ for p in self.problems],
+            "copied_with_notes": [p.__dict__ for p in self.notes],
         }
