@@ -9,7 +9,9 @@ precedence once there are enough.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ from loopml.rollouts import RolloutPlan
 from loopml.rollouts.estimate_verdict import Bands, judge_estimates
 from loopml.samples import TARGET, bikeshare_features, load_bikeshare
 from loopml.sdk import Client
+from loopml.sdk.remote import ops_records
 
 NAME = "bikes-api"
 HOLD = 60.0
@@ -76,10 +79,11 @@ def _serve(
 ) -> None:
     """`version`'s real answers to `rows`, one request each, feedback only with `labels`."""
     x = bikeshare_features(rows)
+    records: list[dict[str, Any]] = x.to_dict(orient="records")  # type: ignore[assignment]
     predicted = client.models.registry.load(version).predict(x)
     with PredictionLog(client.stores) as log:
         for i, (record, answer, truth) in enumerate(
-            zip(x.to_dict(orient="records"), predicted, rows[TARGET], strict=True)
+            zip(records, predicted, rows[TARGET], strict=True)
         ):
             request_id = f"req-{next(_ids)}"
             log.record(
@@ -160,6 +164,8 @@ def test_a_clearly_worse_candidate_is_rolled_back_on_the_estimate_with_no_label(
     [recorded] = [h for h in client.rollouts.history(rollout.id) if h["action"] == "rollback"]
     assert recorded["analysis"]["basis"] == "estimate"
     assert recorded["analysis"]["estimated"]["status"] == "failed"
+    # What the server sends is read back as the same record (remote mode).
+    assert ops_records.rollout_step(json.loads(json.dumps(step.to_dict()))) == step
 
 
 def test_a_candidate_as_good_is_promoted_on_the_estimate_from_its_stored_evaluation(
