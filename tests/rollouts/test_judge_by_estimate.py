@@ -257,6 +257,11 @@ def test_a_rollout_that_cannot_be_estimated_is_refused_at_start(
             setup.candidate.uri,
             _plan(estimate_reference=inputs_only.uri, estimate_target=TARGET),
         )
+    unlabelled = client.log_dataset(
+        "unlabelled", bikeshare_features(hours.holdout).assign(**{TARGET: np.nan})
+    )
+    with pytest.raises(ValidationError, match="has no row with a value in 'bikers'"):
+        client.rollouts.start(NAME, setup.candidate.uri, _plan(estimate_reference=unlabelled.uri))
     assert client.rollouts.list() == []  # nothing was started
     assert [r.uri for r in client.deployments.get(NAME).routes] == [setup.stable.uri]
 

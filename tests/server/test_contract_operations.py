@@ -183,7 +183,8 @@ def test_a_rollout_judged_by_estimate_pins_its_reference(ops_clients: OpsClients
         rollouts.start(name, v2, {**plan, "judge_by": "vibes"})
     frame = load_bikeshare().iloc[300:600]
     holdout = _name("holdout")
-    log_table(ops.editor, holdout, bikeshare_features(frame).assign(bikers=frame["bikers"]))
+    labelled = bikeshare_features(frame).assign(bikers=frame["bikers"].to_numpy())
+    log_table(ops.editor, holdout, labelled)
     started = rollouts.start(name, v2, {**plan, "estimate_reference": f"dataset:{holdout}"})
     assert started.plan.judge_by == "labels_or_estimate"
     assert started.plan.estimate_reference == f"dataset:{holdout}@1"

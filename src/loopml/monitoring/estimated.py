@@ -158,6 +158,11 @@ def fit_estimator(
         raise ValidationError(f"the reference {reference.uri} has no target column {target!r}")
     frame = datasets.load(reference, [*inputs, target])
     frame = frame[frame[target].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise ValidationError(
+            f"the reference {reference.uri} has no row with a value in {target!r}: the "
+            "estimate learns from labelled rows"
+        )
     loaded = registry.load(model)
     predicted, proba = loaded.predict_both(frame[inputs])
     classes = getattr(loaded.raw, "classes_", None)
