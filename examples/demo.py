@@ -7,8 +7,9 @@ recreated on every run, and nothing touches the network: the data are the Bike S
 bundled with loopml. The story does not depend on the machine's speed: the canary's steps
 are held for a number of requests, not seconds, and live traffic is replayed until the
 rollout decides. The demo checks its own end state — the rollout promoted, `champion` is
-what the deployment serves, the online features come from the newest data — and exits with
-status 1 when it is not so.
+what the deployment serves, the online features come from the newest data, the canary was
+judged on the estimate before any label and the late feedback agrees with it — and exits
+with status 1 when it is not so.
 """
 
 from __future__ import annotations
@@ -430,6 +431,9 @@ ROLLOUT_PLAN: dict[str, Any] = {
     "max_error_rate": 0.01,
     "max_p99_ms": 250,
     "max_accuracy_drop": 0.05,
+    # Feedback lags: until enough has come, a step is judged on both sides' estimated RMSE,
+    # fitted on the labelled data the gate evaluated the candidate on.
+    "judge_by": "labels_or_estimate",
 }
 ALERT_RULES = ["dataset_drift", "column_drift:temp", "metric_below:r2:0.6", "latency_above:p99:250"]
 
@@ -717,24 +721,29 @@ class CanaryOutcome:
     state: str
     requests: int
     seconds: float
+    judged: list[tuple[str, str, dict[str, float], float | None]]  # steps judged on estimate
 
 
 def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -> CanaryOutcome:
     """Autumn hour by hour through REST; the controller checks SLOs between requests, until
-    the rollout decides (each step is held for requests and labels, not for seconds, so a
-    slow machine takes longer, never a different turn). Autumn running out first is a
-    failure the end-state check reports."""
+    the rollout decides (each step is held for requests, not for seconds, so a slow machine
+    takes longer, never a different turn). The feedback lags: no label comes while the canary
+    runs, so each step is judged on the estimated RMSE of both versions; the labels, posted
+    once the rollout decided, then show what the estimate said. Autumn running out first is
+    a failure the end-state check reports."""
     controller = Controller(client, owner="demo-controller")
     autumn = split_by_months(bikes, CANARY_MONTHS).sort_values("timestamp")
     features = bikeshare_features(autumn).to_dict(orient="records")
     approved = False
-    table = compact_table("rollout steps, judged on live traffic and feedback of the same window")
-    for column in ("step", "requests", "errors", "p99 ms", "RMSE new", "RMSE old", "verdict"):
-        table.add_column(column, justify="left" if column in ("step", "verdict") else "right")
+    table = compact_table("rollout steps, judged before any label came (est.: DLE, 90 % band)")
+    for column in ("step", "requests", "errors", "p99 ms", "judged on", "est. RMSE new", "old"):
+        table.add_column(column, justify="left" if column in ("step", "judged on") else "right")
+    table.add_column("verdict")
     progress = replay_progress()
     task = progress.add_task("autumn", total=len(features))
     began = time.perf_counter()
     sent = 0
+    late: list[tuple[str, float]] = []  # (request id, truth): the feedback, not yet sent
     headers = data_plane_headers(client)  # before the server starts, which reads the tokens
     with (
         serve_in_background(create_app(client, [DEPLOYMENT])) as url,  # loads the token
@@ -745,10 +754,7 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
             progress.advance(task)
             answer = http.post(f"/v1/deployments/{DEPLOYMENT}/predict", json={"records": [record]})
             answer.raise_for_status()
-            http.post(
-                f"/v1/deployments/{DEPLOYMENT}/feedback",
-                json={"request_id": answer.json()["request_id"], "labels": [float(truth)]},
-            ).raise_for_status()
+            late.append((answer.json()["request_id"], float(truth)))
             sent += 1
             if sent % CHECK_EVERY:
                 continue
@@ -768,6 +774,11 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
                 )
             if not after.active:
                 break
+        for request_id_, truth in late:  # the ground truth of the canary arrives, late
+            http.post(
+                f"/v1/deployments/{DEPLOYMENT}/feedback",
+                json={"request_id": request_id_, "labels": [truth]},
+            ).raise_for_status()
     console.print(table)
     final = client.rollouts.get(DEPLOYMENT)
     console.print(
@@ -775,10 +786,67 @@ def canary(client: loopml.Client, bikes: pd.DataFrame, request_id: str | None) -
         f"({time.perf_counter() - began:.1f} s); deployment:{DEPLOYMENT} routes "
         f"{routes_text(client)}"
     )
-    return CanaryOutcome(final.state, sent, time.perf_counter() - began)
+    judged = _estimate_judged_steps(client, final.id)
+    confirm = compact_table("the canary's feedback, once it came, against the estimate")
+    for column in ("step", "version", "est. RMSE (90 % band)", "RMSE from feedback", ""):
+        confirm.add_column(column, justify="left" if column in ("step", "version") else "right")
+    for step_weight, side, estimated, realized in judged:
+        inside = realized is not None and estimated["lower"] <= realized <= estimated["upper"]
+        confirm.add_row(
+            step_weight,
+            side,
+            f"{estimated['value']:.1f} ({estimated['lower']:.0f}-{estimated['upper']:.0f})",
+            _fmt(realized, 1),
+            "[green]in band[/]" if inside else "[red]outside[/]",
+        )
+    console.print(confirm)
+    return CanaryOutcome(final.state, sent, time.perf_counter() - began, judged)
 
 
-def ahead_of_labels(client: loopml.Client, bikes: pd.DataFrame, canary_hours: int) -> None:
+def _estimate_judged_steps(
+    client: loopml.Client, rollout_id: str
+) -> list[tuple[str, str, dict[str, float], float | None]]:
+    """For each step judged on the estimate: (step, version, its estimate with the band,
+    the RMSE the feedback now gives on the same rows)."""
+    found = []
+    rollout = client.rollouts.get(DEPLOYMENT)
+    judged = 0
+    for entry in client.rollouts.history(rollout_id):
+        analysis = entry.get("analysis") or {}
+        estimated = analysis.get("estimated")
+        if not analysis.get("checks") or len(analysis["checks"]) < 3:
+            continue  # an early look at errors and latency alone, not a judged step
+        judged += 1
+        if analysis.get("basis") != "estimate" or not estimated:
+            continue
+        weight = f"{rollout.plan.steps[judged - 1]:g} %"
+        for side in ("candidate", "stable"):
+            item = estimated[side]
+            if item["value"] is None or item["lower"] is None or item["upper"] is None:
+                continue
+            realized = realized_rmse(client, analysis["since"], analysis["until"], item["model"])
+            found.append((weight, item["model"], item, realized))
+    return found
+
+
+@dataclass(frozen=True)
+class EstimatedWindow:
+    """A window estimated with no label, and the RMSE its feedback gave afterwards."""
+
+    label: str
+    value: float
+    lower: float
+    upper: float
+    realized: float | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.realized is not None and self.lower <= self.realized <= self.upper
+
+
+def ahead_of_labels(
+    client: loopml.Client, bikes: pd.DataFrame, canary_hours: int
+) -> list[EstimatedWindow]:
     """The rest of autumn reaches the new champion with no ground truth yet: the monitor
     estimates each window's RMSE from the predictions alone, and the feedback, posted
     afterwards, confirms it on the same rows."""
@@ -817,25 +885,33 @@ def ahead_of_labels(client: loopml.Client, bikes: pd.DataFrame, canary_hours: in
                 json={"request_id": request_id, "labels": labels},
             ).raise_for_status()
     table = compact_table("new champion: estimated when served, realized once labels came")
-    for column in ("window", "labels then", "est. RMSE (95 % band)", "RMSE from feedback"):
+    for column in ("window", "labels then", "est. RMSE (95 % band)", "RMSE from feedback", ""):
         table.add_column(column, justify="left" if column == "window" else "right")
+    windows = []
     for item in runs:
         window = item.result.window
         estimated = window.estimated
         if estimated is None or estimated.status != "ok" or window.start is None:
             continue
-        confirmed = realized_rmse(client, window.start, window.end, estimated.model)
+        rmse = estimated.metrics.get("rmse") or {}
+        value, lower, upper = rmse.get("value"), rmse.get("lower"), rmse.get("upper")
+        if value is None or lower is None or upper is None:
+            continue
+        realized = realized_rmse(client, window.start, window.end, estimated.model)
+        windows.append(EstimatedWindow(window.label, value, lower, upper, realized))
         table.add_row(
             window.label,
             f"{estimated.labelled_rows}/{estimated.rows}",
             _estimated(estimated, "rmse"),
-            "—" if confirmed is None else f"{confirmed:.1f}",
+            _fmt(realized, 1),
+            "[green]in band[/]" if windows[-1].confirmed else "[red]outside[/]",
         )
     console.print(table)
     console.print(
         f"  {len(answered)} requests ({len(answered) * 24:,} hours) answered with no label; the "
-        "estimate came with each window, the feedback confirmed it afterwards"
+        "estimate came with each window, the feedback came afterwards"
     )
+    return windows
 
 
 def realized_rmse(
@@ -855,6 +931,38 @@ def routes_text(client: loopml.Client) -> str:
     if deployment.shadows:
         text += " (mirrored to " + ", ".join(r.uri for r in deployment.shadows) + ")"
     return text
+
+
+def estimate_problems(outcome: CanaryOutcome, windows: list[EstimatedWindow]) -> list[str]:
+    """What the estimates did not show as the story says: the canary judged on the estimate
+    with no label, the new version's estimated RMSE below the old one's and the late
+    feedback agreeing, and the last window's feedback inside its estimate's band."""
+    problems = []
+    if not outcome.judged:
+        problems.append("no canary step was judged on the estimate, though no label had come")
+    steps: dict[str, list[tuple[str, float, float | None]]] = {}
+    for step_weight, model, estimated, realized in outcome.judged:
+        steps.setdefault(step_weight, []).append((model, estimated["value"], realized))
+    for step_weight, ((new, est_new, real_new), (old, est_old, real_old)) in steps.items():
+        if est_new >= est_old:
+            problems.append(
+                f"at the {step_weight} step the estimated RMSE of {new} ({est_new:.1f}) did not "
+                f"drop below {old}'s ({est_old:.1f})"
+            )
+        if real_new is None or real_old is None or real_new >= real_old:
+            problems.append(
+                f"at the {step_weight} step the feedback did not confirm the drop: {new} "
+                f"{_fmt(real_new, 1)} vs {old} {_fmt(real_old, 1)}"
+            )
+    if not windows:
+        problems.append("no window of the new champion was estimated ahead of its labels")
+    elif not windows[-1].confirmed:
+        last = windows[-1]
+        problems.append(
+            f"in the last window ({last.label}) the feedback's RMSE {_fmt(last.realized, 1)} "
+            f"lies outside the estimate's band {last.lower:.1f}-{last.upper:.1f}"
+        )
+    return problems
 
 
 def end_state_problems(client: loopml.Client) -> list[str]:
@@ -898,13 +1006,14 @@ def _rollout_row(table: Table, client: loopml.Client, before: Any, after: Any) -
         "rolled_back": "[red]rolled back[/]",
     }
     if before.state == "awaiting_approval":
-        table.add_row("approval", "", "", "", "", "", verdict.get(after.state, after.state))
+        table.add_row("approval", "", "", "", "", "", "", verdict.get(after.state, after.state))
         return
     table.add_row(
         f"{before.weight:g} %",
         str(analysis.get("requests", "")),
         str(analysis.get("errors", "")),
         _fmt(analysis.get("p99_ms"), 0),
+        analysis.get("basis") or "—",
         _fmt(analysis.get("candidate_value"), 1),
         _fmt(analysis.get("stable_value"), 1),
         verdict.get(after.state, after.state),
@@ -1012,14 +1121,15 @@ def main(argv: list[str] | None = None) -> int:
     step(11, "New labelled data; triggers refresh the features and retrain, gate, canary")
     request_id = new_data_and_retrain(client, bikes)
 
-    step(12, "Canary 10 % → 50 % on live autumn traffic, SLOs checked; approval → 100 %")
+    step(12, "Canary 10 % → 50 % on live autumn traffic, judged on the estimate; approval")
     outcome = canary(client, bikes, request_id)
 
+    windows: list[EstimatedWindow] = []
     if outcome.state == "promoted":
         step(13, "Ahead of the labels: the new champion's estimated RMSE, then the feedback")
-        ahead_of_labels(client, bikes, outcome.requests)
+        windows = ahead_of_labels(client, bikes, outcome.requests)
 
-    problems = end_state_problems(client)
+    problems = end_state_problems(client) + estimate_problems(outcome, windows)
     result = {
         "ok": not problems,
         "rollout": outcome.state,

@@ -118,3 +118,50 @@ def test_errors_are_one_line(cli: Invoke, client: Client) -> None:
     user_error(cli("rollout", "start", NAME, "bikes/1"), "already serves all traffic")
     assert cli("rollout", "start", NAME, "bikes/2").exit_code == 0
     user_error(cli("rollout", "start", NAME, "bikes/2"), "already has an active rollout")
+
+
+def test_a_plan_judged_by_estimate_shows_its_reference_and_basis(
+    cli: Invoke, client: Client
+) -> None:
+    _deployed(client)
+    hours = bike_hours()
+    client.log_dataset("bikes-holdout", hours.x.assign(bikers=hours.y.to_numpy()))
+    user_error(
+        cli("rollout", "start", NAME, "bikes/2", "--judge-by", "guess"),
+        "judge_by must be 'labels'",
+    )
+    user_error(
+        cli("rollout", "start", NAME, "bikes/2", "--judge-by", "labels_or_estimate"),
+        "has no stored evaluation",
+    )
+    user_error(
+        cli("rollout", "start", NAME, "bikes/2", "--estimate-reference", "dataset:bikes-holdout"),
+        "judges by labels only",
+    )
+    started = cli(
+        "rollout",
+        "start",
+        NAME,
+        "bikes/2",
+        "--hold",
+        "0",
+        "--judge-by",
+        "labels_or_estimate",
+        "--estimate-reference",
+        "dataset:bikes-holdout",
+        "--estimate-target",
+        "bikers",
+    )
+    assert started.exit_code == 0, started.output
+    plan = client.rollouts.get(NAME).plan
+    assert (plan.judge_by, plan.estimate_reference, plan.estimate_target) == (
+        "labels_or_estimate",
+        "dataset:bikes-holdout@1",
+        "bikers",
+    )
+    shown = cli("rollout", "status", NAME)
+    assert "judged by labels or estimate (reference dataset:bikes-holdout@1, target bikers)" in (
+        " ".join(field(shown.stdout, "plan").split())
+    )
+    history = table_rows(shown.stdout)
+    assert history[-1][1:5] == ["start", "running", "10%", "—"]  # nothing judged yet

@@ -171,6 +171,30 @@ def test_a_rollout_starts_waits_for_traffic_and_is_aborted(ops_clients: OpsClien
         ops.viewer.rollouts.start(name, v2)
 
 
+def test_a_rollout_judged_by_estimate_pins_its_reference(ops_clients: OpsClients) -> None:
+    ops = ops_clients
+    name = _deployed(ops)
+    rollouts = ops.editor.rollouts
+    v2 = f"model:{ops.model}/2"
+    plan = {"steps": [10, 100], "hold_s": 600, "judge_by": "labels_or_estimate"}
+    with pytest.raises(ValidationError, match="has no stored evaluation"):
+        rollouts.start(name, v2, plan)
+    with pytest.raises(ValidationError, match="judge_by must be 'labels'"):
+        rollouts.start(name, v2, {**plan, "judge_by": "vibes"})
+    frame = load_bikeshare().iloc[300:600]
+    holdout = _name("holdout")
+    labelled = bikeshare_features(frame).assign(bikers=frame["bikers"].to_numpy())
+    log_table(ops.editor, holdout, labelled)
+    started = rollouts.start(name, v2, {**plan, "estimate_reference": f"dataset:{holdout}"})
+    assert started.plan.judge_by == "labels_or_estimate"
+    assert started.plan.estimate_reference == f"dataset:{holdout}@1"
+    assert started.plan.estimate_target == "bikers"  # the one column that is not an input
+    assert ops.viewer.rollouts.get(name).plan == started.plan
+    [entry] = ops.viewer.rollouts.history(started.id)
+    assert entry["action"] == "start" and entry["analysis"] is None
+    rollouts.abort(name, "contract test")
+
+
 def test_a_monitor_is_declared_run_and_read(ops_clients: OpsClients) -> None:
     ops = ops_clients
     name = _deployed(ops)

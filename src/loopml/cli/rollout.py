@@ -84,6 +84,12 @@ def _plan(plan: RolloutPlan) -> str:
         parts.append(f"timeout {value(plan.timeout_s)} s")
     if plan.decide_within_s is not None:
         parts.append(f"undecided after {value(plan.decide_within_s)} s: {plan.on_undecided}")
+    if plan.judges_by_estimate:
+        parts.append(
+            f"judged by {plan.judge_by.replace('_', ' ')} (reference "
+            f"{plan.estimate_reference or 'the candidate evaluation'}"
+            + (f", target {plan.estimate_target})" if plan.estimate_target else ")")
+        )
     return ", ".join(parts)
 
 
@@ -118,7 +124,7 @@ def checks_table(analysis: StepAnalysis) -> Table:
 
 def history_table(history: list[dict[str, Any]]) -> Table:
     table = Table(title_justify="left")
-    for column in ("#", "action", "state", "weight", "at", "by", "reasons"):
+    for column in ("#", "action", "state", "weight", "judged on", "at", "by", "reasons"):
         table.add_column(column, justify="right" if column in ("#", "weight") else "left")
     for h in history:
         table.add_row(
@@ -126,6 +132,7 @@ def history_table(history: list[dict[str, Any]]) -> Table:
             h["action"],
             _state(h["state"]),
             f"{h['weight']:g}%",
+            (h.get("analysis") or {}).get("basis") or NONE,
             when(h["at"]),
             h["actor"],
             "; ".join(h["reasons"]) or NONE,
@@ -148,6 +155,8 @@ def _print_step(out: Console, step: RolloutStep) -> None:
     for waiting in step.waiting_for:
         out.print(Text(f"waiting for {waiting}", style="dim"))
     if step.analysis is not None:
+        if step.analysis.basis is not None:
+            out.print(Text(f"quality judged on {step.analysis.basis}", style="dim"))
         out.print(checks_table(step.analysis))
     if step.changed and rollout.state in ("rolled_back", "aborted", "promoted"):
         out.print(Text("; ".join(rollout.reasons), style="dim"))
@@ -161,6 +170,8 @@ def _print_step(out: Console, step: RolloutStep) -> None:
         "loopml rollout start bikes-api model:bikes@challenger --steps 5,25,100 --hold 10m "
         "--max-p99-ms 250",
         "loopml rollout start bikes-api model:bikes/4 --steps 100   (blue-green)",
+        "loopml rollout start bikes-api model:bikes/4 --judge-by labels_or_estimate "
+        "--estimate-reference dataset:bikes-holdout@2 --estimate-target bikers",
     ),
 )
 def start(
@@ -240,6 +251,26 @@ def start(
             help="How long a step may stay undecided before --on-undecided applies: 1h, 1d.",
         ),
     ] = None,
+    judge_by: Annotated[
+        str | None,
+        typer.Option(
+            "--judge-by",
+            help="What judges the quality SLO: labels, labels_or_estimate (the estimated "
+            "metric while labels are too few) or estimate [labels].",
+        ),
+    ] = None,
+    estimate_reference: Annotated[
+        str | None,
+        typer.Option(
+            "--estimate-reference",
+            help="Labelled data the estimate is fitted on, e.g. dataset:bikes-holdout@2 "
+            "[the candidate's newest stored evaluation].",
+        ),
+    ] = None,
+    estimate_target: Annotated[
+        str | None,
+        typer.Option("--estimate-target", help="The label column of --estimate-reference."),
+    ] = None,
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why, in a sentence (kept in the history).")
     ] = None,
@@ -262,6 +293,9 @@ def start(
         min_per_class=default.min_per_class if min_per_class is None else min_per_class,
         on_undecided=on_undecided or default.on_undecided,
         decide_within_s=_seconds(decide_within, "--decide-within", default.decide_within_s),
+        judge_by=judge_by or default.judge_by,
+        estimate_reference=estimate_reference,
+        estimate_target=estimate_target,
     )
     client = operations_of(ctx)
     rollout = client.rollouts.start(deployment, model_ref, plan, reason=reason)

@@ -39,17 +39,18 @@ class FittedEstimator:
     confidence: ConfidenceEstimator | None = None
     loss: LossEstimator | None = None
 
-    def estimate(self, window: pd.DataFrame) -> dict[str, Estimate]:
+    def estimate(self, window: pd.DataFrame, level: float = LEVEL) -> dict[str, Estimate]:
+        """The window's estimated metrics, each with a `level` band."""
         if self.confidence is not None:
             proba = _proba(window, len(self.confidence.classes))
-            return self.confidence.estimate(proba, level=LEVEL)
+            return self.confidence.estimate(proba, level=level)
         assert self.loss is not None
         missing = [c for c in self.inputs if f"{INPUT}{c}" not in window.columns]
         if missing:
             raise ValidationError(f"the prediction log holds no inputs {missing} for this window")
         features = pd.DataFrame({c: window[f"{INPUT}{c}"] for c in self.inputs})
         predicted = window["prediction"].to_numpy(dtype=float)
-        return self.loss.estimate(features, predicted, level=LEVEL)
+        return self.loss.estimate(features, predicted, level=level)
 
 
 class PerformanceEstimates:
@@ -125,28 +126,56 @@ class PerformanceEstimates:
     def _fit(
         self, monitor: Monitor, model: ModelVersion, reference: DatasetVersion
     ) -> FittedEstimator:
-        inputs = [str(spec["name"]) for spec in (model.signature or {}).get("inputs", [])]
-        if not inputs or not set(inputs) <= set(reference.columns):
-            raise ValidationError(
-                "the reference must hold every model input (the model's signature names them)"
-            )
+        inputs = model_inputs(model, reference)
         target = _target(monitor, reference, inputs)
-        frame = self.datasets.load(reference, [*inputs, target])
-        frame = frame[frame[target].notna()].reset_index(drop=True)
-        loaded = self.registry.load(model)
-        predicted, proba = loaded.predict_both(frame[inputs])
-        classes = getattr(loaded.raw, "classes_", None)
-        if monitor.config.task != "regression" and proba is not None and classes is not None:
-            order = [normalise(c) for c in classes]
-            labels = [normalise(v) for v in frame[target]]
-            calibrated = ConfidenceEstimator.fit(np.asarray(proba), labels, order)
-            return FittedEstimator("cbpe", inputs, confidence=calibrated)
-        if monitor.config.task == "classification":
-            raise ValidationError("a classifier needs probabilities (predict_proba) for CBPE")
-        values = np.asarray(predicted, dtype=float).reshape(len(frame), -1)[:, 0]
-        features = frame[inputs]
-        loss = LossEstimator.fit(features, values, frame[target].astype(float).to_numpy())
-        return FittedEstimator("dle", inputs, loss=loss)
+        return fit_estimator(
+            self.datasets, self.registry, model, reference, target, monitor.config.task
+        )
+
+
+def model_inputs(model: ModelVersion, reference: DatasetVersion) -> list[str]:
+    """The model's inputs (its signature), which the reference must all hold."""
+    inputs = [str(spec["name"]) for spec in (model.signature or {}).get("inputs", [])]
+    if not inputs or not set(inputs) <= set(reference.columns):
+        raise ValidationError(
+            "the reference must hold every model input (the model's signature names them)"
+        )
+    return inputs
+
+
+def fit_estimator(
+    datasets: DatasetService,
+    registry: RegistryService,
+    model: ModelVersion,
+    reference: DatasetVersion,
+    target: str,
+    task: str | None = None,
+) -> FittedEstimator:
+    """CBPE (a classifier with probabilities) or DLE (a regressor) for `model`, fitted on
+    its answers to the labelled `reference` (`target`: the label column)."""
+    inputs = model_inputs(model, reference)
+    if target not in reference.columns:
+        raise ValidationError(f"the reference {reference.uri} has no target column {target!r}")
+    frame = datasets.load(reference, [*inputs, target])
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise ValidationError(
+            f"the reference {reference.uri} has no row with a value in {target!r}: the "
+            "estimate learns from labelled rows"
+        )
+    loaded = registry.load(model)
+    predicted, proba = loaded.predict_both(frame[inputs])
+    classes = getattr(loaded.raw, "classes_", None)
+    if task != "regression" and proba is not None and classes is not None:
+        order = [normalise(c) for c in classes]
+        labels = [normalise(v) for v in frame[target]]
+        calibrated = ConfidenceEstimator.fit(np.asarray(proba), labels, order)
+        return FittedEstimator("cbpe", inputs, confidence=calibrated)
+    if task == "classification":
+        raise ValidationError("a classifier needs probabilities (predict_proba) for CBPE")
+    values = np.asarray(predicted, dtype=float).reshape(len(frame), -1)[:, 0]
+    loss = LossEstimator.fit(frame[inputs], values, frame[target].astype(float).to_numpy())
+    return FittedEstimator("dle", inputs, loss=loss)
 
 
 def _target(monitor: Monitor, reference: DatasetVersion, inputs: list[str]) -> str:

@@ -60,6 +60,21 @@ def stored_replays(
     return [f for f in found if deployment is None or f.get("deployment") == deployment]
 
 
+def stored_evaluations(engine: Engine, version_id: str) -> list[dict[str, Any]]:
+    """The evaluations stored for a version on labelled datasets (metrics or fairness, not
+    replays), newest first; each holds `dataset` and `target`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(model_evaluations.c.result)
+            .where(
+                model_evaluations.c.model_version_id == version_id,
+                model_evaluations.c.kind.in_(("metrics", "fairness")),
+            )
+            .order_by(model_evaluations.c.created_at.desc(), model_evaluations.c.id.desc())
+        ).all()
+    return [dict(r.result) for r in rows]
+
+
 def score(task: str, y_true: Any, y_pred: Any, y_proba: Any | None) -> dict[str, float]:
     """The standard metrics of a task on one set of predictions."""
     if task == "regression":

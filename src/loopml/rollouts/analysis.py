@@ -13,22 +13,35 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from loopml.errors import NotFoundError, ValidationError
 from loopml.monitoring.latency import latency
 from loopml.monitoring.performance import infer_task, normalise, performance
 from loopml.monitoring.windows.queries import labelled_rows, request_rows
 from loopml.prediction_log.queries import connect
-from loopml.rollouts.plan import LOWER_IS_BETTER, SEQUENTIAL, RolloutPlan
-from loopml.rollouts.sequential import decide, losses
+from loopml.rollouts.estimate_verdict import EstimatedQuality
+from loopml.rollouts.plan import (
+    ESTIMATE,
+    LABELS,
+    LABELS_OR_ESTIMATE,
+    LOWER_IS_BETTER,
+    SEQUENTIAL,
+    RolloutPlan,
+)
+from loopml.rollouts.sequential import MIN_ROWS, decide, losses
 from loopml.store import Stores
 
 NO_FEEDBACK = "not enough feedback yet"
 PASSED, FAILED, SKIPPED, UNDECIDED = "passed", "failed", "skipped", "undecided"
+# The candidate's and the stable's prediction-log rows of the step window (labelled or not)
+# → the quality judged on their estimated performance.
+EstimateStep = Callable[[pd.DataFrame, pd.DataFrame], EstimatedQuality]
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ class StepAnalysis:
     candidate_labelled: int
     stable_labelled: int
     checks: list[SloCheck] = field(default_factory=list)
+    basis: str | None = None  # what judged the quality SLO: "labels", "estimate" (None: off)
+    estimated: EstimatedQuality | None = None  # the estimate, when the plan consulted it
 
     @property
     def error_rate(self) -> float | None:
@@ -125,15 +140,19 @@ def analyse_step(
     plan: RolloutPlan,
     since: float,
     until: float,
+    estimate: EstimateStep | None = None,
 ) -> StepAnalysis:
     """Every SLO of `plan` for the candidate's traffic in [since, until), its quality against
     the stable's on that same window (the stable's mirrored answers count: at 100 % they are
-    all it gives)."""
+    all it gives) — on labels, or on `estimate` where the plan's `judge_by` says so."""
     traffic = candidate_traffic(stores, deployment, candidate, since, until)
     with connect(stores, deployment, since, until) as conn:
-        mine = _labelled(labelled_rows(conn, since, until, model=candidate))
-        theirs = _labelled(labelled_rows(conn, since, until, model=stable, include_shadow=True))
+        served = labelled_rows(conn, since, until, model=candidate)
+        compared = labelled_rows(conn, since, until, model=stable, include_shadow=True)
+    mine, theirs = _labelled(served), _labelled(compared)
     quality = judge_quality(plan, mine, theirs)
+    if plan.judge_by == ESTIMATE or (plan.judge_by == LABELS_OR_ESTIMATE and quality.starved):
+        quality = _on_estimate(plan, estimate, served, compared, quality)
     return StepAnalysis(
         since=since,
         until=until,
@@ -146,6 +165,51 @@ def analyse_step(
         candidate_labelled=len(mine),
         stable_labelled=len(theirs),
         checks=[_error_check(plan, traffic), _latency_check(plan, traffic), quality.check],
+        basis=quality.basis,
+        estimated=quality.estimated,
+    )
+
+
+def _on_estimate(
+    plan: RolloutPlan,
+    estimate: EstimateStep | None,
+    served: pd.DataFrame,
+    compared: pd.DataFrame,
+    labels: Quality,
+) -> Quality:
+    """The quality SLO judged on both sides' estimated performance over the window."""
+    why = "" if plan.judge_by == ESTIMATE else f" ({labels.check.message})"
+    name = f"accuracy:{plan.metric}" if plan.metric else "accuracy"
+    if estimate is None:
+        message = "the plan judges by estimate, but no estimator was given for this step"
+        check = SloCheck(name, UNDECIDED, None, plan.max_accuracy_drop, message)
+        return Quality(plan.metric, None, None, check, basis=ESTIMATE)
+    if min(len(served), len(compared)) < plan.min_labelled:
+        message = (
+            f"too few predictions to estimate: {len(served)} candidate and {len(compared)} "
+            f"stable in this window, {plan.min_labelled} needed on each side{why}"
+        )
+        check = SloCheck(name, UNDECIDED, None, plan.max_accuracy_drop, message)
+        return Quality(plan.metric, None, None, check, basis=ESTIMATE)
+    try:
+        found = estimate(served, compared)
+    except (ValidationError, NotFoundError) as exc:
+        check = SloCheck(name, UNDECIDED, None, plan.max_accuracy_drop, f"no estimate: {exc}")
+        return Quality(plan.metric, None, None, check, basis=ESTIMATE)
+    check = SloCheck(
+        f"accuracy:{found.metric}",
+        found.status,
+        found.candidate.value,
+        found.allowed,
+        f"on the estimate ({found.method.upper()}, no labels needed): {found.message}{why}",
+    )
+    return Quality(
+        found.metric,
+        found.candidate.value,
+        found.stable.value,
+        check,
+        basis=ESTIMATE,
+        estimated=found,
     )
 
 
@@ -209,6 +273,9 @@ class Quality:
     candidate: float | None
     stable: float | None
     check: SloCheck
+    basis: str | None = LABELS
+    starved: bool = False  # undecided for want of labels (too few in all, or of a class)
+    estimated: EstimatedQuality | None = None
 
 
 def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -> Quality:
@@ -217,14 +284,20 @@ def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -
     drop = plan.max_accuracy_drop
     if drop is None:
         return Quality(
-            plan.metric, None, None, SloCheck("accuracy", SKIPPED, None, None, "no accuracy SLO")
+            plan.metric,
+            None,
+            None,
+            SloCheck("accuracy", SKIPPED, None, None, "no accuracy SLO"),
+            basis=None,
         )
     if len(mine) < plan.min_labelled or len(theirs) < plan.min_labelled:
         message = (
             f"{NO_FEEDBACK}: {len(mine)} labelled candidate and {len(theirs)} labelled stable "
             f"predictions in this window, {plan.min_labelled} needed on each side"
         )
-        return Quality(plan.metric, None, None, _undecided(plan.metric, drop, message))
+        return Quality(
+            plan.metric, None, None, _undecided(plan.metric, drop, message), starved=True
+        )
     both = pd.concat([mine, theirs], ignore_index=True)
     has_proba = any(str(c).startswith("proba_") for c in both.columns)
     task = infer_task(
@@ -237,10 +310,14 @@ def judge_quality(plan: RolloutPlan, mine: pd.DataFrame, theirs: pd.DataFrame) -
     if task == "classification":
         short = _short_classes(plan, mine, theirs)
         if short is not None:
-            return Quality(metric, None, None, _undecided(metric, drop, short))
+            return Quality(metric, None, None, _undecided(metric, drop, short), starved=True)
         labels = _class_order(both, has_proba)
     if plan.quality_test == SEQUENTIAL:
-        return _sequential(plan, metric, drop, mine, theirs)
+        quality = _sequential(plan, metric, drop, mine, theirs)
+        starved = quality.check.undecided and min(len(mine), len(theirs)) < MIN_ROWS
+        return Quality(
+            quality.metric, quality.candidate, quality.stable, quality.check, starved=starved
+        )
     mine_result = performance(mine, task=task, labels=labels)
     theirs_result = performance(theirs, task=task, labels=labels)
     ours, baseline = mine_result.metrics.get(metric), theirs_result.metrics.get(metric)

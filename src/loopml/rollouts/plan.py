@@ -29,6 +29,9 @@ HOLD, ROLLBACK, ASK = "hold", "rollback", "ask"
 POINT, SEQUENTIAL = "point", "sequential"
 QUALITY_TESTS = (POINT, SEQUENTIAL)
 ON_UNDECIDED = (HOLD, ROLLBACK, ASK)
+LABELS, ESTIMATE, LABELS_OR_ESTIMATE = "labels", "estimate", "labels_or_estimate"
+JUDGE_BY = (LABELS, ESTIMATE, LABELS_OR_ESTIMATE)
+ESTIMABLE_METRICS = ("rmse", "mae", "accuracy", "f1", "roc_auc")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,17 @@ class RolloutPlan:
     Undecided steps: `on_undecided` (`hold`, `rollback` or `ask`) applies once a step has
     been live `decide_within_s` seconds without being judged.
 
+    Judged by: `judge_by` says what the quality SLO reads. `labels` (the default): feedback
+    only; a step waits for it. `labels_or_estimate`: while either side has too few labelled
+    predictions for the test (`min_labelled`, `min_per_class`, the sequential test's floor),
+    the step is judged on the estimated metric of both sides over the step's window — CBPE
+    for classifiers, DLE for regressors, fitted on labelled reference data — with their
+    bands at the plan's error rates and `max_accuracy_drop` as the margin; once labels are
+    enough they alone judge. `estimate`: the estimate alone, labels never judge. The reference
+    is `estimate_reference` (a dataset version; `estimate_target` its label column), or else
+    the candidate's newest stored evaluation (its dataset and target); the rollout is refused
+    at start when there is neither. See `loopml.rollouts.estimated_quality`.
+
     Replay: with `require_replay`, the rollout starts only when the candidate's newest
     replay against the deployment's stable version, stored within `replay_max_age_s`,
     passed ("no worse than stable on last week's traffic"; see `replay.py`).
@@ -80,6 +94,9 @@ class RolloutPlan:
     quality_test: str = POINT
     false_promotion_rate: float = 0.05
     false_rollback_rate: float = 0.05
+    judge_by: str = LABELS
+    estimate_reference: str | None = None
+    estimate_target: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _steps(self.steps))
@@ -124,6 +141,56 @@ class RolloutPlan:
             _number("replay_max_age_s", self.replay_max_age_s, minimum=0.0, open=True),
         )
         self._check_quality_test()
+        self._check_judge_by()
+
+    def _check_judge_by(self) -> None:
+        if self.judge_by not in JUDGE_BY:
+            raise ValidationError(
+                f"judge_by must be 'labels' (feedback only), 'labels_or_estimate' (the "
+                f"estimate judges while labels are too few) or 'estimate' (the estimate "
+                f"alone), got {self.judge_by!r}"
+            )
+        for name in ("estimate_reference", "estimate_target"):
+            given = getattr(self, name)
+            if given is None:
+                continue
+            if not isinstance(given, str) or not given.strip():
+                raise ValidationError(
+                    f"{name} must be text such as "
+                    + ("'dataset:bikes-holdout@2'" if name == "estimate_reference" else "'cnt'")
+                    + f", got {given!r}"
+                )
+            if self.judge_by == LABELS:
+                raise ValidationError(
+                    f"{name} names the labelled data the estimate is fitted on, and this plan "
+                    "judges by labels only: set judge_by to 'labels_or_estimate' or "
+                    f"'estimate', or leave {name} out"
+                )
+            object.__setattr__(self, name, given.strip())
+        if self.estimate_target is not None and self.estimate_reference is None:
+            raise ValidationError(
+                "estimate_target names a column of estimate_reference: set estimate_reference "
+                "too (without both, the candidate's newest stored evaluation is used)"
+            )
+        if self.judge_by == LABELS:
+            return
+        if self.max_accuracy_drop is None:
+            raise ValidationError(
+                f"judge_by={self.judge_by!r} judges the quality SLO, which this plan turns off "
+                "(max_accuracy_drop is None): set max_accuracy_drop (the margin, e.g. 0.05) or "
+                "judge_by='labels'"
+            )
+        if self.metric is not None and self.metric not in ESTIMABLE_METRICS:
+            raise ValidationError(
+                f"{self.metric!r} cannot be estimated without labels: with judge_by="
+                f"{self.judge_by!r} use metric {', '.join(ESTIMABLE_METRICS)} (rmse and mae "
+                "for regressors, the others for classifiers) or leave it unset"
+            )
+
+    @property
+    def judges_by_estimate(self) -> bool:
+        """Whether the estimate may judge a step (so a reference must be found at start)."""
+        return self.judge_by != LABELS
 
     def _check_quality_test(self) -> None:
         if self.quality_test not in QUALITY_TESTS:

@@ -29,11 +29,14 @@ import builtins
 import contextlib
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from loopml.data import DatasetService
 from loopml.deployments.admission import describe as describe_refusals
 from loopml.deployments.records import Deployment, Route, describe
 from loopml.deployments.service import RESTORABLE, SERVABLE, DeploymentService, Plan
@@ -42,6 +45,7 @@ from loopml.errors import ConflictError, NotFoundError, PolicyViolationError, Va
 from loopml.governance import require
 from loopml.registry import ApprovalService, RegistryService
 from loopml.rollouts.analysis import (
+    EstimateStep,
     StepAnalysis,
     analyse_step,
     candidate_traffic,
@@ -57,6 +61,7 @@ from loopml.rollouts.approval import (
     seek_approval,
     without_approver,
 )
+from loopml.rollouts.estimate_verdict import EstimatedQuality
 from loopml.rollouts.ledger import RolloutLedger
 from loopml.rollouts.plan import ASK, ROLLBACK, RolloutPlan
 from loopml.rollouts.records import (
@@ -71,6 +76,7 @@ from loopml.rollouts.records import (
     rollout_from_mapping,
 )
 from loopml.rollouts.replay import ReplayService, replay_refusal
+from loopml.rollouts.step_estimates import EstimateReference, StepEstimates, estimated_quality
 from loopml.store import Stores, new_id
 from loopml.store.schema import rollouts
 from loopml.validation import check_name
@@ -91,6 +97,7 @@ class RolloutService:
         deployments: DeploymentService,
         registry: RegistryService,
         approvals: ApprovalService,
+        datasets: DatasetService | None = None,
     ) -> None:
         self.stores = stores
         self.engine = stores.engine
@@ -99,6 +106,8 @@ class RolloutService:
         self.approvals = approvals
         self.ledger = RolloutLedger(stores)
         self.replays = ReplayService(stores, registry, deployments)
+        # Plans that judge by estimate read labelled reference data through it.
+        self.estimates = StepEstimates(datasets or DatasetService(stores), registry)
 
     # ------------------------------------------------------------------ start
     def start(
@@ -124,6 +133,8 @@ class RolloutService:
         stable = _stable(current, candidate)
         if parsed.require_replay:
             self._check_replay(deployment, candidate, stable, parsed)
+        if parsed.judges_by_estimate:
+            parsed = self._pin_reference(parsed, candidate, stable)
         target = _step_target(parsed, 0, stable, candidate)
         refused = self.deployments.traffic_refusals(deployment, target.routes, target.shadows)
         if refused:
@@ -235,6 +246,7 @@ class RolloutService:
             plan=plan,
             since=started,
             until=now,
+            estimate=self._estimate_step(rollout) if plan.judges_by_estimate else None,
         )
         if analysis.failures:
             return self._end(rollout, ROLLED_BACK, analysis.failures, now, analysis=analysis)
@@ -480,6 +492,38 @@ class RolloutService:
                 f"{deployment!r}, and {why}; run `loopml replay {candidate.uri} --deployment "
                 f"{deployment} --window 7d`"
             )
+
+    def _pin_reference(self, plan: RolloutPlan, candidate: Route, stable: Route) -> RolloutPlan:
+        """Find the estimate's reference and fit both sides on it now, so a plan that cannot
+        be estimated is refused at start; the plan keeps the exact version it resolved to."""
+        version = self.registry.get_version(candidate.uri)
+        reference = self.estimates.reference(plan, version)
+        for route in (candidate, stable):
+            self.estimates.fitted(self.registry.get_version(route.uri), reference)
+        return replace(
+            plan, estimate_reference=reference.dataset.uri, estimate_target=reference.target
+        )
+
+    def _estimate_step(self, rollout: Rollout) -> EstimateStep:
+        """How a step of `rollout` is estimated: its pinned reference, both sides."""
+        plan = rollout.plan
+
+        def estimate(served: pd.DataFrame, compared: pd.DataFrame) -> EstimatedQuality:
+            reference = EstimateReference(
+                self.estimates.datasets.get(str(plan.estimate_reference)),
+                str(plan.estimate_target),
+            )
+            return estimated_quality(
+                self.estimates,
+                plan,
+                self.registry.get_version(rollout.candidate),
+                self.registry.get_version(rollout.stable),
+                reference,
+                served,
+                compared,
+            )
+
+        return estimate
 
     def _candidate(self, ref: str) -> Route:
         if not isinstance(ref, str) or not ref.strip():

@@ -60,7 +60,11 @@ class Client:
         self.audit = LocalAudit(self.stores.engine)
         self.deployments = DeploymentService(self.stores, self.models.registry)
         self.rollouts = RolloutService(
-            self.stores, self.deployments, self.models.registry, self.models.approvals
+            self.stores,
+            self.deployments,
+            self.models.registry,
+            self.models.approvals,
+            self.dataset_service,
         )
         self.features = FeatureStore(self.stores)
         self.monitors = MonitorService(

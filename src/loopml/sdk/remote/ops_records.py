@@ -18,6 +18,7 @@ from loopml.monitoring.results import WindowResult
 from loopml.pipelines import PipelineRunSummary
 from loopml.pipelines.catalog import RegisteredPipeline
 from loopml.rollouts import Rollout, RolloutStep, SloCheck, StepAnalysis
+from loopml.rollouts.estimate_verdict import EstimatedQuality
 from loopml.rollouts.records import rollout_from_mapping
 
 Document = dict[str, Any]
@@ -74,7 +75,14 @@ def rollout_step(data: Document) -> RolloutStep:
     analysis = None
     if found is not None:
         checks = [SloCheck(**check) for check in found.get("checks", [])]
-        analysis = StepAnalysis(**{**_fields(StepAnalysis, found), "checks": checks})
+        estimated = found.get("estimated")
+        analysis = StepAnalysis(
+            **{
+                **_fields(StepAnalysis, found),
+                "checks": checks,
+                "estimated": None if estimated is None else EstimatedQuality.from_dict(estimated),
+            }
+        )
     return RolloutStep(
         rollout(data["rollout"]), data["action"], list(data.get("waiting_for", [])), analysis
     )
