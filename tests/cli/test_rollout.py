@@ -165,3 +165,22 @@ def test_a_plan_judged_by_estimate_shows_its_reference_and_basis(
     )
     history = table_rows(shown.stdout)
     assert history[-1][1:5] == ["start", "running", "10%", "—"]  # nothing judged yet
+
+
+def test_start_takes_the_quality_test_and_the_replay_requirement(
+    cli: Invoke, client: Client
+) -> None:
+    _deployed(client)
+    user_error(
+        cli("rollout", "start", NAME, "bikes/2", "--require-replay"),
+        "has no replay against model:bikes/1",
+    )
+    user_error(cli("rollout", "start", NAME, "bikes/2", "--quality-test", "hunch"), "quality_test")
+    user_error(
+        cli("rollout", "start", NAME, "bikes/2", "--replay-max-age", "lately"), "not a duration"
+    )
+    assert client.deployments.get(NAME).routes == [Route("bikes", 1, 100)]  # nothing moved
+    started = cli("rollout", "start", NAME, "bikes/2", "--quality-test", "sequential", "--json")
+    assert started.exit_code == 0, started.output
+    plan = json.loads(started.stdout)["plan"]
+    assert plan["quality_test"] == "sequential" and plan["require_replay"] is False

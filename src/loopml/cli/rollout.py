@@ -251,6 +251,26 @@ def start(
             help="How long a step may stay undecided before --on-undecided applies: 1h, 1d.",
         ),
     ] = None,
+    quality_test: Annotated[
+        str | None,
+        typer.Option(
+            "--quality-test",
+            help="point (compare once both sides have --min-labelled labels) or sequential "
+            "(wait for evidence, with the stated error rates) [point].",
+        ),
+    ] = None,
+    require_replay: Annotated[
+        bool,
+        typer.Option(
+            "--require-replay",
+            help="Refuse to start unless the candidate has a passing replay against the "
+            "stable version on this deployment.",
+        ),
+    ] = False,
+    replay_max_age: Annotated[
+        str | None,
+        typer.Option("--replay-max-age", help="How recent that replay must be [7d]."),
+    ] = None,
     judge_by: Annotated[
         str | None,
         typer.Option(
@@ -293,6 +313,11 @@ def start(
         min_per_class=default.min_per_class if min_per_class is None else min_per_class,
         on_undecided=on_undecided or default.on_undecided,
         decide_within_s=_seconds(decide_within, "--decide-within", default.decide_within_s),
+        quality_test=quality_test or default.quality_test,
+        require_replay=require_replay,
+        replay_max_age_s=default.replay_max_age_s
+        if replay_max_age is None
+        else parse_duration(replay_max_age, "--replay-max-age"),
         judge_by=judge_by or default.judge_by,
         estimate_reference=estimate_reference,
         estimate_target=estimate_target,
