@@ -14,17 +14,20 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import require
 from loopml.store import Stores, dialect_insert
 from loopml.store.fastpath import RawStatement
-from loopml.store.schema import run_streams, runs
+from loopml.store.ids import ID_HEX_DIGITS
+from loopml.store.schema import experiments, run_streams, runs
+from loopml.tracking.captures import RemoteCapture
 from loopml.tracking.journal import Point
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import write_points
@@ -34,6 +37,7 @@ from loopml.tracking.runs import Runs, run_uri
 from loopml.validation import check_key, check_metric_value, check_step
 
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_\-]{8,40}$")
+_CLIENT_RUN_ID = re.compile(rf"^run-[0-9a-f]{{{ID_HEX_DIGITS}}}$")
 MAX_BATCH_POINTS = 100_000
 
 # Prebuilt statements: every batch of every remote run takes this path (see fastpath.py).
@@ -52,6 +56,11 @@ _SET_OFFSET = RawStatement(
     .values(offset=bindparam("new_offset"), updated_at=bindparam("now"))
 )
 _NEW_STREAMS: dict[str, RawStatement] = {}
+_RUN_ORIGIN = RawStatement(
+    select(runs.c.created_by, experiments.c.name)
+    .join(experiments, experiments.c.id == runs.c.experiment_id)
+    .where(runs.c.id == bindparam("rid"))
+)
 
 
 def _new_stream(engine: Engine) -> RawStatement:
@@ -93,6 +102,16 @@ def check_stream_id(stream_id: Any) -> str:
             "(the client names each of its journals once)"
         )
     return stream_id
+
+
+def check_client_run_id(run_id: Any) -> str:
+    """A run id a client chose for a run it creates with its first request."""
+    if not isinstance(run_id, str) or not _CLIENT_RUN_ID.match(run_id):
+        raise ValidationError(
+            f"run id {run_id!r} must be 'run-' and {ID_HEX_DIGITS} lowercase hex digits "
+            "(loopml.store.ids.new_id('run') makes one)"
+        )
+    return run_id
 
 
 def check_points(raw: Sequence[Any]) -> list[Point]:
@@ -157,6 +176,53 @@ class MetricStreams:
         self.stores = stores
         self.engine = stores.engine
         self.runs = runs_
+
+    def ensure_run(
+        self,
+        run_id: str,
+        experiment: str,
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags_: Mapping[str, Any] | None = None,
+        captured: RemoteCapture | None = None,
+    ) -> bool:
+        """Create run `run_id` as a remote client started it, unless this principal created
+        it already in that experiment (the same request again: a retry or a replay);
+        True if this call created it. The id of another principal's run is a conflict."""
+        check_client_run_id(run_id)
+        created = False
+        if not self._created_before(run_id, experiment):
+            try:
+                self.runs.create_run(
+                    experiment,
+                    name,
+                    parent_id=parent_id,
+                    tags_=tags_,
+                    capture=False,
+                    local_process=False,
+                    captured=captured,
+                    run_id=run_id,
+                )
+                created = True
+            except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
+                if not self._created_before(run_id, experiment):  # not a race with itself
+                    raise
+        if params:  # again on a retry too: the first attempt may have stopped before them
+            self.runs.log_params(run_id, params)
+        return created
+
+    def _created_before(self, run_id: str, experiment: str) -> bool:
+        with self.engine.connect() as conn:
+            row = _RUN_ORIGIN.fetchone(conn, {"rid": run_id})
+        if row is None:
+            return False
+        if (row[0], row[1]) != (self.stores.actor.name, experiment):
+            raise ConflictError(
+                f"run id {run_id} is taken by another run; let the client choose a new one"
+            )
+        return True
 
     def absorbed(self, run_id: str, stream_id: str) -> int:
         """How many bytes of the stream's records the run holds (0 for a new stream)."""
