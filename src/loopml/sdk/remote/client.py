@@ -237,6 +237,7 @@ class RemoteClient:
         if isinstance(parent, RemoteRun):
             parent.materialize()  # the server checks that a parent exists
         parent_id = parent.id if isinstance(parent, RemoteRun) else parent
+        defer = self._can_defer(experiment, name, params or {}, tags or {}, parent)
         body = {
             "experiment": experiment,
             "name": name,
@@ -246,7 +247,7 @@ class RemoteClient:
             "code": self._capture() if capture_code else None,
         }
         create = None
-        if self._can_defer(body, parent):
+        if defer:
             run_id, create = new_id("run"), body  # created by the run's first request
         else:
             run_id = str(self.http.call("POST", "/runs", json=body, idempotent=False)["id"])
@@ -274,18 +275,25 @@ class RemoteClient:
             raise
         return run
 
-    def _can_defer(self, body: dict[str, Any], parent: RemoteRun | str | None) -> bool:
+    def _can_defer(
+        self,
+        experiment: str,
+        name: str | None,
+        params: Mapping[str, Any],
+        tags: Mapping[str, Any],
+        parent: RemoteRun | str | None,
+    ) -> bool:
         """Whether the run may be created by its first request instead of now: when the
         server would accept it, as far as this side can tell (the same checks; an editor
         or more; no parent, or a parent run of this client), so that a refusal still comes
         from `start_run`."""
         if isinstance(parent, str) or not self._principal.at_least("editor"):
             return False  # let the server say why it refuses (unknown parent, role)
-        check_name("experiment", body["experiment"])
-        if body["name"] is not None:
-            check_name("run", body["name"])
-        for kind in ("param", "tag"):
-            for key, value in body[kind + "s"].items():
+        check_name("experiment", experiment)
+        if name is not None:
+            check_name("run", name)
+        for kind, values in (("param", params), ("tag", tags)):
+            for key, value in values.items():
                 check_text_value(kind, check_key(kind, key), value)
         return True
 
