@@ -70,7 +70,9 @@ def json_response(
 def plain_json_response(data: Any, status: int = 200) -> Response:
     """An answer built of dicts, lists and plain values only (no records to convert): it is
     encoded as it is, without the walk `json_response` makes."""
-    body = orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+    body = orjson.dumps(
+        data, default=_fallback, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    )
     return Response(body, status_code=status, media_type=JSON)
 
 
