@@ -9,6 +9,7 @@ import pytest
 from loopml import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.governance import list_events
 from loopml.sdk import Client
+from loopml.store.ids import new_id
 from loopml.store.principal import FixedActor, Principal
 from loopml.tracking.streams import Absorbed, StreamGapError, check_points
 
@@ -110,3 +111,31 @@ def test_unknown_runs_and_viewers_are_refused(client: Client) -> None:
         streams.absorb(run_id, STREAM, 0, 10, _points(1))
     with pytest.raises(PermissionDeniedError):
         streams.finish(run_id, "FINISHED")
+
+
+def test_a_run_created_by_its_first_request_is_created_once(any_client: Client) -> None:
+    streams = any_client.tracking.streams
+    run_id = new_id("run")
+    made = streams.ensure_run(run_id, "exp", params={"lr": 0.1}, tags_={"t": "1"})
+    again = streams.ensure_run(run_id, "exp", params={"lr": 0.1}, tags_={"t": "1"})
+    assert (made, again) == (True, False)  # a retry or a replay changes nothing
+    record = any_client.get_run(run_id)
+    assert (record.status, record.params, record.tags) == ("RUNNING", {"lr": "0.1"}, {"t": "1"})
+    with pytest.raises(ConflictError, match="cannot change"):
+        streams.ensure_run(run_id, "exp", params={"lr": 0.2})
+    with pytest.raises(ConflictError, match="taken"):
+        streams.ensure_run(run_id, "another-exp")
+    any_client.stores.identity = FixedActor(Principal("mallory", "editor"))
+    with pytest.raises(ConflictError, match="taken"):  # another principal's run
+        streams.ensure_run(run_id, "exp")
+    any_client.stores.identity = FixedActor(Principal("vera", "viewer"))
+    with pytest.raises(PermissionDeniedError):
+        streams.ensure_run(new_id("run"), "exp")
+
+
+@pytest.mark.parametrize("bad", ["run-1234", "RUN-" + "a" * 24, "run-" + "g" * 24, 7, None])
+def test_a_client_chosen_run_id_must_look_like_one(client: Client, bad: object) -> None:
+    with pytest.raises(ValidationError, match="hex digits"):
+        client.tracking.streams.ensure_run(bad, "exp")  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError):
+        client.tracking.streams.ensure_run(new_id("run"), "exp", parent_id="run-" + "0" * 24)

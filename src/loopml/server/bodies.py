@@ -83,13 +83,21 @@ class StreamSegment(Body):
     )
 
 
+CREATE_FIRST = (
+    "Create the run (the id in the path, chosen by the client) before the rest, unless this "
+    "principal created it already: the first request of a run started without a round trip."
+)
+
+
 class Batch(Body):
+    create: CreateRun | None = Field(None, description=CREATE_FIRST)
     params: dict[Key, Scalar] = Field(default_factory=dict)
     tags: dict[Key, Scalar] = Field(default_factory=dict)
     stream: StreamSegment | None = None
 
 
 class EndRun(Body):
+    create: CreateRun | None = Field(None, description=CREATE_FIRST)
     status: RunStatus = "FINISHED"
     error: str | None = Field(None, max_length=100_000)
     stream: StreamSegment | None = Field(

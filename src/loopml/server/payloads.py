@@ -15,8 +15,22 @@ from loopml.server.errors import ApiError
 JSON = "application/json"
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def document(obj: Any) -> Any:
-    """A record as a JSON-ready value: its `to_dict()`, a dataclass's fields, or itself."""
+    """A record as a JSON-ready value: its `to_dict()`, a dataclass's fields, or itself.
+
+    Plain values, lists and dicts (most of a large answer) take a short path."""
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is dict:
+        return {
+            key: value if type(value) in _PLAIN else document(value) for key, value in obj.items()
+        }
+    if kind is list:
+        return [item if type(item) in _PLAIN else document(item) for item in obj]
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
         return to_dict()
@@ -30,6 +44,9 @@ def document(obj: Any) -> Any:
 
 
 def _fallback(value: Any) -> Any:
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, set | frozenset):
@@ -48,6 +65,15 @@ def json_response(
         option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
     )
     return Response(body, status_code=status, media_type=JSON, headers=dict(headers or {}))
+
+
+def plain_json_response(data: Any, status: int = 200) -> Response:
+    """An answer built of dicts, lists and plain values only (no records to convert): it is
+    encoded as it is, without the walk `json_response` makes."""
+    body = orjson.dumps(
+        data, default=_fallback, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    )
+    return Response(body, status_code=status, media_type=JSON)
 
 
 def decode_json(body: bytes) -> Any:

@@ -87,16 +87,18 @@ class Runs:
         capture: bool = True,
         local_process: bool = True,
         captured: RemoteCapture | None = None,
+        run_id: str | None = None,
     ) -> str:
         """Insert a RUNNING run with its code version and environment; returns its id.
 
         `local_process` False: the run is logged by a process elsewhere (a remote client),
         so its host and pid are not recorded and a restart here never ends it as dead;
         `captured` is then that process's code version and environment (else, with
-        `capture`, this process's own are recorded)."""
+        `capture`, this process's own are recorded). `run_id`: an id the caller chose
+        (checked by the caller; a taken one fails the insert)."""
         require(self.stores.actor, "write", "create runs")
         exp_id = self.experiments.experiment_id(experiment)
-        run_id = new_id("run")
+        run_id = run_id or new_id("run")
         if name is not None:
             check_name("run", name)
         tag_rows = self._tag_rows(run_id, tags_ or {})

@@ -14,26 +14,68 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
-from loopml.errors import ConflictError, ValidationError
+from loopml.errors import ConflictError, NotFoundError, ValidationError
 from loopml.governance import require
 from loopml.store import Stores, dialect_insert
-from loopml.store.schema import run_streams
+from loopml.store.fastpath import RawStatement
+from loopml.store.ids import ID_HEX_DIGITS
+from loopml.store.schema import experiments, run_streams, runs
+from loopml.tracking.captures import RemoteCapture
 from loopml.tracking.journal import Point
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import write_points
 from loopml.tracking.records import STATUSES
 from loopml.tracking.run_digest import audit_late_write
-from loopml.tracking.runs import Runs, require_run, run_uri
+from loopml.tracking.runs import Runs, run_uri
 from loopml.validation import check_key, check_metric_value, check_step
 
 _STREAM_ID = re.compile(r"^[A-Za-z0-9_\-]{8,40}$")
+_CLIENT_RUN_ID = re.compile(rf"^run-[0-9a-f]{{{ID_HEX_DIGITS}}}$")
 MAX_BATCH_POINTS = 100_000
+
+# Prebuilt statements: every batch of every remote run takes this path (see fastpath.py).
+_RUN_STATUS = RawStatement(select(runs.c.status).where(runs.c.id == bindparam("rid")))
+_offset = select(run_streams.c.offset).where(
+    run_streams.c.run_id == bindparam("rid"), run_streams.c.stream_id == bindparam("sid")
+)
+# FOR UPDATE on PostgreSQL; SQLite's compiler leaves it out (BEGIN IMMEDIATE serialises).
+_LOCKED_OFFSET = RawStatement(_offset.with_for_update())
+_STATUS_AND_OFFSET = RawStatement(
+    select(runs.c.status, _offset.scalar_subquery()).where(runs.c.id == bindparam("rid"))
+)
+_SET_OFFSET = RawStatement(
+    update(run_streams)
+    .where(run_streams.c.run_id == bindparam("rid"), run_streams.c.stream_id == bindparam("sid"))
+    .values(offset=bindparam("new_offset"), updated_at=bindparam("now"))
+)
+_NEW_STREAMS: dict[str, RawStatement] = {}
+_RUN_ORIGIN = RawStatement(
+    select(runs.c.created_by, experiments.c.name)
+    .join(experiments, experiments.c.id == runs.c.experiment_id)
+    .where(runs.c.id == bindparam("rid"))
+)
+
+
+def _new_stream(engine: Engine) -> RawStatement:
+    """The stream's row, inserted unless it exists (one statement per dialect)."""
+    found = _NEW_STREAMS.get(engine.dialect.name)
+    if found is None:
+        insert = dialect_insert(engine)(run_streams).values(
+            run_id=bindparam("rid"),
+            stream_id=bindparam("sid"),
+            offset=0,
+            updated_at=bindparam("now"),
+        )
+        found = RawStatement(insert.on_conflict_do_nothing(index_elements=["run_id", "stream_id"]))
+        _NEW_STREAMS[engine.dialect.name] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -62,33 +104,69 @@ def check_stream_id(stream_id: Any) -> str:
     return stream_id
 
 
+def check_client_run_id(run_id: Any) -> str:
+    """A run id a client chose for a run it creates with its first request."""
+    if not isinstance(run_id, str) or not _CLIENT_RUN_ID.match(run_id):
+        raise ValidationError(
+            f"run id {run_id!r} must be 'run-' and {ID_HEX_DIGITS} lowercase hex digits "
+            "(loopml.store.ids.new_id('run') makes one)"
+        )
+    return run_id
+
+
 def check_points(raw: Sequence[Any]) -> list[Point]:
-    """Points as (key, value, step, timestamp), each checked like `log_metric` checks it."""
+    """Points as (key, value, step, timestamp), each checked like `log_metric` checks it.
+
+    A batch repeats a few keys many times: each distinct key is checked once, and points
+    whose fields already have their exact types take a short path."""
     if len(raw) > MAX_BATCH_POINTS:
         raise ValidationError(
             f"a batch holds at most {MAX_BATCH_POINTS} points, got {len(raw)}; split it"
         )
     points: list[Point] = []
+    append = points.append
+    keys: set[str] = set()
+    isfinite = math.isfinite
     for item in raw:
-        if not isinstance(item, list | tuple) or len(item) != 4:
-            raise ValidationError(
-                f"each point must be [key, value, step, timestamp], got {item!r}"[:300]
-            )
-        key, value, step, stamp = item
-        check_key("metric", key)
-        number = check_metric_value(key, value)
-        check_step(key, step)
-        if (
-            isinstance(stamp, bool)
-            or not isinstance(stamp, int | float)
-            or not math.isfinite(stamp)
-            or stamp < 0
-        ):
-            raise ValidationError(
-                f"timestamp of metric {key!r} must be seconds since the epoch, got {stamp!r}"
-            )
-        points.append((key, number, step, float(stamp)))
+        if (type(item) is list or type(item) is tuple) and len(item) == 4:
+            key, value, step, stamp = item
+            if (
+                key in keys
+                and type(value) is float
+                and type(step) is int
+                and type(stamp) is float
+                and step >= 0
+                and stamp >= 0
+                and isfinite(value)
+                and isfinite(stamp)
+            ):
+                append((key, value, step, stamp))
+                continue
+        append(_check_point(item))
+        keys.add(item[0])
     return points
+
+
+def _check_point(item: Any) -> Point:
+    """One point, every field checked, with a message that says what is wrong."""
+    if not isinstance(item, list | tuple) or len(item) != 4:
+        raise ValidationError(
+            f"each point must be [key, value, step, timestamp], got {item!r}"[:300]
+        )
+    key, value, step, stamp = item
+    check_key("metric", key)
+    number = check_metric_value(key, value)
+    check_step(key, step)
+    if (
+        isinstance(stamp, bool)
+        or not isinstance(stamp, int | float)
+        or not math.isfinite(stamp)
+        or stamp < 0
+    ):
+        raise ValidationError(
+            f"timestamp of metric {key!r} must be seconds since the epoch, got {stamp!r}"
+        )
+    return (key, number, step, float(stamp))
 
 
 class MetricStreams:
@@ -99,17 +177,65 @@ class MetricStreams:
         self.engine = stores.engine
         self.runs = runs_
 
+    def ensure_run(
+        self,
+        run_id: str,
+        experiment: str,
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags_: Mapping[str, Any] | None = None,
+        captured: RemoteCapture | None = None,
+    ) -> bool:
+        """Create run `run_id` as a remote client started it, unless this principal created
+        it already in that experiment (the same request again: a retry or a replay);
+        True if this call created it. The id of another principal's run is a conflict."""
+        check_client_run_id(run_id)
+        created = False
+        if not self._created_before(run_id, experiment):
+            try:
+                self.runs.create_run(
+                    experiment,
+                    name,
+                    parent_id=parent_id,
+                    tags_=tags_,
+                    capture=False,
+                    local_process=False,
+                    captured=captured,
+                    run_id=run_id,
+                )
+                created = True
+            except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError):
+                if not self._created_before(run_id, experiment):  # not a race with itself
+                    raise
+        if params:  # again on a retry too: the first attempt may have stopped before them
+            self.runs.log_params(run_id, params)
+        return created
+
+    def _created_before(self, run_id: str, experiment: str) -> bool:
+        with self.engine.connect() as conn:
+            row = _RUN_ORIGIN.fetchone(conn, {"rid": run_id})
+        if row is None:
+            return False
+        if (row[0], row[1]) != (self.stores.actor.name, experiment):
+            raise ConflictError(
+                f"run id {run_id} is taken by another run; let the client choose a new one"
+            )
+        return True
+
     def absorbed(self, run_id: str, stream_id: str) -> int:
         """How many bytes of the stream's records the run holds (0 for a new stream)."""
         check_stream_id(stream_id)
+        return self._status_and_offset(run_id, stream_id)[1]
+
+    def _status_and_offset(self, run_id: str, stream_id: str) -> tuple[str, int]:
+        """The run's status and how far it holds the stream, in one statement."""
         with self.engine.connect() as conn:
-            require_run(conn, run_id)
-            found = conn.execute(
-                select(run_streams.c.offset).where(
-                    run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id
-                )
-            ).scalar()
-        return 0 if found is None else int(found)
+            row = _STATUS_AND_OFFSET.fetchone(conn, {"rid": run_id, "sid": stream_id})
+        if row is None:
+            raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
+        return str(row[0]), 0 if row[1] is None else int(row[1])
 
     def absorb(
         self, run_id: str, stream_id: str, start: int, end: int, points: Sequence[Point]
@@ -127,8 +253,9 @@ class MetricStreams:
                 f"a batch covers bytes [start, end) of its stream and holds their points; got "
                 f"[{start}, {end}) with {len(points)} point(s)"
             )
-        with self.engine.begin() as conn:
-            require_run(conn, run_id)
+        with self.stores.writes.begin() as conn:
+            if _RUN_STATUS.fetchone(conn, {"rid": run_id}) is None:
+                raise NotFoundError(f"no run {run_id}; `loopml runs list` shows the runs")
             offset = self._lock_offset(conn, run_id, stream_id)
             if end <= offset:
                 return Absorbed(offset, 0)  # sent before: already written
@@ -139,10 +266,8 @@ class MetricStreams:
                     offset,
                 )
             write_points(conn, self.engine, run_id, points)
-            conn.execute(
-                update(run_streams)
-                .where(run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id)
-                .values(offset=end, updated_at=time.time())
+            _SET_OFFSET.execute(
+                conn, {"rid": run_id, "sid": stream_id, "new_offset": end, "now": time.time()}
             )
             if keep_key_values_current(conn, run_id):  # the run has ended: audit the write
                 audit_late_write(conn, self.stores.actor, run_uri(run_id), metric_points=points)
@@ -151,16 +276,9 @@ class MetricStreams:
     def _lock_offset(self, conn: Connection, run_id: str, stream_id: str) -> int:
         """The stream's offset, its row created if new and held until the transaction ends
         (SQLite writers are serialised by BEGIN IMMEDIATE; PostgreSQL locks the row)."""
-        insert = dialect_insert(self.engine)(run_streams).values(
-            run_id=run_id, stream_id=stream_id, offset=0, updated_at=time.time()
-        )
-        conn.execute(insert.on_conflict_do_nothing(index_elements=["run_id", "stream_id"]))
-        query = select(run_streams.c.offset).where(
-            run_streams.c.run_id == run_id, run_streams.c.stream_id == stream_id
-        )
-        if conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        return int(conn.execute(query).scalar_one())
+        key = {"rid": run_id, "sid": stream_id}
+        _new_stream(self.engine).execute(conn, {**key, "now": time.time()})
+        return int(_LOCKED_OFFSET.fetchone(conn, key)[0])
 
     def finish(
         self,
@@ -178,16 +296,15 @@ class MetricStreams:
             raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
         if (stream_id is None) != (stream_end is None):
             raise ValidationError("stream_id and stream_end go together")
-        if stream_id is not None and stream_end is not None:
-            held = self.absorbed(run_id, stream_id)
-            if held < stream_end:
-                raise StreamGapError(
-                    f"run {run_id} holds stream {stream_id} up to {held}, not {stream_end}; "
-                    "send the rest of the stream before ending the run",
-                    held,
-                )
-        with self.engine.connect() as conn:
-            current = require_run(conn, run_id)
+        current, held = self._status_and_offset(
+            run_id, "" if stream_id is None else check_stream_id(stream_id)
+        )
+        if stream_end is not None and held < stream_end:
+            raise StreamGapError(
+                f"run {run_id} holds stream {stream_id} up to {held}, not {stream_end}; "
+                "send the rest of the stream before ending the run",
+                held,
+            )
         if current != "RUNNING":
             return False
         self.runs.end_run(run_id, status, error=error)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,12 @@ from loopml.sdk.remote.run import RemoteRun
 from loopml.sdk.remote.runs import RemoteRuns
 from loopml.sdk.remote.stream import MetricStream
 from loopml.sdk.remote.triggers import RemoteTriggers
+from loopml.store.ids import new_id
 from loopml.store.paging import Page
 from loopml.store.principal import Principal
 from loopml.tracking.environment import capture_code, capture_packages, environment_record
 from loopml.tracking.records import MetricPoint, RunList, RunRecord
+from loopml.validation import check_key, check_name, check_text_value
 
 
 def default_journal_dir() -> Path:
@@ -127,6 +130,7 @@ class RemoteClient:
         self.pipelines = RemotePipelines(self.http)
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
+        self._pending_runs: weakref.WeakSet[RemoteRun] = weakref.WeakSet()
         self.datasets = RemoteDatasets(self.http, self.direct)
         self.runs = RemoteRuns(self)
         self.models = RemoteModels(self.http)
@@ -230,7 +234,10 @@ class RemoteClient:
                     "to start a child run"
                 )
             parent = active
+        if isinstance(parent, RemoteRun):
+            parent.materialize()  # the server checks that a parent exists
         parent_id = parent.id if isinstance(parent, RemoteRun) else parent
+        defer = self._can_defer(experiment, name, params or {}, tags or {}, parent)
         body = {
             "experiment": experiment,
             "name": name,
@@ -239,18 +246,24 @@ class RemoteClient:
             "tags": dict(tags or {}),
             "code": self._capture() if capture_code else None,
         }
-        created = self.http.call("POST", "/runs", json=body, idempotent=False)
-        run_id = str(created["id"])
+        create = None
+        if defer:
+            run_id, create = new_id("run"), body  # created by the run's first request
+        else:
+            run_id = str(self.http.call("POST", "/runs", json=body, idempotent=False)["id"])
         stream = MetricStream(
             self.http,
             run_id,
             self.journal_dir,
             flush_points=self.options.flush_points,
             flush_interval_s=self.options.flush_interval_s,
+            create=create,
         )
         run = RemoteRun(
             self.http, run_id, experiment, stream, _dataset_ref, self._forget, self.direct
         )
+        if create is not None:
+            self._pending_runs.add(run)
         stack = self._stack()
         stack.append(run)
         run._owner_stack = stack  # type: ignore[attr-defined]
@@ -261,6 +274,35 @@ class RemoteClient:
             run.end("FAILED", error=f"invalid start_run arguments: {exc}")
             raise
         return run
+
+    def _can_defer(
+        self,
+        experiment: str,
+        name: str | None,
+        params: Mapping[str, Any],
+        tags: Mapping[str, Any],
+        parent: RemoteRun | str | None,
+    ) -> bool:
+        """Whether the run may be created by its first request instead of now: when the
+        server would accept it, as far as this side can tell (the same checks; an editor
+        or more; no parent, or a parent run of this client), so that a refusal still comes
+        from `start_run`."""
+        if isinstance(parent, str) or not self._principal.at_least("editor"):
+            return False  # let the server say why it refuses (unknown parent, role)
+        check_name("experiment", experiment)
+        if name is not None:
+            check_name("run", name)
+        for kind, values in (("param", params), ("tag", tags)):
+            for key, value in values.items():
+                check_text_value(kind, check_key(kind, key), value)
+        return True
+
+    def materialize_runs(self) -> None:
+        """Create on the server the runs this client started and has not sent yet, so that
+        what reads them by id finds them."""
+        for run in list(self._pending_runs):
+            run.materialize()
+            self._pending_runs.discard(run)
 
     def _capture(self) -> dict[str, Any]:
         """This process's code version and environment, its blobs stored on the server
@@ -303,6 +345,7 @@ class RemoteClient:
                 stack.remove(run)
 
     def get_run(self, run_id: str) -> RunRecord:
+        self.materialize_runs()
         return RunRecord.from_dict(self.http.call("GET", f"/runs/{run_id}"))
 
     def search_runs(
@@ -314,6 +357,7 @@ class RemoteClient:
         page_token: str | None = None,
     ) -> RunList:
         """Runs matching a filter such as "metrics.rmse < 3 and params.model = 'gbm'"."""
+        self.materialize_runs()
         params: dict[str, Any] = {"max_results": max_results}
         if experiment is not None:
             params["experiment"] = [experiment] if isinstance(experiment, str) else list(experiment)
@@ -330,6 +374,7 @@ class RemoteClient:
     def metric_history(
         self, run_id: str, key: str, max_points: int | None = None
     ) -> list[MetricPoint]:
+        self.materialize_runs()
         params: dict[str, Any] = {"key": key}
         if max_points is not None:
             params["max_points"] = max_points
@@ -337,6 +382,7 @@ class RemoteClient:
         return [MetricPoint(int(s), float(v), float(t)) for s, v, t in found["points"]]
 
     def list_artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        self.materialize_runs()
         return list(self.http.call("GET", f"/runs/{run_id}/artifacts")["artifacts"])
 
     def list_experiments(self) -> list[dict[str, Any]]:
@@ -353,6 +399,7 @@ class RemoteClient:
 
     def download_artifact(self, run_id: str, path: str, destination: str | Path) -> Path:
         """Stream an artifact to `destination` (any size, checked against its digest)."""
+        self.materialize_runs()
         return download(
             self.http,
             artifact_route(run_id, path),

@@ -1,7 +1,8 @@
 """Replay the metric journals of remote clients that died (kill -9, a crash, a reboot).
 
 A journal whose writer is gone can be locked; each one written for this client's server
-is read from the offset the server says it holds, the rest is shipped (the server writes
+is read from the offset the server says it holds (its run created first if the client
+died before sending it), the rest is shipped (the server writes
 each byte range once, so a batch that had reached it before the crash is not counted
 again), and its run, if still RUNNING, ends KILLED. Journals of other servers are left
 for their own clients.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from loopml.errors import NotFoundError, PermissionDeniedError
+from loopml.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from loopml.sdk.remote.http import RemoteHttp
 from loopml.sdk.remote.stream import CHUNK_POINTS, orphaned_streams, read_header, read_records
 from loopml.tracking.streams import StreamGapError
@@ -32,8 +33,15 @@ def replay_orphans(http: RemoteHttp, folder: Path) -> list[str]:
         if header.server != http.url:
             continue
         try:
+            if header.create is not None:  # the client died before its run's first request
+                http.call(
+                    "POST",
+                    f"/runs/{header.run_id}/batches",
+                    json={"create": header.create},
+                    idempotent=True,
+                )
             count = _replay(http, path, base, header.run_id, header.stream)
-        except (NotFoundError, PermissionDeniedError) as exc:
+        except (NotFoundError, PermissionDeniedError, ConflictError, ValidationError) as exc:
             # The run is gone, or this token may not write to it: keep the file for a
             # person to look at, under a name no client replays again.
             path.rename(path.with_name(path.name + UNKNOWN_SUFFIX))

@@ -1,11 +1,17 @@
 """`RemoteRun`: the run handle of a remote client, with the methods of the local `Run`.
 
 Params, tags, inputs and artifacts are sent as they are logged (each call returns once the
-server has stored it). Metric points go through the run's `MetricStream`: journaled
-locally before the call returns, shipped in batches. As a context manager the run ends
-FINISHED, FAILED (with the traceback) or KILLED (Ctrl-C); a run still open when the
-interpreter exits is ended by an exit hook, and one whose process is killed is ended
-KILLED, its journaled points shipped, when a client next starts on that journal folder.
+server has stored it). A run may be started without a request (`pending`): its first
+request creates it on the server — its first shipment, the first params or tags, or its
+end, so a short run costs one or two requests — and the metric stream's thread creates it
+within `flush_interval_s` if nothing else did. Calls that refer to the run by id on other
+routes (inputs, artifacts, models, reads) create it first.
+
+Metric points go through the run's `MetricStream`: journaled locally before the call
+returns, shipped in batches. As a context manager the run ends FINISHED, FAILED (with the
+traceback) or KILLED (Ctrl-C); a run still open when the interpreter exits is ended by an
+exit hook, and one whose process is killed is ended KILLED (created first if it was
+pending), its journaled points shipped, when a client next starts on that journal folder.
 """
 
 from __future__ import annotations
@@ -69,13 +75,29 @@ class RemoteRun:
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})
 
+    @property
+    def pending(self) -> bool:
+        """True until the server has the run (see the module docstring)."""
+        return self._stream.create is not None
+
+    def materialize(self) -> None:
+        """Create the run on the server now if it is pending (with the points logged so far)."""
+        if self._stream.create is not None:
+            self._stream.ship({})
+
     def log_params(self, values: Mapping[str, Any]) -> None:
+        if self._stream.create is not None:  # one request: the creation and the params
+            self._stream.ship({"params": dict(values)})
+            return
         self._http.call("POST", f"/runs/{self.id}/params", json={"params": dict(values)})
 
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
     def set_tags(self, values: Mapping[str, Any]) -> None:
+        if self._stream.create is not None:
+            self._stream.ship({"tags": dict(values)})
+            return
         self._http.call("POST", f"/runs/{self.id}/tags", json={"tags": dict(values)})
 
     def _step(self, key: str, step: int | None) -> int:
@@ -138,6 +160,7 @@ class RemoteRun:
     def log_input(self, dataset: Any, role: str = "training") -> None:
         """Link a dataset version (object or reference such as `bikes@3`) as an input."""
         ref = self._resolve_dataset(dataset)
+        self.materialize()
         answer = self._http.call(
             "POST", f"/runs/{self.id}/inputs", json={"dataset": ref, "role": role}
         )
@@ -150,6 +173,7 @@ class RemoteRun:
         if not source.exists():
             raise ValidationError(f"cannot log artifact {source}: no such file or folder")
         base = check_artifact_path(name or source.name)
+        self.materialize()
         if source.is_file():
             files = [(base, source)]
         else:
@@ -167,11 +191,13 @@ class RemoteRun:
         """Raw bytes as an artifact at `name` (`media_type` is guessed from the name)."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ValidationError(f"log_bytes needs bytes, got {type(data).__name__}")
+        self.materialize()
         return upload_file(self._http, self.id, name, bytes(data))
 
     def log_text(self, text: str, name: str) -> str:
         if not isinstance(text, str):
             raise ValidationError(f"log_text needs a str, got {type(text).__name__}")
+        self.materialize()
         return upload_file(self._http, self.id, name, text.encode())
 
     def log_json(self, obj: Any, name: str) -> str:
@@ -179,6 +205,7 @@ class RemoteRun:
             data = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"cannot log {name!r} as JSON: {exc}") from exc
+        self.materialize()
         return upload_file(self._http, self.id, name, data)
 
     def log_figure(self, figure: Any, name: str) -> str:
@@ -187,6 +214,7 @@ class RemoteRun:
             raise ValidationError("log_figure needs a matplotlib Figure (an object with savefig)")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg" if name.endswith(".svg") else "png")
+        self.materialize()
         return upload_file(self._http, self.id, name, buffer.getvalue())
 
     def log_model(
@@ -202,6 +230,7 @@ class RemoteRun:
         """Package `model` (manifest, signature, hashes) here and upload it as artifacts of
         this run; with a `name` it is also registered as the next version (returned)."""
         self._check_open()
+        self.materialize()
         return log_model(
             remote_sources(self._http),
             self,
@@ -234,6 +263,7 @@ class RemoteRun:
 
     def record(self) -> RunRecord:
         """The run as the server stores it (params, latest metrics, tags, inputs)."""
+        self.materialize()
         return RunRecord.from_dict(self._http.call("GET", f"/runs/{self.id}"))
 
     def __enter__(self) -> RemoteRun:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from loopml.errors import LoopmlError
 from loopml.sdk.remote.http import RemoteHttp, ServerUnavailableError
 from loopml.store.journal import LockedJournal
@@ -39,6 +41,7 @@ class StreamHeader:
     server: str
     stream: str
     pid: int
+    create: dict[str, Any] | None = None  # the run's creation, if the stream carried it
 
 
 def read_header(path: Path) -> tuple[StreamHeader, int] | None:
@@ -49,8 +52,10 @@ def read_header(path: Path) -> tuple[StreamHeader, int] | None:
         return None
     try:
         data = json.loads(first)
-        header = StreamHeader(data["run_id"], data["server"], data["stream"], int(data["pid"]))
-    except (ValueError, KeyError, TypeError):
+        header = StreamHeader(
+            data["run_id"], data["server"], data["stream"], int(data["pid"]), data.get("create")
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return header, len(first)
 
@@ -86,16 +91,23 @@ class MetricStream:
         *,
         flush_points: int,
         flush_interval_s: float,
+        create: dict[str, Any] | None = None,
     ) -> None:
         self.http = http
         self.run_id = run_id
         self.id = secrets.token_hex(12)
         self.flush_points = flush_points
         self.flush_interval_s = flush_interval_s
-        header = {"run_id": run_id, "server": http.url, "stream": self.id, "pid": os.getpid()}
-        self.journal = LockedJournal(
-            folder / f"{self.id}{SUFFIX}", json.dumps(header).encode() + b"\n"
-        )
+        self.create = create  # the run's creation, until a request has carried it
+        header: dict[str, Any] = {
+            "run_id": run_id,
+            "server": http.url,
+            "stream": self.id,
+            "pid": os.getpid(),
+        }
+        if create is not None:
+            header["create"] = create
+        self.journal = LockedJournal(folder / f"{self.id}{SUFFIX}", orjson.dumps(header) + b"\n")
         self._base = self.journal.start
         self._pending: list[Pending] = []
         self._written = 0  # records journaled so far (bytes after the header)
@@ -105,7 +117,10 @@ class MetricStream:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self.failure: LoopmlError | None = None  # a refusal shipping cannot get past
+        if create is not None:
+            self._start()  # the run is created within flush_interval_s, logged to or not
 
     @property
     def written(self) -> int:
@@ -183,11 +198,13 @@ class MetricStream:
         if self.failure is not None:
             raise self.failure
         with self._shipping:
+            if self._closed:
+                return None
             with self._lock:
                 batch = list(self._pending)
                 start = self._held
             chunks = [batch[i : i + CHUNK_POINTS] for i in range(0, len(batch), CHUNK_POINTS)]
-            if not chunks and extra is None:
+            if not chunks and extra is None and self.create is None:
                 return None
             answer: dict[str, Any] | None = None
             for index, chunk in enumerate(chunks or [[]]):
@@ -235,27 +252,34 @@ class MetricStream:
             start = chunk[-1][1]
 
     def _post(self, route: str, body: dict[str, Any]) -> Any:
-        return self.http.call("POST", f"/runs/{self.run_id}/{route}", json=body, idempotent=True)
+        create = self.create
+        if create is not None:
+            body = {**body, "create": create}
+        answer = self.http.call("POST", f"/runs/{self.run_id}/{route}", json=body, idempotent=True)
+        self.create = None  # the server has the run now
+        return answer
 
     # ------------------------------------------------------------------ closing
     def finish(self, end: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         """Stop the background thread and ship the rest with the run's end (`end` adds
         its fields to the last request); the journal is removed once the server has it."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        self._wake.set()  # the thread leaves; a shipment it has begun holds `_shipping`
         with self._lock:
             final = self._written
         answer = self.ship(end({"stream_id": self.id, "stream_end": final}), route="end")
-        self.journal.close(remove=True)
+        with self._shipping:
+            self._closed = True
+            self.journal.close(remove=True)
         return answer or {}
 
     def abandon(self) -> None:
         """Stop shipping and keep the journal: the next client start replays it."""
         self._stop.set()
         self._wake.set()
-        self.journal.close(remove=False)
+        with self._shipping:
+            self._closed = True
+            self.journal.close(remove=False)
 
 
 def _segment(stream_id: str, start: int, chunk: list[Pending]) -> dict[str, Any]:

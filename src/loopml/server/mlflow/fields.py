@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from loopml.errors import ValidationError
-from loopml.server.payloads import decode_json, json_response, require_object
+from loopml.server.payloads import decode_json, plain_json_response, require_object
 from loopml.server.state import ServerState
 
 Fields = dict[str, Any]
@@ -77,7 +77,8 @@ def endpoint(handler: Handler, *, body: bool) -> Endpoint:
             fields = require_object(decode_json(raw), "the request body") if raw else {}
         else:
             fields = dict(request.query_params)
-        return json_response(await run_in_threadpool(handler, state, fields))
+        # handlers answer with MLflow's documents, already plain JSON (shapes.py)
+        return plain_json_response(await run_in_threadpool(handler, state, fields))
 
     answer.__doc__ = handler.__doc__
     answer.__name__ = handler.__name__

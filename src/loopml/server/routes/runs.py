@@ -38,32 +38,43 @@ def create_experiment(body: CreateExperiment, state: State) -> Response:
     return json_response({"id": found, "name": body.name}, 201)
 
 
-def create_run(body: CreateRun, state: State) -> Response:
-    """A RUNNING run; params and tags are checked before it is created."""
+def _creation(body: CreateRun, state: ServerState) -> dict[str, Any]:
+    """What `create_run` needs from a CreateRun body; params and tags checked first."""
     tracking = state.client.tracking
     for key, value in body.params.items():
         check_text_value("param", check_key("param", key), value)
-    parent = None if body.parent_id is None else tracking.resolve_run_id(body.parent_id)
     code = body.code
-    captured = None
-    if code is not None:
-        captured = RemoteCapture(
+    return {
+        "name": body.name,
+        "parent_id": None if body.parent_id is None else tracking.resolve_run_id(body.parent_id),
+        "tags_": body.tags,
+        "captured": None
+        if code is None
+        else RemoteCapture(
             code.commit, code.dirty, code.diff_digest, code.packages_digest, code.environment
-        )
+        ),
+    }
+
+
+def create_run(body: CreateRun, state: State) -> Response:
+    """A RUNNING run; params and tags are checked before it is created."""
+    tracking = state.client.tracking
     run_id = tracking.create_run(
-        body.experiment,
-        body.name,
-        parent_id=parent,
-        tags_=body.tags,
-        capture=False,
-        local_process=False,
-        captured=captured,
+        body.experiment, capture=False, local_process=False, **_creation(body, state)
     )
     if body.params:
         tracking.log_params(run_id, body.params)
     return json_response(
         {"id": run_id, "experiment": body.experiment, "uri": "run:" + run_id[4:]}, 201
     )
+
+
+def _create_first(state: ServerState, run_id: str, body: CreateRun | None) -> None:
+    """The `create` of a run's first request: make the run unless it exists (a retry)."""
+    if body is not None:
+        state.client.tracking.streams.ensure_run(
+            run_id, body.experiment, params=body.params, **_creation(body, state)
+        )
 
 
 def get_run(run_id: str, state: State) -> Response:
@@ -121,9 +132,10 @@ def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
 
 
 def log_batch(run_id: str, body: Batch, state: State) -> Response:
-    """Params and tags (idempotent), then a segment of the run's metric stream (written
-    once per byte range, however often it is sent)."""
+    """The run itself if `create` is given, params and tags (idempotent), then a segment of
+    the run's metric stream (written once per byte range, however often it is sent)."""
     tracking = state.client.tracking
+    _create_first(state, run_id, body.create)
     if body.params or body.tags:
         tracking.log_batch(run_id, [], body.params, body.tags)
     answer: dict[str, Any] = {"run_id": run_id}
@@ -139,9 +151,11 @@ def stream_offset(run_id: str, stream_id: str, state: State) -> Response:
 
 
 def end_run(run_id: str, body: EndRun, state: State) -> Response:
-    """Absorb the stream's last segment, then end the run — once the run holds its stream
-    up to `stream_end`. Ending an ended run changes nothing (a retry is safe)."""
+    """Create the run if `create` is given (a short run in one request), absorb the stream's
+    last segment, then end the run — once the run holds its stream up to `stream_end`.
+    Ending an ended run changes nothing (a retry is safe)."""
     streams = state.client.tracking.streams
+    _create_first(state, run_id, body.create)
     if body.stream is not None:
         _absorb(state, run_id, body.stream)
     ended = streams.finish(
