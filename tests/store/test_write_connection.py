@@ -97,7 +97,9 @@ def test_wal_checkpoints_run_in_the_background(tmp_path: Path) -> None:
         assert checkpointer is not None
         with stores.writes.begin() as conn:
             auto = conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+            mapped = conn.execute(text("PRAGMA mmap_size")).scalar_one()
         assert auto == BACKSTOP_PAGES  # the commits themselves checkpoint only past it
+        assert mapped == 0  # the writer reads through read(2); readers map the file
         for i in range(EVERY_COMMITS):
             with stores.writes.begin() as conn:
                 append_event(conn, "tester", "thing.create", f"thing:{i}")

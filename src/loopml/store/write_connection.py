@@ -67,7 +67,11 @@ class WriteConnection:
         if self._conn is None or self._conn.closed:
             self._conn = self.engine.connect()
             if self.checkpointer is not None:
-                hold_pages(self._conn.connection.dbapi_connection)  # type: ignore[arg-type]
+                dbapi_connection = self._conn.connection.dbapi_connection
+                hold_pages(dbapi_connection)  # type: ignore[arg-type]
+                # Writes copy each page they change out of a memory map first and cost
+                # more CPU than through read(2): the map is for readers (engine.py).
+                dbapi_connection.execute("PRAGMA mmap_size = 0")  # type: ignore[union-attr]
         return self._conn
 
     def _drop(self) -> None:
