@@ -189,6 +189,26 @@ def test_concurrent_appends_keep_one_chain(any_client: Client) -> None:
     assert any_client.stores.seal.checkpoints()[-1].seq == result.checked
 
 
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"status": "FINISHED", "params": 5, "ok": True, "parent": None},
+        {"pair": (1, 2), "share": 0.1, "nested": {"k": [1]}, 7: "an int key"},
+    ],
+)
+def test_an_appended_event_holds_what_the_store_keeps(
+    store_client: Client, details: dict[Any, Any]
+) -> None:
+    """Plain details are copied, others decoded from the stored JSON: either way the event
+    returned, the row read back and the MAC agree."""
+    with store_client.stores.engine.begin() as conn:
+        event = append_event(conn, "someone", "thing.happen", "thing:x", details)
+    assert event.details is not details
+    assert event.details == json.loads(json.dumps(details, default=str))
+    assert _rows(store_client)[-1]["details"] == event.details
+    assert verify_chain(store_client.stores.engine).ok
+
+
 def test_a_rolled_back_change_leaves_no_checkpoint(store_client: Client) -> None:
     _activity(store_client)
     with pytest.raises(RuntimeError), store_client.stores.engine.begin() as conn:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from loopml.errors import ConfigError
 from loopml.store import create_store_engine, upgrade_to_head
-from loopml.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from loopml.store.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_MMAP_BYTES
 
 
 @pytest.fixture
@@ -46,6 +46,14 @@ def test_sqlite_pragmas_are_set_on_every_connection(
     for _ in range(2):
         with sqlite_engine.connect() as conn:
             assert conn.exec_driver_sql(f"PRAGMA {pragma}").scalar() == expected
+
+
+def test_sqlite_reads_through_a_memory_map(sqlite_engine: Engine) -> None:
+    """SQLite caps the size at its compile-time limit, so the value is at most ours."""
+    for _ in range(2):
+        with sqlite_engine.connect() as conn:
+            mapped = conn.exec_driver_sql("PRAGMA mmap_size").scalar()
+            assert isinstance(mapped, int) and 0 < mapped <= SQLITE_MMAP_BYTES
 
 
 def test_a_transaction_takes_the_write_lock_when_it_begins(

@@ -1,10 +1,12 @@
 """The connection the hot tracking writes share: transactions commit or roll back as with
-`Engine.begin`, the audit checkpoint follows each commit at once, threads take turns, and a
-forked child never writes through its parent's handle."""
+`Engine.begin`, the audit checkpoint follows each commit at once, threads take turns, a
+forked child never writes through its parent's handle, and SQLite's WAL is checkpointed by
+a background thread."""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +18,7 @@ from loopml.config import init_workspace, load_settings
 from loopml.governance import append_event, verify_chain
 from loopml.store import Stores, open_stores
 from loopml.store.schema import audit_events, audit_head
+from loopml.store.wal_checkpoint import BACKSTOP_PAGES, EVERY_COMMITS
 
 
 @pytest.fixture
@@ -84,3 +87,40 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
         assert _events(stores) == 3 and verify_chain(stores.engine).ok
     finally:
         stores.close()
+
+
+def test_wal_checkpoints_run_in_the_background(tmp_path: Path) -> None:
+    root = init_workspace(tmp_path / "ws")
+    stores = open_stores(load_settings(root, environ={}))
+    try:
+        checkpointer = stores.writes.checkpointer
+        assert checkpointer is not None
+        with stores.writes.begin() as conn:
+            auto = conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one()
+            mapped = conn.execute(text("PRAGMA mmap_size")).scalar_one()
+        assert auto == BACKSTOP_PAGES  # the commits themselves checkpoint only past it
+        assert mapped == 0  # the writer reads through read(2); readers map the file
+        for i in range(EVERY_COMMITS):
+            with stores.writes.begin() as conn:
+                append_event(conn, "tester", "thing.create", f"thing:{i}")
+        deadline = time.monotonic() + 30
+        while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.checkpoints >= 1
+        stores.writes.close()  # stops the thread; the next commits start another
+        for i in range(EVERY_COMMITS):
+            with stores.writes.begin() as conn:
+                append_event(conn, "tester", "thing.create", f"thing:again-{i}")
+        deadline = time.monotonic() + 30
+        while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.checkpoints >= 2
+        assert _events(stores) == 2 * EVERY_COMMITS and verify_chain(stores.engine).ok
+    finally:
+        stores.close()
+
+
+def test_postgresql_has_no_wal_checkpointer(stores: Stores) -> None:
+    """Only a SQLite file has a WAL of its own to checkpoint."""
+    expected = stores.engine.dialect.name == "sqlite"
+    assert (stores.writes.checkpointer is not None) is expected

@@ -8,6 +8,7 @@ import pytest
 
 from loopml import NotFoundError, ValidationError
 from loopml.sdk import Client
+from loopml.tracking.run_query import page_query
 
 BACKENDS = ["sqlite-local", pytest.param("postgres-local", marks=pytest.mark.postgres)]
 
@@ -19,13 +20,15 @@ def _add(client: Client, name: str, m1: float | None) -> str:
     return run.id
 
 
-def _walk(client: Client, insert_between: bool, **kwargs: object) -> list[str]:
+def _walk(
+    client: Client, insert_between: bool, filter: str = "params.p0 = 'x'", **kwargs: object
+) -> list[str]:
     seen: list[str] = []
     token = None
     page_no = 0
     while True:
         page = client.search_runs(
-            "paging", filter="params.p0 = 'x'", max_results=4, page_token=token, **kwargs
+            "paging", filter=filter, max_results=4, page_token=token, **kwargs
         )  # type: ignore[arg-type]
         seen += [r.name for r in page]
         token = page.next_page_token
@@ -58,6 +61,46 @@ def test_pages_stay_correct_under_concurrent_inserts(
     if order and order[0].startswith("metrics."):
         # rows inserted ahead of the reader's position are met when the walk gets there
         assert any(n.startswith("new-") for n in seen)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_filtered_and_ordered_pages_stay_correct_under_concurrent_inserts(
+    make_client: Callable[..., Client], backend: str
+) -> None:
+    """The filter's metric and param lookups follow the walked metric index (run_query.py):
+    a filter on the ordering key itself, and on a param, while runs arrive."""
+    client = make_client(backend)
+    for i in range(14):
+        _add(client, f"old-{i:02d}", None if i % 5 == 0 else i / 14)
+    flt = "params.p0 = 'x' and metrics.m1 > 0.2 and metrics.m1 <= 50"
+    expected = _walk(client, False, flt, order_by=["metrics.m1 DESC"])
+    assert expected == [f"old-{i:02d}" for i in (13, 12, 11, 9, 8, 7, 6, 4, 3)]
+
+    seen = _walk(client, True, flt, order_by=["metrics.m1 DESC"])
+
+    assert len(seen) == len(set(seen))
+    assert [n for n in seen if n.startswith("old-")] == expected
+    # of the runs that arrived, only those matching the filter: the mid-valued ones
+    assert {n.split("-")[1] for n in seen if n.startswith("new-")} <= {"mid"}
+
+
+def test_an_ordered_page_checks_the_filter_before_reading_runs(client: Client) -> None:
+    """SQLite's plan: walk the (key, value) index, look the filter up by the walked run id,
+    and only then read the run's row (most candidates of a selective filter fail it)."""
+    for i in range(3):
+        _add(client, f"r{i}", float(i))
+    query = page_query("metrics.m0 > 0.5 and params.p0 = 'x'", ["metrics.m1 DESC"], 1)
+    with client.stores.engine.connect() as conn:
+        query.fetchall(conn, {"experiment_0": "", "limit": 1})  # compiles it
+        sql, order, defaults = query._compiled["sqlite"]
+        values = {**defaults, "experiment_0": "", "limit": 1}
+        args = tuple(values[name] for name in order or [])
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, args)]
+    # (the experiment's name, looked up for each returned row, is not part of the walk)
+    steps = [p for p in plan if p.startswith(("SEARCH", "SCAN")) and "experiments" not in p]
+    assert "ix_latest_metrics_key_value" in steps[0]
+    assert steps[-1].startswith("SEARCH runs"), plan
+    assert len(steps) == 4, plan  # the index, the two filter lookups, the run; no scan
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

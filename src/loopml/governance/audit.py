@@ -11,7 +11,6 @@ of them, is detected too.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import time
@@ -71,7 +70,7 @@ def event_mac(
 ) -> str:
     """HMAC-SHA256 of an event's content and its predecessor's MAC."""
     body = _MAC_ENCODER.encode([seq, repr(at), actor, action, obj, details, prev_hash])
-    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, body.encode(), "sha256").hex()  # one-shot: no HMAC object
 
 
 def mac_of(key: bytes, event: AuditEvent, prev_hash: str | None = None) -> str:
@@ -156,7 +155,7 @@ def append_with_key(
 ) -> AuditEvent:
     name = actor if isinstance(actor, str) else actor.name
     text = _DETAILS_ENCODER.encode(details or {})
-    content = json.loads(text)  # exactly what the JSON column keeps
+    content = _as_stored(details or {}, text)
     seq += 1
     at = time.time()
     mac = event_mac(key, seq, at, name, action, obj, content, prev)
@@ -179,6 +178,19 @@ def append_with_key(
         _INSERT_EVENT.execute(conn, row)
         UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": mac})
     return AuditEvent(seq, at, name, action, obj, content, prev, mac)
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _as_stored(details: dict[str, Any], text: str) -> dict[str, Any]:
+    """What the JSON column gives back for `details` (encoded as `text`): a copy when every
+    key is text and every value a string, integer, boolean or null (the details of most
+    events, which JSON keeps as they are), else the decoded text."""
+    for key, value in details.items():
+        if type(key) is not str or type(value) not in _PLAIN:
+            return json.loads(text)  # type: ignore[no-any-return]
+    return dict(details)
 
 
 def _require_empty_trail(conn: Connection, seal: AuditSeal) -> None:

@@ -8,7 +8,8 @@ path of STYLE.md). Other writes keep using the pool. On PostgreSQL, where writer
 side by side, every transaction still takes its own pooled connection.
 
 The audit checkpoint of a transaction that appended events is written right after its
-commit (store/seal.py), as when a pooled connection goes back to the pool.
+commit (store/seal.py), as when a pooled connection goes back to the pool. The held
+connection leaves SQLite's WAL checkpoints to a background thread (wal_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine
 
 from loopml.store.seal import checkpoint_committed
+from loopml.store.wal_checkpoint import WalCheckpointer, hold_pages
 
 
 class WriteConnection:
@@ -33,6 +35,10 @@ class WriteConnection:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._pid = os.getpid()
+        database = engine.url.database
+        self.checkpointer = (
+            WalCheckpointer(database) if self.held and database and database != ":memory:" else None
+        )
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -49,6 +55,9 @@ class WriteConnection:
                 if conn.invalidated:  # the database went away: start afresh next time
                     self._drop()
                 raise
+            else:
+                if self.checkpointer is not None:
+                    self.checkpointer.committed()
             finally:
                 checkpoint_committed(conn)
 
@@ -57,6 +66,12 @@ class WriteConnection:
             self._conn, self._pid = None, os.getpid()
         if self._conn is None or self._conn.closed:
             self._conn = self.engine.connect()
+            if self.checkpointer is not None:
+                dbapi_connection = self._conn.connection.dbapi_connection
+                hold_pages(dbapi_connection)  # type: ignore[arg-type]
+                # Writes copy each page they change out of a memory map first and cost
+                # more CPU than through read(2): the map is for readers (engine.py).
+                dbapi_connection.execute("PRAGMA mmap_size = 0")  # type: ignore[union-attr]
         return self._conn
 
     def _drop(self) -> None:
@@ -69,3 +84,5 @@ class WriteConnection:
         with self._lock:
             if self._pid == os.getpid():
                 self._drop()
+        if self.checkpointer is not None:
+            self.checkpointer.close()

@@ -196,6 +196,7 @@ def _page(
     view: str,
 ) -> Select[Any]:
     source: Any = runs
+    run_id: Any = runs.c.id  # what the filter's lookups are correlated with
     where: list[ColumnElement[bool]] = []
     keys: list[_Key] = []
     for index, item in enumerate(order_by):
@@ -207,6 +208,7 @@ def _page(
             if index == 0 and phase == 0:
                 # walk the (key, value) index in order, look each run up by its id
                 source = alias.join(runs, on)
+                run_id = alias.c.run_id
                 keys.append(_Key(alias.c.value, descending, False))
             elif index == 0:
                 where.append(~exists(select(alias.c.run_id).where(on)))
@@ -226,7 +228,7 @@ def _page(
         query = query.where(
             runs.c.experiment_id == ids[0] if len(ids) == 1 else runs.c.experiment_id.in_(ids)
         )
-    condition = compile_filter(filter)
+    condition = compile_filter(filter, run_id)
     if condition is not None:
         query = query.where(condition)
     if view != "all":

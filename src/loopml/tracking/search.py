@@ -70,8 +70,9 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, run_id: ColumnElement[str]) -> None:
         self.text = text
+        self.run_id = run_id
         self.tokens = _tokenize(text)
         self.pos = 0
 
@@ -161,7 +162,7 @@ class _Parser:
             raise ValidationError(f"expected a key such as metrics.rmse, got {token.text!r}")
         kind, key = _split_key(token.text)
         op = self.operator()
-        return _compile(kind, key, op, self.value(op))
+        return _compile(kind, key, op, self.value(op), self.run_id)
 
 
 def _split_key(text: str) -> tuple[str, str]:
@@ -196,13 +197,15 @@ def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     }[op]
 
 
-def _compile(kind: str, key: str, op: str, value: Any) -> ColumnElement[bool]:
+def _compile(
+    kind: str, key: str, op: str, value: Any, run_id: ColumnElement[str]
+) -> ColumnElement[bool]:
     if kind == "metric":
         if op not in _NUMERIC_OPS or not isinstance(value, float):
             raise ValidationError(f"metrics.{key} compares with a number using = != < <= > >=")
         return exists(
             select(latest_metrics.c.run_id).where(
-                latest_metrics.c.run_id == runs.c.id,
+                latest_metrics.c.run_id == run_id,
                 latest_metrics.c.key == key,
                 _apply(latest_metrics.c.value, op, value),
             )
@@ -217,7 +220,7 @@ def _compile(kind: str, key: str, op: str, value: Any) -> ColumnElement[bool]:
         text = [_as_text(v) for v in value] if isinstance(value, list) else _as_text(value)
         return exists(
             select(table.c.run_id).where(
-                table.c.run_id == runs.c.id, table.c.key == key, _apply(table.c.value, op, text)
+                table.c.run_id == run_id, table.c.key == key, _apply(table.c.value, op, text)
             )
         )
     column = runs.c.id if key == "run_id" else runs.c[key]
@@ -236,11 +239,17 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def compile_filter(text: str | None) -> ColumnElement[bool] | None:
-    """SQL for a filter string, or None for no filter. Raises ValidationError when malformed."""
+def compile_filter(
+    text: str | None, run_id: ColumnElement[str] | None = None
+) -> ColumnElement[bool] | None:
+    """SQL for a filter string, or None for no filter. Raises ValidationError when malformed.
+
+    Conditions on metrics, params and tags look the run up by `run_id` (default `runs.id`):
+    a search that walks another table's index in order passes that table's run id, so the
+    database checks them before it reads the run's row (most candidates fail a filter)."""
     if text is None or not text.strip():
         return None
-    return _Parser(text).parse()
+    return _Parser(text, runs.c.id if run_id is None else run_id).parse()
 
 
 def parse_order_by(item: str) -> tuple[str, str, bool]:
