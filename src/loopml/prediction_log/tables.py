@@ -1,7 +1,7 @@
 """Journal lines to Arrow tables: one per deployment, kind and (UTC) day.
 
-Inputs logged as a float64 matrix (`InputMatrix`) stay numpy arrays until the table is
-built: the matrices of a batch are stacked once and each column handed to Arrow whole.
+Inputs logged as a float64 matrix (`InputMatrix`) stay bytes until the table is built:
+the matrices of a batch are joined into one array, and each column handed to Arrow whole.
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label", "version
 EVENT_TIME = "event_time"  # optional: when the event happened (null: at `time`)
 UNSEEN = "unseen"  # optional, per prediction row: its unseen categories as JSON (or null)
 INPUT_PREFIX = "in_"
+PACKED_PROBABILITY_ROWS = 8
 
 Matrix = npt.NDArray[np.float64]
-Names = tuple[str, ...]  # the `in_<name>` columns of a matrix, in its column order
+Names = tuple[str, ...]  # the columns of a packed matrix, in its column order
+Packed = tuple[Names, bytes]  # little-endian float64 values, row by row
+_PREFIXED: dict[tuple[Any, ...], Names | None] = {}  # journal column lists, checked once
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Block:
     rows: int
     shared: dict[str, Any]
     per_row: dict[str, list[Any]]
-    matrices: tuple[tuple[Names, Matrix], ...] = ()
+    matrices: tuple[Packed, ...] = ()
 
 
 @dataclass
@@ -65,8 +68,8 @@ class Batch:
     kind: str
     columns: dict[str, list[Any]] = field(default_factory=dict)
     rows: int = 0
-    # matrices by their column names: (first row of each, the matrices)
-    matrices: dict[Names, tuple[list[int], list[Matrix]]] = field(default_factory=dict)
+    # packed matrices by their column names: (first row of each, their bytes)
+    matrices: dict[Names, tuple[list[int], list[bytes]]] = field(default_factory=dict)
 
     def add_block(self, block: Block) -> None:
         for names, matrix in block.matrices:
@@ -133,8 +136,12 @@ class Batch:
         """Every matrix input column, full length, NaN on the rows that did not have it."""
         out: dict[str, Matrix] = {}
         for names, (starts, matrices) in self.matrices.items():
-            stacked = np.concatenate(matrices) if len(matrices) > 1 else matrices[0]
-            lengths = np.fromiter((len(m) for m in matrices), dtype=np.int64, count=len(matrices))
+            width = len(names)
+            stacked = np.frombuffer(b"".join(matrices), dtype=FLOAT64).reshape(-1, width)
+            row_bytes = FLOAT64.itemsize * width
+            lengths = np.fromiter(
+                (len(m) // row_bytes for m in matrices), dtype=np.int64, count=len(matrices)
+            )
             ends = np.cumsum(lengths)
             # the table row of each stacked row: its matrix's first row + its place in it
             shift = np.asarray(starts, dtype=np.int64) - (ends - lengths)
@@ -154,7 +161,7 @@ class Batch:
 Key = tuple[str, str, str]  # deployment, kind, day
 
 
-def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
+def batches(lines: Iterable[bytes | memoryview]) -> tuple[dict[Key, Batch], int]:
     """Group decoded journal lines into batches; also returns how many records were read."""
     out: dict[Key, Batch] = {}
     records = 0
@@ -203,7 +210,7 @@ def _prediction_block(item: list[Any]) -> Block:
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
     if matrix is not None:
-        rows = max(len(matrix[1]), len(outputs), 1)
+        rows = max(_packed_rows(matrix), len(outputs), 1)
     else:
         rows = max(len(table[1]) if table else len(inputs), len(outputs), 1)
     shared = {
@@ -239,29 +246,45 @@ def _prediction_block(item: list[Any]) -> Block:
     return Block(rows, shared, per_row, tuple(packed))
 
 
-def _matrix_of(inputs: Any) -> tuple[Names, Matrix] | None:
-    """`{"columns": [...], "float64": "<hex>"}` as (column names, rows x columns), or
-    None unless well formed (then the inputs are kept as any other JSON)."""
+def _matrix_of(inputs: Any) -> Packed | None:
+    """`{"columns": [...], "float64": "<hex>"}` as (`in_<name>` columns, the values' bytes),
+    or None unless well formed (then the inputs are kept as any other JSON)."""
     if not isinstance(inputs, dict) or inputs.keys() != {"columns", MATRIX_KEY}:
         return None
     names, text = inputs["columns"], inputs[MATRIX_KEY]
-    if (
-        not isinstance(names, list)
-        or not names
-        or not all(isinstance(n, str) for n in names)
-        or len(set(names)) != len(names)
-        or not isinstance(text, str)
-    ):
+    if not isinstance(names, list) or not isinstance(text, str):
+        return None
+    prefixed = _input_names(names)
+    if prefixed is None:
         return None
     try:
         raw = bytes.fromhex(text)
     except ValueError:
         return None
-    width = len(names)
-    if len(raw) % (FLOAT64.itemsize * width):
+    if len(raw) % (FLOAT64.itemsize * len(prefixed)):
         return None
-    values = np.frombuffer(raw, dtype=FLOAT64).reshape(-1, width)
-    return tuple(INPUT_PREFIX + n for n in names), values
+    return prefixed, raw
+
+
+def _packed_rows(packed: Packed) -> int:
+    return len(packed[1]) // (FLOAT64.itemsize * len(packed[0]))
+
+
+def _input_names(names: list[Any]) -> Names | None:
+    """The `in_<name>` columns of a matrix's column list; None unless distinct strings.
+    Every record of a model repeats the same list: it is checked once."""
+    try:
+        key = tuple(names)
+        prefixed = _PREFIXED.get(key, ())
+    except TypeError:  # an unhashable name (a list, an object)
+        return None
+    if prefixed != ():
+        return prefixed
+    ok = bool(names) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+    prefixed = tuple(INPUT_PREFIX + n for n in names) if ok else None
+    if len(_PREFIXED) < 256:
+        _PREFIXED[key] = prefixed
+    return prefixed
 
 
 def _table_of(inputs: Any) -> tuple[list[str], list[list[Any]]] | None:
@@ -295,9 +318,10 @@ def _probability_names(width: int) -> Names:
     return tuple(f"proba_{j}" for j in range(width))
 
 
-def _probability_matrix(probabilities: list[Any], rows: int) -> tuple[Names, Matrix] | None:
-    """The common case, in one numpy call: a list of numbers per row, all of one width."""
-    if len(probabilities) != rows:
+def _probability_matrix(probabilities: list[Any], rows: int) -> Packed | None:
+    """The common case of many rows, in one numpy call: a list of numbers per row, all of
+    one width (a few rows go the plain way: numpy's call costs more than it saves)."""
+    if rows < PACKED_PROBABILITY_ROWS or len(probabilities) != rows:
         return None
     try:
         values = np.array(probabilities)
@@ -305,7 +329,7 @@ def _probability_matrix(probabilities: list[Any], rows: int) -> tuple[Names, Mat
         return None
     if values.ndim != 2 or values.dtype.kind not in "fi" or values.shape[1] == 0:
         return None
-    return _probability_names(values.shape[1]), values.astype(np.float64, copy=False)
+    return _probability_names(values.shape[1]), values.astype(FLOAT64, copy=False).tobytes()
 
 
 def _probability_columns(probabilities: list[Any], rows: int) -> dict[str, list[Any]]:
