@@ -48,7 +48,7 @@ def test_non_finite_values_still_reach_the_models_refusal(
     predictor = SklearnPredictor(GradientBoostingClassifier(n_estimators=5).fit(X, y))
     rows = X[:3].copy()
     rows[1, 4] = bad
-    with pytest.raises(ValueError, match="NaN|infinity"):
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
         predictor.predict_both(rows)
-    with pytest.raises(ValueError, match="NaN|infinity"):
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
         predictor.predict(rows)

@@ -69,7 +69,10 @@ class SklearnPredictor:
 
     def predict_both(self, X: Any) -> tuple[Array, Array]:
         shaped = self._shape(X)
-        return _checked_once(lambda x: predict_both(self.raw, x, self._classes), shaped)
+        both: tuple[Array, Array] = _checked_once(
+            lambda x: predict_both(self.raw, x, self._classes), shaped
+        )
+        return both
 
     def for_arrays(self, names: list[str]) -> SklearnPredictor | None:
         raw = self.raw
