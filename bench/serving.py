@@ -38,7 +38,14 @@ What it does
 Each load run also reports `server_cpu_ms_per_req` (CPU seconds of the server's process
 group over the run / requests), `errors` (connect/read/write/timeout errors and non-2xx
 answers; must be 0), `machine_busy_pct`, `others_busy_pct` and `inflight_by_little` (req/s
-x mean latency: at most the concurrency when the latencies are real per-request figures).
+x mean latency: at most the concurrency when the latencies are real per-request figures),
+`cpu_ms_per_req` by role (`worker_loop`: the workers' event-loop threads, `worker_threads`:
+their other threads, `log_writer`: the prediction log's writer processes, `supervisor`,
+`load_generator`: wrk), `connections_by_worker` (how SO_REUSEPORT spread wrk's connections)
+and `worker_cpu_share`. With --workers N, `workers_ratio_bound` gives per config the
+N-worker / 1-worker req/s ratio that CPU per request allows on this machine: one worker is
+bounded by its event loop (1000 / worker_loop ms), N workers by the cores (cores x 1000 /
+all_total ms); CPU per request, unlike req/s, holds up on a shared machine.
 `--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
