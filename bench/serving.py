@@ -38,7 +38,14 @@ What it does
 Each load run also reports `server_cpu_ms_per_req` (CPU seconds of the server's process
 group over the run / requests), `errors` (connect/read/write/timeout errors and non-2xx
 answers; must be 0), `machine_busy_pct`, `others_busy_pct` and `inflight_by_little` (req/s
-x mean latency: at most the concurrency when the latencies are real per-request figures).
+x mean latency: at most the concurrency when the latencies are real per-request figures),
+`cpu_ms_per_req` by role (`worker_loop`: the workers' event-loop threads, `worker_threads`:
+their other threads, `log_writer`: the prediction log's writer processes, `supervisor`,
+`load_generator`: wrk), `connections_by_worker` (how SO_REUSEPORT spread wrk's connections)
+and `worker_cpu_share`. With --workers N, `workers_ratio_bound` gives per config the
+N-worker / 1-worker req/s ratio that CPU per request allows on this machine: one worker is
+bounded by its event loop (1000 / worker_loop ms), N workers by the cores (cores x 1000 /
+all_total ms); CPU per request, unlike req/s, holds up on a shared machine.
 `--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
@@ -74,6 +81,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from _benchlib import Noise, agg, busy_pct, cpu_snap, make_logger, others_pct
+from _roles import ROLES, connections_by_worker, cpu_split, ratio_bound, snapshot
 from serving_peers import default_peers_dir, peer_commands, run_peers, targets
 
 log = make_logger("loopml_serving")
@@ -211,10 +219,17 @@ def ensure_wrk() -> str | None:
 
 
 def run_load(
-    wrk: str | None, url: str, body_path: Path, conc: int, duration: float, pgid: int
+    wrk: str | None,
+    url: str,
+    body_path: Path,
+    conc: int,
+    duration: float,
+    pgid: int,
+    several: bool = False,
 ) -> dict[str, Any]:
-    """One load run: req/s, latency (ms), errors, server CPU, noise."""
+    """One load run: req/s, latency (ms), errors, server CPU (by role), noise."""
     c0, s0 = cpu_snap(), group_stats(pgid)[0]
+    roles0 = snapshot(pgid, several)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     if wrk:
@@ -226,20 +241,26 @@ def run_load(
         spec = {"url": url, "body": str(body_path), "conc": conc, "duration": duration}
         cmd = [sys.executable, os.path.abspath(__file__), "--_loadgen", json.dumps(spec)]
         gen = "python-asyncio"
-    out = subprocess.run(
-        [*cmd, url] if wrk else cmd, capture_output=True, text=True, timeout=duration + 60
+    gen_proc = subprocess.Popen(
+        [*cmd, url] if wrk else cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    time.sleep(min(1.0, duration / 2))  # every connection is open by now
+    spread = connections_by_worker(pgid, urlparse(url).port or 80)
+    stdout, stderr = gen_proc.communicate(timeout=duration + 60)
+    out = subprocess.CompletedProcess(gen_proc.args, gen_proc.returncode, stdout, stderr)
     lines = [x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")]
     if not lines:
         raise RuntimeError(f"{gen} failed: {out.stdout}{out.stderr}")
     w = json.loads(lines[-1][len("WRKJSON ") :])
     busy = busy_pct(c0, cpu_snap())
     srv_cpu = group_stats(pgid)[0] - s0
+    roles1 = snapshot(pgid, several)
     wall = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     gen_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     dur = w["duration_us"] / 1e6
     errs = sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+    split = cpu_split(roles0, roles1, w["requests"], gen_cpu)
     return {
         "loadgen": gen,
         "requests": w["requests"],
@@ -255,6 +276,12 @@ def run_load(
         "server_cpu_s": round(srv_cpu, 2),
         "server_cpu_ms_per_req": round(1000 * srv_cpu / max(1, w["requests"]), 3),
         "loadgen_cpu_s": round(gen_cpu, 2),
+        # CPU ms per request by role (worker event loops, worker threads, log writers,
+        # supervisor, load generator) and how the connections spread over the workers
+        "cpu_ms_per_req": split["cpu_ms_per_req"],
+        "worker_cpu_share": split["worker_cpu_share"],
+        "connections_by_worker": spread,
+        "group_changed": split["changed"],
         "machine_busy_pct": busy,
         "others_busy_pct": others_pct(busy, srv_cpu + gen_cpu, wall),
         # Little's law: requests in flight = throughput x mean latency, at most `conc`;
@@ -271,18 +298,20 @@ def run_matrix(
     pgid: int,
     suffix: str,
     warmup_s: float = 3,
+    several: bool = False,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     for rows in sorted({r for _, r, _ in CONFIGS}):  # warm-up per body, discarded
-        run_load(wrk, url, bodies[rows], 4, warmup_s, pgid)
+        run_load(wrk, url, bodies[rows], 4, warmup_s, pgid, several)
     runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in CONFIGS}
     for rep in range(args.reps):
         for name, rows, conc in CONFIGS:
-            r = run_load(wrk, url, bodies[rows], conc, args.duration, pgid)
+            r = run_load(wrk, url, bodies[rows], conc, args.duration, pgid, several)
             r["rows_per_s"] = round(r["req_per_s"] * rows, 1)
             log(
                 f"rep {rep + 1}/{args.reps} {name + suffix}: {r['req_per_s']} req/s "
                 f"p50 {r['lat_p50_ms']} ms p99 {r['lat_p99_ms']} ms errors {r['errors']} "
-                f"cpu/req {r['server_cpu_ms_per_req']} ms busy {r['machine_busy_pct']}% "
+                f"cpu/req {r['server_cpu_ms_per_req']} ms {r['cpu_ms_per_req']} "
+                f"conns {r['connections_by_worker']} busy {r['machine_busy_pct']}% "
                 f"(others {r['others_busy_pct']}%)"
             )
             if r["inflight_by_little"] > 1.2 * conc:
@@ -303,6 +332,10 @@ def run_matrix(
             "lat_p50_ms": agg([r["lat_p50_ms"] for r in rs], 2),
             "lat_p99_ms": agg([r["lat_p99_ms"] for r in rs], 2),
             "server_cpu_ms_per_req": agg([r["server_cpu_ms_per_req"] for r in rs], 3),
+            "cpu_ms_per_req": {
+                role: statistics.median(r["cpu_ms_per_req"][role] for r in rs)
+                for role in (*ROLES, "load_generator", "server_total", "all_total")
+            },
             "errors_total": sum(r["errors"] for r in rs),
             "others_busy_pct": agg([r["others_busy_pct"] for r in rs], 1),
         }
@@ -488,7 +521,8 @@ def serve_and_load(
             f"ready after {info['startup_to_ready_s']} s ({info['processes']} process(es)); "
             f"predictions verified; model fed a(n) {route['input']}; loading {url}"
         )
-        summary, runs = run_matrix(wrk, url, bodies, args, server.pgid, suffix)
+        several = "--workers" in extra
+        summary, runs = run_matrix(wrk, url, bodies, args, server.pgid, suffix, several=several)
         _, raw = http(f"{base}/metrics")
         sums = metric_sums(raw.decode())
         info["metrics"] = {
@@ -514,6 +548,23 @@ def serve_and_load(
         info["prediction_log_complete"] = logged is not None and logged["requests"] == counted
         log(f"prediction log: {logged} (server counted {counted} requests)")
     return {"summary": summary, "runs": runs, "server": info}
+
+
+def workers_bounds(summary: dict[str, Any], workers: int) -> dict[str, Any]:
+    """Per config: the N-worker / 1-worker req/s ratio the measured CPU per request allows
+    on this machine (see _roles.ratio_bound), beside the measured ratio."""
+    cores = os.cpu_count() or 1
+    out: dict[str, Any] = {}
+    for name, _, _ in CONFIGS:
+        one, several = summary.get(name), summary.get(f"{name}_w{workers}")
+        if one is None or several is None:
+            continue
+        measured = several["req_per_s"]["median"] / max(1e-9, one["req_per_s"]["median"])
+        out[name] = {
+            "bound": ratio_bound(one["cpu_ms_per_req"], several["cpu_ms_per_req"], cores),
+            "measured": round(measured, 2),
+        }
+    return out
 
 
 # ------------------------------------------------------------------ main
@@ -668,6 +719,8 @@ def main() -> None:
             result["runs"].update(out["runs"])
             result["servers"][name] = out["server"]
         result["server"] = result["servers"][DEPLOYMENT]
+        if args.workers > 1:
+            result["workers_ratio_bound"] = workers_bounds(result["summary"], args.workers)
         if args.peers:
             peers_dir = args.peers_dir or default_peers_dir()
             xgb_version = version("xgboost") if args.xgboost else None

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from loopml.prediction_log import PredictionLog
-from loopml.prediction_log.records import InputTable
+from loopml.prediction_log.records import InputMatrix
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
@@ -232,8 +232,10 @@ async def test_predictions_and_feedback_reach_the_log(
     assert record.deployment == "cancer" and record.request_id == "order-17"
     assert record.model == "model:cancer/1" and record.shadow is False
     inputs = record.inputs
-    assert isinstance(inputs, InputTable)  # values in signature order, no dict per row
-    assert [dict(zip(inputs.columns, row, strict=True)) for row in inputs.rows] == cancer.records(2)
+    # every column is a float: the matrix the model was fed, in signature order
+    assert isinstance(inputs, InputMatrix)
+    rows = inputs.values.tolist()
+    assert [dict(zip(inputs.columns, row, strict=True)) for row in rows] == cancer.records(2)
     assert len(record.outputs) == 2 and len(record.probabilities) == 2
     assert feedback == [("cancer", "order-17", [0, 1]), ("cancer", "order-17", 1)]
 

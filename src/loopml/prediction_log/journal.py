@@ -91,12 +91,21 @@ def read_lines(path: Path, offset: int) -> list[tuple[bytes, int]]:
     return lines
 
 
-def read_range(path: Path, start: int, end: int) -> list[bytes]:
-    """The complete lines between offsets `start` and `end` (both at line boundaries)."""
+def read_range(path: Path, start: int, end: int) -> list[memoryview]:
+    """The complete lines between offsets `start` and `end` (both at line boundaries), as
+    views of one buffer: copying each line cost as much as parsing a 100-row record."""
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
-    return data.splitlines(keepends=True)
+    view = memoryview(data)
+    lines = []
+    position = 0
+    while (stop := data.find(b"\n", position)) >= 0:
+        lines.append(view[position : stop + 1])
+        position = stop + 1
+    if position < len(data):
+        lines.append(view[position:])
+    return lines
 
 
 def orphaned_journals(folder: Path) -> Iterator[Path]:

@@ -123,20 +123,24 @@ class PredictionLog:
         """Write every buffered record to segments; returns how many records were written."""
         written = 0
         with self._flush_lock:
-            while True:
-                if self._inflight is None:
-                    with self._lock:
-                        if self._journal.offset == self._flushed:
-                            return written
-                        self._inflight = (self._journal, self._flushed, self._journal.offset)
-                        self._flushed, self._pending_rows = self._journal.offset, 0
-                journal, start, end = self._inflight
-                records = self._writer.write(
-                    journal.path, journal.journal_id, start, end, self.source
-                )
-                self._inflight = None
+            while (records := self._flush_range()) is not None:
                 written += records
-                self._maybe_rotate(end)
+        return written
+
+    def _flush_range(self) -> int | None:
+        """Write the range that failed last, else everything journaled since the last flush;
+        None when there was nothing to write (called under _flush_lock)."""
+        if self._inflight is None:
+            with self._lock:
+                if self._journal.offset == self._flushed:
+                    return None
+                self._inflight = (self._journal, self._flushed, self._journal.offset)
+                self._flushed, self._pending_rows = self._journal.offset, 0
+        journal, start, end = self._inflight
+        records = self._writer.write(journal.path, journal.journal_id, start, end, self.source)
+        self._inflight = None
+        self._maybe_rotate(end)
+        return records
 
     def _maybe_rotate(self, committed: int) -> None:
         """Replace a large, fully written journal by a fresh one (called under _flush_lock)."""
@@ -168,11 +172,15 @@ class PredictionLog:
         self._thread.start()
 
     def _flush_periodically(self) -> None:
+        """One range per interval (or per `flush_rows`), never a chase of the records that
+        arrived during the last write: on a busy server those small ranges were written
+        in this thread, holding the GIL, instead of by the writer process."""
         while not self._closed.is_set():
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
             try:
-                self.flush()
+                with self._flush_lock:
+                    self._flush_range()
             except Exception:  # the journal keeps everything: the next flush retries
                 log.exception("prediction log flush failed; will retry")
                 self._closed.wait(self.flush_interval_s)

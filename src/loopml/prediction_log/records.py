@@ -11,6 +11,13 @@ third of the bytes for a 30-column request and no dict per row on the request pa
 release older than that format files such a line's inputs as one JSON text. Values JSON
 cannot hold are stored as their `str()`, NaN and infinities as null; encoding never fails.
 
+A model whose inputs are all `float` columns logs the very matrix it was fed
+(`InputMatrix`): `{"columns": [...], "float64": "<hex>"}`, the rows' little-endian
+float64 values row by row in hexadecimal, NaN for a null. Formatting and parsing thousands
+of floats as JSON text cost most of a 100-row request's logging; hex costs a fifth of that
+(base64 is smaller but three times slower to decode), and the segment's columns are then
+doubles whatever number literal was sent.
+
 Optional facts ride in one trailing object, present only when there is one: an event
 time (`{"event_time": …}`, when the client said when the event happened) and, for a
 prediction, the rows' unseen categories (`{"unseen": [null, {"season": "monsoon"}]}`).
@@ -26,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
@@ -47,6 +56,25 @@ class InputTable:
         return len(self.rows)
 
 
+@dataclass(frozen=True, slots=True)
+class InputMatrix:
+    """A request's rows as the float64 matrix the model was fed, columns in `columns` order."""
+
+    columns: list[str]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def encoded(self) -> dict[str, Any]:
+        raw = np.ascontiguousarray(self.values, dtype=FLOAT64).tobytes()
+        return {"columns": self.columns, MATRIX_KEY: raw.hex()}
+
+
+MATRIX_KEY = "float64"
+FLOAT64 = np.dtype("<f8")
+
+
 @dataclass(frozen=True)
 class PredictionRecord:
     """One request: its inputs (a dict per row), outputs and timing.
@@ -58,7 +86,7 @@ class PredictionRecord:
     deployment: str
     request_id: str
     model: str
-    inputs: list[dict[str, Any]] | InputTable
+    inputs: list[dict[str, Any]] | InputTable | InputMatrix
     outputs: list[Any]
     probabilities: list[list[float]] | None
     latency_ms: float
@@ -72,7 +100,9 @@ class PredictionRecord:
 def encode_prediction(rec: PredictionRecord) -> bytes:
     """The journal line of a prediction (or of a failed request)."""
     inputs = rec.inputs
-    if isinstance(inputs, InputTable):
+    if isinstance(inputs, InputMatrix):
+        inputs = inputs.encoded()  # type: ignore[assignment]
+    elif isinstance(inputs, InputTable):
         inputs = {"columns": inputs.columns, "rows": inputs.rows}  # type: ignore[assignment]
     line: list[Any] = [
         PREDICTION,

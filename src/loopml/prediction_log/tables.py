@@ -1,4 +1,8 @@
-"""Journal lines to Arrow tables: one per deployment, kind and (UTC) day."""
+"""Journal lines to Arrow tables: one per deployment, kind and (UTC) day.
+
+Inputs logged as a float64 matrix (`InputMatrix`) stay bytes until the table is built:
+the matrices of a batch are joined into one array, and each column handed to Arrow whole.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 
-from loopml.prediction_log.records import FEEDBACK, OK_STATUS, PREDICTION
+from loopml.prediction_log.records import FEEDBACK, FLOAT64, MATRIX_KEY, OK_STATUS, PREDICTION
 
 PREDICTIONS = "predictions"
 FEEDBACK_KIND = "feedback"
@@ -31,15 +37,24 @@ PREDICTION_COLUMNS = [
 FEEDBACK_COLUMNS = ["request_id", "time", "deployment", "row", "label", "version"]
 EVENT_TIME = "event_time"  # optional: when the event happened (null: at `time`)
 UNSEEN = "unseen"  # optional, per prediction row: its unseen categories as JSON (or null)
+INPUT_PREFIX = "in_"
+PACKED_PROBABILITY_ROWS = 8
+
+Matrix = npt.NDArray[np.float64]
+Names = tuple[str, ...]  # the columns of a packed matrix, in its column order
+Packed = tuple[Names, bytes]  # little-endian float64 values, row by row
+_PREFIXED: dict[tuple[Any, ...], Names | None] = {}  # journal column lists, checked once
 
 
 @dataclass(frozen=True)
 class Block:
-    """The rows of one journal record: values shared by every row, and per-row columns."""
+    """The rows of one journal record: values shared by every row, per-row columns, and
+    columns still packed in float64 matrices (rows by the columns named beside each)."""
 
     rows: int
     shared: dict[str, Any]
     per_row: dict[str, list[Any]]
+    matrices: tuple[Packed, ...] = ()
 
 
 @dataclass
@@ -53,8 +68,16 @@ class Batch:
     kind: str
     columns: dict[str, list[Any]] = field(default_factory=dict)
     rows: int = 0
+    # packed matrices by their column names: (first row of each, their bytes)
+    matrices: dict[Names, tuple[list[int], list[bytes]]] = field(default_factory=dict)
 
     def add_block(self, block: Block) -> None:
+        for names, matrix in block.matrices:
+            group = self.matrices.get(names)
+            if group is None:
+                group = self.matrices[names] = ([], [])
+            group[0].append(self.rows)
+            group[1].append(matrix)
         if block.rows == 1:  # the common one-row request: one append per column
             self._add_row(block)
             return
@@ -92,19 +115,53 @@ class Batch:
         return column
 
     def to_table(self) -> pa.Table:
-        names = _ordered(self.kind, list(self.columns))
+        packed = self._unpacked()
+        names = _ordered(self.kind, list(dict.fromkeys([*self.columns, *packed])))
         arrays = []
         for name in names:
-            values = self.columns[name]
+            values = self.columns.get(name)
+            column = packed.get(name)
+            if values is None and column is not None:
+                arrays.append(pa.array(column, type=pa.float64(), from_pandas=True))  # NaN: null
+                continue
+            assert values is not None
             values.extend([None] * (self.rows - len(values)))
+            if column is not None:  # the same input logged both ways in one batch (rare)
+                for i in np.flatnonzero(~np.isnan(column)).tolist():
+                    values[i] = float(column[i])
             arrays.append(_array(name, values))
         return pa.table(arrays, names=names)
+
+    def _unpacked(self) -> dict[str, Matrix]:
+        """Every matrix input column, full length, NaN on the rows that did not have it."""
+        out: dict[str, Matrix] = {}
+        for names, (starts, matrices) in self.matrices.items():
+            width = len(names)
+            stacked = np.frombuffer(b"".join(matrices), dtype=FLOAT64).reshape(-1, width)
+            row_bytes = FLOAT64.itemsize * width
+            lengths = np.fromiter(
+                (len(m) // row_bytes for m in matrices), dtype=np.int64, count=len(matrices)
+            )
+            ends = np.cumsum(lengths)
+            # the table row of each stacked row: its matrix's first row + its place in it
+            shift = np.asarray(starts, dtype=np.int64) - (ends - lengths)
+            positions = np.repeat(shift, lengths) + np.arange(len(stacked))
+            contiguous = len(stacked) == self.rows
+            for j, name in enumerate(names):
+                if contiguous and name not in out:
+                    out[name] = np.ascontiguousarray(stacked[:, j])
+                    continue
+                column = out.get(name)
+                if column is None:
+                    column = out[name] = np.full(self.rows, np.nan)
+                column[positions] = stacked[:, j]
+        return out
 
 
 Key = tuple[str, str, str]  # deployment, kind, day
 
 
-def batches(lines: Iterable[bytes]) -> tuple[dict[Key, Batch], int]:
+def batches(lines: Iterable[bytes | memoryview]) -> tuple[dict[Key, Batch], int]:
     """Group decoded journal lines into batches; also returns how many records were read."""
     out: dict[Key, Batch] = {}
     records = 0
@@ -147,11 +204,15 @@ def _prediction_block(item: list[Any]) -> Block:
     _, deployment, request_id, model, inputs, outputs, probabilities, latency, shadow, at = head
     status = tail[0] if tail else OK_STATUS
     extra = tail[1] if len(tail) > 1 and isinstance(tail[1], dict) else {}
-    table = _table_of(inputs)
+    matrix = _matrix_of(inputs)
+    table = None if matrix is not None else _table_of(inputs)
     inputs = inputs if isinstance(inputs, list) else [inputs]
     outputs = outputs if isinstance(outputs, list) else [outputs]
     probabilities = probabilities if isinstance(probabilities, list) else []
-    rows = max(len(table[1]) if table else len(inputs), len(outputs), 1)
+    if matrix is not None:
+        rows = max(_packed_rows(matrix), len(outputs), 1)
+    else:
+        rows = max(len(table[1]) if table else len(inputs), len(outputs), 1)
     shared = {
         "request_id": _str(request_id),
         "time": _time(at),
@@ -170,12 +231,60 @@ def _prediction_block(item: list[Any]) -> Block:
     unseen = extra.get("unseen")
     if isinstance(unseen, list):
         per_row[UNSEEN] = _padded(unseen, rows)
-    per_row.update(_probability_columns(probabilities, rows))
-    if table is not None:
+    packed = []
+    proba = _probability_matrix(probabilities, rows)
+    if proba is not None:
+        packed.append(proba)
+    else:
+        per_row.update(_probability_columns(probabilities, rows))
+    if matrix is not None:
+        packed.append(matrix)
+    elif table is not None:
         per_row.update(_table_columns(*table, rows))
     else:
         per_row.update(_input_columns(inputs, rows))
-    return Block(rows, shared, per_row)
+    return Block(rows, shared, per_row, tuple(packed))
+
+
+def _matrix_of(inputs: Any) -> Packed | None:
+    """`{"columns": [...], "float64": "<hex>"}` as (`in_<name>` columns, the values' bytes),
+    or None unless well formed (then the inputs are kept as any other JSON)."""
+    if not isinstance(inputs, dict) or inputs.keys() != {"columns", MATRIX_KEY}:
+        return None
+    names, text = inputs["columns"], inputs[MATRIX_KEY]
+    if not isinstance(names, list) or not isinstance(text, str):
+        return None
+    prefixed = _input_names(names)
+    if prefixed is None:
+        return None
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        return None
+    if len(raw) % (FLOAT64.itemsize * len(prefixed)):
+        return None
+    return prefixed, raw
+
+
+def _packed_rows(packed: Packed) -> int:
+    return len(packed[1]) // (FLOAT64.itemsize * len(packed[0]))
+
+
+def _input_names(names: list[Any]) -> Names | None:
+    """The `in_<name>` columns of a matrix's column list; None unless distinct strings.
+    Every record of a model repeats the same list: it is checked once."""
+    try:
+        key = tuple(names)
+        prefixed = _PREFIXED.get(key, ())
+    except TypeError:  # an unhashable name (a list, an object)
+        return None
+    if prefixed != ():
+        return prefixed
+    ok = bool(names) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+    prefixed = tuple(INPUT_PREFIX + n for n in names) if ok else None
+    if len(_PREFIXED) < 256:
+        _PREFIXED[key] = prefixed
+    return prefixed
 
 
 def _table_of(inputs: Any) -> tuple[list[str], list[list[Any]]] | None:
@@ -202,6 +311,25 @@ def _table_columns(names: list[str], table: list[list[Any]], rows: int) -> dict[
 
 def _padded(values: list[Any], rows: int) -> list[Any]:
     return values[:rows] + [None] * (rows - len(values)) if len(values) != rows else values
+
+
+@functools.lru_cache(maxsize=16)
+def _probability_names(width: int) -> Names:
+    return tuple(f"proba_{j}" for j in range(width))
+
+
+def _probability_matrix(probabilities: list[Any], rows: int) -> Packed | None:
+    """The common case of many rows, in one numpy call: a list of numbers per row, all of
+    one width (a few rows go the plain way: numpy's call costs more than it saves)."""
+    if rows < PACKED_PROBABILITY_ROWS or len(probabilities) != rows:
+        return None
+    try:
+        values = np.array(probabilities)
+    except ValueError:  # ragged
+        return None
+    if values.ndim != 2 or values.dtype.kind not in "fi" or values.shape[1] == 0:
+        return None
+    return _probability_names(values.shape[1]), values.astype(FLOAT64, copy=False).tobytes()
 
 
 def _probability_columns(probabilities: list[Any], rows: int) -> dict[str, list[Any]]:

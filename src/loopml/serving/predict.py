@@ -228,7 +228,7 @@ def _log(
                 deployment=table.deployment,
                 request_id=request_id,
                 model=target.uri,
-                inputs=target.runner.records_of(payload, checked),
+                inputs=target.runner.records_of(payload, checked, scores),
                 outputs=scores.predictions,
                 probabilities=scores.probabilities,
                 latency_ms=latency * 1000,

@@ -83,7 +83,7 @@ class ShadowScorer:
                     deployment=deployment,
                     request_id=request_id,
                     model=target.uri,
-                    inputs=runner.records_of(payload, checked),
+                    inputs=runner.records_of(payload, checked, scores),
                     outputs=scores.predictions,
                     probabilities=scores.probabilities,
                     latency_ms=(time.perf_counter() - started) * 1000,
