@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fsspec
+import httpx
 import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
@@ -87,6 +89,22 @@ def role_tokens(sqlite_server: LiveServer) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def pg_role_tokens(pg_s3_server: LiveServer) -> dict[str, str]:
     return _role_tokens(pg_s3_server)
+
+
+@pytest.fixture
+def api(sqlite_server: LiveServer, role_tokens: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """An HTTP client per role on the SQLite server."""
+    made = {
+        role: httpx.Client(
+            base_url=sqlite_server.url + "/api/v1",
+            headers={"authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        for role, token in role_tokens.items()
+    }
+    yield made
+    for http in made.values():
+        http.close()
 
 
 @pytest.fixture

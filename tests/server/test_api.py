@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pandas as pd
-import pytest
 from sklearn.linear_model import Ridge
 from vega_datasets import local_data
 
@@ -23,22 +22,6 @@ from loopml.sdk import Client
 from tests.server.live import LiveServer
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def api(sqlite_server: LiveServer, role_tokens: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """An HTTP client per role on the SQLite server."""
-    made = {
-        role: httpx.Client(
-            base_url=sqlite_server.url + "/api/v1",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-        for role, token in role_tokens.items()
-    }
-    yield made
-    for http in made.values():
-        http.close()
 
 
 def _error(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ client killed before its run's first request loses nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,6 @@ class CountingTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.sent.append(f"{request.method} {request.url.path.removeprefix('/api/v1')}")
         return super().handle_request(request)
-
-
-@pytest.fixture
-def http(sqlite_server: LiveServer, role_tokens: dict[str, str]) -> Iterator[dict[str, Any]]:
-    made = {
-        role: httpx.Client(
-            base_url=sqlite_server.url + "/api/v1",
-            headers={"authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-        for role, token in role_tokens.items()
-    }
-    yield made
-    for client in made.values():
-        client.close()
 
 
 def _client(
@@ -135,52 +119,52 @@ def _combined(run_id: str, experiment: str) -> dict[str, Any]:
     }
 
 
-def test_a_replayed_combined_request_is_applied_once(http: dict[str, Any], experiment: str) -> None:
+def test_a_replayed_combined_request_is_applied_once(api: dict[str, Any], experiment: str) -> None:
     run_id = new_id("run")
     body = _combined(run_id, experiment)
-    first = http["editor"].post(f"/runs/{run_id}/end", json=body)
+    first = api["editor"].post(f"/runs/{run_id}/end", json=body)
     assert first.status_code == 200, first.text
     assert first.json()["ended"] is True
-    again = http["editor"].post(f"/runs/{run_id}/end", json=body)  # a retry, or a replay
+    again = api["editor"].post(f"/runs/{run_id}/end", json=body)  # a retry, or a replay
     assert again.status_code == 200, again.text
     assert again.json()["ended"] is False
-    history = http["viewer"].get(f"/runs/{run_id}/metric-history", params={"key": "loss"})
+    history = api["viewer"].get(f"/runs/{run_id}/metric-history", params={"key": "loss"})
     assert [p[0] for p in history.json()["points"]] == [0, 1]
-    run = http["viewer"].get(f"/runs/{run_id}").json()
+    run = api["viewer"].get(f"/runs/{run_id}").json()
     assert (run["status"], run["params"], run["tags"]) == ("FINISHED", {"lr": "0.1"}, {"t": "1"})
-    found = http["viewer"].get("/runs", params={"experiment": experiment}).json()["runs"]
+    found = api["viewer"].get("/runs", params={"experiment": experiment}).json()["runs"]
     assert [r["id"] for r in found] == [run_id]
 
 
-def test_bad_or_foreign_creations_are_refused(http: dict[str, Any], experiment: str) -> None:
+def test_bad_or_foreign_creations_are_refused(api: dict[str, Any], experiment: str) -> None:
     body = _combined(new_id("run"), experiment)
-    bad_id = http["editor"].post("/runs/run-notmine/end", json=body)
+    bad_id = api["editor"].post("/runs/run-notmine/end", json=body)
     assert bad_id.status_code == 422 and "hex digits" in bad_id.json()["detail"]
-    bad_name = http["editor"].post(
+    bad_name = api["editor"].post(
         f"/runs/{new_id('run')}/batches", json={"create": {"experiment": "no spaces!"}}
     )
     assert bad_name.status_code == 422
-    bad_param = http["editor"].post(
+    bad_param = api["editor"].post(
         f"/runs/{new_id('run')}/batches",
         json={"create": {"experiment": experiment, "params": {"bad key!": "x"}}},
     )
     assert bad_param.status_code == 422 and "param key" in bad_param.json()["detail"]
-    viewer = http["viewer"].post(f"/runs/{new_id('run')}/end", json=body)
+    viewer = api["viewer"].post(f"/runs/{new_id('run')}/end", json=body)
     assert viewer.status_code == 403
     run_id = new_id("run")
-    taken = http["admin"].post(
+    taken = api["admin"].post(
         f"/runs/{run_id}/batches", json={"create": {"experiment": experiment}}
     )
     assert taken.status_code == 200, taken.text
-    foreign = http["editor"].post(f"/runs/{run_id}/end", json=_combined(run_id, experiment))
+    foreign = api["editor"].post(f"/runs/{run_id}/end", json=_combined(run_id, experiment))
     assert foreign.status_code == 409 and "taken" in foreign.json()["detail"]
-    elsewhere = http["admin"].post(
+    elsewhere = api["admin"].post(
         f"/runs/{run_id}/batches", json={"create": {"experiment": experiment + "-other"}}
     )
     assert elsewhere.status_code == 409
-    assert http["viewer"].get(f"/runs/{run_id}").json()["status"] == "RUNNING"
+    assert api["viewer"].get(f"/runs/{run_id}").json()["status"] == "RUNNING"
     anonymous = httpx.post(
-        str(http["viewer"].base_url).rstrip("/") + f"/runs/{new_id('run')}/end", json=body
+        str(api["viewer"].base_url).rstrip("/") + f"/runs/{new_id('run')}/end", json=body
     )
     assert anonymous.status_code == 401
 
