@@ -52,6 +52,8 @@ def check_name(kind: str, name: Any) -> str:
 
 def check_metric_value(key: str, value: Any) -> float:
     """A finite real number (bools are refused: they are almost always a bug)."""
+    if type(value) is float and math.isfinite(value):  # the common case, without the ABC
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValidationError(
             f"metric {key!r} must be a real number, got {type(value).__name__} {value!r}"
@@ -66,6 +68,8 @@ def check_metric_value(key: str, value: Any) -> float:
 
 
 def check_step(key: str, step: Any) -> int:
+    if type(step) is int and step >= 0:  # the common case (a bool's type is not int)
+        return step
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValidationError(f"step of metric {key!r} must be an integer ≥ 0, got {step!r}")
     return step

@@ -110,6 +110,13 @@ def test_params_are_immutable_and_bad_input_is_refused(
             run.log_param("long", "x" * 6001)
         with pytest.raises(ValidationError, match="may only use"):
             run.log_params({"fine": 1, "bad key!": 2})
+        for batch in (
+            [("loss", 1.0, 0), (["a", "list"], 1.0, 1)],  # not even hashable
+            [("loss", 1.0, 0), ("loss", math.inf, 1)],
+            [("loss", 1.0, 0), ("loss", 1.0, True)],
+        ):
+            with pytest.raises(ValidationError):
+                run.log_batch(metrics=batch)  # type: ignore[arg-type]
     assert tracking_client.get_run(run.id).params == {"lr": "0.1"}
     assert tracking_client.get_run(run.id).metrics == {}
     with pytest.raises(ValidationError, match="ended"):

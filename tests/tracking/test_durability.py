@@ -12,6 +12,7 @@ from pathlib import Path
 
 from loopml.config import init_workspace, load_settings
 from loopml.sdk import Client
+from loopml.tracking.journal import encode_point, encode_points
 
 
 def _python(code: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
@@ -179,3 +180,13 @@ def test_four_processes_logging_at_once_lose_nothing(tmp_path: Path) -> None:
         assert len(run.tags) == 3
         assert client.read_artifact(run.id, "note.txt").startswith(b"worker ")
     client.close()
+
+
+def test_a_batch_of_journal_lines_is_the_lines_one_by_one() -> None:
+    points = [("loss", 0.1, 0, 1.5), ("acc", 1 / 3, 1, 1.5), ("loss", 2.0, 2, 1.75)]
+    data, sizes = encode_points(points)
+    lines = [encode_point(*p) for p in points]
+    assert data == b"".join(lines) and sizes == [len(line) for line in lines]
+    odd = [("é", 1.0, 0, 1.0), ("a", 2.0, 1, 1.0)]  # a caller's non-ASCII key: sizes in bytes
+    data, sizes = encode_points(odd)
+    assert sizes == [len(encode_point(*p)) for p in odd] and sum(sizes) == len(data)

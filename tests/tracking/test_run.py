@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -206,3 +207,22 @@ def test_environment_and_code_are_captured(client: Client) -> None:
     assert record.environment["python"].count(".") == 2
     requirements = client.read_artifact(run.id, "environment/requirements.txt").decode()
     assert "loopml==" in requirements.lower()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [("loss", 1.0, 0), (["not", "hashable"], 1.0, 1)],
+        [("loss", 1.0, 0), ("loss", float("nan"), 1)],
+        [("loss", 1.0, 0), ("loss", 1.0, -1)],
+        [("loss", 1.0, 0), ("bad key!", 1.0, 1)],
+    ],
+)
+def test_a_batch_with_one_bad_point_is_refused_whole(
+    client: Client, bad: list[tuple[Any, ...]]
+) -> None:
+    with client.start_run("batch-checks") as run:
+        with pytest.raises(ValidationError):
+            run.log_batch(metrics=bad)  # type: ignore[arg-type]
+        run_id = run.id
+    assert client.tracking.metric_history(run_id, "loss") == []

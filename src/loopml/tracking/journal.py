@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,26 @@ class JournalHeader:
 
 def encode_point(key: str, value: float, step: int, timestamp: float) -> bytes:
     return f"{key}\t{value!r}\t{step}\t{timestamp!r}\n".encode()
+
+
+def encode_points(points: Sequence[Point]) -> tuple[bytes, list[int]]:
+    """Many points' journal lines as one write, and each line's length in bytes.
+
+    A batch usually shares one timestamp, whose text is made once; the lines are encoded
+    together (keys are ASCII, so characters are bytes, unless a caller passed others)."""
+    stamps: dict[float, str] = {}
+    lines: list[str] = []
+    for key, value, step, timestamp in points:
+        stamp = stamps.get(timestamp)
+        if stamp is None:
+            stamp = stamps[timestamp] = repr(timestamp)
+        lines.append(f"{key}\t{value!r}\t{step}\t{stamp}\n")
+    text = "".join(lines)
+    data = text.encode()
+    if len(data) == len(text):
+        return data, [len(line) for line in lines]
+    encoded = [line.encode() for line in lines]
+    return data, [len(line) for line in encoded]
 
 
 class MetricJournal(LockedJournal):

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, bindparam, update
 from loopml.store import dialect_insert
 from loopml.store.fastpath import RawStatement
 from loopml.store.schema import latest_metrics, metrics, runs
-from loopml.tracking.journal import MetricJournal, Point, encode_point
+from loopml.tracking.journal import MetricJournal, Point, encode_point, encode_points
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 
 _INSERT_METRICS = RawStatement(
@@ -118,7 +118,7 @@ class MetricWriter:
             self.flush()
 
     def log_many(self, points: Sequence[Point]) -> None:
-        data = b"".join(encode_point(*p) for p in points)
+        data, _ = encode_points(points)
         with self._lock:
             self._pending_offset = self.journal.append(data)
             self._pending.extend(points)

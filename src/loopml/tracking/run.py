@@ -117,11 +117,13 @@ class Run:
         self._check_open()
         now = time.time()
         points = []
+        keys: set[str] = set()  # a batch repeats a few keys: each is checked once
         for item in metrics or []:
             if not isinstance(item, tuple | list) or len(item) != 3:
                 raise ValidationError(f"each metric must be (key, value, step), got {item!r}")
             key, value, step = item
-            check_key("metric", key)
+            if type(key) is not str or key not in keys:
+                keys.add(check_key("metric", key))
             points.append((key, check_metric_value(key, value), check_step(key, step), now))
         self._service.log_batch(self.id, points, params or {}, tags or {})
         for key, _, step, _ in points:

@@ -27,7 +27,7 @@ from loopml.errors import LoopmlError
 from loopml.sdk.remote.http import RemoteHttp, ServerUnavailableError
 from loopml.store.journal import LockedJournal
 from loopml.store.journal import orphaned_journals as locked_orphans
-from loopml.tracking.journal import Point, encode_point
+from loopml.tracking.journal import Point, encode_point, encode_points
 from loopml.tracking.streams import StreamGapError
 
 log = logging.getLogger("loopml.remote")
@@ -140,12 +140,12 @@ class MetricStream:
             self._wake.set()
 
     def log_many(self, points: Sequence[Point]) -> None:
-        lines = [encode_point(*point) for point in points]
+        data, sizes = encode_points(points)
         with self._lock:
             offset = self._written
-            end = self.journal.append(b"".join(lines)) - self._base
-            for point, line in zip(points, lines, strict=True):
-                offset += len(line)
+            end = self.journal.append(data) - self._base
+            for point, size in zip(points, sizes, strict=True):
+                offset += size
                 self._pending.append((point, offset))
             self._written = end
             full = len(self._pending) >= self.flush_points
