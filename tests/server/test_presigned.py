@@ -144,6 +144,7 @@ def test_a_client_that_lies_about_the_hash_or_size_is_caught(
     server, bucket, tokens = presigning
     client = _client(server, tokens["editor"], tmp_path)
     run = client.start_run("liars", capture_code=False)
+    run.materialize()  # raw HTTP below: the run must exist on the server first
     try:
         with _api(server, tokens["editor"]) as http:
             announced, sent = b"the bytes announced" * 1000, b"other bytes, sent" * 1000
@@ -177,6 +178,8 @@ def test_an_upload_url_is_scoped_to_one_run_one_object_and_a_short_time(
     client = _client(server, tokens["editor"], tmp_path)
     mine = client.start_run("scoped", capture_code=False)
     theirs = client.start_run("scoped", capture_code=False, nested=True)
+    mine.materialize()  # raw HTTP below: both runs must exist on the server first
+    theirs.materialize()
     data = b"payload for run A" * 100
     try:
         with _api(server, tokens["editor"]) as http:

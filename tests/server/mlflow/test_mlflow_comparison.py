@@ -131,6 +131,23 @@ def test_the_client_script_gets_the_same_answers_from_both_servers(
     got = _state(sqlite_server.url, role_tokens["editor"], ours["experiment_id"])
     ids: dict[str, str] = {}
     _pairs(reference, ours, ids)
-    assert _normal(got, ids) == _normal(expected, ids), json.dumps(
-        {"mlflow": _normal(expected, ids), "loopml": _normal(got, ids)}, indent=1
-    )[:6000]
+    mine, theirs = _normal(got, ids), _normal(expected, ids)
+    assert mine == theirs, "\n".join(_differences(theirs, mine))[:6000]
+
+
+def _differences(mlflow: Any, loopml: Any, path: str = "") -> list[str]:
+    """Where two answers differ, one line each: the path, MLflow's value, loopml's."""
+    if isinstance(mlflow, dict) and isinstance(loopml, dict):
+        found: list[str] = []
+        for key in sorted(set(mlflow) | set(loopml), key=str):
+            found += _differences(mlflow.get(key), loopml.get(key), f"{path}.{key}")
+        return found
+    if isinstance(mlflow, list) and isinstance(loopml, list) and len(mlflow) == len(loopml):
+        return [
+            line
+            for i, (a, b) in enumerate(zip(mlflow, loopml, strict=True))
+            for line in _differences(a, b, f"{path}[{i}]")
+        ]
+    if mlflow == loopml:
+        return []
+    return [f"{path}: mlflow {json.dumps(mlflow)[:300]} / loopml {json.dumps(loopml)[:300]}"]

@@ -1,7 +1,8 @@
 """MLflow's proxied artifact endpoints (`mlflow-artifacts`) over loopml's run artifacts:
 uploads stream to a temporary file and are stored by content hash; downloads stream the
 verified blob; listings show one folder level, as MLflow's do. A run's logged models
-(`mlflow-models/`, logged_models.py) are listed only inside their own folders."""
+(`mlflow-models/`, logged_models.py) and its dataset inputs (`mlflow-inputs/`, runs.py),
+which MLflow keeps apart from a run's artifacts, are listed only inside their own folders."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from loopml.server.state import ServerState
 from loopml.server.uploads import DIGEST_HEADER, receive_file
 
 OCTETS = "application/octet-stream"
-HIDDEN = "mlflow-models/"  # logged_models.MODELS_DIR
+HIDDEN = ("mlflow-models/", "mlflow-inputs/")  # logged_models.MODELS_DIR, runs.log_inputs
 
 
 async def upload(artifact_path: str, request: Request) -> Response:
@@ -56,7 +57,7 @@ def _listing(state: ServerState, path: str) -> dict[str, Any]:
     for item in state.client.tracking.list_artifacts(run):
         stored = str(item["path"])
         if not prefix and stored.startswith(HIDDEN):
-            continue  # logged models: MLflow lists them apart from the run's artifacts
+            continue  # MLflow lists logged models and inputs apart from a run's artifacts
         if prefix and not stored.startswith(prefix):
             if stored == inner:
                 return {"files": []}  # a file, not a folder: MLflow lists nothing
