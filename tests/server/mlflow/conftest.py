@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -71,3 +72,12 @@ def last_json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-4000:]
     found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
+
+
+def refusal(answer: httpx.Response, status: int, code: str) -> str:
+    """The MLflow error a refused request got: its status and code checked, its message."""
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["error_code"] == code, body
+    message: str = body["message"]
+    return message

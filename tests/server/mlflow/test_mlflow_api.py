@@ -11,6 +11,7 @@ import pytest
 
 from loopml.sdk import RemoteClient
 from tests.server.live import LiveServer
+from tests.server.mlflow.conftest import refusal
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -21,14 +22,6 @@ def http(sqlite_server: LiveServer, role_tokens: dict[str, str]) -> Iterator[htt
     headers = {"authorization": f"Bearer {role_tokens['editor']}"}
     with httpx.Client(base_url=sqlite_server.url, headers=headers, timeout=60) as client:
         yield client
-
-
-def _refusal(answer: httpx.Response, status: int, code: str) -> str:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["error_code"] == code, body
-    message: str = body["message"]
-    return message
 
 
 def _run(http: httpx.Client, experiment: str) -> tuple[str, str]:
@@ -48,10 +41,10 @@ def _run(http: httpx.Client, experiment: str) -> tuple[str, str]:
 
 def test_experiments_in_mlflow_shapes_and_codes(http: httpx.Client, experiment: str) -> None:
     missing = http.get(f"{API}/experiments/get-by-name", params={"experiment_name": experiment})
-    assert "no experiment named" in _refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "no experiment named" in refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
     experiment_id, _ = _run(http, experiment)
     again = http.post(f"{API}/experiments/create", json={"name": experiment})
-    assert "already exists" in _refusal(again, 400, "RESOURCE_ALREADY_EXISTS")
+    assert "already exists" in refusal(again, 400, "RESOURCE_ALREADY_EXISTS")
     found = http.get(f"{API}/experiments/get", params={"experiment_id": experiment_id}).json()
     assert found["experiment"]["name"] == experiment
     assert found["experiment"]["lifecycle_stage"] == "active"
@@ -87,20 +80,20 @@ def test_run_writes_are_checked_and_kept(
     changed = http.post(
         f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "lr", "value": "0.2"}
     )
-    assert "cannot change" in _refusal(changed, 409, "INVALID_PARAMETER_VALUE")
+    assert "cannot change" in refusal(changed, 409, "INVALID_PARAMETER_VALUE")
     nan = http.post(
         f"{API}/runs/log-metric",
         json={"run_id": run_id, "key": "loss", "value": "NaN", "timestamp": 1, "step": 4},
     )
-    assert "finite" in _refusal(nan, 422, "INVALID_PARAMETER_VALUE")
+    assert "finite" in refusal(nan, 422, "INVALID_PARAMETER_VALUE")
     unknown = http.post(
         f"{API}/runs/set-tag", json={"run_id": "run-00000000", "key": "a", "value": "b"}
     )
-    _refusal(unknown, 404, "RESOURCE_DOES_NOT_EXIST")
+    refusal(unknown, 404, "RESOURCE_DOES_NOT_EXIST")
     no_id = http.post(f"{API}/runs/log-metric", json={"key": "loss", "value": 1})
-    assert "run_id" in _refusal(no_id, 422, "INVALID_PARAMETER_VALUE")
+    assert "run_id" in refusal(no_id, 422, "INVALID_PARAMETER_VALUE")
     no_tag = http.post(f"{API}/runs/delete-tag", json={"run_id": run_id, "key": "absent"})
-    _refusal(no_tag, 404, "RESOURCE_DOES_NOT_EXIST")
+    refusal(no_tag, 404, "RESOURCE_DOES_NOT_EXIST")
     ended = http.post(
         f"{API}/runs/update", json={"run_id": run_id, "status": "FINISHED", "end_time": 2}
     )
@@ -137,9 +130,9 @@ def test_artifacts_stream_in_and_out_by_content(http: httpx.Client, experiment: 
     escape = http.put(f"{base}/data/%2E%2E/%2E%2E/x", content=b"x")
     assert escape.status_code in (404, 422), escape.text
     missing = http.get(f"{base}/absent.txt")
-    _refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+    refusal(missing, 404, "RESOURCE_DOES_NOT_EXIST")
     wrong = http.get(f"{ARTIFACTS}/{experiment_id}/{run_id}/elsewhere/x")
-    assert "must be <experiment id>/<run id>/artifacts" in _refusal(
+    assert "must be <experiment id>/<run id>/artifacts" in refusal(
         wrong, 422, "INVALID_PARAMETER_VALUE"
     )
 
@@ -154,16 +147,16 @@ def test_a_viewer_reads_but_never_writes(
         searched = mine.post(f"{API}/runs/search", json={"experiment_ids": [experiment_id]})
         assert [r["info"]["run_id"] for r in searched.json()["runs"]] == [run_id]
         write = mine.post(f"{API}/runs/log-metric", json={"run_id": run_id, "key": "m", "value": 1})
-        assert "needs the editor role" in _refusal(write, 403, "PERMISSION_DENIED")
+        assert "needs the editor role" in refusal(write, 403, "PERMISSION_DENIED")
         upload = mine.put(f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/x.txt", content=b"x")
-        _refusal(upload, 403, "PERMISSION_DENIED")
+        refusal(upload, 403, "PERMISSION_DENIED")
     anonymous = httpx.post(sqlite_server.url + f"{API}/runs/search", json={}, timeout=60)
-    _refusal(anonymous, 401, "UNAUTHENTICATED")
+    refusal(anonymous, 401, "UNAUTHENTICATED")
 
 
 def test_an_endpoint_loopml_does_not_serve_says_so(http: httpx.Client) -> None:
     answer = http.post(f"{API}/traces/search", json={"experiment_ids": ["0"]})
-    assert "docs/mlflow.md" in _refusal(answer, 404, "ENDPOINT_NOT_FOUND")
+    assert "docs/mlflow.md" in refusal(answer, 404, "ENDPOINT_NOT_FOUND")
 
 
 def test_dataset_inputs_are_kept_as_json_artifacts(http: httpx.Client, experiment: str) -> None:
@@ -179,4 +172,4 @@ def test_dataset_inputs_are_kept_as_json_artifacts(http: httpx.Client, experimen
     nameless = http.post(
         f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{"dataset": {}}]}
     )
-    assert "needs a dataset with a name" in _refusal(nameless, 422, "INVALID_PARAMETER_VALUE")
+    assert "needs a dataset with a name" in refusal(nameless, 422, "INVALID_PARAMETER_VALUE")

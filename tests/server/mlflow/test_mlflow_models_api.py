@@ -16,6 +16,7 @@ from loopml.config import load_settings
 from loopml.errors import ArtifactCorruptedError
 from loopml.sdk import Client
 from tests.server.live import LiveServer, make_principal
+from tests.server.mlflow.conftest import refusal
 from tests.server.mlflow.folders import classifier, sklearn_folder
 
 API = "/api/2.0/mlflow"
@@ -33,14 +34,6 @@ def _ok(answer: httpx.Response) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     found: dict[str, Any] = answer.json()
     return found
-
-
-def _refusal(answer: httpx.Response, status: int, code: str) -> str:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["error_code"] == code, body
-    message: str = body["message"]
-    return message
 
 
 def _run(http: httpx.Client, experiment: str) -> tuple[str, str]:
@@ -120,7 +113,7 @@ def test_a_logged_model_becomes_a_loopml_version(
 
     _ok(http.post(f"{API}/registered-models/create", json={"name": name}))
     again = http.post(f"{API}/registered-models/create", json={"name": name})
-    assert "already exists" in _refusal(again, 400, "RESOURCE_ALREADY_EXISTS")
+    assert "already exists" in refusal(again, 400, "RESOURCE_ALREADY_EXISTS")
     created = _ok(
         http.post(
             f"{API}/model-versions/create",
@@ -247,7 +240,7 @@ def test_what_loopml_cannot_register_is_refused_with_the_reason(
         f"{API}/model-versions/create",
         json={"name": experiment + "-t", "source": f"models:/{model_id}"},
     )
-    assert "scikit-learn" in _refusal(refused, 422, "INVALID_PARAMETER_VALUE")
+    assert "scikit-learn" in refusal(refused, 422, "INVALID_PARAMETER_VALUE")
 
     pending = _ok(
         http.post(
@@ -258,9 +251,9 @@ def test_what_loopml_cannot_register_is_refused_with_the_reason(
         f"{API}/model-versions/create",
         json={"name": experiment + "-t", "source": f"models:/{pending}"},
     )
-    assert "not finished" in _refusal(early, 422, "INVALID_PARAMETER_VALUE")
+    assert "not finished" in refusal(early, 422, "INVALID_PARAMETER_VALUE")
     runless = http.post(f"{API}/logged-models", json={"experiment_id": experiment_id})
-    assert "mlflow.start_run()" in _refusal(runless, 422, "INVALID_PARAMETER_VALUE")
+    assert "mlflow.start_run()" in refusal(runless, 422, "INVALID_PARAMETER_VALUE")
     for crafted in ("m-../../x", "m-00000000-0000000000000000", f"{model_id}/../x"):
         missing = http.get(f"{API}/logged-models/{crafted}")
         assert missing.status_code == 404, (crafted, missing.text)
@@ -268,20 +261,20 @@ def test_what_loopml_cannot_register_is_refused_with_the_reason(
         f"{API}/model-versions/create",
         json={"name": experiment + "-t", "source": "s3://bucket/model"},
     )
-    assert "loopml registers models logged to this server" in _refusal(
+    assert "loopml registers models logged to this server" in refusal(
         elsewhere, 422, "INVALID_PARAMETER_VALUE"
     )
     empty = http.post(
         f"{API}/model-versions/create",
         json={"name": experiment + "-t", "source": f"runs:/{run_id}/none"},
     )
-    assert "no MLflow model" in _refusal(empty, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert "no MLflow model" in refusal(empty, 404, "RESOURCE_DOES_NOT_EXIST")
     for path, method in (
         ("/registered-models/rename", "POST"),
         ("/registered-models/delete", "DELETE"),
     ):
         kept = http.request(method, f"{API}{path}", json={"name": experiment + "-t"})
-        _refusal(kept, 404, "RESOURCE_DOES_NOT_EXIST")  # the model was never created
+        refusal(kept, 404, "RESOURCE_DOES_NOT_EXIST")  # the model was never created
 
 
 def _logged_model_unchecked(
@@ -311,26 +304,26 @@ def test_a_registry_kept_by_loopml_refuses_renames_deletes_and_stages(
         )
     )
     renamed = http.post(f"{API}/registered-models/rename", json={"name": name, "new_name": "x"})
-    assert "not renamed or deleted" in _refusal(renamed, 400, "INVALID_PARAMETER_VALUE")
+    assert "not renamed or deleted" in refusal(renamed, 400, "INVALID_PARAMETER_VALUE")
     deleted = http.request("DELETE", f"{API}/registered-models/delete", json={"name": name})
-    _refusal(deleted, 400, "INVALID_PARAMETER_VALUE")
+    refusal(deleted, 400, "INVALID_PARAMETER_VALUE")
     tagged = http.post(
         f"{API}/registered-models/set-tag", json={"name": name, "key": "a", "value": "b"}
     )
-    assert "tag versions" in _refusal(tagged, 400, "INVALID_PARAMETER_VALUE")
+    assert "tag versions" in refusal(tagged, 400, "INVALID_PARAMETER_VALUE")
     gone = http.request(
         "DELETE", f"{API}/model-versions/delete", json={"name": name, "version": "1"}
     )
-    assert "loopml models state" in _refusal(gone, 400, "INVALID_PARAMETER_VALUE")
+    assert "loopml models state" in refusal(gone, 400, "INVALID_PARAMETER_VALUE")
     staged = http.post(
         f"{API}/model-versions/transition-stage",
         json={"name": name, "version": "1", "stage": "Production"},
     )
-    assert "aliases" in _refusal(staged, 400, "INVALID_PARAMETER_VALUE")
+    assert "aliases" in refusal(staged, 400, "INVALID_PARAMETER_VALUE")
     champion = http.request(
         "DELETE", f"{API}/registered-models/alias", json={"name": name, "alias": "champion"}
     )
-    assert "protected" in _refusal(champion, 409, "INVALID_PARAMETER_VALUE")
+    assert "protected" in refusal(champion, 409, "INVALID_PARAMETER_VALUE")
     assert _ok(http.get(f"{API}/model-versions/get", params={"name": name, "version": "1"}))
 
 
@@ -367,9 +360,9 @@ def test_a_viewers_mlflow_token_changes_nothing_in_the_registry(
         ]
         for method, path, body in attempts:
             answer = mine.request(method, API + path, json=body)
-            assert "needs the editor role" in _refusal(answer, 403, "PERMISSION_DENIED")
+            assert "needs the editor role" in refusal(answer, 403, "PERMISSION_DENIED")
         absent = mine.get(f"{API}/registered-models/get", params={"name": name + "-v"})
-        _refusal(absent, 404, "RESOURCE_DOES_NOT_EXIST")
+        refusal(absent, 404, "RESOURCE_DOES_NOT_EXIST")
         kept = _ok(mine.get(f"{API}/model-versions/get", params={"name": name, "version": "1"}))
         assert kept["model_version"]["aliases"] == [] and kept["model_version"]["description"] == ""
         assert _ok(mine.get(f"{API}/logged-models/{model_id}"))["model"]["info"]["status"] == (
@@ -402,14 +395,14 @@ def test_a_revoked_mlflow_token_cannot_register(
         answer = http.post(
             f"{API}/registered-models/create", headers=mine, json={"name": experiment + "-2"}
         )  # revocation through the server takes effect at once
-        assert "unknown or revoked" in _refusal(answer, 401, "UNAUTHENTICATED")
+        assert "unknown or revoked" in refusal(answer, 401, "UNAUTHENTICATED")
         alias = http.post(
             f"{API}/registered-models/alias",
             headers=mine,
             json={"name": experiment, "alias": "staging", "version": "1"},
         )
-        _refusal(alias, 401, "UNAUTHENTICATED")
+        refusal(alias, 401, "UNAUTHENTICATED")
         absent = http.get(
             f"{API}/registered-models/get", headers=admin, params={"name": experiment + "-2"}
         )
-        _refusal(absent, 404, "RESOURCE_DOES_NOT_EXIST")
+        refusal(absent, 404, "RESOURCE_DOES_NOT_EXIST")
