@@ -66,11 +66,11 @@ def export(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Convert a model version (scikit-learn, XGBoost, LightGBM) to ONNX and prove the copy
-    predicts the same.
+    """Convert a model version to ONNX and prove the copy predicts the same.
 
-    The ONNX graph is compared with the original on sample rows; when the largest difference
-    exceeds the tolerance the command fails and writes nothing.
+    Takes scikit-learn, XGBoost and LightGBM models. The ONNX graph is compared with the
+    original on sample rows; when the largest difference exceeds the tolerance the command
+    fails and writes nothing.
     """
     client = client_of(ctx)
     rows = read_head(sample, sample_rows) if sample is not None else None

@@ -42,10 +42,12 @@ def reproduce(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Re-run the training of REF at its recorded commit plus uncommitted diff, with its
-    recorded entry point and arguments, on the dataset versions it read, in a temporary git
-    worktree; then compare the new model's predictions with the registered version's on the
-    original training data. Exits 1 unless they are identical or within --tolerance."""
+    """Re-run the training of REF exactly as recorded and compare the predictions.
+
+    The run's commit plus its uncommitted diff, its entry point and arguments, and the
+    dataset versions it read are used in a temporary git worktree; the new model's
+    predictions are compared with the registered version's on the original training data.
+    Exits 1 unless they are identical or within --tolerance."""
     client = client_of(ctx)
     out = console()
     with out.status(f"reproducing {ref} (checkout, re-run, compare)"):
