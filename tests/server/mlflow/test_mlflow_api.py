@@ -226,3 +226,38 @@ def test_a_write_to_a_run_that_does_not_exist_is_refused(
     for run_id in ("run-0123456789abcdef01234567", "run:0123456789ab", "0123456789ab"):
         answer = http.post(API + route, json={"run_id": run_id, **body})
         assert "no run" in refusal(answer, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_a_searched_run_carries_what_mlflow_answers_and_no_more(
+    http: httpx.Client, experiment: str
+) -> None:
+    """The stock client turns every field of a search answer into an object: fields and
+    tags that `mlflow server` would not send cost it time for nothing."""
+    experiment_id, run_id = _run(http, experiment)
+    batch = {
+        "run_id": run_id,
+        "metrics": [{"key": "m0", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 0}],
+        "params": [{"key": "p0", "value": "x"}],
+    }
+    assert http.post(f"{API}/runs/log-batch", json=batch).status_code == 200
+    ended = {"run_id": run_id, "status": "FINISHED", "end_time": 1_700_000_000_500}
+    assert http.post(f"{API}/runs/update", json=ended).status_code == 200
+    (run,) = http.post(
+        f"{API}/runs/search", json={"experiment_ids": [experiment_id], "max_results": 1000}
+    ).json()["runs"]
+    assert set(run) == {"info", "data", "inputs", "outputs"}
+    assert set(run["info"]) == {
+        "run_id",
+        "run_uuid",
+        "run_name",
+        "experiment_id",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
+    }
+    assert run["data"]["tags"] == [{"key": "mlflow.runName", "value": "r1"}]
+    assert run["data"]["params"] == [{"key": "p0", "value": "x"}]
+    assert [m["key"] for m in run["data"]["metrics"]] == ["m0"]
