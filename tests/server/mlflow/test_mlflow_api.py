@@ -173,3 +173,91 @@ def test_dataset_inputs_are_kept_as_json_artifacts(http: httpx.Client, experimen
         f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": [{"dataset": {}}]}
     )
     assert "needs a dataset with a name" in refusal(nameless, 422, "INVALID_PARAMETER_VALUE")
+
+
+def test_writes_reach_the_run_however_its_id_is_spelled(
+    http: httpx.Client, experiment: str
+) -> None:
+    _, run_id = _run(http, experiment)
+    digits = run_id.removeprefix("run-")
+    metric = {"key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000}
+    for step, spelled in enumerate((run_id, run_id[:12], f"run:{digits}", digits[:10])):
+        batch = http.post(
+            f"{API}/runs/log-batch",
+            json={"run_id": spelled, "metrics": [{**metric, "step": step}]},
+        )
+        assert batch.status_code == 200, batch.text
+        single = http.post(
+            f"{API}/runs/log-metric", json={"run_id": spelled, **metric, "step": 10 + step}
+        )
+        assert single.status_code == 200, single.text
+        tagged = http.post(
+            f"{API}/runs/set-tag", json={"run_id": spelled, "key": f"t{step}", "value": "v"}
+        )
+        assert tagged.status_code == 200, tagged.text
+        param = http.post(
+            f"{API}/runs/log-parameter", json={"run_id": spelled, "key": f"p{step}", "value": "1"}
+        )
+        assert param.status_code == 200, param.text
+    history = http.get(
+        f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+    ).json()["metrics"]
+    assert [m["step"] for m in history] == [0, 1, 2, 3, 10, 11, 12, 13]
+    data = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+    assert {p["key"] for p in data["params"]} == {"p0", "p1", "p2", "p3"}
+    assert {"t0", "t1", "t2", "t3"} <= {t["key"] for t in data["tags"]}
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/runs/log-batch", {"metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 0}]}),
+        ("/runs/log-batch", {"params": [{"key": "p", "value": "1"}]}),
+        ("/runs/log-batch", {"tags": [{"key": "t", "value": "1"}]}),
+        ("/runs/log-batch", {}),  # nothing to write: still refused
+        ("/runs/log-metric", {"key": "m", "value": 1.0, "timestamp": 1, "step": 0}),
+        ("/runs/log-parameter", {"key": "p", "value": "1"}),
+        ("/runs/set-tag", {"key": "t", "value": "1"}),
+    ],
+)
+def test_a_write_to_a_run_that_does_not_exist_is_refused(
+    http: httpx.Client, route: str, body: dict[str, object]
+) -> None:
+    for run_id in ("run-0123456789abcdef01234567", "run:0123456789ab", "0123456789ab"):
+        answer = http.post(API + route, json={"run_id": run_id, **body})
+        assert "no run" in refusal(answer, 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_a_searched_run_carries_what_mlflow_answers_and_no_more(
+    http: httpx.Client, experiment: str
+) -> None:
+    """The stock client turns every field of a search answer into an object: fields and
+    tags that `mlflow server` would not send cost it time for nothing."""
+    experiment_id, run_id = _run(http, experiment)
+    batch = {
+        "run_id": run_id,
+        "metrics": [{"key": "m0", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 0}],
+        "params": [{"key": "p0", "value": "x"}],
+    }
+    assert http.post(f"{API}/runs/log-batch", json=batch).status_code == 200
+    ended = {"run_id": run_id, "status": "FINISHED", "end_time": 1_700_000_000_500}
+    assert http.post(f"{API}/runs/update", json=ended).status_code == 200
+    (run,) = http.post(
+        f"{API}/runs/search", json={"experiment_ids": [experiment_id], "max_results": 1000}
+    ).json()["runs"]
+    assert set(run) == {"info", "data", "inputs", "outputs"}
+    assert set(run["info"]) == {
+        "run_id",
+        "run_uuid",
+        "run_name",
+        "experiment_id",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
+    }
+    assert run["data"]["tags"] == [{"key": "mlflow.runName", "value": "r1"}]
+    assert run["data"]["params"] == [{"key": "p0", "value": "x"}]
+    assert [m["key"] for m in run["data"]["metrics"]] == ["m0"]

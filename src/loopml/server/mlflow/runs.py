@@ -4,11 +4,9 @@ so an MLflow run is a loopml run (params, metric series, tags, status, parent)."
 from __future__ import annotations
 
 import json
-import math
-import time
-from typing import Any
+from collections.abc import Callable
 
-from loopml.errors import ValidationError
+from loopml.errors import NotFoundError, ValidationError
 from loopml.server.mlflow import shapes
 from loopml.server.mlflow.experiments import experiment_id, experiment_name
 from loopml.server.mlflow.fields import (
@@ -20,14 +18,14 @@ from loopml.server.mlflow.fields import (
     text,
 )
 from loopml.server.mlflow.filters import translate_filter, translate_order_by
-from loopml.server.mlflow.ids import to_seconds
 from loopml.server.mlflow.logged_models import drop_model_copies
+from loopml.server.mlflow.points import linked_to_models, to_points
 from loopml.server.state import ServerState
-from loopml.tracking.journal import Point
 from loopml.tracking.records import RunRecord
-from loopml.validation import check_key, check_metric_value, check_step
+from loopml.tracking.service import TrackingService
 
 ENDED = ("FINISHED", "FAILED", "KILLED")
+RUN_PREFIX = "run-"  # how every full run id starts (store/ids.py)
 #: MLflow's run_view_type → loopml's run view (tracking/run_query.py).
 _VIEWS = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"}
 
@@ -82,78 +80,48 @@ def update_run(state: ServerState, fields: Fields) -> Fields:
     return {"run_info": shapes.run_info(record, experiment_id(state, record.experiment))}
 
 
-def _points(items: Any) -> list[Point]:
-    """MLflow metrics as loopml points, each checked as `log_metric` checks it (a key is
-    checked once per batch: a batch repeats a few keys many times)."""
-    if not isinstance(items, list):
-        raise ValidationError("metrics must be a list of {key, value, timestamp, step}")
-    keys: set[str] = set()
-    now = time.time()
-    points: list[Point] = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValidationError("each metric must be an object with key, value, timestamp, step")
-        raw_key = item.get("key")
-        key: str = raw_key if raw_key in keys else check_key("metric", raw_key)
-        keys.add(key)
-        value = item.get("value")
-        if type(value) is not float or not math.isfinite(value):
-            value = check_metric_value(key, _number(value, key))
-        step = item.get("step") or 0
-        if type(step) is not int or step < 0:
-            step = check_step(key, _integer(step, f"step of metric {key!r}"))
-        stamp = item.get("timestamp")
-        if type(stamp) is int and stamp >= 0:
-            seconds = stamp / 1000.0
-        else:
-            seconds = now if stamp is None else to_seconds(stamp, f"timestamp of metric {key!r}")
-        points.append((key, value, step, seconds))
-    return points
+def on_run(tracking: TrackingService, typed: str, write: Callable[[str], None]) -> None:
+    """`write` to the run that `typed` names.
 
-
-def _integer(value: Any, what: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{what} must be an integer, got {value!r}") from None
-
-
-def _number(value: Any, key: str) -> Any:
-    """MLflow writes NaN and infinities as strings; loopml refuses them with a reason."""
-    if isinstance(value, str):
+    The stock client sends the full run id it was given, so that id is written to as it
+    is, without a lookup first: the store refuses a write to a run that does not exist
+    (NotFoundError, through its foreign keys). Only then, or for an id spelled another way
+    (`run:…`, bare digits), is it resolved as loopml resolves ids (a unique start of one),
+    and the write made on the run found. A write that nothing would be written by (an
+    empty batch) must not go this way: it would not find out that the run is missing."""
+    if typed.startswith(RUN_PREFIX):
         try:
-            return float(value)
-        except ValueError:
-            raise ValidationError(f"metric {key!r} has value {value!r}, not a number") from None
-    return value
+            write(typed)
+            return
+        except NotFoundError:
+            found = tracking.resolve_run_id(typed)  # NotFoundError naming `typed` again
+            if found == typed:
+                raise
+    else:
+        found = tracking.resolve_run_id(typed)
+    write(found)
 
 
 def log_metric(state: ServerState, fields: Fields) -> Fields:
     tracking = state.client.tracking
-    found = tracking.resolve_run_id(run_id(fields))
-    tracking.log_batch(found, _points([fields]), {}, {})
+    points = to_points([fields])
+    on_run(tracking, run_id(fields), lambda found: tracking.log_batch(found, points, {}, {}))
     return {}
 
 
 def log_param(state: ServerState, fields: Fields) -> Fields:
     tracking = state.client.tracking
     value = fields.get("value")
-    tracking.log_params(
-        tracking.resolve_run_id(run_id(fields)),
-        {text(fields, "key"): "" if value is None else value},
-    )
+    values = {text(fields, "key"): "" if value is None else value}
+    on_run(tracking, run_id(fields), lambda found: tracking.log_params(found, values))
     return {}
 
 
 def set_tag(state: ServerState, fields: Fields) -> Fields:
     tracking = state.client.tracking
     value = fields.get("value")
-    tracking.set_tags(
-        tracking.resolve_run_id(run_id(fields)),
-        {text(fields, "key"): "" if value is None else value},
-    )
+    values = {text(fields, "key"): "" if value is None else value}
+    on_run(tracking, run_id(fields), lambda found: tracking.set_tags(found, values))
     return {}
 
 
@@ -166,9 +134,17 @@ def delete_tag(state: ServerState, fields: Fields) -> Fields:
 def log_batch(state: ServerState, fields: Fields) -> Fields:
     """Metrics, params and tags in one transaction."""
     tracking = state.client.tracking
-    found = tracking.resolve_run_id(run_id(fields))
-    points = _points(drop_model_copies(state, found, fields.get("metrics") or []))
-    tracking.log_batch(found, points, key_values(fields, "params"), key_values(fields, "tags"))
+    typed = run_id(fields)
+    items = fields.get("metrics") or []
+    params, tags = key_values(fields, "params"), key_values(fields, "tags")
+    if not (items or params or tags):  # nothing to write; the run must exist all the same
+        tracking.resolve_run_id(typed)
+    elif linked_to_models(items):  # copies to drop are found in the run's histories
+        found = tracking.resolve_run_id(typed)
+        tracking.log_batch(found, to_points(drop_model_copies(state, found, items)), params, tags)
+    else:
+        points = to_points(items)
+        on_run(tracking, typed, lambda found: tracking.log_batch(found, points, params, tags))
     return {}
 
 

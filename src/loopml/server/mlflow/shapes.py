@@ -11,7 +11,6 @@ from loopml.tracking.series import MetricHistory
 
 PARENT_TAG = "mlflow.parentRunId"
 NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 
 
 def run_info(run: RunRecord, experiment_id: str) -> dict[str, Any]:
@@ -33,14 +32,15 @@ def run_info(run: RunRecord, experiment_id: str) -> dict[str, Any]:
 
 def run(run: RunRecord, experiment_id: str) -> dict[str, Any]:
     """A Run: its info, latest metric values, params and tags (the parent as MLflow's
-    `mlflow.parentRunId` tag, the name as `mlflow.runName`)."""
+    `mlflow.parentRunId` tag, the name as `mlflow.runName`), with what `mlflow server`
+    answers and nothing more: the client turns every field into an object, which is most
+    of what a search costs it. So no `mlflow.user` tag unless the client set one (the
+    author is the info's `user_id`, which MLflow's web app falls back to)."""
     stamp = to_ms(run.end_time if run.end_time is not None else run.start_time)
     tags = dict(run.tags)
     tags.setdefault(NAME_TAG, run.name)
     if run.parent_id is not None:
         tags.setdefault(PARENT_TAG, run.parent_id)
-    if run.created_by:
-        tags.setdefault(USER_TAG, run.created_by)
     return {
         "info": run_info(run, experiment_id),
         "data": {
@@ -52,6 +52,7 @@ def run(run: RunRecord, experiment_id: str) -> dict[str, Any]:
             "tags": [{"key": k, "value": v} for k, v in tags.items()],
         },
         "inputs": {},
+        "outputs": {},
     }
 
 
