@@ -22,6 +22,7 @@ import uvicorn
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
+from loopml.serving.metric_files import FLUSH_INTERVAL_S
 from loopml.serving.workers import uvicorn_config
 from tests.serving.conftest import Cancer, deploy, register_cancer, route
 
@@ -100,6 +101,16 @@ def _wait_for_workers(port: int, proc: subprocess.Popen[str], errors: Path) -> s
     return pids
 
 
+def _sums(port: int) -> dict[str, float]:
+    """One scrape's series, each summed over its label sets."""
+    sums: dict[str, float] = {}
+    for line in _get(port, "/metrics")[1].splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
 @pytest.mark.slow
 def test_two_workers_share_the_port_follow_the_routes_and_add_up_metrics(
     client: Client, cancer: Cancer, cancer_v1: ModelVersion
@@ -115,13 +126,14 @@ def test_two_workers_share_the_port_follow_the_routes_and_add_up_metrics(
             answered_by.add(health["pid"])
         assert len(answered_by) == 2  # the kernel spread the connections over both
 
-        metrics = _get(port, "/metrics")[1]  # any worker answers for both
-        line = next(
-            line
-            for line in metrics.splitlines()
-            if line.startswith("loopml_serving_requests_total{")
-        )
-        assert float(line.rsplit(" ", 1)[1]) == 40
+        # any worker answers for both; the other one's counts are at most a flush old
+        deadline = time.monotonic() + 5 * FLUSH_INTERVAL_S
+        while (counted := _sums(port))["loopml_serving_requests_total"] != 40:
+            assert counted["loopml_serving_requests_total"] < 40, counted
+            assert time.monotonic() < deadline, f"{counted} counted for 40 requests"
+            time.sleep(FLUSH_INTERVAL_S / 5)
+        assert counted["loopml_serving_request_seconds_count"] == 40
+        assert counted["loopml_serving_rows_total"] == 40
 
         revision = deploy(client, "cancer", [route(cancer_v2)]).revision
         seen: dict[int, int] = {}

@@ -136,6 +136,7 @@ class ServingState:
         settle_heap(collect=True)
         self._frozen_swaps = self.watcher.swap_count
         self.watcher.start()
+        self.metrics.start()
 
     def after_poll(self) -> None:
         """Freeze the objects of models a hot swap loaded, as start() did for the first."""
@@ -153,6 +154,7 @@ class ServingState:
         if self._features is not None:
             self._features.close()
         self.audit_feedback(final=True)
+        self.metrics.close()
 
     def audit_feedback(self, final: bool = False) -> None:
         """Write the feedback counts to the audit trail (each minute, and at shutdown)."""

@@ -6,9 +6,10 @@ connections over the workers, and no socket or lock is shared between them. Each
 polls the store for route changes itself, so a canary, promotion or rollback reaches every
 worker within `--poll-interval`; each keeps its own prediction-log journal.
 
-Prometheus counters and histograms are written by every worker to files in a directory of
-this server's own (`PROMETHEUS_MULTIPROC_DIR`, set before the workers start), and `/metrics`
-from any worker adds them up; gauges are reported per worker (`pid` label).
+Prometheus counters and histograms are counted in each worker's memory and copied a few
+times a second to files in a directory of this server's own (`LOOPML_SERVE_METRICS_DIR`,
+set before the workers start; metric_files.py), and `/metrics` from any worker adds them
+up; gauges are reported per worker (`pid` label).
 
 The supervisor restarts a worker that dies and forwards SIGTERM/SIGINT so every worker shuts
 down gracefully (flushing its prediction log). Accepted sockets get `TCP_NODELAY` in the
@@ -43,11 +44,12 @@ from loopml.serving.connections import (
     fd_budget,
     guarded_protocol,
 )
+from loopml.serving.metrics import METRICS_DIR_ENV, MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_TIMEOUT_S = 40.0
+_METRICS_ENVS = (METRICS_DIR_ENV, MULTIPROC_ENV, MULTIPROC_ENV.lower())
 QUICK_DEATH_S = 5.0  # a worker that dies this soon after starting, repeatedly, is a bad config
 MAX_QUICK_DEATHS = 3
 
@@ -161,8 +163,10 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         metrics_dir = tempfile.mkdtemp(prefix="loopml-metrics-")
-        previous_env = os.environ.get(MULTIPROC_ENV)
-        os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by every spawned worker
+        # inherited by every spawned worker; prometheus_client's own multiprocess mode
+        # (a file write per observation) is kept out of them
+        previous_env = {name: os.environ.pop(name, None) for name in _METRICS_ENVS}
+        os.environ[METRICS_DIR_ENV] = metrics_dir
         handlers = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self._procs = [self._start_one() for _ in range(self.workers)]
@@ -176,10 +180,11 @@ class Supervisor:
             self._shutdown()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-            if previous_env is None:
-                os.environ.pop(MULTIPROC_ENV, None)
-            else:
-                os.environ[MULTIPROC_ENV] = previous_env
+            for name, value in previous_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def _replace_dead(self, metrics_dir: str) -> bool:
