@@ -144,15 +144,41 @@ def connections_by_worker(pgid: int, port: int) -> list[int]:
     return sorted(counts)
 
 
-def ratio_bound(one: dict[str, float], several: dict[str, float], cores: int) -> float | None:
-    """The most `cores` workers can reach over one, if CPU per request stays as measured.
+def ratio_bounds(
+    one: dict[str, float], several: dict[str, float], cores: int, workers: int
+) -> dict[str, Any]:
+    """The most `workers` workers can reach over one on `cores` cores, from CPU per request.
 
     One worker is bounded by its event loop (one thread): at most 1000 / `worker_loop` ms
-    req/s. Several workers and the load generator share the machine: at most
-    cores x 1000 / `all_total` ms req/s. The ratio of the two needs no quiet machine,
-    only CPU per request (`one`: the one-worker split, `several`: the N-worker split).
+    req/s. Several workers, their helpers and the load generator share the machine: at
+    most min(cores, workers) x 1000 / `all_total` ms req/s. The ratio of the two needs no
+    quiet machine, only CPU per request (`one`: the one-worker split, `several`: the
+    N-worker split):
+
+    * `bound`: with the N-worker CPU per request as measured;
+    * `bound_at_equal_cpu`: if N workers cost exactly what one costs per request (the
+      load generator included): the most any multi-worker server could reach here;
+    * `bound_without_load_generator`: as `bound`, with the load generator on other cores;
+    * `load_generator_share`: the load generator's part of all CPU per request (one
+      worker), which the cores lend to it instead of to the workers.
     """
-    loop, total = one.get("worker_loop") or 0.0, several.get("all_total") or 0.0
-    if loop <= 0 or total <= 0:
-        return None
-    return round(cores * loop / total, 2)
+    loop = one.get("worker_loop") or 0.0
+    total_n, total_1 = several.get("all_total") or 0.0, one.get("all_total") or 0.0
+    server_n = several.get("server_total") or 0.0
+    usable = min(cores, workers)
+
+    def bound(total: float) -> float | None:
+        return round(min(workers, usable * loop / total), 2) if loop > 0 and total > 0 else None
+
+    return {
+        "bound": bound(total_n),
+        "bound_at_equal_cpu": bound(total_1),
+        "bound_without_load_generator": bound(server_n),
+        "load_generator_share": round(one.get("load_generator", 0.0) / total_1, 3)
+        if total_1 > 0
+        else None,
+        "cpu_ms_per_req_1_worker": {k: one.get(k) for k in ("worker_loop", "all_total")},
+        f"cpu_ms_per_req_{workers}_workers": {
+            k: several.get(k) for k in ("server_total", "all_total")
+        },
+    }

@@ -42,10 +42,14 @@ x mean latency: at most the concurrency when the latencies are real per-request 
 `cpu_ms_per_req` by role (`worker_loop`: the workers' event-loop threads, `worker_threads`:
 their other threads, `log_writer`: the prediction log's writer processes, `supervisor`,
 `load_generator`: wrk), `connections_by_worker` (how SO_REUSEPORT spread wrk's connections)
-and `worker_cpu_share`. With --workers N, `workers_ratio_bound` gives per config the
-N-worker / 1-worker req/s ratio that CPU per request allows on this machine: one worker is
-bounded by its event loop (1000 / worker_loop ms), N workers by the cores (cores x 1000 /
-all_total ms); CPU per request, unlike req/s, holds up on a shared machine.
+and `worker_cpu_share`, `rows_per_predict_call` (micro-batch size, from /metrics). With
+--workers N, `workers_ratio_bound` gives per config the N-worker / 1-worker req/s ratio that
+CPU per request allows on this machine: one worker is bounded by its event loop (1000 /
+worker_loop ms), N workers by the cores (cores x 1000 / all_total ms). `bound` uses the
+N-worker CPU per request as measured, `bound_at_equal_cpu` the one-worker CPU per request
+(the best any N-worker server could do beside this load generator on these cores),
+`bound_without_load_generator` leaves wrk's CPU out; `target_within_bound*` compare them
+with the 1.7x target. CPU per request, unlike req/s, holds up on a shared machine.
 `--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
@@ -81,7 +85,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from _benchlib import Noise, agg, busy_pct, cpu_snap, make_logger, others_pct
-from _roles import ROLES, connections_by_worker, cpu_split, ratio_bound, snapshot
+from _roles import ROLES, connections_by_worker, cpu_split, ratio_bounds, snapshot
 from serving_peers import default_peers_dir, peer_commands, run_peers, targets
 
 log = make_logger("loopml_serving")
@@ -89,6 +93,7 @@ log = make_logger("loopml_serving")
 CONFIGS = [("1row_c1", 1, 1), ("1row_c16", 1, 16), ("100row_c4", 100, 4)]
 DEPLOYMENT = "breast_cancer"
 XGB_DEPLOYMENT = "breast_cancer_xgb"
+WORKERS_TARGET = 1.7  # issue #18: --workers 2 at >= 1.7x one worker's req/s
 
 LUA = r"""
 wrk.method = "POST"
@@ -228,6 +233,8 @@ def run_load(
     several: bool = False,
 ) -> dict[str, Any]:
     """One load run: req/s, latency (ms), errors, server CPU (by role), noise."""
+    base = url.rsplit("/", 1)[0]
+    calls0 = predict_calls(base)
     c0, s0 = cpu_snap(), group_stats(pgid)[0]
     roles0 = snapshot(pgid, several)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -259,6 +266,9 @@ def run_load(
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     gen_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     dur = w["duration_us"] / 1e6
+    if several:
+        time.sleep(0.5)  # the other workers copy their metrics every 0.25 s
+    calls = {k: v - calls0.get(k, 0.0) for k, v in predict_calls(base).items()}
     errs = sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
     split = cpu_split(roles0, roles1, w["requests"], gen_cpu)
     return {
@@ -281,6 +291,12 @@ def run_load(
         "cpu_ms_per_req": split["cpu_ms_per_req"],
         "worker_cpu_share": split["worker_cpu_share"],
         "connections_by_worker": spread,
+        # micro-batches: predict calls and rows per call over the run (from /metrics)
+        "predict_calls": round(calls.get("calls", 0.0)),
+        # None: nothing batched (a request of max_rows rows or more is scored alone)
+        "rows_per_predict_call": round(calls["rows"] / calls["calls"], 2)
+        if calls.get("calls")
+        else None,
         "group_changed": split["changed"],
         "machine_busy_pct": busy,
         "others_busy_pct": others_pct(busy, srv_cpu + gen_cpu, wall),
@@ -311,7 +327,8 @@ def run_matrix(
                 f"rep {rep + 1}/{args.reps} {name + suffix}: {r['req_per_s']} req/s "
                 f"p50 {r['lat_p50_ms']} ms p99 {r['lat_p99_ms']} ms errors {r['errors']} "
                 f"cpu/req {r['server_cpu_ms_per_req']} ms {r['cpu_ms_per_req']} "
-                f"conns {r['connections_by_worker']} busy {r['machine_busy_pct']}% "
+                f"conns {r['connections_by_worker']} rows/call {r['rows_per_predict_call']} "
+                f"busy {r['machine_busy_pct']}% "
                 f"(others {r['others_busy_pct']}%)"
             )
             if r["inflight_by_little"] > 1.2 * conc:
@@ -337,6 +354,7 @@ def run_matrix(
                 for role in (*ROLES, "load_generator", "server_total", "all_total")
             },
             "errors_total": sum(r["errors"] for r in rs),
+            "rows_per_predict_call": agg([r["rows_per_predict_call"] for r in rs], 2),
             "others_busy_pct": agg([r["others_busy_pct"] for r in rs], 1),
         }
     return summary, runs
@@ -447,6 +465,21 @@ def write_bodies(frame: Any, workdir: Path) -> dict[int, Path]:
     return bodies
 
 
+def predict_calls(base: str) -> dict[str, float]:
+    """Predict calls and rows scored so far (the batch-rows histogram), {} when unknown."""
+    try:
+        status, raw = http(f"{base}/metrics", timeout=10)
+    except OSError:
+        return {}
+    if status != 200:
+        return {}
+    sums = metric_sums(raw.decode())
+    return {
+        "calls": sums.get("loopml_serving_batch_rows_count", 0.0),
+        "rows": sums.get("loopml_serving_batch_rows_sum", 0.0),
+    }
+
+
 def metric_sums(text: str) -> dict[str, float]:
     """Prometheus exposition -> {series name: sum over its label sets}."""
     sums: dict[str, float] = {}
@@ -552,7 +585,7 @@ def serve_and_load(
 
 def workers_bounds(summary: dict[str, Any], workers: int) -> dict[str, Any]:
     """Per config: the N-worker / 1-worker req/s ratio the measured CPU per request allows
-    on this machine (see _roles.ratio_bound), beside the measured ratio."""
+    on this machine (see _roles.ratio_bounds), beside the measured ratio and the target."""
     cores = os.cpu_count() or 1
     out: dict[str, Any] = {}
     for name, _, _ in CONFIGS:
@@ -560,11 +593,21 @@ def workers_bounds(summary: dict[str, Any], workers: int) -> dict[str, Any]:
         if one is None or several is None:
             continue
         measured = several["req_per_s"]["median"] / max(1e-9, one["req_per_s"]["median"])
+        bounds = ratio_bounds(one["cpu_ms_per_req"], several["cpu_ms_per_req"], cores, workers)
         out[name] = {
-            "bound": ratio_bound(one["cpu_ms_per_req"], several["cpu_ms_per_req"], cores),
+            **bounds,
             "measured": round(measured, 2),
+            "target": WORKERS_TARGET,
+            "target_within_bound": _at_least(bounds["bound"], WORKERS_TARGET),
+            "target_within_bound_at_equal_cpu": _at_least(
+                bounds["bound_at_equal_cpu"], WORKERS_TARGET
+            ),
         }
     return out
+
+
+def _at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
 
 
 # ------------------------------------------------------------------ main

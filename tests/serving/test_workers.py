@@ -23,8 +23,8 @@ from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
 from loopml.serving.metric_files import FLUSH_INTERVAL_S
-from loopml.serving.workers import uvicorn_config
-from tests.serving.conftest import Cancer, deploy, register_cancer, route
+from loopml.serving.workers import Supervisor, WorkerOptions, uvicorn_config
+from tests.serving.conftest import Cancer, deploy, register_cancer, route, serve
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -190,3 +190,25 @@ def test_accepted_sockets_send_without_delay(
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def test_each_of_n_workers_flushes_its_prediction_log_every_n_intervals(tmp_path: Path) -> None:
+    """N workers each log 1/N of the requests: flushing every N intervals keeps the server's
+    flushes (a fixed cost each) and its segment count as with one worker."""
+    options = WorkerOptions(tmp_path, None, None, "127.0.0.1", 0, log_flush_interval_s=0.5)
+    assert Supervisor(options, 3).options.log_flush_interval_s == 1.5
+    assert Supervisor(options, 1).options.log_flush_interval_s == 0.5
+
+
+@pytest.mark.anyio
+async def test_the_app_flushes_its_log_at_the_interval_given(
+    client: Client, cancer: Cancer, cancer_v1: ModelVersion
+) -> None:
+    deploy(client, "cancer", [route(cancer_v1)])
+    with pytest.raises(ValueError, match="log_flush_interval_s"):
+        create_app(client, ["cancer"], auth="open", log_flush_interval_s=0)
+    app = create_app(client, ["cancer"], auth="open", log_flush_interval_s=2.0)
+    async with serve(app) as http:
+        assert (await http.post("/invocations", json=cancer.records(1))).status_code == 200
+        plog = app.state.serving.predictions
+        assert plog is not None and plog.flush_interval_s == 2.0

@@ -4,7 +4,8 @@ Each worker is a full serving app in its own `spawn`ed process (one GIL each), w
 listening socket bound with `SO_REUSEPORT` to the same address: the kernel spreads new
 connections over the workers, and no socket or lock is shared between them. Each worker
 polls the store for route changes itself, so a canary, promotion or rollback reaches every
-worker within `--poll-interval`; each keeps its own prediction-log journal.
+worker within `--poll-interval`; each keeps its own prediction-log journal, flushed every N
+seconds (each worker logs 1/N of the requests: the server writes as many segments as one).
 
 Prometheus counters and histograms are counted in each worker's memory and copied a few
 times a second to files in a directory of this server's own (`LOOPML_SERVE_METRICS_DIR`,
@@ -27,7 +28,7 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -65,6 +66,7 @@ class WorkerOptions:
     port: int
     poll_interval_s: float = 1.0
     log_predictions: bool = True
+    log_flush_interval_s: float = 1.0  # the supervisor multiplies it by the worker count
     batching: BatchingConfig | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     auth: str | None = None
@@ -119,6 +121,7 @@ def run_worker(options: WorkerOptions) -> None:
             options.deployments,
             poll_interval_s=options.poll_interval_s,
             log_predictions=options.log_predictions,
+            log_flush_interval_s=options.log_flush_interval_s,
             batching=options.batching,
             max_body_bytes=options.max_body_bytes,
             auth=options.auth,  # type: ignore[arg-type]
@@ -143,7 +146,10 @@ class Supervisor:
     def __init__(self, options: WorkerOptions, workers: int) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        self.options = options
+        # N workers share the requests: each flushing its prediction log every N intervals
+        # keeps the server's flushes (a fixed cost each) and segments as with one worker
+        interval = options.log_flush_interval_s * workers
+        self.options = replace(options, log_flush_interval_s=interval)
         self.workers = workers
         self._context = multiprocessing.get_context("spawn")
         self._procs: list[tuple[BaseProcess, float]] = []
