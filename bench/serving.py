@@ -94,6 +94,7 @@ log = make_logger("loopml_serving")
 CONFIGS = [("1row_c1", 1, 1), ("1row_c16", 1, 16), ("100row_c4", 100, 4)]
 DEPLOYMENT = "breast_cancer"
 XGB_DEPLOYMENT = "breast_cancer_xgb"
+METRICS_COPY_S = 1.0  # loopml.serving.metric_files.FLUSH_INTERVAL_S
 WORKERS_TARGET = 1.7  # issue #18: --workers 2 at >= 1.7x one worker's req/s
 
 LUA = r"""
@@ -268,7 +269,7 @@ def run_load(
     gen_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     dur = w["duration_us"] / 1e6
     if several:
-        time.sleep(0.5)  # the other workers copy their metrics every 0.25 s
+        time.sleep(METRICS_COPY_S + 0.25)  # the other workers' metrics reach their files
     calls = {k: v - calls0.get(k, 0.0) for k, v in predict_calls(base).items()}
     errs = sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
     split = cpu_split(roles0, roles1, w["requests"], gen_cpu)

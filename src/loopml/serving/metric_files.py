@@ -28,7 +28,7 @@ from prometheus_client.samples import Sample
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.25
+FLUSH_INTERVAL_S = 1.0  # a copy costs ~0.4 ms; scrapes come every 15 s or so
 GAUGE_MODE: Final = "liveall"  # every gauge of a worker is reported with its pid while it lives
 
 
