@@ -15,7 +15,8 @@ What it does
      /readyz; the predictions it returns for the 1- and 100-row bodies must equal
      model.predict
   4. loads POST /invocations for --duration seconds per config (configs interleaved,
-     --reps times, after a 3 s warm-up per body), as the peer does:
+     --reps times, after a 3 s warm-up per body, then a wait until the server group is
+     idle: its log writers start during the warm-up), as the peer does:
        1row_c1    1-row {"dataframe_split": ...} body (861 bytes)   concurrency 1
        1row_c16   1-row                                              concurrency 16
        100row_c4  100-row body (24.8 kB)                             concurrency 4
@@ -86,7 +87,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from _benchlib import Noise, agg, busy_pct, cpu_snap, make_logger, others_pct
-from _roles import ROLES, connections_by_worker, cpu_split, ratio_bounds, snapshot
+from _roles import HZ, ROLES, connections_by_worker, cpu_split, ratio_bounds, snapshot
 from serving_peers import default_peers_dir, peer_commands, run_peers, targets
 
 log = make_logger("loopml_serving")
@@ -308,6 +309,23 @@ def run_load(
     }
 
 
+def settle(pgid: int, several: bool, timeout_s: float = 20.0) -> None:
+    """Wait until the group is idle after the warm-up: the log writer processes start on
+    the first large flush (a fresh interpreter importing pandas, pyarrow and the store:
+    seconds of CPU on a busy machine) and their last warm-up ranges must not be counted
+    as the first measured config's CPU."""
+    deadline = time.monotonic() + timeout_s
+    before = snapshot(pgid, several)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = snapshot(pgid, several)
+        busy = sum(after.ticks.values()) - sum(before.ticks.values())
+        if busy <= 0.05 * HZ and after.pids == before.pids:  # under 10 % of a core
+            return
+        before = after
+    log(f"the server group was still busy {timeout_s:g} s after the warm-up")
+
+
 def run_matrix(
     wrk: str | None,
     url: str,
@@ -320,6 +338,7 @@ def run_matrix(
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     for rows in sorted({r for _, r, _ in CONFIGS}):  # warm-up per body, discarded
         run_load(wrk, url, bodies[rows], 4, warmup_s, pgid, several)
+    settle(pgid, several)
     runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in CONFIGS}
     for rep in range(args.reps):
         for name, rows, conc in CONFIGS:
