@@ -87,7 +87,15 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 from _benchlib import Noise, agg, busy_pct, cpu_snap, make_logger, others_pct
-from _roles import HZ, ROLES, connections_by_worker, cpu_split, ratio_bounds, snapshot
+from _roles import (
+    HZ,
+    ROLES,
+    connections_by_worker,
+    cpu_split,
+    ratio_bound,
+    ratio_bounds,
+    snapshot,
+)
 from serving_peers import default_peers_dir, peer_commands, run_peers, targets
 
 log = make_logger("loopml_serving")
@@ -651,12 +659,13 @@ def workers_bounds(
     workers can reach here with no other overhead at all."""
     cores = os.cpu_count() or 1
     out: dict[str, Any] = {}
-    for name, _, _ in CONFIGS:
+    for name, _, conc in CONFIGS:
+        busy = min(workers, conc)  # one connection keeps one worker busy at most
         one, several = summary.get(name), summary.get(f"{name}_w{workers}")
         if one is None or several is None:
             continue
         measured = several["req_per_s"]["median"] / max(1e-9, one["req_per_s"]["median"])
-        bounds = ratio_bounds(one["cpu_ms_per_req"], several["cpu_ms_per_req"], cores, workers)
+        bounds = ratio_bounds(one["cpu_ms_per_req"], several["cpu_ms_per_req"], cores, busy)
         penalty = batch_penalty(
             one.get("rows_per_predict_call"), several.get("rows_per_predict_call"), call_ms
         )
@@ -664,11 +673,11 @@ def workers_bounds(
         if penalty is not None and loop > 0:
             bounds["rows_per_predict_call"] = {
                 "1_worker": one["rows_per_predict_call"]["median"],
-                f"{workers}_workers": several["rows_per_predict_call"]["median"],
+                "n_workers": several["rows_per_predict_call"]["median"],
             }
             bounds["batch_penalty_ms_per_req"] = penalty
-            bounds["bound_at_equal_cpu_but_smaller_batches"] = round(
-                min(workers, min(cores, workers) * loop / (total + penalty)), 2
+            bounds["bound_at_equal_cpu_but_smaller_batches"] = ratio_bound(
+                loop, loop + penalty, total + penalty, cores, busy
             )
         out[name] = {
             **bounds,
@@ -844,6 +853,16 @@ def main() -> None:
         if args.workers > 1:
             call_ms = predict_call_timer(model, X)
             result["workers_ratio_bound"] = workers_bounds(result["summary"], args.workers, call_ms)
+            for name, b in result["workers_ratio_bound"].items():
+                log(
+                    f"--workers {args.workers} / 1 worker, {name}: measured {b['measured']}x; "
+                    f"bound {b['bound']}x as measured, {b['bound_at_equal_cpu']}x at one "
+                    "worker's CPU per request, "
+                    f"{b.get('bound_at_equal_cpu_but_smaller_batches')}x adding only the "
+                    f"smaller batches ({b.get('batch_penalty_ms_per_req')} ms/req); "
+                    f"load generator {b['load_generator_share']} of the CPU; "
+                    f"target {b['target']}x"
+                )
         if args.peers:
             peers_dir = args.peers_dir or default_peers_dir()
             xgb_version = version("xgboost") if args.xgboost else None
