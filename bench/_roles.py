@@ -144,15 +144,46 @@ def connections_by_worker(pgid: int, port: int) -> list[int]:
     return sorted(counts)
 
 
-def ratio_bound(one: dict[str, float], several: dict[str, float], cores: int) -> float | None:
-    """The most `cores` workers can reach over one, if CPU per request stays as measured.
+def ratio_bounds(
+    one: dict[str, float], several: dict[str, float], cores: int, workers: int
+) -> dict[str, Any]:
+    """The most `workers` busy workers can reach over one on `cores` cores, from CPU per
+    request (`one`: the one-worker split, `several`: the N-worker split).
 
     One worker is bounded by its event loop (one thread): at most 1000 / `worker_loop` ms
-    req/s. Several workers and the load generator share the machine: at most
-    cores x 1000 / `all_total` ms req/s. The ratio of the two needs no quiet machine,
-    only CPU per request (`one`: the one-worker split, `several`: the N-worker split).
+    req/s. N workers are bounded by their N loops (N x 1000 / their `worker_loop` ms) and
+    by the cores that they, their helpers and the load generator share (cores x 1000 /
+    `all_total` ms). The ratio needs no quiet machine, only CPU per request:
+
+    * `bound`: with the N-worker CPU per request as measured;
+    * `bound_at_equal_cpu`: if N workers cost exactly what one costs per request (the
+      load generator included): the most any multi-worker server could reach here;
+    * `bound_without_load_generator`: as `bound`, with the load generator on other cores;
+    * `load_generator_share`: the load generator's part of all CPU per request (one
+      worker), which the cores lend to it instead of to the workers.
     """
-    loop, total = one.get("worker_loop") or 0.0, several.get("all_total") or 0.0
-    if loop <= 0 or total <= 0:
+    loop_1, total_1 = one.get("worker_loop") or 0.0, one.get("all_total") or 0.0
+    loop_n, total_n = several.get("worker_loop") or 0.0, several.get("all_total") or 0.0
+    server_n = several.get("server_total") or 0.0
+    return {
+        "bound": ratio_bound(loop_1, loop_n, total_n, cores, workers),
+        "bound_at_equal_cpu": ratio_bound(loop_1, loop_1, total_1, cores, workers),
+        "bound_without_load_generator": ratio_bound(loop_1, loop_n, server_n, cores, workers),
+        "load_generator_share": round(one.get("load_generator", 0.0) / total_1, 3)
+        if total_1 > 0
+        else None,
+        "cpu_ms_per_req_1_worker": {k: one.get(k) for k in ("worker_loop", "all_total")},
+        "cpu_ms_per_req_n_workers": {
+            k: several.get(k) for k in ("worker_loop", "server_total", "all_total")
+        },
+    }
+
+
+def ratio_bound(
+    loop_1: float, loop_n: float, total_n: float, cores: int, workers: int
+) -> float | None:
+    """min(N loops, the cores) over one loop, in req/s ratios (CPU ms per request in); never
+    above N (a higher figure is a busier machine during the one-worker runs)."""
+    if min(loop_1, loop_n, total_n) <= 0:
         return None
-    return round(cores * loop / total, 2)
+    return round(min(workers, workers * loop_1 / loop_n, cores * loop_1 / total_n), 2)

@@ -42,7 +42,8 @@ class Cancer:
     target: np.ndarray[Any, Any]
 
     def records(self, n: int = 1, start: int = 0) -> list[dict[str, float]]:
-        return self.frame.iloc[start : start + n].to_dict(orient="records")
+        rows = self.frame.iloc[start : start + n].to_dict(orient="records")
+        return [{str(k): float(v) for k, v in row.items()} for row in rows]
 
 
 @pytest.fixture(scope="session")

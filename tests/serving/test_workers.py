@@ -22,8 +22,9 @@ import uvicorn
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
-from loopml.serving.workers import uvicorn_config
-from tests.serving.conftest import Cancer, deploy, register_cancer, route
+from loopml.serving.metric_files import FLUSH_INTERVAL_S
+from loopml.serving.workers import Supervisor, WorkerOptions, uvicorn_config
+from tests.serving.conftest import Cancer, deploy, register_cancer, route, serve
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -100,6 +101,16 @@ def _wait_for_workers(port: int, proc: subprocess.Popen[str], errors: Path) -> s
     return pids
 
 
+def _sums(port: int) -> dict[str, float]:
+    """One scrape's series, each summed over its label sets."""
+    sums: dict[str, float] = {}
+    for line in _get(port, "/metrics")[1].splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
 @pytest.mark.slow
 def test_two_workers_share_the_port_follow_the_routes_and_add_up_metrics(
     client: Client, cancer: Cancer, cancer_v1: ModelVersion
@@ -115,13 +126,14 @@ def test_two_workers_share_the_port_follow_the_routes_and_add_up_metrics(
             answered_by.add(health["pid"])
         assert len(answered_by) == 2  # the kernel spread the connections over both
 
-        metrics = _get(port, "/metrics")[1]  # any worker answers for both
-        line = next(
-            line
-            for line in metrics.splitlines()
-            if line.startswith("loopml_serving_requests_total{")
-        )
-        assert float(line.rsplit(" ", 1)[1]) == 40
+        # any worker answers for both; the other one's counts are at most a flush old
+        deadline = time.monotonic() + 5 * FLUSH_INTERVAL_S
+        while (counted := _sums(port))["loopml_serving_requests_total"] != 40:
+            assert counted["loopml_serving_requests_total"] < 40, counted
+            assert time.monotonic() < deadline, f"{counted} counted for 40 requests"
+            time.sleep(FLUSH_INTERVAL_S / 5)
+        assert counted["loopml_serving_request_seconds_count"] == 40
+        assert counted["loopml_serving_rows_total"] == 40
 
         revision = deploy(client, "cancer", [route(cancer_v2)]).revision
         seen: dict[int, int] = {}
@@ -178,3 +190,25 @@ def test_accepted_sockets_send_without_delay(
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def test_each_of_n_workers_flushes_its_prediction_log_every_n_intervals(tmp_path: Path) -> None:
+    """N workers each log 1/N of the requests: flushing every N intervals keeps the server's
+    flushes (a fixed cost each) and its segment count as with one worker."""
+    options = WorkerOptions(tmp_path, None, None, "127.0.0.1", 0, log_flush_interval_s=0.5)
+    assert Supervisor(options, 3).options.log_flush_interval_s == 1.5
+    assert Supervisor(options, 1).options.log_flush_interval_s == 0.5
+
+
+@pytest.mark.anyio
+async def test_the_app_flushes_its_log_at_the_interval_given(
+    client: Client, cancer: Cancer, cancer_v1: ModelVersion
+) -> None:
+    deploy(client, "cancer", [route(cancer_v1)])
+    with pytest.raises(ValueError, match="log_flush_interval_s"):
+        create_app(client, ["cancer"], auth="open", log_flush_interval_s=0)
+    app = create_app(client, ["cancer"], auth="open", log_flush_interval_s=2.0)
+    async with serve(app) as http:
+        assert (await http.post("/invocations", json=cancer.records(1))).status_code == 200
+        plog = app.state.serving.predictions
+        assert plog is not None and plog.flush_interval_s == 2.0

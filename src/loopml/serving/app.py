@@ -38,6 +38,7 @@ def create_app(
     *,
     poll_interval_s: float = 1.0,
     log_predictions: bool = True,
+    log_flush_interval_s: float = 1.0,
     batching: BatchingConfig | None = DEFAULT_BATCHING,
     max_body_bytes: int = MAX_BODY_BYTES,
     auth: AuthMode | None = None,
@@ -51,11 +52,16 @@ def create_app(
     The lifespan loads the routes, starts the revision watcher and the prediction log, and
     on shutdown stops them, finishing shadow jobs and flushing the log.
 
+    `log_flush_interval_s`: how often the prediction log hands its journal to the segment
+    writer (each flush has a fixed cost; `--workers N` flushes each worker every N s).
+
     `auth` (default: the `serving_auth` setting) is `tokens` — predict and feedback need a
     deployment token with that scope — or `open` (no token asked; local demos only).
     """
-    if poll_interval_s <= 0 or max_body_bytes <= 0:
-        raise ValueError("poll_interval_s and max_body_bytes must be positive")
+    if poll_interval_s <= 0 or max_body_bytes <= 0 or log_flush_interval_s <= 0:
+        raise ValueError(
+            "poll_interval_s, max_body_bytes and log_flush_interval_s must be positive"
+        )
     metrics = ServingMetrics()
     cache = ModelCache(client.models.registry.load, metrics)
     watcher = DeploymentWatcher(
@@ -76,6 +82,7 @@ def create_app(
         metrics=metrics,
         shadows=ShadowScorer(metrics, lambda record: state.record(record)),
         log_predictions=log_predictions,
+        log_flush_interval_s=log_flush_interval_s,
         max_body_bytes=max_body_bytes,
         auth=access,
         feedback_audit=FeedbackAudit(client.stores) if log_predictions else None,

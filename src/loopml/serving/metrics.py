@@ -1,9 +1,11 @@
 """Prometheus metrics of one serving app, on a registry of its own (no process globals).
 
-Under `loopml serve --workers N`, `PROMETHEUS_MULTIPROC_DIR` is set for every worker:
-prometheus_client then keeps each value in a file of that folder, and `render()` adds up
-the files of all workers, so any worker's `/metrics` answers for the whole server. Gauges
-are kept per worker (a `pid` label).
+Under `loopml serve --workers N`, `LOOPML_SERVE_METRICS_DIR` names a folder of the server's
+own: each worker counts in memory and copies its values into files of that folder a few
+times a second (metric_files.py), and `render()` adds up the files of all workers, so any
+worker's `/metrics` answers for the whole server. Gauges are kept per worker (a `pid`
+label). A process started with prometheus_client's own `PROMETHEUS_MULTIPROC_DIR` (e.g.
+under gunicorn) keeps that mode: every observation is written to its files at once.
 """
 
 from __future__ import annotations
@@ -12,11 +14,21 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from loopml.serving.metric_files import GAUGE_MODE, MetricFiles
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR_ENV = "LOOPML_SERVE_METRICS_DIR"
 
 LATENCY_BUCKETS = (
     0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0, 5.0
@@ -39,7 +51,8 @@ class ServingMetrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, folder: str | None = None) -> None:
+        """`folder` (default: `LOOPML_SERVE_METRICS_DIR`) is shared with the other workers."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -89,7 +102,7 @@ class ServingMetrics:
             "Revision of each deployment's routes this process serves.",
             ["deployment"],
             registry=r,
-            multiprocess_mode="liveall",
+            multiprocess_mode=GAUGE_MODE,
         )
         self.swaps = Counter(
             "loopml_serving_swaps", "Route tables swapped in.", ["deployment"], registry=r
@@ -108,8 +121,24 @@ class ServingMetrics:
             "loopml_serving_loaded_models",
             "Model versions held in memory.",
             registry=r,
-            multiprocess_mode="liveall",
+            multiprocess_mode=GAUGE_MODE,
         )
+        folder = folder or os.environ.get(METRICS_DIR_ENV)
+        # with prometheus_client's own multiprocess mode on, values are in files already
+        in_memory = not getattr(values.ValueClass, "_multiprocess", False)
+        self.files = MetricFiles(r, folder) if folder and in_memory else None
+        self._folder = folder if in_memory else os.environ.get(MULTIPROC_ENV)
+
+    def start(self) -> None:
+        """Copy this worker's values to the shared folder periodically (if there is one)."""
+        if self.files is not None:
+            self.files.flush()
+            self.files.start()
+
+    def close(self) -> None:
+        """The last copy of this worker's values (its counters stay in the server's totals)."""
+        if self.files is not None:
+            self.files.close()
 
     def meter(self, deployment: str, model: str) -> TargetMeter:
         return TargetMeter(
@@ -122,9 +151,11 @@ class ServingMetrics:
         self.errors.labels(deployment, str(status)).inc()
 
     def render(self) -> bytes:
-        folder = os.environ.get(MULTIPROC_ENV)
-        if not folder:
+        """The exposition: this process's registry, or every worker's files added up."""
+        if not self._folder:
             return generate_latest(self.registry)
+        if self.files is not None:
+            self.files.flush()  # this worker's own counts are exact; the others' recent
         merged = CollectorRegistry()
-        MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(merged, path=self._folder)  # type: ignore[no-untyped-call]
         return generate_latest(merged)

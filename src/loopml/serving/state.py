@@ -54,6 +54,7 @@ class ServingState:
     shadows: ShadowScorer
     auth: DataPlaneAuth
     log_predictions: bool = True
+    log_flush_interval_s: float = 1.0
     predictions: PredictionLog | None = None  # opened by start(): it creates a journal file
     max_body_bytes: int = MAX_BODY_BYTES
     inline_rows: int = 256  # larger requests are scored in a worker thread
@@ -125,7 +126,9 @@ class ServingState:
         """Blocking start-up (run in a thread): recover and open the log, load the routes."""
         if self.log_predictions:
             # Segments are built in a writer process: they take no GIL time from requests.
-            self.predictions = PredictionLog(self.stores, writer="process")
+            self.predictions = PredictionLog(
+                self.stores, writer="process", flush_interval_s=self.log_flush_interval_s
+            )
             self.predictions.recover()
             self.predictions.start()
         try:
@@ -136,6 +139,7 @@ class ServingState:
         settle_heap(collect=True)
         self._frozen_swaps = self.watcher.swap_count
         self.watcher.start()
+        self.metrics.start()
 
     def after_poll(self) -> None:
         """Freeze the objects of models a hot swap loaded, as start() did for the first."""
@@ -153,6 +157,7 @@ class ServingState:
         if self._features is not None:
             self._features.close()
         self.audit_feedback(final=True)
+        self.metrics.close()
 
     def audit_feedback(self, final: bool = False) -> None:
         """Write the feedback counts to the audit trail (each minute, and at shutdown)."""

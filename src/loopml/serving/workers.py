@@ -4,11 +4,13 @@ Each worker is a full serving app in its own `spawn`ed process (one GIL each), w
 listening socket bound with `SO_REUSEPORT` to the same address: the kernel spreads new
 connections over the workers, and no socket or lock is shared between them. Each worker
 polls the store for route changes itself, so a canary, promotion or rollback reaches every
-worker within `--poll-interval`; each keeps its own prediction-log journal.
+worker within `--poll-interval`; each keeps its own prediction-log journal, flushed every N
+seconds (each worker logs 1/N of the requests: the server writes as many segments as one).
 
-Prometheus counters and histograms are written by every worker to files in a directory of
-this server's own (`PROMETHEUS_MULTIPROC_DIR`, set before the workers start), and `/metrics`
-from any worker adds them up; gauges are reported per worker (`pid` label).
+Prometheus counters and histograms are counted in each worker's memory and copied a few
+times a second to files in a directory of this server's own (`LOOPML_SERVE_METRICS_DIR`,
+set before the workers start; metric_files.py), and `/metrics` from any worker adds them
+up; gauges are reported per worker (`pid` label).
 
 The supervisor restarts a worker that dies and forwards SIGTERM/SIGINT so every worker shuts
 down gracefully (flushing its prediction log). Accepted sockets get `TCP_NODELAY` in the
@@ -26,7 +28,7 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -43,11 +45,12 @@ from loopml.serving.connections import (
     fd_budget,
     guarded_protocol,
 )
+from loopml.serving.metrics import METRICS_DIR_ENV, MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_TIMEOUT_S = 40.0
+_METRICS_ENVS = (METRICS_DIR_ENV, MULTIPROC_ENV, MULTIPROC_ENV.lower())
 QUICK_DEATH_S = 5.0  # a worker that dies this soon after starting, repeatedly, is a bad config
 MAX_QUICK_DEATHS = 3
 
@@ -63,6 +66,7 @@ class WorkerOptions:
     port: int
     poll_interval_s: float = 1.0
     log_predictions: bool = True
+    log_flush_interval_s: float = 1.0  # the supervisor multiplies it by the worker count
     batching: BatchingConfig | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     auth: str | None = None
@@ -117,6 +121,7 @@ def run_worker(options: WorkerOptions) -> None:
             options.deployments,
             poll_interval_s=options.poll_interval_s,
             log_predictions=options.log_predictions,
+            log_flush_interval_s=options.log_flush_interval_s,
             batching=options.batching,
             max_body_bytes=options.max_body_bytes,
             auth=options.auth,  # type: ignore[arg-type]
@@ -141,7 +146,10 @@ class Supervisor:
     def __init__(self, options: WorkerOptions, workers: int) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        self.options = options
+        # N workers share the requests: each flushing its prediction log every N intervals
+        # keeps the server's flushes (a fixed cost each) and segments as with one worker
+        interval = options.log_flush_interval_s * workers
+        self.options = replace(options, log_flush_interval_s=interval)
         self.workers = workers
         self._context = multiprocessing.get_context("spawn")
         self._procs: list[tuple[BaseProcess, float]] = []
@@ -161,8 +169,10 @@ class Supervisor:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         metrics_dir = tempfile.mkdtemp(prefix="loopml-metrics-")
-        previous_env = os.environ.get(MULTIPROC_ENV)
-        os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by every spawned worker
+        # inherited by every spawned worker; prometheus_client's own multiprocess mode
+        # (a file write per observation) is kept out of them
+        previous_env = {name: os.environ.pop(name, None) for name in _METRICS_ENVS}
+        os.environ[METRICS_DIR_ENV] = metrics_dir
         handlers = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self._procs = [self._start_one() for _ in range(self.workers)]
@@ -176,10 +186,11 @@ class Supervisor:
             self._shutdown()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-            if previous_env is None:
-                os.environ.pop(MULTIPROC_ENV, None)
-            else:
-                os.environ[MULTIPROC_ENV] = previous_env
+            for name, value in previous_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     def _replace_dead(self, metrics_dir: str) -> bool:
