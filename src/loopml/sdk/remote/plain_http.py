@@ -98,6 +98,7 @@ class PlainConnections:
                 if conn.sock is None:
                     conn.timeout = timeout
                     conn.connect()
+                    _no_delay(conn)
                 else:
                     conn.sock.settimeout(timeout)
             except TimeoutError as exc:
@@ -145,6 +146,14 @@ class PlainConnections:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _no_delay(conn: http.client.HTTPConnection) -> None:
+    """http.client writes a request's head and body apart: without TCP_NODELAY, Nagle's
+    algorithm would hold the body until the server acknowledges the head."""
+    sock: socket.socket | None = conn.sock
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:
