@@ -22,8 +22,8 @@ from loopml.server.payloads import json_response, plain_json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
 from loopml.tracking.captures import RemoteCapture
+from loopml.tracking.journal import Point
 from loopml.tracking.records import RunRecord
-from loopml.tracking.streams import check_points
 from loopml.validation import KEY_PATTERN, MAX_KEY_LEN, check_key, check_text_value
 
 State = Annotated[ServerState, Depends(server_state)]
@@ -150,8 +150,18 @@ def set_tags(run_id: str, body: Tags, state: State) -> Response:
     return json_response({"run_id": run_id})
 
 
+def _points(segment: StreamSegment) -> list[Point]:
+    """The segment's points. FastAPI has given each field its type and checked its bounds
+    (bodies.py: finite values and timestamps, steps and timestamps ≥ 0, at most
+    MAX_BATCH_POINTS), so only the keys are left: each distinct one is checked once, as
+    `log_metric` checks it (a point-by-point `check_points` cost 0.3 ms per 1,000)."""
+    for key in {point[0] for point in segment.points}:
+        check_key("metric", key)
+    return segment.points
+
+
 def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
-    points = check_points(segment.points)
+    points = _points(segment)
     streams = state.client.tracking.streams
     done = streams.absorb(run_id, segment.id, segment.start, segment.end, points)
     if points and not done.written:
