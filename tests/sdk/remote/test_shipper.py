@@ -3,6 +3,7 @@ thread for every open stream of a client."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -92,3 +93,23 @@ def test_a_closed_shipper_ships_nothing() -> None:
     shipper.add(stream)
     time.sleep(0.1)
     assert stream.rounds == [] and shipper.streams == 0
+
+
+def test_a_forked_child_ships_its_own_streams() -> None:
+    shipper = Shipper()
+    shipper.add(_Stream(60.0))  # the parent's thread
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a stream of its own must be shipped by a thread of its own
+        try:
+            stream = _Stream(0.02)
+            shipper.add(stream)
+            ok = stream.shipped.wait(5) and shipper.streams == 1
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    os.close(read)
+    shipper.close()

@@ -9,8 +9,10 @@ share a thread, so a server that is down delays only its own clients' shipments.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from typing import Protocol
 
 
@@ -39,6 +41,7 @@ class Shipper:
         # per run). Without streams it still wakes every `_idle_s`, for the same reason.
         self._wakes_at = 0.0
         self._idle_s = 1.0
+        _SHIPPERS.add(self)
 
     def add(self, stream: Shippable) -> None:
         """Ship `stream` every `flush_interval_s` seconds from now on (until `remove`)."""
@@ -74,6 +77,14 @@ class Shipper:
             self._urgent.clear()
             self._cond.notify()
 
+    def _forked(self) -> None:
+        """In a forked child: no thread, and a lock the parent's thread may have held at
+        the fork; the parent's streams are the parent's to ship."""
+        self._cond = threading.Condition()
+        self._due = {}
+        self._urgent = set()
+        self._thread = None
+
     @property
     def streams(self) -> int:
         with self._cond:
@@ -103,3 +114,14 @@ class Shipper:
                 self._wakes_at = now + wait
                 self._cond.wait(wait)
             return None
+
+
+_SHIPPERS: weakref.WeakSet[Shipper] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for shipper in list(_SHIPPERS):
+        shipper._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
