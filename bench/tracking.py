@@ -68,7 +68,7 @@ def fresh_client(args: argparse.Namespace, tag: str) -> Any:
         args.settings = args.settings or {}
         return remote_client(root, args.server_workers, args.settings)
     client = loopml.connect(root)
-    if args.settings is None:
+    if args.settings is None and isinstance(client, loopml.Client):  # a folder: local mode
         s = client.settings
         args.settings = {
             "metric_flush_points": s.metric_flush_points,
