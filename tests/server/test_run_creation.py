@@ -244,3 +244,32 @@ def test_a_run_id_of_another_principal_is_not_written_to_by_a_replay(
         open_runs.discard(run)
         run._stream.abandon()
         client.close()
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        ["bad key!", 1.0, 0, 1_700_000_000.0],
+        ["k" * 300, 1.0, 0, 1_700_000_000.0],
+        ["loss", "high", 0, 1_700_000_000.0],
+        ["loss", 1.0, -1, 1_700_000_000.0],
+        ["loss", 1.0, 0, -5.0],
+        ["loss", 1.0, 0],
+    ],
+    ids=["key", "long-key", "value", "step", "timestamp", "short"],
+)
+def test_a_batch_with_a_bad_point_is_refused_whole(
+    api: dict[str, Any], experiment: str, point: list[Any]
+) -> None:
+    run_id = new_id("run")
+    created = api["editor"].post(
+        f"/runs/{run_id}/batches", json={"create": {"experiment": experiment}}
+    )
+    assert created.status_code == 200, created.text
+    good = ["loss", 0.5, 0, 1_700_000_000.0]
+    segment = {"id": "stream-" + run_id[-12:], "start": 0, "end": 40, "points": [good, point]}
+    answer = api["editor"].post(f"/runs/{run_id}/batches", json={"stream": segment})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "invalid"
+    history = api["viewer"].get(f"/runs/{run_id}/metric-history", params={"key": "loss"})
+    assert history.json()["points"] == []

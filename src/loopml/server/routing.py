@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -77,7 +78,7 @@ class GuardedRoute(APIRoute):
                 )
             options = state.options
             limit = options.max_upload_bytes if upload else options.max_body_bytes
-            limited = Request(request.scope, _limited(request.receive, request, limit))
+            limited = _JsonRequest(request.scope, _limited(request.receive, request, limit))
             token = bind(principal)
             try:
                 return await inner(limited)
@@ -85,6 +86,17 @@ class GuardedRoute(APIRoute):
                 unbind(token)
 
         return guarded
+
+
+class _JsonRequest(Request):
+    """A request whose JSON body FastAPI reads with orjson: several times faster than
+    `json.loads` on a batch of points; its decode error is a `json.JSONDecodeError`, which
+    FastAPI answers as it does for `json.loads` (422 json_invalid)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
 
 
 async def authenticate(state: ServerState, authorization: str | None) -> Principal:

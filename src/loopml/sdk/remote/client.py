@@ -42,6 +42,7 @@ from loopml.sdk.remote.registry import RemoteModels
 from loopml.sdk.remote.rollouts import RemoteRollouts
 from loopml.sdk.remote.run import RemoteRun
 from loopml.sdk.remote.runs import RemoteRuns
+from loopml.sdk.remote.shipper import Shipper
 from loopml.sdk.remote.stream import MetricStream
 from loopml.sdk.remote.triggers import RemoteTriggers
 from loopml.store.ids import new_id
@@ -131,6 +132,7 @@ class RemoteClient:
         self._local = threading.local()
         self._captures: dict[Path, dict[str, Any]] = {}
         self._pending_runs: weakref.WeakSet[RemoteRun] = weakref.WeakSet()
+        self.shipper = Shipper()  # ships the metric streams of this client's open runs
         self.datasets = RemoteDatasets(self.http, self.direct)
         self.runs = RemoteRuns(self)
         self.models = RemoteModels(self.http)
@@ -255,6 +257,7 @@ class RemoteClient:
             self.http,
             run_id,
             self.journal_dir,
+            shipper=self.shipper,
             flush_points=self.options.flush_points,
             flush_interval_s=self.options.flush_interval_s,
             create=create,
@@ -414,6 +417,7 @@ class RemoteClient:
         return self.datasets.download(ref, destination)
 
     def close(self) -> None:
+        self.shipper.close()
         if self.direct is not None:
             self.direct.close()
         self.http.close()

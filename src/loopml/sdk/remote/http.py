@@ -29,6 +29,7 @@ from loopml.errors import (
     PolicyViolationError,
     ValidationError,
 )
+from loopml.sdk.remote.plain_http import PlainConnections, usable_for
 from loopml.tracking.streams import StreamGapError
 
 API_PREFIX = "/api/v1"
@@ -92,11 +93,15 @@ class RemoteHttp:
         self.url = url.rstrip("/")
         self.retry_s = retry_s
         self.timeout_s = timeout_s
+        headers = {"authorization": f"Bearer {token}"}
         self._client = httpx.Client(
-            base_url=self.url + API_PREFIX,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=timeout_s,
-            transport=transport,
+            base_url=self.url + API_PREFIX, headers=headers, timeout=timeout_s, transport=transport
+        )
+        # small in-memory bodies take plain kept-alive connections (plain_http.py)
+        self._plain = (
+            PlainConnections(self.url, API_PREFIX, headers, timeout_s)
+            if transport is None and usable_for(self.url)
+            else None
         )
 
     def request(
@@ -120,16 +125,27 @@ class RemoteHttp:
         if body is not None:
             sent_headers["content-type"] = "application/json"
         safe = method in ("GET", "HEAD", "PUT", "DELETE") if idempotent is None else idempotent
+        plain = self._plain if content is None else None
         for wait in self._backoff():
             try:
-                response = self._client.request(
-                    method,
-                    path,
-                    content=body if content is None else content(),
-                    params=params,
-                    headers=sent_headers,
-                    timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
-                )
+                if plain is not None:
+                    response = plain.request(
+                        method,
+                        path,
+                        body=body,
+                        params=params,
+                        headers=sent_headers,
+                        timeout_s=timeout_s,
+                    )
+                else:
+                    response = self._client.request(
+                        method,
+                        path,
+                        content=body if content is None else content(),
+                        params=params,
+                        headers=sent_headers,
+                        timeout=httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s,
+                    )
             except _NOT_SENT as exc:
                 wait(exc)
                 continue
@@ -209,6 +225,8 @@ class RemoteHttp:
             delay = min(1.0, delay * 2)
 
     def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()
         self._client.close()
 
 

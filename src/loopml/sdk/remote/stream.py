@@ -1,8 +1,9 @@
 """A remote run's metric points: journaled locally in microseconds, shipped in batches.
 
 `log` appends one line to the run's journal with a single `write(2)` (the point survives
-a `kill -9` of the client from then on) and returns; a background thread ships what is
-pending every `flush_interval_s` seconds, or sooner once `flush_points` are waiting.
+a `kill -9` of the client from then on) and returns; the client's shipping thread
+(shipper.py) ships what is pending every `flush_interval_s` seconds, or sooner once
+`flush_points` are waiting.
 A batch is the byte range [start, end) of the journal's records and their points; the
 server writes each range once (`loopml.tracking.streams`), so a batch sent again after a
 lost answer, a server restart or a client crash is never counted twice. A server that is
@@ -25,6 +26,7 @@ import orjson
 
 from loopml.errors import LoopmlError
 from loopml.sdk.remote.http import RemoteHttp, ServerUnavailableError
+from loopml.sdk.remote.shipper import Shipper
 from loopml.store.journal import LockedJournal
 from loopml.store.journal import orphaned_journals as locked_orphans
 from loopml.tracking.journal import Point, encode_point, encode_points
@@ -89,6 +91,7 @@ class MetricStream:
         run_id: str,
         folder: Path,
         *,
+        shipper: Shipper,
         flush_points: int,
         flush_interval_s: float,
         create: dict[str, Any] | None = None,
@@ -113,14 +116,13 @@ class MetricStream:
         self._written = 0  # records journaled so far (bytes after the header)
         self._held = 0  # records the server holds
         self._lock = threading.Lock()  # the pending list and offsets
-        self._shipping = threading.Lock()  # one shipper at a time, in journal order
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._shipping = threading.Lock()  # one shipment at a time, in journal order
+        self._shipper = shipper
+        self._registered = False  # with the shipper, for rounds in the background
         self._closed = False
         self.failure: LoopmlError | None = None  # a refusal shipping cannot get past
         if create is not None:
-            self._start()  # the run is created within flush_interval_s, logged to or not
+            self._register()  # the run is created within flush_interval_s, logged to or not
 
     @property
     def written(self) -> int:
@@ -134,10 +136,10 @@ class MetricStream:
             self._pending.append(((key, value, step, timestamp), end))
             self._written = end
             full = len(self._pending) >= self.flush_points
-        if self._thread is None:
-            self._start()
+        if not self._registered:
+            self._register()
         if full:
-            self._wake.set()
+            self._shipper.wake(self)
 
     def log_many(self, points: Sequence[Point]) -> None:
         data, sizes = encode_points(points)
@@ -149,37 +151,32 @@ class MetricStream:
                 self._pending.append((point, offset))
             self._written = end
             full = len(self._pending) >= self.flush_points
-        if self._thread is None:
-            self._start()
+        if not self._registered:
+            self._register()
         if full:
-            self._wake.set()
+            self._shipper.wake(self)
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(
-                target=self._ship_forever, daemon=True, name=f"loopml-ship-{self.run_id}"
-            )
-            self._thread.start()
+    def _register(self) -> None:
+        self._registered = True
+        self._shipper.add(self)
 
     # ------------------------------------------------------------------ shipping
-    def _ship_forever(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_interval_s)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.ship()
-            except ServerUnavailableError as exc:  # still down: the next round tries again
-                log.warning("%s; %d metric points wait in %s", exc, self.pending, self.path)
-            except LoopmlError as exc:
-                self.failure = exc
-                log.error("metric points of %s are refused: %s", self.run_id, exc)
-                return
-            except Exception:  # never let the thread die silently
-                log.exception("shipping metric points of %s failed", self.run_id)
+    def ship_round(self) -> bool:
+        """A background round (the shipper's thread): ship what is pending; False when
+        shipping cannot go on (a refusal, kept in `failure`, or the stream is closed)."""
+        if self._closed:
+            return False
+        try:
+            self.ship()
+        except ServerUnavailableError as exc:  # still down: the next round tries again
+            log.warning("%s; %d metric points wait in %s", exc, self.pending, self.path)
+        except LoopmlError as exc:
+            self.failure = exc
+            log.error("metric points of %s are refused: %s", self.run_id, exc)
+            return False
+        except Exception:  # never let the thread die silently
+            log.exception("shipping metric points of %s failed", self.run_id)
+        return True
 
     @property
     def pending(self) -> int:
@@ -261,10 +258,9 @@ class MetricStream:
 
     # ------------------------------------------------------------------ closing
     def finish(self, end: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-        """Stop the background thread and ship the rest with the run's end (`end` adds
+        """Stop the background rounds and ship the rest with the run's end (`end` adds
         its fields to the last request); the journal is removed once the server has it."""
-        self._stop.set()
-        self._wake.set()  # the thread leaves; a shipment it has begun holds `_shipping`
+        self._shipper.remove(self)  # a round under way holds `_shipping` until it is done
         with self._lock:
             final = self._written
         answer = self.ship(end({"stream_id": self.id, "stream_end": final}), route="end")
@@ -275,8 +271,7 @@ class MetricStream:
 
     def abandon(self) -> None:
         """Stop shipping and keep the journal: the next client start replays it."""
-        self._stop.set()
-        self._wake.set()
+        self._shipper.remove(self)
         with self._shipping:
             self._closed = True
             self.journal.close(remove=False)

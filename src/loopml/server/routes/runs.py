@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Query
 from starlette.responses import Response
 
@@ -17,11 +18,12 @@ from loopml.server.bodies import (
     StreamSegment,
     Tags,
 )
-from loopml.server.payloads import json_response
+from loopml.server.payloads import json_response, plain_json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
 from loopml.tracking.captures import RemoteCapture
-from loopml.tracking.streams import check_points
+from loopml.tracking.journal import Point
+from loopml.tracking.records import RunRecord
 from loopml.validation import KEY_PATTERN, MAX_KEY_LEN, check_key, check_text_value
 
 State = Annotated[ServerState, Depends(server_state)]
@@ -77,8 +79,34 @@ def _create_first(state: ServerState, run_id: str, body: CreateRun | None) -> No
         )
 
 
+def run_document(run: RunRecord) -> dict[str, Any]:
+    """`RunRecord.to_dict()` without its costs: no deep copy (the record's dicts are
+    encoded as they are) and the environment's stored JSON text passed through unparsed."""
+    raw = run.environment_json
+    return {
+        "id": run.id,
+        "experiment": run.experiment,
+        "name": run.name,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "parent_id": run.parent_id,
+        "params": run.params,
+        "metrics": run.metrics,
+        "tags": run.tags,
+        "inputs": run.inputs,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "git_diff_digest": run.git_diff_digest,
+        "environment": orjson.Fragment(raw) if isinstance(raw, str) else raw,
+        "error": run.error,
+        "created_by": run.created_by,
+        "deleted_at": run.deleted_at,
+    }
+
+
 def get_run(run_id: str, state: State) -> Response:
-    return json_response(state.client.tracking.get_run(run_id))
+    return plain_json_response(run_document(state.client.tracking.get_run(run_id)))
 
 
 def search_runs(
@@ -90,7 +118,8 @@ def search_runs(
     page_token: str | None = None,
 ) -> Response:
     found = state.client.tracking.search_runs(experiment, filter, order_by, max_results, page_token)
-    return json_response({"runs": list(found), "next_page_token": found.next_page_token})
+    documents = [run_document(run) for run in found]
+    return plain_json_response({"runs": documents, "next_page_token": found.next_page_token})
 
 
 def metric_history(
@@ -121,8 +150,18 @@ def set_tags(run_id: str, body: Tags, state: State) -> Response:
     return json_response({"run_id": run_id})
 
 
+def _points(segment: StreamSegment) -> list[Point]:
+    """The segment's points. FastAPI has given each field its type and checked its bounds
+    (bodies.py: finite values and timestamps, steps and timestamps ≥ 0, at most
+    MAX_BATCH_POINTS), so only the keys are left: each distinct one is checked once, as
+    `log_metric` checks it (a point-by-point `check_points` cost 0.3 ms per 1,000)."""
+    for key in {point[0] for point in segment.points}:
+        check_key("metric", key)
+    return segment.points
+
+
 def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
-    points = check_points(segment.points)
+    points = _points(segment)
     streams = state.client.tracking.streams
     done = streams.absorb(run_id, segment.id, segment.start, segment.end, points)
     if points and not done.written:
