@@ -141,7 +141,7 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
                 (run_id, exp_id, f"r{i}", "FINISHED", at, at + 0.005, 0, "bench", encode(p, m, {}))
             )
             params += [(run_id, k, v) for k, v in p.items()]
-            latest += [(run_id, k, 0, at, v) for k, v in m.items()]
+            latest += [(run_id, exp_id, k, 0, at, v) for k, v in m.items()]
             points += [(run_id, k, 0, at, v) for k, v in m.items()]
         loader.rows(
             "runs",
@@ -159,7 +159,11 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
             runs,
         )
         loader.rows("params", ["run_id", "key", "value"], params)
-        loader.rows("latest_metrics", ["run_id", "key", "step", "timestamp", "value"], latest)
+        loader.rows(
+            "latest_metrics",
+            ["run_id", "experiment_id", "key", "step", "timestamp", "value"],
+            latest,
+        )
         loader.rows("metrics", ["run_id", "key", "step", "timestamp", "value"], points)
         log(f"  runs {min(n, base + CHUNK):,}/{n:,}")
 
@@ -167,6 +171,7 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
 def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
     """A run with 10 metrics of `steps` points each, ended through the SDK (which writes
     the columnar snapshots of its long series)."""
+    exp_id = client.tracking.experiment_id(EXPERIMENT)
     with client.start_run(EXPERIMENT, "history", capture_code=False) as run:
         at = time.time()
         for k in range(10):
@@ -182,8 +187,8 @@ def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
             last = steps - 1
             loader.rows(
                 "latest_metrics",
-                ["run_id", "key", "step", "timestamp", "value"],
-                [(run.id, f"h{k}", last, at + last * 1e-3, 1.0 / steps)],
+                ["run_id", "experiment_id", "key", "step", "timestamp", "value"],
+                [(run.id, exp_id, f"h{k}", last, at + last * 1e-3, 1.0 / steps)],
             )
             log(f"  history metric h{k}: {steps:,} steps")
         log("  ending the history run (summary and snapshots)")
