@@ -164,7 +164,12 @@ def test_a_postgres_connection_that_died_idle_is_replaced(
     engine = create_store_engine(pg_url)
     pings: list[object] = []
     ping = engine.dialect.do_ping
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or ping(c))
+
+    def counted(dbapi_conn: object) -> bool:
+        pings.append(dbapi_conn)
+        return bool(ping(dbapi_conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
     try:
         with engine.connect() as conn:
             first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
