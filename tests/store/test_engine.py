@@ -165,7 +165,7 @@ def test_a_postgres_connection_that_died_idle_is_replaced(
     pings: list[object] = []
     ping = engine.dialect.do_ping
 
-    def counted(dbapi_conn: object) -> bool:
+    def counted(dbapi_conn: Any) -> bool:
         pings.append(dbapi_conn)
         return bool(ping(dbapi_conn))
 
