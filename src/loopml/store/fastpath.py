@@ -28,7 +28,7 @@ class _Compiled:
         self.sql = sql
         self.order = order
         self.defaults = defaults
-        self.multi: dict[str, str | None] = {}  # multi-row forms by row count
+        self.multi: dict[int, str | None] = {}  # multi-row forms by row count
         self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
         if order:
             getter = itemgetter(*order)
@@ -103,23 +103,16 @@ class RawStatement:
     def _multi_row(self, compiled: _Compiled, count: int) -> str | None:
         """The INSERT of `compiled` with `count` rows in its VALUES (named parameters
         `name__i` for row i), or None when the statement has no single VALUES row."""
-        key = f"{count}"
-        cache = compiled.multi
-        if key in cache:
-            return cache[key]
-        found = _values_span(compiled.sql)
+        if count in compiled.multi:
+            return compiled.multi[count]
         many = None
+        found = _values_span(compiled.sql)
         if found is not None:
             start, end = found
             row = compiled.sql[start:end]
-            names = set(_NAMED.findall(row))
-            rows = []
-            for i in range(count):
-                rows.append(
-                    _NAMED.sub(lambda m, i=i: f"%({m.group(1)}__{i})s", row) if names else row
-                )
+            rows = [_NAMED.sub(rf"%(\1__{i})s", row) for i in range(count)]
             many = compiled.sql[:start] + ", ".join(rows) + compiled.sql[end:]
-        cache[key] = many
+        compiled.multi[count] = many
         return many
 
     def _execute_multi_row(
