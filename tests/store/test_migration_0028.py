@@ -3,12 +3,14 @@ an ordered search of one experiment (which walks only its entries) still finds t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from loopml.store import upgrade_to_head
+from loopml.store import create_store_engine, upgrade_to_head
 from loopml.store.migrate import alembic_config
 
 
@@ -65,3 +67,33 @@ def test_existing_latest_metrics_get_their_runs_experiment(engine: Engine) -> No
     command.downgrade(alembic_config(engine), "0027")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM latest_metrics")).scalar_one() == 3
+
+
+def test_an_analyzed_sqlite_store_keeps_its_latest_metrics_statistics(tmp_path: Path) -> None:
+    """SQLite rebuilds the table (PostgreSQL alters it in place and keeps its statistics)."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'loopml.db'}")
+    command.upgrade(alembic_config(engine), "0027")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO experiments (id, name, created_by, created_at) "
+                "VALUES ('exp-a', 'exp-a', 't', 1.0)"
+            )
+        )
+        _run(conn, "run-a1", "exp-a")
+        conn.execute(
+            text(
+                'INSERT INTO latest_metrics (run_id, "key", step, timestamp, value) '
+                "VALUES ('run-a1', 'm1', 0, 1.0, 0.5)"
+            )
+        )
+        conn.execute(text("ANALYZE"))
+
+    upgrade_to_head(engine)
+
+    with engine.connect() as conn:
+        indexes = conn.execute(
+            text("SELECT idx FROM sqlite_stat1 WHERE tbl = 'latest_metrics'")
+        ).scalars()
+        assert "ix_latest_metrics_experiment_key_value" in set(indexes)
+    engine.dispose()

@@ -34,6 +34,11 @@ def upgrade() -> None:
         "latest_metrics",
         ["experiment_id", "key", "value"],
     )
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite" and sa.inspect(conn).has_table("sqlite_stat1"):
+        # SQLite rebuilt the table and forgot its statistics: a store that had them (an
+        # ANALYZE ran) gets them back, or the planner would guess for a million-row table
+        op.execute("ANALYZE latest_metrics")
 
 
 def downgrade() -> None:
