@@ -104,7 +104,7 @@ class Loader:
             cur.execute("COMMIT")
         else:
             cols = ", ".join(f'"{c}"' for c in columns)
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             self.raw.commit()
@@ -330,7 +330,7 @@ def count_statements(client: loopml.Client, rng: random.Random, runs: int = 20) 
 def _counting_cursor(counts: dict[str, int]) -> Any:
     import psycopg
 
-    class Counting(psycopg.Cursor):  # type: ignore[type-arg]
+    class Counting(psycopg.Cursor):
         def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
             counts["statements"] += 1
             counts["driver_calls"] += 1
@@ -463,6 +463,8 @@ def main() -> None:
             settings["store_url"] = f"{args.store_url}?options=-csearch_path%3D{schema}"
         log(f"size {n:,} in {root}")
         client = loopml.connect(root, **settings)
+        if not isinstance(client, loopml.Client):  # the store itself is measured, not a server
+            raise SystemExit("scale.py measures a local workspace; unset LOOPML_SERVER_URL")
         try:
             results[str(n)] = measure(client, args, n)
             log(json.dumps(results[str(n)]))
