@@ -104,7 +104,7 @@ class Loader:
             cur.execute("COMMIT")
         else:
             cols = ", ".join(f'"{c}"' for c in columns)
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             self.raw.commit()
@@ -141,7 +141,7 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
                 (run_id, exp_id, f"r{i}", "FINISHED", at, at + 0.005, 0, "bench", encode(p, m, {}))
             )
             params += [(run_id, k, v) for k, v in p.items()]
-            latest += [(run_id, k, 0, at, v) for k, v in m.items()]
+            latest += [(run_id, exp_id, k, 0, at, v) for k, v in m.items()]
             points += [(run_id, k, 0, at, v) for k, v in m.items()]
         loader.rows(
             "runs",
@@ -159,7 +159,11 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
             runs,
         )
         loader.rows("params", ["run_id", "key", "value"], params)
-        loader.rows("latest_metrics", ["run_id", "key", "step", "timestamp", "value"], latest)
+        loader.rows(
+            "latest_metrics",
+            ["run_id", "experiment_id", "key", "step", "timestamp", "value"],
+            latest,
+        )
         loader.rows("metrics", ["run_id", "key", "step", "timestamp", "value"], points)
         log(f"  runs {min(n, base + CHUNK):,}/{n:,}")
 
@@ -167,6 +171,7 @@ def build_runs(client: loopml.Client, loader: Loader, n: int, rng: random.Random
 def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
     """A run with 10 metrics of `steps` points each, ended through the SDK (which writes
     the columnar snapshots of its long series)."""
+    exp_id = client.tracking.experiment_id(EXPERIMENT)
     with client.start_run(EXPERIMENT, "history", capture_code=False) as run:
         at = time.time()
         for k in range(10):
@@ -182,8 +187,8 @@ def build_history(client: loopml.Client, loader: Loader, steps: int) -> str:
             last = steps - 1
             loader.rows(
                 "latest_metrics",
-                ["run_id", "key", "step", "timestamp", "value"],
-                [(run.id, f"h{k}", last, at + last * 1e-3, 1.0 / steps)],
+                ["run_id", "experiment_id", "key", "step", "timestamp", "value"],
+                [(run.id, exp_id, f"h{k}", last, at + last * 1e-3, 1.0 / steps)],
             )
             log(f"  history metric h{k}: {steps:,} steps")
         log("  ending the history run (summary and snapshots)")
@@ -325,7 +330,7 @@ def count_statements(client: loopml.Client, rng: random.Random, runs: int = 20) 
 def _counting_cursor(counts: dict[str, int]) -> Any:
     import psycopg
 
-    class Counting(psycopg.Cursor):  # type: ignore[type-arg]
+    class Counting(psycopg.Cursor):
         def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
             counts["statements"] += 1
             counts["driver_calls"] += 1
@@ -458,6 +463,8 @@ def main() -> None:
             settings["store_url"] = f"{args.store_url}?options=-csearch_path%3D{schema}"
         log(f"size {n:,} in {root}")
         client = loopml.connect(root, **settings)
+        if not isinstance(client, loopml.Client):  # the store itself is measured, not a server
+            raise SystemExit("scale.py measures a local workspace; unset LOOPML_SERVER_URL")
         try:
             results[str(n)] = measure(client, args, n)
             log(json.dumps(results[str(n)]))

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from loopml.errors import ConfigError
 from loopml.store import create_store_engine, upgrade_to_head
+from loopml.store import engine as engine_module
 from loopml.store.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_MMAP_BYTES
 
 
@@ -150,6 +151,42 @@ def test_postgres_engine(pg_url: str) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
         assert engine.dialect.name == "postgresql"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_that_died_idle_is_replaced(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle past the ping delay, a pooled connection the server dropped is swapped for a
+    fresh one before the transaction; one given back a moment ago is not pinged at all."""
+    engine = create_store_engine(pg_url)
+    pings: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_conn: Any) -> bool:
+        pings.append(dbapi_conn)
+        return bool(ping(dbapi_conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as conn:  # given back a moment ago: no ping
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        assert pings == []
+        admin = create_store_engine(pg_url)
+        with admin.connect() as other:  # the server ends it while it sits in the pool
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            other.commit()
+        admin.dispose()
+        monkeypatch.setattr(engine_module, "PG_PING_AFTER_IDLE_S", 0.0)
+
+        with engine.connect() as conn:
+            again = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+
+        assert again != first and len(pings) == 1
     finally:
         engine.dispose()
 

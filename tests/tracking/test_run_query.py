@@ -21,15 +21,18 @@ def _add(client: Client, name: str, m1: float | None) -> str:
 
 
 def _walk(
-    client: Client, insert_between: bool, filter: str = "params.p0 = 'x'", **kwargs: object
+    client: Client,
+    insert_between: bool,
+    filter: str = "params.p0 = 'x'",
+    order_by: list[str] | None = None,
 ) -> list[str]:
     seen: list[str] = []
     token = None
     page_no = 0
     while True:
         page = client.search_runs(
-            "paging", filter=filter, max_results=4, page_token=token, **kwargs
-        )  # type: ignore[arg-type]
+            "paging", filter=filter, order_by=order_by, max_results=4, page_token=token
+        )
         seen += [r.name for r in page]
         token = page.next_page_token
         if token is None:
@@ -84,23 +87,74 @@ def test_filtered_and_ordered_pages_stay_correct_under_concurrent_inserts(
     assert {n.split("-")[1] for n in seen if n.startswith("new-")} <= {"mid"}
 
 
-def test_an_ordered_page_checks_the_filter_before_reading_runs(client: Client) -> None:
-    """SQLite's plan: walk the (key, value) index, look the filter up by the walked run id,
-    and only then read the run's row (most candidates of a selective filter fail it)."""
-    for i in range(3):
-        _add(client, f"r{i}", float(i))
-    query = page_query("metrics.m0 > 0.5 and params.p0 = 'x'", ["metrics.m1 DESC"], 1)
+def _plan(client: Client, experiments: int | None, filter: str) -> list[str]:
+    """The SEARCH and SCAN steps of SQLite's plan for an ordered page (the experiment's
+    name, looked up for each returned row, is not part of the walk)."""
+    query = page_query(filter, ["metrics.m1 DESC"], experiments)
+    values = {"limit": 1, **{f"experiment_{i}": "" for i in range(experiments or 0)}}
     with client.stores.engine.connect() as conn:
-        query.fetchall(conn, {"experiment_0": "", "limit": 1})  # compiles it
+        query.fetchall(conn, values)  # compiles it
         sql, order, defaults = query._compiled["sqlite"]
-        values = {**defaults, "experiment_0": "", "limit": 1}
+        values = {**defaults, **values}
         args = tuple(values[name] for name in order or [])
         plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, args)]
-    # (the experiment's name, looked up for each returned row, is not part of the walk)
-    steps = [p for p in plan if p.startswith(("SEARCH", "SCAN")) and "experiments" not in p]
-    assert "ix_latest_metrics_key_value" in steps[0]
-    assert steps[-1].startswith("SEARCH runs"), plan
-    assert len(steps) == 4, plan  # the index, the two filter lookups, the run; no scan
+    return [p for p in plan if p.startswith(("SEARCH", "SCAN")) and "experiments" not in p]
+
+
+@pytest.mark.parametrize(
+    ("experiments", "index"),
+    [
+        (1, "ix_latest_metrics_experiment_key_value (experiment_id=? AND key=?)"),
+        (2, "ix_latest_metrics_key_value (key=?)"),
+        (None, "ix_latest_metrics_key_value (key=?)"),
+    ],
+)
+def test_an_ordered_page_checks_the_filter_before_reading_runs(
+    client: Client, experiments: int | None, index: str
+) -> None:
+    """SQLite's plan: walk the metric's index (one experiment's part of it when the search
+    names one), look the filter up by the walked run id, and only then read the run's row
+    (most candidates of a selective filter fail it)."""
+    for i in range(3):
+        _add(client, f"r{i}", float(i))
+    steps = _plan(client, experiments, "metrics.m0 > 0.5 and params.p0 = 'x'")
+    assert index in steps[0], steps
+    assert steps[-1].startswith("SEARCH runs"), steps
+    assert len(steps) == 4, steps  # the index, the two filter lookups, the run; no scan
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_experiment_ordered_by_a_shared_metric_pages_only_its_own_runs(
+    make_client: Callable[..., Client], backend: str
+) -> None:
+    """A small experiment ordered by a metric a big one also logs: pages hold its own runs,
+    in order, whichever experiment's values sort first."""
+    client = make_client(backend)
+    for i in range(12):
+        with client.start_run("big", f"big-{i}", capture_code=False) as run:
+            run.log_metric("m1", 100.0 + i)  # every one sorts before the small experiment's
+    for i in range(5):
+        _add(client, f"small-{i}", float(i))
+
+    seen, token = [], None
+    while True:
+        page = client.search_runs(
+            "paging", order_by=["metrics.m1 DESC"], max_results=2, page_token=token
+        )
+        seen += [(r.name, r.metrics["m1"]) for r in page]
+        token = page.next_page_token
+        if token is None:
+            break
+
+    assert seen == [(f"small-{i}", float(i)) for i in (4, 3, 2, 1, 0)]
+    both = client.search_runs(["paging", "big"], order_by=["metrics.m1 DESC"], max_results=3)
+    assert [r.name for r in both] == ["big-11", "big-10", "big-9"]
+
+
+def test_an_unknown_run_gets_no_metric_values(client: Client) -> None:
+    """The metric's experiment comes from its run: with no run there, nothing is written."""
+    with pytest.raises(NotFoundError, match="no run"):
+        client.tracking.log_batch("run-" + "0" * 24, [("m1", 1.0, 0, 0.0)], {}, {})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
 from loopml.errors import ConfigError
@@ -18,6 +19,10 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 # million runs looks up a few thousand scattered index pages. SQLite caps the size at its
 # compile-time limit (2 GiB by default); writes still go through the WAL.
 SQLITE_MMAP_BYTES = 2**31
+# A pooled PostgreSQL connection is pinged before use only when it sat idle this long: a
+# ping per transaction was a round trip in five of a run's few (three per run), and a
+# connection given back a moment ago is as alive as a ping would show.
+PG_PING_AFTER_IDLE_S = 1.0
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -46,6 +51,28 @@ def _prepare_sqlite(engine: Engine) -> None:
             raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
 
 
+def _prepare_postgresql(engine: Engine) -> None:
+    """Ping a connection checked out after PG_PING_AFTER_IDLE_S idle; a dead one is
+    replaced by a fresh connection before the caller's transaction begins (the pool's
+    documented pessimistic check, minus the pings of connections just used)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
+            return  # a new connection, or one given back a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"the pooled connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine for `url` (sqlite:///… or postgresql+psycopg://…)."""
     try:
@@ -68,12 +95,14 @@ def create_store_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql"):
         try:
-            return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            engine = create_engine(url, pool_size=5, max_overflow=5)
         except (ModuleNotFoundError, NoSuchModuleError) as exc:
             raise ConfigError(
                 f"no driver for {url!r}: use postgresql+psycopg://"
                 " and pip install 'loopml[postgres]'"
             ) from exc
+        _prepare_postgresql(engine)
+        return engine
     raise ConfigError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql+psycopg://")
 
 

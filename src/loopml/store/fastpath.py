@@ -9,6 +9,7 @@ inside the caller's SQLAlchemy transaction. Values must already be in database f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -21,12 +22,13 @@ class _Compiled:
     """A statement's SQL for one dialect, and how to turn a dict of values into its
     parameters (a tuple in `order` for positional paramstyles)."""
 
-    __slots__ = ("defaults", "order", "pick", "sql")
+    __slots__ = ("defaults", "multi", "order", "pick", "sql")
 
     def __init__(self, sql: str, order: list[str] | None, defaults: dict[str, Any]) -> None:
         self.sql = sql
         self.order = order
         self.defaults = defaults
+        self.multi: dict[int, str | None] = {}  # multi-row forms by row count
         self.pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
         if order:
             getter = itemgetter(*order)
@@ -87,8 +89,65 @@ class RawStatement:
         if not rows:
             return
         compiled = self._sql(conn)
+        if compiled.order is None and 1 < len(rows) <= MULTI_ROW_MAX:
+            many = self._multi_row(compiled, len(rows))
+            if many is not None:
+                self._execute_multi_row(conn, compiled, many, rows)
+                return
         cursor = conn.connection.cursor()
         try:
             cursor.executemany(compiled.sql, [self._args(compiled, row) for row in rows])
         finally:
             cursor.close()
+
+    def _multi_row(self, compiled: _Compiled, count: int) -> str | None:
+        """The INSERT of `compiled` with `count` rows in its VALUES (named parameters
+        `name__i` for row i), or None when the statement has no single VALUES row."""
+        if count in compiled.multi:
+            return compiled.multi[count]
+        many = None
+        found = _values_span(compiled.sql)
+        if found is not None:
+            start, end = found
+            row = compiled.sql[start:end]
+            rows = [_NAMED.sub(rf"%(\1__{i})s", row) for i in range(count)]
+            many = compiled.sql[:start] + ", ".join(rows) + compiled.sql[end:]
+        compiled.multi[count] = many
+        return many
+
+    def _execute_multi_row(
+        self, conn: Connection, compiled: _Compiled, sql: str, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        args: dict[str, Any] = {}
+        for i, row in enumerate(rows):
+            for name, value in self._args(compiled, row).items():
+                args[f"{name}__{i}"] = value
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+        finally:
+            cursor.close()
+
+
+# Up to this many rows go as one INSERT with several VALUES rows on drivers with named
+# parameters (psycopg): one round trip, where executemany's pipeline costs a sync and
+# several (a run's handful of params or metrics; bigger batches keep executemany).
+MULTI_ROW_MAX = 64
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def _values_span(sql: str) -> tuple[int, int] | None:
+    """Where the one parenthesised row after ` VALUES ` starts and ends in `sql`."""
+    at = sql.find(" VALUES (")
+    if at < 0 or sql.find(" VALUES (", at + 1) >= 0:
+        return None
+    start = at + len(" VALUES ")
+    depth = 0
+    for index in range(start, len(sql)):
+        if sql[index] == "(":
+            depth += 1
+        elif sql[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return start, index + 1
+    return None

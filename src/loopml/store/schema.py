@@ -127,7 +127,11 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", Float, nullable=False),
     Column("value", Float, nullable=False),
+    # the run's own (runs never move): a search of one experiment ordered by a metric walks
+    # its (experiment, key, value) entries only (tracking/run_query.py)
+    Column("experiment_id", String(ID_LEN), nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    Index("ix_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
 )
 
 # Metric streams of remote clients: how many bytes of each client journal a run has

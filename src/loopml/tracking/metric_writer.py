@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, bindparam, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from loopml.store import dialect_insert
 from loopml.store.fastpath import RawStatement
@@ -36,7 +36,16 @@ def _latest_upsert(engine: Engine) -> RawStatement:
     """One upsert per dialect, built once and run with executemany (a hot path)."""
     found = _LATEST_UPSERTS.get(engine.dialect.name)
     if found is None:
-        base = dialect_insert(engine)(latest_metrics)
+        # the run's experiment rides along (an index lookup of the run just written), so
+        # the (experiment, key, value) index stays complete whoever writes the points
+        experiment = select(runs.c.experiment_id).where(runs.c.id == bindparam("run_id"))
+        base = (
+            dialect_insert(engine)(latest_metrics)
+            .values(
+                {name: bindparam(name) for name in ("run_id", "key", "value", "step", "timestamp")}
+            )
+            .values(experiment_id=experiment.scalar_subquery())
+        )
         excluded = base.excluded
         upsert = base.on_conflict_do_update(
             index_elements=["run_id", "key"],

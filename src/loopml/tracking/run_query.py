@@ -199,6 +199,9 @@ def _page(
     run_id: Any = runs.c.id  # what the filter's lookups are correlated with
     where: list[ColumnElement[bool]] = []
     keys: list[_Key] = []
+    ids: list[BindParameter[str]] = [
+        bindparam(f"experiment_{i}", "") for i in range(experiments_ or 0)
+    ]
     for index, item in enumerate(order_by):
         kind, key, descending = parse_order_by(item)
         if kind in ("metric", "param", "tag"):
@@ -209,6 +212,9 @@ def _page(
                 # walk the (key, value) index in order, look each run up by its id
                 source = alias.join(runs, on)
                 run_id = alias.c.run_id
+                if kind == "metric" and len(ids) == 1:
+                    # one experiment's entries of the (experiment, key, value) index only
+                    where.append(alias.c.experiment_id == ids[0])
                 keys.append(_Key(alias.c.value, descending, False))
             elif index == 0:
                 where.append(~exists(select(alias.c.run_id).where(on)))
@@ -221,9 +227,6 @@ def _page(
     keys += [_Key(runs.c.start_time, True, False), _Key(runs.c.id, True, False)]
     query = select(*_COLUMNS).select_from(source)
     if experiments_ is not None:
-        ids: list[BindParameter[str]] = [
-            bindparam(f"experiment_{i}", "") for i in range(experiments_)
-        ]
         # one experiment (the usual search) as `=`, which the index serves in order
         query = query.where(
             runs.c.experiment_id == ids[0] if len(ids) == 1 else runs.c.experiment_id.in_(ids)
