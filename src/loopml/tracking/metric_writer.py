@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
@@ -26,6 +27,12 @@ _INSERT_METRICS = RawStatement(
         {name: bindparam(name) for name in ("run_id", "key", "value", "step", "timestamp")}
     )
 )
+# SQLite's driver binds plain tuples in this order (see _insert_points)
+_INSERT_METRICS_QMARK = (
+    'INSERT INTO metrics (run_id, "key", value, step, "timestamp") VALUES (?, ?, ?, ?, ?)'
+)
+_TIMESTAMP = itemgetter(3)
+_STEP_TIMESTAMP = itemgetter(2, 3)
 _SET_OFFSET = RawStatement(
     update(runs).where(runs.c.id == bindparam("rid")).values(journal_offset=bindparam("offset"))
 )
@@ -65,6 +72,28 @@ def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence
     """Insert points and keep `latest_metrics` at the newest (step, timestamp) per key."""
     if not points:
         return
+    _insert_points(conn, run_id, points)
+    _latest_upsert(engine).executemany(
+        conn,
+        [
+            {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
+            for k, v, s, t in newest_per_key(points)
+        ],
+    )
+
+
+def _insert_points(conn: Connection, run_id: str, points: Sequence[Point]) -> None:
+    """The rows of `points`, bound straight from the tuples: a 1,000-point batch would
+    otherwise build a dict per row and take it apart again (a third of the write's CPU)."""
+    if conn.dialect.paramstyle == "qmark":
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(
+                _INSERT_METRICS_QMARK, [(run_id, k, v, s, t) for k, v, s, t in points]
+            )
+        finally:
+            cursor.close()
+        return
     _INSERT_METRICS.executemany(
         conn,
         [
@@ -72,18 +101,22 @@ def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence
             for k, v, s, t in points
         ],
     )
-    newest: dict[str, Point] = {}
-    for point in points:
-        seen = newest.get(point[0])
-        if seen is None or (point[2], point[3]) >= (seen[2], seen[3]):
-            newest[point[0]] = point
-    _latest_upsert(engine).executemany(
-        conn,
-        [
-            {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-            for k, v, s, t in newest.values()
-        ],
-    )
+
+
+def newest_per_key(points: Sequence[Point]) -> list[Point]:
+    """The point of each key with the greatest (step, timestamp), the later one on a tie."""
+    stamps = sum(map(_TIMESTAMP, points))
+    if stamps != stamps:  # a NaN timestamp (or inf and -inf): order is not total, compare
+        newest: dict[str, Point] = {}
+        for point in points:
+            seen = newest.get(point[0])
+            if seen is None or (point[2], point[3]) >= (seen[2], seen[3]):
+                newest[point[0]] = point
+        return list(newest.values())
+    # a stable sort keeps equal (step, timestamp) in arrival order, so the last one of a
+    # key in sorted order is the newest, later on a tie: both passes run in C
+    last = {point[0]: point for point in sorted(points, key=_STEP_TIMESTAMP)}
+    return list(last.values())
 
 
 def set_journal_offset(conn: Connection, run_id: str, offset: int) -> None:
