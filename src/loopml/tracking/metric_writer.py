@@ -12,20 +12,30 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from loopml.store import dialect_insert
 from loopml.store.fastpath import RawStatement
-from loopml.store.schema import latest_metrics, metrics, runs
+from loopml.store.schema import latest_metrics, runs
 from loopml.tracking.journal import MetricJournal, Point, encode_point, encode_points
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 
-_INSERT_METRICS = RawStatement(
-    metrics.insert().values(
-        {name: bindparam(name) for name in ("run_id", "key", "value", "step", "timestamp")}
-    )
+# SQLite's driver binds plain tuples in this order (see _insert_points)
+_INSERT_METRICS_QMARK = (
+    'INSERT INTO metrics (run_id, "key", value, step, "timestamp") VALUES (?, ?, ?, ?, ?)'
 )
+# PostgreSQL: the batch as arrays, one row per index in order (the ids follow it, so points
+# of one step keep the order they were logged in)
+_INSERT_METRICS_ARRAYS = (
+    'INSERT INTO metrics (run_id, "key", value, step, "timestamp") '
+    "SELECT %s, p.k, p.v, p.s, p.t FROM unnest("
+    "%s::varchar[], %s::float8[], %s::int8[], %s::float8[]) WITH ORDINALITY AS p (k, v, s, t, i) "
+    "ORDER BY p.i"
+)
+_KEY, _VALUE, _STEP, _TIMESTAMP = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_STEP_TIMESTAMP = itemgetter(2, 3)
 _SET_OFFSET = RawStatement(
     update(runs).where(runs.c.id == bindparam("rid")).values(journal_offset=bindparam("offset"))
 )
@@ -65,25 +75,57 @@ def write_points(conn: Connection, engine: Engine, run_id: str, points: Sequence
     """Insert points and keep `latest_metrics` at the newest (step, timestamp) per key."""
     if not points:
         return
-    _INSERT_METRICS.executemany(
-        conn,
-        [
-            {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-            for k, v, s, t in points
-        ],
-    )
-    newest: dict[str, Point] = {}
-    for point in points:
-        seen = newest.get(point[0])
-        if seen is None or (point[2], point[3]) >= (seen[2], seen[3]):
-            newest[point[0]] = point
+    _insert_points(conn, run_id, points)
     _latest_upsert(engine).executemany(
         conn,
         [
             {"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t}
-            for k, v, s, t in newest.values()
+            for k, v, s, t in newest_per_key(points)
         ],
     )
+
+
+def _insert_points(conn: Connection, run_id: str, points: Sequence[Point]) -> None:
+    """The rows of `points`, bound straight from the tuples: a 1,000-point batch would
+    otherwise build a dict per row and take it apart again (a third of the write's CPU).
+    On PostgreSQL a batch goes as four arrays in one statement, which the driver encodes
+    in C, where executemany sends and parses a statement per row."""
+    cursor = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "sqlite":
+            cursor.executemany(
+                _INSERT_METRICS_QMARK, [(run_id, k, v, s, t) for k, v, s, t in points]
+            )
+        else:
+            cursor.execute(
+                _INSERT_METRICS_ARRAYS,
+                (
+                    run_id,
+                    list(map(_KEY, points)),
+                    # one type per array (the driver refuses a list mixing int and float)
+                    list(map(float, map(_VALUE, points))),
+                    list(map(int, map(_STEP, points))),
+                    list(map(float, map(_TIMESTAMP, points))),
+                ),
+            )
+    finally:
+        cursor.close()
+
+
+def newest_per_key(points: Sequence[Point]) -> list[Point]:
+    """The point of each key with the greatest (step, timestamp), the later one on a tie."""
+    stamps = sum(map(_TIMESTAMP, points))
+    if stamps != stamps:  # a NaN timestamp (or inf and -inf): order is not total, compare
+        newest: dict[str, Point] = {}
+        for point in points:
+            seen = newest.get(point[0])
+            if seen is None or (point[2], point[3]) >= (seen[2], seen[3]):
+                newest[point[0]] = point
+        return list(newest.values())
+    # a stable sort keeps equal (step, timestamp) in arrival order, so the last one of a
+    # key in sorted order is the newest, later on a tie: both passes run in C
+    last = {point[0]: point for point in sorted(points, key=_STEP_TIMESTAMP)}
+    return list(last.values())
 
 
 def set_journal_offset(conn: Connection, run_id: str, offset: int) -> None:
