@@ -25,6 +25,7 @@ from loopml.errors import ConfigError, LoopmlError
 from loopml.sdk import Client
 from loopml.server import errors, mlflow
 from loopml.server.identity import RequestActor, TokenSessions
+from loopml.server.json_body import add_body_schemas
 from loopml.server.metrics import MetricsMiddleware, ServerMetrics
 from loopml.server.routes import (
     artifacts,
@@ -152,6 +153,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             description=app.description,
             routes=app.routes,
         )
+        add_body_schemas(document)
         components = document.setdefault("components", {})
         components.setdefault("securitySchemes", {})["bearerToken"] = {
             "type": "http",

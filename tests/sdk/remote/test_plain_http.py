@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from loopml.sdk.remote import plain_http
 from loopml.sdk.remote.plain_http import PlainConnections, query_string, usable_for
 
 
@@ -134,3 +136,24 @@ def test_only_plain_http_without_a_proxy_takes_this_path(monkeypatch: pytest.Mon
     assert not usable_for("http://loopml.example.com:8080")
     monkeypatch.setenv("no_proxy", "loopml.example.com")
     assert usable_for("http://loopml.example.com:8080")
+
+
+@pytest.mark.parametrize("size", [0, 100, plain_http.ONE_SEND, plain_http.ONE_SEND + 1])
+def test_a_small_body_leaves_with_its_head_in_one_write(
+    server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    writes: list[bytes] = []
+
+    def send(conn: http.client.HTTPConnection, data: Any) -> None:
+        writes.append(bytes(data))
+        http.client.HTTPConnection.send(conn, data)
+
+    monkeypatch.setattr(plain_http._Connection, "send", send)
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    pool = _pool(server.server_address[1])
+    answer = pool.request("POST", "/echo", body=body, params=None, headers={}, timeout_s=None)
+    pool.close()
+    assert answer.status_code == 200 and answer.content == body  # the server read it whole
+    assert writes[0].startswith(b"POST /api/v1/echo HTTP/1.1\r\n")
+    assert b"".join(writes).endswith(b"\r\n\r\n" + body)
+    assert len(writes) == (1 if size <= plain_http.ONE_SEND else 2)

@@ -28,6 +28,7 @@ from urllib.parse import quote_plus, urlsplit
 import httpx
 
 MAX_IDLE = 8  # kept-alive connections held for reuse
+ONE_SEND = 256 * 1024  # a body up to this size goes out in the same write as the head
 
 
 def usable_for(url: str) -> bool:
@@ -132,7 +133,7 @@ class PlainConnections:
                 if not _closed_by_peer(conn):
                     return conn
                 conn.close()
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+        return _Connection(self.host, self.port, timeout=self.timeout_s)
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -146,6 +147,23 @@ class PlainConnections:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class _Connection(http.client.HTTPConnection):
+    """An `HTTPConnection` that writes a request's head and small body with one `send`.
+
+    `http.client` writes them apart: two system calls where one does, and a server that
+    may wake up for the head alone and again for the body — on every request of a run."""
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if not isinstance(message_body, bytes) or encode_chunked or len(message_body) > ONE_SEND:
+            super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+            return
+        buffer: list[bytes] = self._buffer  # type: ignore[attr-defined]
+        buffer.extend((b"", b""))
+        head = b"\r\n".join(buffer)
+        del buffer[:]
+        self.send(head + message_body)
 
 
 def _no_delay(conn: http.client.HTTPConnection) -> None:

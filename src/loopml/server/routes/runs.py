@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from loopml.server.bodies import (
@@ -18,6 +19,7 @@ from loopml.server.bodies import (
     StreamSegment,
     Tags,
 )
+from loopml.server.json_body import body_schema, read_body
 from loopml.server.payloads import json_response, plain_json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
@@ -170,7 +172,13 @@ def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
     return done.offset
 
 
-def log_batch(run_id: str, body: Batch, state: State) -> Response:
+async def log_batch(run_id: str, request: Request, state: State) -> Response:
+    """Every run's first request (see json_body.py)."""
+    body = await read_body(request, Batch)
+    return await run_in_threadpool(_log_batch, state, run_id, body)
+
+
+def _log_batch(state: ServerState, run_id: str, body: Batch) -> Response:
     """The run itself if `create` is given, params and tags (idempotent), then a segment of
     the run's metric stream (written once per byte range, however often it is sent)."""
     tracking = state.client.tracking
@@ -189,7 +197,13 @@ def stream_offset(run_id: str, stream_id: str, state: State) -> Response:
     return json_response({"run_id": run_id, "stream_id": stream_id, "absorbed": absorbed})
 
 
-def end_run(run_id: str, body: EndRun, state: State) -> Response:
+async def end_run(run_id: str, request: Request, state: State) -> Response:
+    """Every run's last request (see json_body.py)."""
+    body = await read_body(request, EndRun)
+    return await run_in_threadpool(_end_run, state, run_id, body)
+
+
+def _end_run(state: ServerState, run_id: str, body: EndRun) -> Response:
     """Create the run if `create` is given (a short run in one request), absorb the stream's
     last segment, then end the run — once the run holds its stream up to `stream_end`.
     Ending an ended run changes nothing (a retry is safe)."""
@@ -232,7 +246,21 @@ api.route("GET", "/runs/{run_id}", get_run, role="viewer", summary="One run")
 api.route("GET", "/runs/{run_id}/metric-history", metric_history, role="viewer")
 api.route("POST", "/runs/{run_id}/params", log_params, role="editor", summary="Log params")
 api.route("POST", "/runs/{run_id}/tags", set_tags, role="editor", summary="Set tags")
-api.route("POST", "/runs/{run_id}/batches", log_batch, role="editor", summary="Log a batch")
+api.route(
+    "POST",
+    "/runs/{run_id}/batches",
+    log_batch,
+    role="editor",
+    summary="Log a batch",
+    request_body=body_schema(Batch),
+)
 api.route("GET", "/runs/{run_id}/streams/{stream_id}", stream_offset, role="viewer")
-api.route("POST", "/runs/{run_id}/end", end_run, role="editor", summary="End a run")
+api.route(
+    "POST",
+    "/runs/{run_id}/end",
+    end_run,
+    role="editor",
+    summary="End a run",
+    request_body=body_schema(EndRun),
+)
 api.route("POST", "/runs/{run_id}/inputs", log_input, role="editor", summary="Link a dataset")
