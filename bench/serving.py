@@ -317,6 +317,12 @@ def run_load(
     }
 
 
+def selected_configs(args: argparse.Namespace) -> list[tuple[str, int, int]]:
+    """The configs `--configs` names (all of them by default), in CONFIGS' order."""
+    wanted = args.configs or [name for name, _, _ in CONFIGS]
+    return [c for c in CONFIGS if c[0] in wanted]
+
+
 def settle(pgid: int, several: bool, timeout_s: float = 20.0) -> None:
     """Wait until the group is idle after the warm-up: the log writer processes start on
     the first large flush (a fresh interpreter importing pandas, pyarrow and the store:
@@ -344,12 +350,13 @@ def run_matrix(
     warmup_s: float = 3,
     several: bool = False,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    for rows in sorted({r for _, r, _ in CONFIGS}):  # warm-up per body, discarded
+    configs = selected_configs(args)
+    for rows in sorted({r for _, r, _ in configs}):  # warm-up per body, discarded
         run_load(wrk, url, bodies[rows], 4, warmup_s, pgid, several)
     settle(pgid, several)
-    runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in CONFIGS}
+    runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in configs}
     for rep in range(args.reps):
-        for name, rows, conc in CONFIGS:
+        for name, rows, conc in configs:
             r = run_load(wrk, url, bodies[rows], conc, args.duration, pgid, several)
             r["rows_per_s"] = round(r["req_per_s"] * rows, 1)
             log(
@@ -368,7 +375,7 @@ def run_matrix(
                 )
             runs[name + suffix].append(r)
     summary: dict[str, Any] = {}
-    for name, rows, conc in CONFIGS:
+    for name, rows, conc in configs:
         rs = runs[name + suffix]
         summary[name + suffix] = {
             "rows_per_request": rows,
@@ -717,6 +724,13 @@ def main() -> None:
         "--no-log",
         action="store_true",
         help="diagnostic: serve with --no-log (no prediction log; the benchmark keeps it on)",
+    )
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        choices=[name for name, _, _ in CONFIGS],
+        default=None,
+        help="load only these configs (iteration; the benchmark runs all of them)",
     )
     ap.add_argument("--workdir", default=None, help="default /tmp/loopml-bench/serving-<pid>")
     ap.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
