@@ -51,11 +51,13 @@ N-worker CPU per request as measured, `bound_at_equal_cpu` the one-worker CPU pe
 (the best any N-worker server could do beside this load generator on these cores),
 `bound_without_load_generator` leaves wrk's CPU out; `target_within_bound*` compare them
 with the 1.7x target. CPU per request, unlike req/s, holds up on a shared machine.
-`--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
+`--no-log` (a diagnostic, not the benchmark) serves without the prediction log;
+`--configs 1row_c16` (iteration, not the benchmark) loads only the configs named.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
     .venv/bin/python bench/serving.py --peers --workers 2 --xgboost   # everything, ~25 min
     .venv/bin/python bench/serving.py --duration 5 --reps 1 --unbatched
+    .venv/bin/python bench/serving.py --workers 2 --configs 1row_c16 --duration 8 --reps 2
 """
 
 from __future__ import annotations
