@@ -51,11 +51,13 @@ N-worker CPU per request as measured, `bound_at_equal_cpu` the one-worker CPU pe
 (the best any N-worker server could do beside this load generator on these cores),
 `bound_without_load_generator` leaves wrk's CPU out; `target_within_bound*` compare them
 with the 1.7x target. CPU per request, unlike req/s, holds up on a shared machine.
-`--no-log` (a diagnostic, not the benchmark) serves without the prediction log.
+`--no-log` (a diagnostic, not the benchmark) serves without the prediction log;
+`--configs 1row_c16` (iteration, not the benchmark) loads only the configs named.
 
     .venv/bin/python bench/serving.py                      # --reps 3 --duration 15, ~3 min
     .venv/bin/python bench/serving.py --peers --workers 2 --xgboost   # everything, ~25 min
     .venv/bin/python bench/serving.py --duration 5 --reps 1 --unbatched
+    .venv/bin/python bench/serving.py --workers 2 --configs 1row_c16 --duration 8 --reps 2
 """
 
 from __future__ import annotations
@@ -317,6 +319,12 @@ def run_load(
     }
 
 
+def selected_configs(args: argparse.Namespace) -> list[tuple[str, int, int]]:
+    """The configs `--configs` names (all of them by default), in CONFIGS' order."""
+    wanted = args.configs or [name for name, _, _ in CONFIGS]
+    return [c for c in CONFIGS if c[0] in wanted]
+
+
 def settle(pgid: int, several: bool, timeout_s: float = 20.0) -> None:
     """Wait until the group is idle after the warm-up: the log writer processes start on
     the first large flush (a fresh interpreter importing pandas, pyarrow and the store:
@@ -344,12 +352,13 @@ def run_matrix(
     warmup_s: float = 3,
     several: bool = False,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    for rows in sorted({r for _, r, _ in CONFIGS}):  # warm-up per body, discarded
+    configs = selected_configs(args)
+    for rows in sorted({r for _, r, _ in configs}):  # warm-up per body, discarded
         run_load(wrk, url, bodies[rows], 4, warmup_s, pgid, several)
     settle(pgid, several)
-    runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in CONFIGS}
+    runs: dict[str, list[dict[str, Any]]] = {name + suffix: [] for name, _, _ in configs}
     for rep in range(args.reps):
-        for name, rows, conc in CONFIGS:
+        for name, rows, conc in configs:
             r = run_load(wrk, url, bodies[rows], conc, args.duration, pgid, several)
             r["rows_per_s"] = round(r["req_per_s"] * rows, 1)
             log(
@@ -368,7 +377,7 @@ def run_matrix(
                 )
             runs[name + suffix].append(r)
     summary: dict[str, Any] = {}
-    for name, rows, conc in CONFIGS:
+    for name, rows, conc in configs:
         rs = runs[name + suffix]
         summary[name + suffix] = {
             "rows_per_request": rows,
@@ -717,6 +726,13 @@ def main() -> None:
         "--no-log",
         action="store_true",
         help="diagnostic: serve with --no-log (no prediction log; the benchmark keeps it on)",
+    )
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        choices=[name for name, _, _ in CONFIGS],
+        default=None,
+        help="load only these configs (iteration; the benchmark runs all of them)",
     )
     ap.add_argument("--workdir", default=None, help="default /tmp/loopml-bench/serving-<pid>")
     ap.add_argument("--keep", action="store_true", help="keep the workspace afterwards")

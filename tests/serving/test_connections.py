@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 import socket
@@ -17,7 +18,7 @@ import pytest
 from loopml.registry import ModelVersion
 from loopml.sdk import Client
 from loopml.serving import create_app
-from loopml.serving.connections import fd_budget, guarded_protocol
+from loopml.serving.connections import CoalescingTransport, fd_budget, guarded_protocol
 from tests.serving.conftest import Cancer, deploy, route
 from tests.serving.live import live_server
 
@@ -171,3 +172,127 @@ def test_eleven_hundred_idle_sockets_leave_loopml_serve_answering(
         server.terminate()
         server.wait(timeout=60)
     assert "Too many open files" not in log_path.read_text()
+
+
+class _Transport:
+    """What a transport was asked to do, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", bytes(data)))
+
+    def close(self) -> None:
+        self.calls.append(("close", b""))
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+def _turns(loop: asyncio.AbstractEventLoop, count: int = 2) -> None:
+    for _ in range(count):
+        loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_back_to_back_writes_leave_in_one_write_and_a_lone_one_on_the_next_turn() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        raw = _Transport()
+        transport = CoalescingTransport(raw, loop)  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        assert raw.calls == []  # held until the body (or the loop's next turn)
+        transport.write(memoryview(b"body"))
+        assert raw.calls == [("write", b"HTTP/1.1 200 OK\r\n\r\nbody")]
+        _turns(loop)
+        assert len(raw.calls) == 1  # the cancelled flush sends nothing twice
+        transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # a client waits for this one alone
+        _turns(loop)
+        assert raw.calls[-1] == ("write", b"HTTP/1.1 100 Continue\r\n\r\n")
+        transport.writelines([b"a", b"b"])
+        transport.write(b"c")
+        transport.write(b"d")  # a third write waits for the next turn
+        assert raw.calls[-1] == ("write", b"abc")
+        _turns(loop)
+        assert raw.calls[-1] == ("write", b"d")
+        assert transport.get_extra_info("socket") == "info:socket"  # the rest: passed on
+    finally:
+        loop.close()
+
+
+def test_close_sends_what_is_held_first_and_a_lost_connection_drops_it() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        raw = _Transport()
+        transport = CoalescingTransport(raw, loop)  # type: ignore[arg-type]
+        transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        transport.close()
+        assert raw.calls == [("write", b"HTTP/1.1 400 Bad Request\r\n\r\n"), ("close", b"")]
+        _turns(loop)
+        assert len(raw.calls) == 2
+
+        gone = _Transport()
+        transport = CoalescingTransport(gone, loop)  # type: ignore[arg-type]
+        transport.write(b"headers")
+        transport.drop()  # connection_lost
+        _turns(loop)
+        assert gone.calls == []
+
+        closing = _Transport()
+        transport = CoalescingTransport(closing, loop)  # type: ignore[arg-type]
+        transport.write(b"headers")
+        closing.closing = True  # closed underneath (e.g. reset by the peer)
+        _turns(loop)
+        assert closing.calls == []
+    finally:
+        loop.close()
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Status line and headers, then the body (by Content-Length), from a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def test_answers_on_a_keep_alive_connection_and_100_continue_arrive_whole(
+    client: Client, cancer: Cancer, cancer_v1: ModelVersion
+) -> None:
+    """Each answer leaves in one write; an interim `100 Continue` is not held back."""
+    deploy(client, "cancer", [route(cancer_v1)])
+    app = create_app(client, ["cancer"], auth="open")
+    body = orjson.dumps(cancer.records(1))
+    request = (
+        b"POST /v1/deployments/cancer/predict HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/json\r\n" + f"Content-Length: {len(body)}\r\n".encode()
+    )
+    with live_server(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            for _ in range(3):  # keep-alive: the same connection, answer after answer
+                sock.sendall(request + b"\r\n" + body)
+                head, answer = _read_response(sock)
+                assert head.startswith(b"HTTP/1.1 200"), head
+                assert len(orjson.loads(answer)["predictions"]) == 1
+            sock.sendall(request + b"Expect: 100-continue\r\n\r\n")
+            sock.settimeout(5)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock.sendall(body)
+            head, answer = _read_response(sock)
+            assert head.startswith(b"HTTP/1.1 200"), head

@@ -7,7 +7,9 @@ more. Guards, in uvicorn's own HTTP protocol (httptools):
 
 * a **header timeout**: a connection whose request headers are not complete
   `header_timeout_s` after it opened (or after its next request began) is closed;
-* **TCP_NODELAY** on every accepted socket (see `_no_delay`);
+* **TCP_NODELAY** on every accepted socket (see `_no_delay`), with each answer's status
+  line and headers held until its body is written, so that they leave together
+  (`CoalescingTransport`);
 * a **connection limit**: past `max_connections` open connections, each new one closes the
   oldest connection with no request in flight, so a flood of idle sockets cannot keep
   legitimate clients out; when every connection is busy the new one is closed instead.
@@ -59,7 +61,8 @@ def guarded_protocol(
         _opened_at = 0.0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            coalescing = CoalescingTransport(transport, self.loop)
+            super().connection_made(coalescing)  # type: ignore[arg-type]
             _no_delay(transport)
             self._opened_at = self.loop.time()
             self._arm_header_timer()
@@ -68,6 +71,8 @@ def guarded_protocol(
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_header_timer()
+            if isinstance(self.transport, CoalescingTransport):
+                self.transport.drop()
             super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
@@ -99,6 +104,68 @@ def guarded_protocol(
                 self.transport.close()
 
     return GuardedHttpToolsProtocol
+
+
+class CoalescingTransport:
+    """A connection's transport whose writes leave together when made back to back.
+
+    uvicorn writes an answer in two calls, the status line and headers, then the body.
+    With TCP_NODELAY each becomes a segment of its own, and each wakes the client: two
+    send syscalls, and two wake-ups of a client that can only act on the second. Here a
+    write is held until the next one (which then leaves joined with it, at once) or until
+    the event loop's next turn (`call_soon`), whichever comes first; `close()` sends what
+    is held first. Every other attribute is the wrapped transport's.
+    """
+
+    __slots__ = ("_flush_handle", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._flush_handle: asyncio.Handle | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._flush_handle = self._loop.call_soon(self.flush)
+            return
+        self._held = None
+        self._cancel_flush()
+        self._transport.write(held + data)
+
+    def writelines(self, data: Any) -> None:
+        self.write(b"".join(data))
+
+    def flush(self) -> None:
+        """Send what is held (the loop's next turn, or before closing)."""
+        self._flush_handle = None
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._cancel_flush()
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self.drop()
+        self._transport.abort()
+
+    def drop(self) -> None:
+        """The connection is gone: forget what is held."""
+        self._cancel_flush()
+        self._held = None
+
+    def _cancel_flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _no_delay(transport: asyncio.Transport) -> None:
