@@ -2,6 +2,7 @@
 
     PYTHONPATH=src .venv/bin/python bench/streaming.py                  # both modes, 1 GiB
     PYTHONPATH=src .venv/bin/python bench/streaming.py --size-mib 256 --modes proxied
+    PYTHONPATH=src .venv/bin/python bench/streaming.py --modes proxied --parts artifact --peer
 
 Modes
   proxied    a server on a fresh workspace (SQLite + local folder): the bytes go through it
@@ -22,6 +23,20 @@ client (this process) and of the server (its process tree) above their level jus
 sampled every 20 ms with psutil, and `hash_verified`: BLAKE3 of the file that came back ==
 BLAKE3 of the source (computed here) == the digest the server recorded. The source files
 are written before anything is timed, in chunks, so this process holds none of them.
+
+Peer (--peer, after loopml's modes, never beside them)
+  mlflow     MLflow's proxied artifact path on the same source file: `mlflow server` from
+             its environment (--mlflow-venv, default .venv-mlflow-server) on a fresh SQLite
+             store, `--serve-artifacts --artifacts-destination <folder> --workers 1` (one
+             worker, as loopml's server here), in its own process group; the stock client
+             (bench/_mlflow_artifact_client.py, in a subprocess of that environment) runs
+             `mlflow.log_artifact(file)` then `MlflowClient().download_artifacts(...)`,
+             each timed inside it. The same sampler measures that subprocess and the MLflow
+             server's process tree (once that tree has stopped growing: its job consumers
+             go on importing after /health answers), and the file that came back is
+             checked against the source's BLAKE3. Under `peer`, with `side_by_side`
+             (loopml proxied vs MLflow); a failed or timed-out transfer (--peer-timeout-s)
+             is recorded with its message.
 
 ONE JSON line on stdout, as the last line; progress on stderr.
 """
@@ -267,8 +282,9 @@ def mlflow_peer(args: argparse.Namespace, source: Path, digest: str) -> dict[str
                 ready = _next(lines, args.peer_timeout_s)
                 if ready.get("ready") != phase:
                     break  # the upload failed: the client skips the download
-                log(f"mlflow artifact {phase} ...")
                 pid = server.process.pid
+                found.setdefault("settle_s", {})[phase] = settle(pid, args.peer_timeout_s)
+                log(f"mlflow artifact {phase} ...")
                 part[phase] = _peer_phase(client, lines, pid, size, args.peer_timeout_s)
                 if "error" in part[phase]:
                     break
@@ -282,6 +298,22 @@ def mlflow_peer(args: argparse.Namespace, source: Path, digest: str) -> dict[str
             client.wait(10)
     log(f"mlflow artifact: {json.dumps(found.get('artifact'))}")
     return found
+
+
+def settle(pid: int, timeout_s: float, window: int = 6, tolerance: int = 4 * MIB) -> float:
+    """Wait until a server's process tree stops growing: `mlflow server` answers /health
+    while its job consumers are still importing (some 80 MiB each), which would otherwise
+    count as the transfer's memory. The seconds waited (its last `window` half-second
+    samples within `tolerance`), or -1.0 if it never settled within `timeout_s`."""
+    process = psutil.Process(pid)
+    t0 = time.monotonic()
+    seen: list[int] = []
+    while time.monotonic() - t0 < timeout_s:
+        seen = [*seen[-(window - 1) :], rss(process, True)]
+        if len(seen) == window and max(seen) - min(seen) <= tolerance:
+            return round(time.monotonic() - t0, 1)
+        time.sleep(0.5)
+    return -1.0
 
 
 def processes(pid: int) -> list[dict[str, Any]]:
