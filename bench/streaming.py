@@ -77,6 +77,7 @@ log = make_logger("streaming")
 ROWS_PER_GROUP = 1 << 19  # 4 float64 columns: 16 MiB per row group
 HERE = Path(__file__).resolve().parent
 MLFLOW_CLIENT = HERE / "_mlflow_artifact_client.py"
+PEER_START_S = 300.0  # for MLflow's client to import and create its run, its server to settle
 
 
 def _free_port() -> int:
@@ -272,18 +273,18 @@ def mlflow_peer(args: argparse.Namespace, source: Path, digest: str) -> dict[str
         )
         try:
             lines = _lines(client)
-            opening = _next(lines, args.peer_timeout_s)
+            opening = _next(lines, PEER_START_S)
             found["versions"] = {"mlflow": opening.get("mlflow")}
             found["artifact_uri"] = opening.get("uri")
             found["server_processes"] = processes(server.process.pid)
             size = source.stat().st_size
             part: dict[str, Any] = {"bytes": size}
             for phase in ("upload", "download"):
-                ready = _next(lines, args.peer_timeout_s)
+                ready = _next(lines, PEER_START_S)
                 if ready.get("ready") != phase:
                     break  # the upload failed: the client skips the download
                 pid = server.process.pid
-                found.setdefault("settle_s", {})[phase] = settle(pid, args.peer_timeout_s)
+                found.setdefault("settle_s", {})[phase] = settle(pid, PEER_START_S)
                 log(f"mlflow artifact {phase} ...")
                 part[phase] = _peer_phase(client, lines, pid, size, args.peer_timeout_s)
                 if "error" in part[phase]:
