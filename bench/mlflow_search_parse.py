@@ -29,18 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from _benchlib import make_logger
+from _mlflow_server import mlflow_server as peer_mlflow_server
 from _server import BenchServer
 
 log = make_logger("mlflow_search_parse")
@@ -67,44 +64,9 @@ def client_figures(url: str, token: str | None, runs: int, reps: int) -> dict[st
 @contextmanager
 def mlflow_server(folder: Path) -> Iterator[str]:
     """`mlflow server` as the peer script starts it (SQLite, MLflow's default workers)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [str(VENV / "bin" / "mlflow"), "server", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
-    command += ["--default-artifact-root", str(folder / "artifacts")]
-    with open(folder / "server.log", "wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"mlflow server exited; see {folder / 'server.log'}")
-                try:
-                    if httpx.get(url + "/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("mlflow server did not start in 180 s")
-                time.sleep(0.5)
-            yield url
-        finally:
-            stop_group(process)
-
-
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group (its own session: workers and job consumers),
-    then SIGKILL to whatever of it is left: MLflow's job consumers can outlive the server."""
-    os.killpg(process.pid, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(20)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(10)
+    extra = ["--default-artifact-root", str(folder / "artifacts")]
+    with peer_mlflow_server(VENV / "bin" / "mlflow", folder, extra) as server:
+        yield server.url
 
 
 def bound(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float]:
