@@ -56,6 +56,13 @@ _LOCKED_OFFSET = RawStatement(_offset.with_for_update())
 _STATUS_AND_OFFSET = RawStatement(
     select(runs.c.status, _offset.scalar_subquery()).where(runs.c.id == bindparam("rid"))
 )
+# An end's read of the run in its own write transaction: on PostgreSQL the run row is held
+# (as key_values.py holds it) so that two ends sent at once do not both find it RUNNING.
+_HELD_STATUS_AND_OFFSET = RawStatement(
+    select(runs.c.status, _offset.scalar_subquery())
+    .where(runs.c.id == bindparam("rid"))
+    .with_for_update(key_share=True)
+)
 _SET_OFFSET = RawStatement(
     update(run_streams)
     .where(run_streams.c.run_id == bindparam("rid"), run_streams.c.stream_id == bindparam("sid"))
@@ -537,7 +544,7 @@ class MetricStreams:
                     done = self._absorb_in(
                         conn, run_id, segment.stream_id, segment.start, segment.end, segment.points
                     )
-                row = _STATUS_AND_OFFSET.fetchone(conn, {"rid": run_id, "sid": held_stream})
+                row = _HELD_STATUS_AND_OFFSET.fetchone(conn, {"rid": run_id, "sid": held_stream})
                 held = 0 if row is None or row[1] is None else int(row[1])
                 if row is None or row[0] != "RUNNING":
                     raise _Uncommon("no such run, or it has ended")

@@ -74,7 +74,7 @@ def create_run(body: CreateRun, state: State) -> Response:
 
 
 def _start(state: ServerState, body: CreateRun | None) -> RunStart | None:
-    """The `create` of a run's first request: made unless it exists (a retry)."""
+    """The `create` of a run's first request (the streams make the run unless it exists)."""
     if body is None:
         return None
     found = _creation(body, state)
