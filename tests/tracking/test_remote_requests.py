@@ -4,6 +4,7 @@ and every other case answered as the step-by-step path answers it (streams.py)."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -235,3 +236,55 @@ def test_late_writes_are_audited_and_the_chain_verifies(any_client: Client) -> N
     assert record.status == "FINISHED" and record.params["late"] == "1"
     assert record.metrics["m0"] == 1.0  # the late points are in the key-value document too
     assert verify_chain(any_client.stores.engine).ok
+
+
+def test_a_short_run_in_one_request_is_one_transaction(any_client: Client) -> None:
+    streams = any_client.tracking.streams
+    _warm(any_client)
+    run_id = new_id("run")
+    with _counted(any_client) as counts:
+        done = streams.end(
+            run_id, "FINISHED", start=START, segment=_segment(), stream_id=STREAM, stream_end=100
+        )
+    assert done == Ended(True, Absorbed(100, 5)) and counts["commits"] == 1
+    again = streams.end(
+        run_id, "FINISHED", start=START, segment=_segment(), stream_id=STREAM, stream_end=100
+    )
+    assert again == Ended(False, Absorbed(100, 0))  # a retry, or the replay of its journal
+    record = any_client.get_run(run_id)
+    assert (record.status, record.params, record.tags) == (
+        "FINISHED",
+        {"lr": "0.1"},
+        {"stage": "fit"},
+    )
+    assert len(record.metrics) == 5
+    actions = [e.action for e in list_events(any_client.stores.engine, "run:" + run_id[4:])]
+    assert actions == ["run.create", "run.end"]
+    assert verify_chain(any_client.stores.engine).ok
+
+
+def test_a_short_run_whose_stream_is_incomplete_is_created_but_not_ended(client: Client) -> None:
+    streams = client.tracking.streams
+    run_id = new_id("run")
+    with pytest.raises(StreamGapError, match="send the rest") as caught:
+        streams.end(
+            run_id, "FINISHED", start=START, segment=_segment(), stream_id=STREAM, stream_end=150
+        )
+    assert caught.value.absorbed == 100  # as separate requests: created, segment written
+    record = client.get_run(run_id)
+    assert record.status == "RUNNING" and len(record.metrics) == 5
+
+
+def test_ends_sent_at_once_end_the_run_once(any_client: Client) -> None:
+    streams = any_client.tracking.streams
+    run_id = new_id("run")
+    streams.log_batch(run_id, START, {}, {}, _segment())
+    with ThreadPoolExecutor(4) as pool:
+        ended = list(
+            pool.map(
+                lambda status: streams.end(run_id, status, stream_id=STREAM, stream_end=100).ended,
+                ["FINISHED", "FAILED", "KILLED", "FINISHED"],
+            )
+        )
+    assert sorted(ended) == [False, False, False, True]
+    assert len(_events(any_client, "run.end", run_id)) == 1

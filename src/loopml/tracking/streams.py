@@ -134,6 +134,29 @@ class Ended:
     absorbed: Absorbed | None
 
 
+@dataclass(frozen=True)
+class _Ending:
+    """The end a request asks for: a final status, once the run holds `stream_id` up to
+    `stream_end` (when given)."""
+
+    status: str
+    error: str | None
+    stream_id: str | None
+    stream_end: int | None
+
+    def valid(self) -> bool:
+        """As `finish` checks it (False: `finish` refuses it, with the reason)."""
+        if self.status not in STATUSES or self.status == "RUNNING":
+            return False
+        if (self.stream_id is None) != (self.stream_end is None):
+            return False
+        return self.stream_id is None or _STREAM_ID.match(self.stream_id) is not None
+
+    def ends_holding(self, held: int) -> bool:
+        """Whether a run that holds its stream up to `held` ends now."""
+        return self.valid() and (self.stream_end is None or held >= self.stream_end)
+
+
 class _Uncommon(Exception):
     """The one-transaction path does not apply: it is rolled back, and the request goes
     step by step."""
@@ -402,18 +425,21 @@ class MetricStreams:
                 return self._first_batch(run_id, start, params_, tags_, segment)
             except _Uncommon:
                 pass  # nothing of it was written: step by step, below
-            self.ensure_run(
-                run_id,
-                start.experiment,
-                name=start.name,
-                parent_id=start.parent_id,
-                params=start.params,
-                tags_=start.tags,
-                captured=start.captured,
-            )
+            self._ensure_started(run_id, start)
         if params_ or tags_:
             self.runs.log_batch(run_id, [], params_, tags_)
         return None if segment is None else self._absorb_segment(run_id, segment)
+
+    def _ensure_started(self, run_id: str, start: RunStart) -> None:
+        self.ensure_run(
+            run_id,
+            start.experiment,
+            name=start.name,
+            parent_id=start.parent_id,
+            params=start.params,
+            tags_=start.tags,
+            captured=start.captured,
+        )
 
     def _absorb_segment(self, run_id: str, segment: Segment) -> Absorbed:
         check_point_keys(segment.points)
@@ -426,11 +452,13 @@ class MetricStreams:
         params_: Mapping[str, Any],
         tags_: Mapping[str, Any],
         segment: Segment | None,
+        ending: _Ending | None = None,
     ) -> Absorbed | None:
-        """A new run's first batch in one transaction: the run, its params and tags and
-        its stream's first segment. Raises _Uncommon, having written nothing, for anything
-        else: the run exists (a retry), the experiment is new, a param is given twice with
-        two values, the segment does not start the stream, or any input is refused."""
+        """A new run's first request in one transaction: the run, its params and tags, its
+        stream's first segment and, with `ending`, its end. Raises _Uncommon, having
+        written nothing, for anything else: the run exists (a retry), the experiment is
+        new, a param is given twice with two values, the segment does not start the
+        stream, the end would wait for more of it, or any input is refused."""
         try:
             check_client_run_id(run_id)
             for what in ("create runs", "log params", "log to runs"):
@@ -442,6 +470,13 @@ class MetricStreams:
                 check_point_keys(segment.points)
                 if segment.start != 0:
                     raise _Uncommon("the segment does not start the stream")
+            if ending is not None:
+                require(self.stores.actor, "write", "end runs")
+                held = 0
+                if segment is not None and segment.stream_id == ending.stream_id:
+                    held = segment.end
+                if not ending.ends_holding(held):
+                    raise _Uncommon("the end waits for more of the stream, or is refused")
             new = self.runs.prepare_run(
                 start.experiment,
                 start.name,
@@ -471,11 +506,15 @@ class MetricStreams:
                             "updated_at": time.time(),
                         },
                     )
+                if ending is not None:
+                    contents = self.runs.end_in(conn, run_id, ending.status, ending.error, [], None)
         except (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError) as taken:
             raise _Uncommon("the run exists") from taken
         except LoopmlError as refused:
             raise _Uncommon(str(refused)) from refused
         self.runs.committed(recorded)
+        if ending is not None:
+            self.runs.ended(run_id, contents)
         return None if segment is None else Absorbed(segment.end, len(segment.points))
 
     def end(
@@ -492,21 +531,15 @@ class MetricStreams:
         """A remote run's end: the run itself if `start` is given (a short run in one
         request), its stream's last segment, then the end once the run holds its stream up
         to `stream_end` (`finish`). Ending an ended run changes nothing."""
-        if start is None:
-            try:
+        try:
+            if start is None:
                 return self._end_at_once(run_id, status, error, segment, stream_id, stream_end)
-            except _Uncommon:
-                pass  # nothing of it was written: step by step, below
-        else:
-            self.ensure_run(
-                run_id,
-                start.experiment,
-                name=start.name,
-                parent_id=start.parent_id,
-                params=start.params,
-                tags_=start.tags,
-                captured=start.captured,
-            )
+            ending = _Ending(status, error, stream_id, stream_end)
+            return Ended(True, self._first_batch(run_id, start, {}, {}, segment, ending))
+        except _Uncommon:
+            pass  # nothing of it was written: step by step, below
+        if start is not None:
+            self._ensure_started(run_id, start)
         done = None if segment is None else self._absorb_segment(run_id, segment)
         ended = self.finish(run_id, status, error=error, stream_id=stream_id, stream_end=stream_end)
         return Ended(ended, done)
@@ -530,11 +563,9 @@ class MetricStreams:
                 _check_range(segment.start, segment.end, segment.points)
                 check_point_keys(segment.points)
             require(self.stores.actor, "write", "end runs")
-            if status not in STATUSES or status == "RUNNING":
-                raise _Uncommon("not a final status")
-            if (stream_id is None) != (stream_end is None):
-                raise _Uncommon("stream_id without stream_end")
-            held_stream = "" if stream_id is None else check_stream_id(stream_id)
+            if not _Ending(status, error, stream_id, stream_end).valid():
+                raise _Uncommon("the end is refused")
+            held_stream = "" if stream_id is None else stream_id
         except LoopmlError as refused:
             raise _Uncommon(str(refused)) from refused
         try:
