@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from loopml import ConflictError, NotFoundError, PermissionDeniedError
 from loopml.governance import list_events
@@ -17,6 +17,7 @@ from loopml.governance.audit import verify_chain
 from loopml.sdk import Client
 from loopml.store.ids import new_id
 from loopml.store.principal import FixedActor, Principal
+from loopml.store.schema import metric_snapshots
 from loopml.tracking.streams import Absorbed, Ended, RunStart, Segment, StreamGapError
 
 STREAM = "stream-0001"
@@ -219,8 +220,9 @@ def test_late_writes_are_audited_and_the_chain_verifies(any_client: Client) -> N
     run_id = new_id("run")
     streams.log_batch(run_id, START, {}, {}, _segment(0, 100))
     streams.end(run_id, "FINISHED", stream_id=STREAM, stream_end=100)
-    late = Segment(STREAM, 100, 120, _points(1, 30))
+    late = Segment(STREAM, 100, 120, [("m0", 9.0, 30, 1_700_000_100.0)])
     assert streams.log_batch(run_id, None, {"late": 1}, {}, late) == Absorbed(120, 1)
+    assert any_client.get_run(run_id).metrics["m0"] == 9.0  # the document is kept current
     # An end sent again with a last segment after the run ended: the segment is a late write.
     more = Segment(STREAM, 120, 130, _points(1, 31))
     assert streams.end(run_id, "FAILED", segment=more, stream_id=STREAM, stream_end=130) == Ended(
@@ -234,7 +236,7 @@ def test_late_writes_are_audited_and_the_chain_verifies(any_client: Client) -> N
     ]
     record = any_client.get_run(run_id)
     assert record.status == "FINISHED" and record.params["late"] == "1"
-    assert record.metrics["m0"] == 1.0  # the late points are in the key-value document too
+    assert record.metrics["m0"] == 1.0  # the points of the end's segment (step 31) are newest
     assert verify_chain(any_client.stores.engine).ok
 
 
@@ -288,3 +290,16 @@ def test_ends_sent_at_once_end_the_run_once(any_client: Client) -> None:
         )
     assert sorted(ended) == [False, False, False, True]
     assert len(_events(any_client, "run.end", run_id)) == 1
+
+
+def test_long_series_get_their_snapshot_when_the_run_ends(make_client: Any) -> None:
+    client = make_client(metric_snapshot_points=3)
+    streams = client.tracking.streams
+    run_id = new_id("run")
+    points = [("loss", 1.0 / (i + 1), i, 1_700_000_000.0 + i) for i in range(4)]
+    streams.log_batch(run_id, START, {}, {}, Segment(STREAM, 0, 80, points))
+    streams.end(run_id, "FINISHED", stream_id=STREAM, stream_end=80)
+    with client.stores.engine.connect() as conn:
+        rows = conn.execute(select(metric_snapshots.c.key, metric_snapshots.c.points)).all()
+    assert [tuple(row) for row in rows] == [("loss", 4)]
+    assert [p.step for p in client.metric_history(run_id, "loss")] == [0, 1, 2, 3]
