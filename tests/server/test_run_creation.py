@@ -273,3 +273,36 @@ def test_a_batch_with_a_bad_point_is_refused_whole(
     assert answer.json()["error"] == "invalid"
     history = api["viewer"].get(f"/runs/{run_id}/metric-history", params={"key": "loss"})
     assert history.json()["points"] == []
+
+
+def test_a_first_batch_and_an_end_sent_twice_are_applied_once(
+    api: dict[str, Any], experiment: str
+) -> None:
+    run_id = new_id("run")
+    stream = "stream-" + run_id[-12:]
+    batch = {
+        "create": {"experiment": experiment, "params": {"lr": "0.1"}},
+        "params": {f"p{i}": i for i in range(5)},
+        "stream": {
+            "id": stream,
+            "start": 0,
+            "end": 60,
+            "points": [[f"m{i}", 0.5, 0, 1_700_000_000.0] for i in range(5)],
+        },
+    }
+    answers = [api["editor"].post(f"/runs/{run_id}/batches", json=batch) for _ in range(2)]
+    assert [a.json() for a in answers] == [{"run_id": run_id, "absorbed": 60}] * 2
+    end = {"status": "FINISHED", "stream_id": stream, "stream_end": 60}
+    ended = [api["editor"].post(f"/runs/{run_id}/end", json=end) for _ in range(2)]
+    assert [e.json()["ended"] for e in ended] == [True, False]
+    changed = api["editor"].post(
+        f"/runs/{run_id}/batches", json={**batch, "params": {"p0": "other"}}
+    )
+    assert changed.status_code == 409 and "cannot change (p0: '0' → 'other')" in changed.text
+    run = api["viewer"].get(f"/runs/{run_id}").json()
+    assert run["status"] == "FINISHED" and run["params"]["p0"] == "0"
+    assert len(run["params"]) == 6 and len(run["metrics"]) == 5
+    events = api["viewer"].get("/audit/events", params={"object": "run:" + run_id[4:]})
+    actions = [e["action"] for e in events.json()["events"]]
+    assert actions == ["run.create", "run.end"]  # the refused batch wrote no event either
+    assert api["viewer"].get("/audit/verify").json()["ok"] is True

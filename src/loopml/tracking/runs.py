@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,12 @@ from loopml.tracking.journal import (
 from loopml.tracking.key_values import keep_current as keep_key_values_current
 from loopml.tracking.metric_writer import MetricWriter, write_points
 from loopml.tracking.records import STATUSES
-from loopml.tracking.run_digest import audit_late_write, read_contents, summarize
+from loopml.tracking.run_digest import (
+    RunContents,
+    audit_late_write,
+    read_contents,
+    summarize,
+)
 from loopml.tracking.snapshots import write_snapshots
 from loopml.validation import check_key, check_name, check_text_value
 
@@ -65,6 +71,23 @@ _END_RUN_STATEMENT = (
 )
 _END_RUN_NO_JOURNAL = RawStatement(_END_RUN_STATEMENT)
 _END_RUN = RawStatement(_END_RUN_STATEMENT.values(journal_offset=bindparam("offset")))
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run checked and captured, ready for `Runs.insert_run`."""
+
+    run_id: str
+    experiment: str
+    experiment_id: str
+    name: str | None
+    parent_id: str | None
+    tag_rows: list[dict[str, str]]
+    code: CodeVersion | None
+    diff_digest: str | None
+    environment: dict[str, Any] | None
+    artifacts: list[tuple[str, ArtifactRef, str]]
+    local_process: bool
 
 
 class Runs:
@@ -97,7 +120,37 @@ class Runs:
         `capture`, this process's own are recorded). `run_id`: an id the caller chose
         (checked by the caller; a taken one fails the insert)."""
         require(self.stores.actor, "write", "create runs")
-        exp_id = self.experiments.experiment_id(experiment)
+        new = self.prepare_run(
+            experiment,
+            name,
+            parent_id=parent_id,
+            tags_=tags_,
+            capture=capture,
+            local_process=local_process,
+            captured=captured,
+            run_id=run_id,
+        )
+        with self.stores.writes.begin() as conn:
+            recorded = self.insert_run(conn, new)
+        self.committed(recorded)
+        return new.run_id
+
+    def prepare_run(
+        self,
+        experiment: str,
+        name: str | None = None,
+        *,
+        parent_id: str | None = None,
+        tags_: Mapping[str, Any] | None = None,
+        capture: bool = True,
+        local_process: bool = True,
+        captured: RemoteCapture | None = None,
+        run_id: str | None = None,
+        create_experiment: bool = True,
+    ) -> NewRun:
+        """What `create_run` inserts, checked and captured before its transaction
+        (`create_experiment` False: an experiment that does not exist is a NotFoundError)."""
+        exp_id = self.experiments.experiment_id(experiment, create=create_experiment)
         run_id = run_id or new_id("run")
         if name is not None:
             check_name("run", name)
@@ -119,58 +172,80 @@ class Runs:
                 diff_ref = self._put_captured(code.diff)
                 artifacts.append(("code/uncommitted.diff", diff_ref, "text/x-diff"))
                 diff_digest = diff_ref.digest
-        with self.stores.writes.begin() as conn:
-            if parent_id is not None:
-                require_run(conn, parent_id)
-            _INSERT_RUN.execute(
+        return NewRun(
+            run_id,
+            experiment,
+            exp_id,
+            name,
+            parent_id,
+            tag_rows,
+            code,
+            diff_digest,
+            environment,
+            artifacts,
+            local_process,
+        )
+
+    def insert_run(self, conn: Connection, new: NewRun) -> list[str]:
+        """Insert a prepared run, its tags and captures and its `run.create` event in the
+        caller's transaction; returns the artifact digests to pass to `committed` once that
+        transaction has committed."""
+        run_id, code = new.run_id, new.code
+        if new.parent_id is not None:
+            require_run(conn, new.parent_id)
+        _INSERT_RUN.execute(
+            conn,
+            {
+                "id": run_id,
+                "experiment_id": new.experiment_id,
+                "name": new.name or run_id.removeprefix("run-"),
+                "parent_id": new.parent_id,
+                "status": "RUNNING",
+                "start_time": time.time(),
+                "end_time": None,
+                "error": None,
+                "git_commit": code.commit if code else None,
+                "git_dirty": code.dirty if code else None,
+                "git_diff_digest": new.diff_digest,
+                "environment": json.dumps(new.environment) if new.environment else None,
+                "journal_offset": 0,
+                "host": _HOST if new.local_process else None,
+                "pid": os.getpid() if new.local_process else None,
+                "created_by": self.stores.actor.name,
+                "key_values": None,  # built when the run ends (key_values.py)
+                "deleted_at": None,
+            },
+        )
+        if new.tag_rows:
+            _INSERT_TAGS.executemany(conn, new.tag_rows)
+        artifacts = new.artifacts
+        recorded = [r.digest for _, r, m in artifacts if self._record_once(conn, r, m)]
+        if artifacts:
+            _INSERT_RUN_ARTIFACTS.executemany(
                 conn,
-                {
-                    "id": run_id,
-                    "experiment_id": exp_id,
-                    "name": name or run_id.removeprefix("run-"),
-                    "parent_id": parent_id,
-                    "status": "RUNNING",
-                    "start_time": time.time(),
-                    "end_time": None,
-                    "error": None,
-                    "git_commit": code.commit if code else None,
-                    "git_dirty": code.dirty if code else None,
-                    "git_diff_digest": diff_digest,
-                    "environment": json.dumps(environment) if environment else None,
-                    "journal_offset": 0,
-                    "host": _HOST if local_process else None,
-                    "pid": os.getpid() if local_process else None,
-                    "created_by": self.stores.actor.name,
-                    "key_values": None,  # built when the run ends (key_values.py)
-                    "deleted_at": None,
-                },
+                [
+                    {
+                        "run_id": run_id,
+                        "path": path,
+                        "digest": ref.digest,
+                        "size": ref.size,
+                        "media_type": media,
+                    }
+                    for path, ref, media in artifacts
+                ],
             )
-            if tag_rows:
-                _INSERT_TAGS.executemany(conn, tag_rows)
-            recorded = [r.digest for _, r, m in artifacts if self._record_once(conn, r, m)]
-            if artifacts:
-                _INSERT_RUN_ARTIFACTS.executemany(
-                    conn,
-                    [
-                        {
-                            "run_id": run_id,
-                            "path": path,
-                            "digest": ref.digest,
-                            "size": ref.size,
-                            "media_type": media,
-                        }
-                        for path, ref, media in artifacts
-                    ],
-                )
-            append_event(
-                conn,
-                self.stores.actor,
-                "run.create",
-                _uri(run_id),
-                {"experiment": experiment, "parent": parent_id},
-            )
-        self._recorded.update(recorded)  # only once the rows are committed
-        return run_id
+        append_event(
+            conn,
+            self.stores.actor,
+            "run.create",
+            _uri(run_id),
+            {"experiment": new.experiment, "parent": new.parent_id},
+        )
+        return recorded
+
+    def committed(self, recorded: Sequence[str]) -> None:
+        """After `insert_run`'s transaction committed: its artifact rows exist for good."""
+        self._recorded.update(recorded)
 
     def _put_captured(self, data: bytes) -> ArtifactRef:
         """Store a captured blob: the same one or two for every run of a process (the
@@ -216,28 +291,49 @@ class Runs:
             writer.stop()
             points, offset = writer.take_pending()
         with self.stores.writes.begin() as conn:
-            write_points(conn, self.engine, run_id, points)
-            contents = read_contents(conn, run_id)
-            values = {
-                "rid": run_id,
-                "new_status": status,
-                "ended": time.time(),
-                "err": error,
-                "kv": contents.key_values,
-            }
-            if writer is None:
-                _END_RUN_NO_JOURNAL.execute(conn, values)
-            else:
-                _END_RUN.execute(conn, {**values, "offset": offset})
-            append_event(
-                conn,
-                self.stores.actor,
-                "run.end",
-                _uri(run_id),
-                {"status": status, **summarize(contents)},
+            contents = self.end_in(
+                conn, run_id, status, error, points, None if writer is None else offset
             )
         if writer is not None:
             writer.journal.close(remove=True)
+        self.ended(run_id, contents)
+
+    def end_in(
+        self,
+        conn: Connection,
+        run_id: str,
+        status: str,
+        error: str | None,
+        points: Sequence[Point],
+        journal_offset: int | None,
+    ) -> RunContents:
+        """`end_run`'s writes in the caller's transaction: the last points, the final
+        status and key-value document, and the `run.end` event (the status is checked by
+        the caller). Pass what it returns to `ended` once the transaction has committed."""
+        write_points(conn, self.engine, run_id, points)
+        contents = read_contents(conn, run_id)
+        values = {
+            "rid": run_id,
+            "new_status": status,
+            "ended": time.time(),
+            "err": error,
+            "kv": contents.key_values,
+        }
+        if journal_offset is None:
+            _END_RUN_NO_JOURNAL.execute(conn, values)
+        else:
+            _END_RUN.execute(conn, {**values, "offset": journal_offset})
+        append_event(
+            conn,
+            self.stores.actor,
+            "run.end",
+            _uri(run_id),
+            {"status": status, **summarize(contents)},
+        )
+        return contents
+
+    def ended(self, run_id: str, contents: RunContents) -> None:
+        """After `end_in`'s transaction committed: snapshots of the run's long series."""
         write_snapshots(
             self.stores,
             run_id,

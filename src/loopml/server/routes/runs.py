@@ -24,8 +24,8 @@ from loopml.server.payloads import json_response, plain_json_response
 from loopml.server.routing import Api
 from loopml.server.state import ServerState, server_state
 from loopml.tracking.captures import RemoteCapture
-from loopml.tracking.journal import Point
 from loopml.tracking.records import RunRecord
+from loopml.tracking.streams import Absorbed, RunStart, Segment
 from loopml.validation import KEY_PATTERN, MAX_KEY_LEN, check_key, check_text_value
 
 State = Annotated[ServerState, Depends(server_state)]
@@ -73,12 +73,19 @@ def create_run(body: CreateRun, state: State) -> Response:
     )
 
 
-def _create_first(state: ServerState, run_id: str, body: CreateRun | None) -> None:
-    """The `create` of a run's first request: make the run unless it exists (a retry)."""
-    if body is not None:
-        state.client.tracking.streams.ensure_run(
-            run_id, body.experiment, params=body.params, **_creation(body, state)
-        )
+def _start(state: ServerState, body: CreateRun | None) -> RunStart | None:
+    """The `create` of a run's first request (the streams make the run unless it exists)."""
+    if body is None:
+        return None
+    found = _creation(body, state)
+    return RunStart(
+        body.experiment,
+        found["name"],
+        found["parent_id"],
+        body.params,
+        found["tags_"],
+        found["captured"],
+    )
 
 
 def run_document(run: RunRecord) -> dict[str, Any]:
@@ -152,24 +159,22 @@ def set_tags(run_id: str, body: Tags, state: State) -> Response:
     return json_response({"run_id": run_id})
 
 
-def _points(segment: StreamSegment) -> list[Point]:
-    """The segment's points. FastAPI has given each field its type and checked its bounds
+def _segment(segment: StreamSegment | None) -> Segment | None:
+    """FastAPI has given each field of the points its type and checked its bounds
     (bodies.py: finite values and timestamps, steps and timestamps ≥ 0, at most
-    MAX_BATCH_POINTS), so only the keys are left: each distinct one is checked once, as
-    `log_metric` checks it (a point-by-point `check_points` cost 0.3 ms per 1,000)."""
-    for key in {point[0] for point in segment.points}:
-        check_key("metric", key)
-    return segment.points
+    MAX_BATCH_POINTS), so the streams check only the keys (a point-by-point
+    `check_points` cost 0.3 ms per 1,000)."""
+    if segment is None:
+        return None
+    return Segment(segment.id, segment.start, segment.end, segment.points)
 
 
-def _absorb(state: ServerState, run_id: str, segment: StreamSegment) -> int:
-    points = _points(segment)
-    streams = state.client.tracking.streams
-    done = streams.absorb(run_id, segment.id, segment.start, segment.end, points)
-    if points and not done.written:
+def _count(state: ServerState, segment: Segment | None, done: Absorbed | None) -> None:
+    if segment is None or done is None:
+        return
+    if segment.points and not done.written:
         state.metrics.duplicate_batches.inc()
     state.metrics.metric_points.inc(done.written)
-    return done.offset
 
 
 async def log_batch(run_id: str, request: Request, state: State) -> Response:
@@ -181,13 +186,13 @@ async def log_batch(run_id: str, request: Request, state: State) -> Response:
 def _log_batch(state: ServerState, run_id: str, body: Batch) -> Response:
     """The run itself if `create` is given, params and tags (idempotent), then a segment of
     the run's metric stream (written once per byte range, however often it is sent)."""
-    tracking = state.client.tracking
-    _create_first(state, run_id, body.create)
-    if body.params or body.tags:
-        tracking.log_batch(run_id, [], body.params, body.tags)
+    segment = _segment(body.stream)
+    streams = state.client.tracking.streams
+    done = streams.log_batch(run_id, _start(state, body.create), body.params, body.tags, segment)
+    _count(state, segment, done)
     answer: dict[str, Any] = {"run_id": run_id}
-    if body.stream is not None:
-        answer["absorbed"] = _absorb(state, run_id, body.stream)
+    if done is not None:
+        answer["absorbed"] = done.offset
     return json_response(answer)
 
 
@@ -207,18 +212,18 @@ def _end_run(state: ServerState, run_id: str, body: EndRun) -> Response:
     """Create the run if `create` is given (a short run in one request), absorb the stream's
     last segment, then end the run — once the run holds its stream up to `stream_end`.
     Ending an ended run changes nothing (a retry is safe)."""
-    streams = state.client.tracking.streams
-    _create_first(state, run_id, body.create)
-    if body.stream is not None:
-        _absorb(state, run_id, body.stream)
-    ended = streams.finish(
+    segment = _segment(body.stream)
+    done = state.client.tracking.streams.end(
         run_id,
         body.status,
         error=body.error,
+        start=_start(state, body.create),
+        segment=segment,
         stream_id=body.stream_id,
         stream_end=body.stream_end,
     )
-    return json_response({"run_id": run_id, "ended": ended})
+    _count(state, segment, done.absorbed)
+    return json_response({"run_id": run_id, "ended": done.ended})
 
 
 def log_input(run_id: str, body: RunInput, state: State) -> Response:
