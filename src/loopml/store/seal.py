@@ -303,6 +303,20 @@ def _flush(engine: Engine, info: dict[str, Any]) -> None:
         seal_of(engine).checkpoint(*committed)
 
 
+def commit_staged(engine: Engine, info: dict[str, Any]) -> None:
+    """Checkpoint what a transaction staged, once its COMMIT has succeeded (for a
+    transaction run on the DBAPI connection, which SQLAlchemy's events do not see)."""
+    staged = info.pop(_PENDING, None)
+    if staged is not None:
+        seal_of(engine).checkpoint(*staged)
+
+
+def discard_staged(info: dict[str, Any]) -> None:
+    """Forget what a transaction that rolled back (or failed to commit) staged."""
+    info.pop(_PENDING, None)
+    info.pop(_COMMITTING, None)
+
+
 def checkpoint_committed(conn: Connection) -> None:
     """Write the checkpoint of the transaction `conn` just committed, if it appended events
     (for a connection kept open between transactions: the pool's check-in would)."""
