@@ -65,11 +65,8 @@ class RawStatement:
         order, defaults = compiled.order, compiled.defaults
         if order is None:
             return {**defaults, **params} if defaults else params
-        if compiled.pick is not None:
-            try:
-                return compiled.pick(params)  # every value given: the common case
-            except KeyError:
-                pass
+        if compiled.pick is not None:  # values given win over the statement's own
+            return compiled.pick({**defaults, **params} if defaults else params)
         return tuple(params[n] if n in params else defaults[n] for n in order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:

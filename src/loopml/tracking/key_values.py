@@ -32,6 +32,7 @@ _READ = (
 )
 _BUILT = "SELECT key_values IS NOT NULL FROM runs WHERE id = {mark}"
 _WRITE = "UPDATE runs SET key_values = {mark} WHERE id = {mark}"
+_BUILT_BY_MARK = {mark: _BUILT.format(mark=mark) for mark in ("?", "%s")}  # a hot path
 # PostgreSQL lets transactions that write to one run overlap: the one that reads the rows
 # for a document must hold the run row first, so that a writer it cannot see yet waits for
 # it and then rebuilds. NO KEY UPDATE does not wait for the KEY SHARE locks that the foreign
@@ -104,10 +105,10 @@ def keep_current(conn: Connection, run_id: str) -> bool:
     True when it had one: the run had already ended (the caller audits such late writes).
     """
     mark = _mark(conn)
-    lock = _LOCK if conn.dialect.name != "sqlite" else ""
-    cursor = conn.connection.cursor()
+    built = _BUILT_BY_MARK[mark] if conn.dialect.name == "sqlite" else _BUILT_BY_MARK[mark] + _LOCK
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_BUILT.format(mark=mark) + lock, (run_id,))
+        cursor.execute(built, (run_id,))
         found = cursor.fetchone()
         if found is not None and found[0]:
             cursor.execute(_WRITE.format(mark=mark), (build(conn, run_id), run_id))

@@ -72,14 +72,18 @@ _CONTENTS = (
 )
 
 
+# by parameter mark: built once (every run's end runs it)
+_CONTENTS_BY_MARK = {mark: _CONTENTS.format(mark=mark) for mark in ("?", "%s")}
+
+
 def read_contents(conn: Connection, run_id: str) -> RunContents:
     """The run's contents as the caller's write transaction sees them (the run row is held
     first, as key_values.build does)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.cursor()
+    sql = _CONTENTS_BY_MARK["?" if conn.dialect.paramstyle == "qmark" else "%s"]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         lock_run(conn, cursor, run_id)
-        cursor.execute(_CONTENTS.format(mark=mark), (run_id,) * 6)
+        cursor.execute(sql, (run_id,) * 6)
         rows = cursor.fetchall()
     finally:
         cursor.close()
