@@ -99,6 +99,17 @@ def dump(document_: Mapping[str, Any]) -> str:
     return _ENCODER.encode(document_)
 
 
+def dump_sorted(document_: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """The stored text of a document made by `document`, and the same document's text
+    with every key sorted (as `json.dumps(..., sort_keys=True)` with compact separators
+    writes it: what the run digest covers). Each section is encoded once for both: the
+    keys inside a section are in sorted order already."""
+    parts = [(name, _ENCODER.encode(values)) for name, values in document_.items()]
+    stored = "{" + ",".join(f'"{name}":{text}' for name, text in parts) + "}"
+    parts.sort()
+    return stored, "{" + ",".join(f'"{name}":{text}' for name, text in parts) + "}"
+
+
 def keep_current(conn: Connection, run_id: str) -> bool:
     """After writing params, metrics or tags of a run: rebuild its document if it has one.
 
