@@ -112,7 +112,7 @@ def test_an_empty_run_has_empty_contents(db_client: Client) -> None:
     "rows",
     [
         [],
-        [("p", "b", "2", None), ("p", "a", "é\u2028\"x", None)],
+        [("p", "b", "2", None), ("p", "a", 'é\u2028"x', None)],
         [("m", "z", None, 0.1), ("m", "ä", None, float("nan")), ("t", "k", "v", None)],
         [("t", "b", "1", None), ("m", "a", None, -1e300), ("p", "c", "", None)],
     ],
