@@ -12,7 +12,7 @@ from loopml.errors import AuditChainError, PermissionDeniedError, ValidationErro
 from loopml.governance import list_events, verify_chain
 from loopml.governance.rotation import rotate_key
 from loopml.sdk import Client
-from loopml.store.seal import key_id_of, read_key_file
+from loopml.store.seal import key_id_of, read_key_file, write_key_file
 
 STORES = ["sqlite-local", pytest.param("postgres-local", marks=pytest.mark.postgres)]
 
@@ -92,3 +92,33 @@ def test_a_secret_key_rotates_only_to_a_given_key(make_client: Callable[..., Cli
     assert not result.ok and "key was replaced" in (result.reason or "")
     fresh = make_client(audit_key=new.hex())
     assert verify_chain(fresh.stores.engine).ok
+
+
+@pytest.mark.parametrize("backend", STORES)
+def test_a_client_that_appended_before_a_rotation_follows_the_new_key(
+    backend: str, make_client: Callable[..., Client]
+) -> None:
+    """A process that committed the head remembers its key; a rotation elsewhere moves
+    the head, so that process reads the new key file before its next append."""
+    client = make_client(backend)
+    other = make_client(backend)
+    _activity(other)  # other committed the head: its next append would skip the key file
+    rotate_key(client.stores)
+    _activity(other)
+    _activity(client)
+    assert verify_chain(other.stores.engine).ok and verify_chain(client.stores.engine).ok
+    assert verify_chain(client.stores.engine).checked == 8
+
+
+def test_a_key_file_swapped_while_the_head_stands_still_is_not_used(client: Client) -> None:
+    """A key file replaced and put back with nothing committed in between (a rotation
+    whose commit failed) never changes the key the next append uses: the head this
+    process committed was MACed with the key it holds."""
+    _activity(client)
+    seal = client.stores.seal
+    kept = read_key_file(seal.key_file)
+    write_key_file(seal.key_file, secrets.token_bytes(32), replace=True)
+    assert key_id_of(seal.key()) != key_id_of(kept)  # a read now would see the other key
+    write_key_file(seal.key_file, kept, replace=True)
+    _activity(client)
+    assert verify_chain(client.stores.engine).ok

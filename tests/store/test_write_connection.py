@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from loopml.config import init_workspace, load_settings
 from loopml.governance import append_event, verify_chain
@@ -127,3 +128,47 @@ def test_postgresql_has_no_wal_checkpointer(stores: Stores) -> None:
     """Only a SQLite file has a WAL of its own to checkpoint."""
     expected = stores.engine.dialect.name == "sqlite"
     assert (stores.writes.checkpointer is not None) is expected
+
+
+def test_statements_through_the_connection_share_its_transaction(tmp_path: Path) -> None:
+    """Core statements and prebuilt ones run in the one transaction `begin` opened: both
+    commit together, and both roll back together with no checkpoint line."""
+    root = init_workspace(tmp_path / "ws")
+    stores = open_stores(load_settings(root, environ={}))
+    try:
+        with pytest.raises(RuntimeError, match="boom"), stores.writes.begin() as conn:
+            conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+            conn.execute(text("INSERT INTO scratch VALUES (1)"))
+            append_event(conn, "tester", "thing.create", "thing:1")
+            raise RuntimeError("boom")
+        assert _events(stores) == 0 and stores.seal.checkpoints() == []
+        with stores.writes.begin() as conn:
+            found = conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'scratch'"))
+            assert not found.all()
+            append_event(conn, "tester", "thing.create", "thing:2")
+            assert conn.execute(select(func.count()).select_from(audit_events)).scalar_one() == 1
+        assert _events(stores) == 1 and [c.seq for c in stores.seal.checkpoints()] == [1]
+        assert verify_chain(stores.engine).ok
+    finally:
+        stores.close()
+
+
+def test_a_failed_commit_writes_no_checkpoint(tmp_path: Path) -> None:
+    """A COMMIT that fails (here: a deferred foreign key still violated) rolls back, raises
+    as SQLAlchemy raises, and leaves no checkpoint line; the next transaction works."""
+    root = init_workspace(tmp_path / "ws")
+    stores = open_stores(load_settings(root, environ={}))
+    try:
+        with pytest.raises(IntegrityError), stores.writes.begin() as conn:
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+            conn.execute(
+                text("INSERT INTO params (run_id, \"key\", value) VALUES ('run-none', 'k', 'v')")
+            )
+            append_event(conn, "tester", "thing.create", "thing:1")
+        assert _events(stores) == 0 and stores.seal.checkpoints() == []
+        with stores.writes.begin() as conn:
+            append_event(conn, "tester", "thing.create", "thing:2")
+        assert _events(stores) == 1 and [c.seq for c in stores.seal.checkpoints()] == [1]
+        assert verify_chain(stores.engine).ok
+    finally:
+        stores.close()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from loopml.config import init_workspace, load_settings
+from loopml.governance import verify_chain
 from loopml.sdk import Client
 from loopml.tracking.journal import encode_point, encode_points
 
@@ -74,6 +75,44 @@ def test_kill_9_loses_no_acknowledged_point(tmp_path: Path) -> None:
     assert again.recovered_runs == []
     assert len(again.metric_history(run_id, "loss")) == len(history)
     again.close()
+
+
+def test_kill_9_keeps_every_acknowledged_batch_and_run(tmp_path: Path) -> None:
+    """`log_batch` and a run's end are committed when they return: a process killed right
+    after loses none of them, and the audit trail (with its checkpoints) stays whole."""
+    root = init_workspace(tmp_path)
+    child = _python(
+        """
+        import loopml
+        client = loopml.connect(".")
+        i = 0
+        while True:
+            with client.start_run("train", capture_code=False) as run:
+                run.log_batch(params={"i": i}, metrics=[("loss", float(i), 0)])
+                print("logged", run.id, flush=True)  # acknowledged: the batch is stored
+            print("ended", run.id, flush=True)  # acknowledged: the run has ended
+            i += 1
+        """,
+        root,
+    )
+    assert child.stdout is not None
+    logged: list[str] = []
+    ended: list[str] = []
+    while len(ended) < 200:
+        line = child.stdout.readline()
+        assert line, child.stderr.read() if child.stderr else "child died"
+        kind, run_id = line.split()
+        (logged if kind == "logged" else ended).append(run_id)
+    os.kill(child.pid, signal.SIGKILL)
+    child.communicate()
+
+    client = _open(root)
+    for n, run_id in enumerate(logged):
+        record = client.get_run(run_id)
+        assert record.params == {"i": str(n)} and record.metrics == {"loss": float(n)}
+        assert (record.status == "FINISHED") is (run_id in ended)
+    assert verify_chain(client.stores.engine).ok
+    client.close()
 
 
 def test_kill_9_after_partial_flush_repeats_nothing(tmp_path: Path) -> None:

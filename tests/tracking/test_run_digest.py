@@ -15,8 +15,8 @@ from sqlalchemy import Connection, func, select
 from loopml.governance import list_events
 from loopml.sdk import Client
 from loopml.store.schema import latest_metrics, metrics, params, run_artifacts, run_inputs, tags
-from loopml.tracking.key_values import build
-from loopml.tracking.run_digest import read_contents, summarize
+from loopml.tracking.key_values import build, document, dump, dump_sorted
+from loopml.tracking.run_digest import RunContents, read_contents, summarize
 
 BACKENDS = ["sqlite-local", pytest.param("postgres-local", marks=pytest.mark.postgres)]
 
@@ -106,3 +106,25 @@ def test_an_empty_run_has_empty_contents(db_client: Client) -> None:
         [],
     )
     assert summarize(contents)["metric_points"] == 0
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [("p", "b", "2", None), ("p", "a", 'é\u2028"x', None)],
+        [("m", "z", None, 0.1), ("m", "ä", None, float("nan")), ("t", "k", "v", None)],
+        [("t", "b", "1", None), ("m", "a", None, -1e300), ("p", "c", "", None)],
+    ],
+)
+def test_the_sorted_text_is_what_sorting_every_key_writes(rows: list[Any]) -> None:
+    """`dump_sorted` encodes each section once for the stored document and for the digest;
+    both texts equal what encoding the whole document gives, and so does the digest."""
+    found = document(list(rows))
+    stored, ordered = dump_sorted(found)
+    assert stored == dump(found)
+    assert ordered == json.dumps(found, sort_keys=True, separators=(",", ":"))
+    series = [["loss", 2, 0.5, 1.5, 3]]
+    with_text = RunContents(found, stored, series, [["a", "d"]], [], ordered)
+    without = RunContents(found, stored, series, [["a", "d"]], [])
+    assert summarize(with_text) == summarize(without)

@@ -136,7 +136,7 @@ def append_event(
             f"the audit trail's head is at event {seq} but event {seal.highest_checkpoint} "
             "was committed: events were deleted; run `loopml audit verify`"
         )
-    key = seal.key(conn)
+    key = seal.key_after(seq, prev, conn)
     event = append_with_key(conn, key, seq, prev, head is None, actor, action, obj, details)
     stage_checkpoint(conn, event.seq, event.hash, seal.id_of(key))
     return event

@@ -22,10 +22,15 @@ class _Compiled:
     """A statement's SQL for one dialect, and how to turn a dict of values into its
     parameters (a tuple in `order` for positional paramstyles)."""
 
-    __slots__ = ("defaults", "multi", "order", "pick", "sql")
+    __slots__ = ("defaults", "direct", "multi", "order", "pick", "sql")
 
-    def __init__(self, sql: str, order: list[str] | None, defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, sql: str, order: list[str] | None, defaults: dict[str, Any], direct: bool = False
+    ) -> None:
         self.sql = sql
+        # sqlite3's connection executes on a cursor it makes itself, skipping the pool's
+        # cursor wrapper (the statement is reset when it finishes or its cursor is freed)
+        self.direct = direct
         self.order = order
         self.defaults = defaults
         self.multi: dict[int, str | None] = {}  # multi-row forms by row count
@@ -51,7 +56,7 @@ class RawStatement:
             positional = dialect.paramstyle in ("qmark", "format", "numeric")
             order = list(getattr(compiled, "positiontup", None) or []) if positional else None
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
-            found = _Compiled(compiled.string, order, defaults)
+            found = _Compiled(compiled.string, order, defaults, dialect.name == "sqlite")
             self._compiled[dialect.name] = found
         return found
 
@@ -60,27 +65,33 @@ class RawStatement:
         order, defaults = compiled.order, compiled.defaults
         if order is None:
             return {**defaults, **params} if defaults else params
-        if compiled.pick is not None:
-            try:
-                return compiled.pick(params)  # every value given: the common case
-            except KeyError:
-                pass
+        if compiled.pick is not None:  # values given win over the statement's own
+            return compiled.pick({**defaults, **params} if defaults else params)
         return tuple(params[n] if n in params else defaults[n] for n in order)
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> None:
         compiled = self._sql(conn)
-        cursor = conn.connection.cursor()
+        args = self._args(compiled, params or {})
+        dbapi_connection = conn.connection.dbapi_connection
+        if compiled.direct:  # sqlite3: the connection runs it on a cursor of its own
+            dbapi_connection.execute(compiled.sql, args)  # type: ignore[union-attr]
+            return
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(compiled.sql, self._args(compiled, params or {}))
+            cursor.execute(compiled.sql, args)
         finally:
             cursor.close()
 
     def fetchone(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Any:
         """The first row of a SELECT, as a tuple (or None)."""
         compiled = self._sql(conn)
-        cursor = conn.connection.cursor()
+        args = self._args(compiled, params or {})
+        dbapi_connection = conn.connection.dbapi_connection
+        if compiled.direct:
+            return dbapi_connection.execute(compiled.sql, args).fetchone()  # type: ignore[union-attr]
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(compiled.sql, self._args(compiled, params or {}))
+            cursor.execute(compiled.sql, args)
             return cursor.fetchone()
         finally:
             cursor.close()
@@ -94,9 +105,14 @@ class RawStatement:
             if many is not None:
                 self._execute_multi_row(conn, compiled, many, rows)
                 return
-        cursor = conn.connection.cursor()
+        args = [self._args(compiled, row) for row in rows]
+        dbapi_connection = conn.connection.dbapi_connection
+        if compiled.direct:
+            dbapi_connection.executemany(compiled.sql, args)  # type: ignore[union-attr]
+            return
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(compiled.sql, [self._args(compiled, row) for row in rows])
+            cursor.executemany(compiled.sql, args)
         finally:
             cursor.close()
 

@@ -85,6 +85,9 @@ class AuditSeal:
         self._fd_inode = -1  # of the open checkpoint file
         self._file_state: tuple[int, int] | None = None  # (inode, mtime) of the loaded key
         self._key_ids: dict[bytes, str] = {}
+        self._keys: dict[str, bytes] = {}  # by key id, for the keys `id_of` named
+        # (seq, mac, key) of the newest event this process committed and checkpointed
+        self._committed: tuple[int, str, bytes] | None = None
         self.highest_checkpoint = 0  # the newest head this process checkpointed
 
     # ------------------------------------------------------------------ the key
@@ -110,6 +113,19 @@ class AuditSeal:
             return None
         return (found.st_ino, found.st_mtime_ns)
 
+    def key_after(self, seq: int, mac: str, conn: Connection | None = None) -> bytes:
+        """The key to append after head (`seq`, `mac`), read in the caller's transaction.
+
+        When that head is the event this process committed last, nothing was committed
+        since (a rotation always appends its own event, so it moves the head): the key
+        that event was MACed with is the key, and the key file need not be looked at.
+        Otherwise `key` checks the file.
+        """
+        committed = self._committed
+        if committed is not None and committed[0] == seq and committed[1] == mac:
+            return committed[2]
+        return self.key(conn)
+
     @property
     def key_id(self) -> str:
         return key_id_of(self.key())
@@ -119,6 +135,7 @@ class AuditSeal:
         cached = self._key_ids.get(key)
         if cached is None:
             cached = self._key_ids[key] = key_id_of(key)
+            self._keys[cached] = key
         return cached
 
     def _load_or_create(self, conn: Connection | None) -> bytes:
@@ -143,6 +160,7 @@ class AuditSeal:
         with self._lock:
             self._key = key
             self._file_state = None if self.from_secret else self._state()
+            self._committed = None
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, seq: int, mac: str, key_id: str) -> None:
@@ -157,6 +175,9 @@ class AuditSeal:
                 self._fd = os.open(self.anchor_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 self._fd_inode = os.fstat(self._fd).st_ino
             os.write(self._fd, line)
+            if seq >= self.highest_checkpoint:
+                key = self._keys.get(key_id)
+                self._committed = None if key is None else (seq, mac, key)
             self.highest_checkpoint = max(self.highest_checkpoint, seq)
 
     def _still_current(self) -> bool:
@@ -301,6 +322,20 @@ def _flush(engine: Engine, info: dict[str, Any]) -> None:
     committed = info.pop(_COMMITTING, None)
     if committed is not None:
         seal_of(engine).checkpoint(*committed)
+
+
+def commit_staged(engine: Engine, info: dict[str, Any]) -> None:
+    """Checkpoint what a transaction staged, once its COMMIT has succeeded (for a
+    transaction run on the DBAPI connection, which SQLAlchemy's events do not see)."""
+    staged = info.pop(_PENDING, None)
+    if staged is not None:
+        seal_of(engine).checkpoint(*staged)
+
+
+def discard_staged(info: dict[str, Any]) -> None:
+    """Forget what a transaction that rolled back (or failed to commit) staged."""
+    info.pop(_PENDING, None)
+    info.pop(_COMMITTING, None)
 
 
 def checkpoint_committed(conn: Connection) -> None:

@@ -7,21 +7,28 @@ writes of a process share one connection, taken in turn under a lock (the single
 path of STYLE.md). Other writes keep using the pool. On PostgreSQL, where writers do run
 side by side, every transaction still takes its own pooled connection.
 
-The audit checkpoint of a transaction that appended events is written right after its
-commit (store/seal.py), as when a pooled connection goes back to the pool. The held
+On SQLite the held connection's transactions are run on the DBAPI connection itself
+(BEGIN IMMEDIATE, COMMIT or ROLLBACK): SQLAlchemy's transaction objects and event dispatch
+cost more CPU than SQLite's own BEGIN. Callers still get a `Connection` (it never begins a
+transaction of its own: the DBAPI one is open), and the audit seal is told of the outcome
+directly: the checkpoint of a transaction that appended events is written right after its
+COMMIT succeeded, and dropped on a rollback or a failed COMMIT (store/seal.py). The held
 connection leaves SQLite's WAL checkpoints to a background thread (wal_checkpoint.py).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-from loopml.store.seal import checkpoint_committed
+from loopml.store.seal import commit_staged, discard_staged
 from loopml.store.wal_checkpoint import WalCheckpointer, hold_pages
 
 
@@ -48,24 +55,43 @@ class WriteConnection:
             return
         with self._lock:
             conn = self._connection()
+            dbapi_connection = conn.connection.dbapi_connection
+            info = conn.info
+            _run(dbapi_connection, "BEGIN IMMEDIATE")
             try:
-                with conn.begin():
-                    yield conn
+                yield conn
+                _run(dbapi_connection, "COMMIT")
             except BaseException:
-                if conn.invalidated:  # the database went away: start afresh next time
-                    self._drop()
+                discard_staged(info)  # nothing was committed: no checkpoint line
+                self._roll_back(conn, dbapi_connection)
                 raise
-            else:
-                if self.checkpointer is not None:
-                    self.checkpointer.committed()
-            finally:
-                checkpoint_committed(conn)
+            if self.checkpointer is not None:
+                self.checkpointer.committed()
+            commit_staged(self.engine, info)
+
+    def _roll_back(self, conn: Connection, dbapi_connection: Any) -> None:
+        """End the open transaction, if any (a failed COMMIT may leave it open); a
+        connection that cannot roll back, or that SQLAlchemy invalidated, is replaced."""
+        try:
+            if dbapi_connection is not None and dbapi_connection.in_transaction:
+                dbapi_connection.rollback()
+        except sqlite3.Error:
+            self._drop()
+            return
+        if conn.invalidated:  # the database went away: start afresh next time
+            self._drop()
 
     def _connection(self) -> Connection:
         if self._pid != os.getpid():  # a forked child never shares its parent's handle
             self._conn, self._pid = None, os.getpid()
-        if self._conn is None or self._conn.closed:
-            self._conn = self.engine.connect()
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            conn = self.engine.connect()
+            # The DBAPI transaction `begin` opens is the transaction: a statement executed
+            # through the Connection must not begin one of its own (SQLAlchemy's autobegin
+            # would send a second BEGIN). The flag is SQLAlchemy's, used by its own
+            # first-connect Connection; tests/store/test_write_connection.py checks it.
+            conn._allow_autobegin = False
+            self._conn = conn
             if self.checkpointer is not None:
                 dbapi_connection = self._conn.connection.dbapi_connection
                 hold_pages(dbapi_connection)  # type: ignore[arg-type]
@@ -91,3 +117,12 @@ class WriteConnection:
                 self._drop()
         if self.checkpointer is not None:
             self.checkpointer.close()
+
+
+def _run(dbapi_connection: Any, sql: str) -> None:
+    """BEGIN IMMEDIATE or COMMIT on the DBAPI connection; an error is raised as SQLAlchemy
+    raises errors of statements it runs (as engine.py does for BEGIN)."""
+    try:
+        dbapi_connection.execute(sql)
+    except sqlite3.Error as err:
+        raise DBAPIError.instance(sql, (), err, sqlite3.Error) from err

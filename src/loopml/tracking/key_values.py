@@ -32,6 +32,7 @@ _READ = (
 )
 _BUILT = "SELECT key_values IS NOT NULL FROM runs WHERE id = {mark}"
 _WRITE = "UPDATE runs SET key_values = {mark} WHERE id = {mark}"
+_BUILT_BY_MARK = {mark: _BUILT.format(mark=mark) for mark in ("?", "%s")}  # a hot path
 # PostgreSQL lets transactions that write to one run overlap: the one that reads the rows
 # for a document must hold the run row first, so that a writer it cannot see yet waits for
 # it and then rebuilds. NO KEY UPDATE does not wait for the KEY SHARE locks that the foreign
@@ -98,16 +99,27 @@ def dump(document_: Mapping[str, Any]) -> str:
     return _ENCODER.encode(document_)
 
 
+def dump_sorted(document_: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """The stored text of a document made by `document`, and the same document's text
+    with every key sorted (as `json.dumps(..., sort_keys=True)` with compact separators
+    writes it: what the run digest covers). Each section is encoded once for both: the
+    keys inside a section are in sorted order already."""
+    parts = [(name, _ENCODER.encode(values)) for name, values in document_.items()]
+    stored = "{" + ",".join(f'"{name}":{text}' for name, text in parts) + "}"
+    parts.sort()
+    return stored, "{" + ",".join(f'"{name}":{text}' for name, text in parts) + "}"
+
+
 def keep_current(conn: Connection, run_id: str) -> bool:
     """After writing params, metrics or tags of a run: rebuild its document if it has one.
 
     True when it had one: the run had already ended (the caller audits such late writes).
     """
     mark = _mark(conn)
-    lock = _LOCK if conn.dialect.name != "sqlite" else ""
-    cursor = conn.connection.cursor()
+    built = _BUILT_BY_MARK[mark] if conn.dialect.name == "sqlite" else _BUILT_BY_MARK[mark] + _LOCK
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_BUILT.format(mark=mark) + lock, (run_id,))
+        cursor.execute(built, (run_id,))
         found = cursor.fetchone()
         if found is not None and found[0]:
             cursor.execute(_WRITE.format(mark=mark), (build(conn, run_id), run_id))

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from loopml.governance import append_event
 from loopml.store.principal import Principal
-from loopml.tracking.key_values import document, dump, lock_run
+from loopml.tracking.key_values import document, dump_sorted, lock_run
 
 _DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # Per metric key: order-independent aggregates, so every backend computes the same digest.
@@ -52,6 +52,7 @@ class RunContents:
     metrics: list[list[Any]]
     artifacts: list[list[str]]
     inputs: list[list[str]]
+    sorted_document: str = ""  # the document's text with its keys sorted, when known
 
 
 # One round trip for everything a run's end writes or digests (a hot path: every run ends
@@ -72,14 +73,18 @@ _CONTENTS = (
 )
 
 
+# by parameter mark: built once (every run's end runs it)
+_CONTENTS_BY_MARK = {mark: _CONTENTS.format(mark=mark) for mark in ("?", "%s")}
+
+
 def read_contents(conn: Connection, run_id: str) -> RunContents:
     """The run's contents as the caller's write transaction sees them (the run row is held
     first, as key_values.build does)."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cursor = conn.connection.cursor()
+    sql = _CONTENTS_BY_MARK["?" if conn.dialect.paramstyle == "qmark" else "%s"]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         lock_run(conn, cursor, run_id)
-        cursor.execute(_CONTENTS.format(mark=mark), (run_id,) * 6)
+        cursor.execute(sql, (run_id,) * 6)
         rows = cursor.fetchall()
     finally:
         cursor.close()
@@ -101,15 +106,20 @@ def read_contents(conn: Connection, run_id: str) -> RunContents:
     artifacts.sort()
     inputs.sort()
     found = document(values)
-    return RunContents(found, dump(found), series, artifacts, inputs)
+    stored, ordered = dump_sorted(found)
+    return RunContents(found, stored, series, artifacts, inputs, ordered)
 
 
 def summarize(contents: RunContents) -> dict[str, Any]:
     """Counts and digest of a run's contents (`read_contents`)."""
     document_ = contents.document
-    body = _DIGEST_ENCODER.encode(
-        [document_, contents.metrics, contents.artifacts, contents.inputs]
-    )
+    if contents.sorted_document:  # the same text, without encoding the document again
+        rest = _DIGEST_ENCODER.encode([contents.metrics, contents.artifacts, contents.inputs])
+        body = "[" + contents.sorted_document + "," + rest[1:]
+    else:
+        body = _DIGEST_ENCODER.encode(
+            [document_, contents.metrics, contents.artifacts, contents.inputs]
+        )
     return {
         "params": len(document_.get("params", {})),
         "tags": len(document_.get("tags", {})),
