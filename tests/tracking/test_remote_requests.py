@@ -33,11 +33,19 @@ def _segment(start: int = 0, end: int = 100, n: int = 5) -> Segment:
     return Segment(STREAM, start, end, _points(n))
 
 
+# COMMITs sent on SQLite connections opened since `_warm`, by engine: the held write
+# connection runs its transactions on the DBAPI connection (store/write_connection.py), past
+# SQLAlchemy's commit event, so SQLite's statement trace is what sees every commit.
+_SQLITE_COMMITS: dict[int, list[int]] = {}
+
+
 @contextmanager
 def _counted(client: Client) -> Iterator[dict[str, int]]:
     """Commits, and connections taken from the pool, while the block runs."""
     counts = {"commits": 0, "checkouts": 0}
     engine = client.stores.engine
+    sqlite = engine.dialect.name == "sqlite"
+    before = _SQLITE_COMMITS[id(engine)][0] if sqlite else 0
 
     def on_commit(_conn: Any) -> None:
         counts["commits"] += 1
@@ -45,12 +53,16 @@ def _counted(client: Client) -> Iterator[dict[str, int]]:
     def on_checkout(*_args: Any) -> None:
         counts["checkouts"] += 1
 
-    event.listen(engine, "commit", on_commit)
+    if not sqlite:
+        event.listen(engine, "commit", on_commit)
     event.listen(engine.pool, "checkout", on_checkout)
     try:
         yield counts
     finally:
-        event.remove(engine, "commit", on_commit)
+        if sqlite:
+            counts["commits"] = _SQLITE_COMMITS[id(engine)][0] - before
+        else:
+            event.remove(engine, "commit", on_commit)
         event.remove(engine.pool, "checkout", on_checkout)
 
 
@@ -60,7 +72,21 @@ def _events(client: Client, action: str, run_id: str) -> list[Any]:
 
 
 def _warm(client: Client) -> None:
-    """The experiment exists and the held write connection is open, as on a busy server."""
+    """The experiment exists and the held write connection is open, as on a busy server
+    (on SQLite, a new one whose COMMITs are counted)."""
+    engine = client.stores.engine
+    if engine.dialect.name == "sqlite":
+        tally = _SQLITE_COMMITS.setdefault(id(engine), [0])
+
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            def trace(sql: str) -> None:
+                tally[0] += sql.startswith("COMMIT")
+
+            dbapi_conn.set_trace_callback(trace)
+
+        client.stores.writes.close()
+        engine.pool.dispose()  # connections from here on are traced
+        event.listen(engine, "connect", on_connect)
     client.tracking.streams.log_batch(new_id("run"), START, {}, {}, None)
 
 
