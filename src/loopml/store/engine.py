@@ -27,8 +27,8 @@ PG_PING_AFTER_IDLE_S = 1.0
 _WAL_RETRY_MAX_PAUSE_S = 0.05
 
 
-def _switch_to_wal(dbapi_conn: sqlite3.Connection) -> None:
-    """PRAGMA journal_mode = WAL, retried while the file is busy, up to the busy timeout.
+def switch_to_wal(dbapi_conn: sqlite3.Connection, timeout_s: float) -> None:
+    """PRAGMA journal_mode = WAL, retried while the file is busy for up to `timeout_s`.
 
     On a file still in rollback mode the switch reads, then asks for the write lock; when
     another connection holds that lock (several processes opening a fresh store at once,
@@ -36,7 +36,7 @@ def _switch_to_wal(dbapi_conn: sqlite3.Connection) -> None:
     the busy handler, since a reader waiting for a writer could deadlock. Once the file is
     in WAL the switch is a no-op and takes no lock, so this loops only on a fresh store.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + timeout_s
     pause = 0.001
     while True:
         try:
@@ -60,7 +60,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        _switch_to_wal(dbapi_conn)
+        switch_to_wal(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS / 1000)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
