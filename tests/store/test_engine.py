@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from loopml.errors import ConfigError
 from loopml.store import create_store_engine, upgrade_to_head
@@ -96,6 +97,60 @@ def test_a_begin_that_cannot_take_the_lock_raises_the_usual_error(sqlite_engine:
     with sqlite_engine.begin() as conn:  # the pool's connection is still good
         conn.execute(text("INSERT INTO t VALUES (2)"))
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [2]
+
+
+def _hold_the_write_lock(engine: Engine) -> sqlite3.Connection:
+    """A connection of another opener holding a fresh file's write lock, still in rollback
+    mode: where the first connection of another process is while it switches to WAL."""
+    holder = sqlite3.connect(
+        str(engine.url.database), isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_opening_a_fresh_store_while_another_opener_holds_the_lock_waits(
+    sqlite_engine: Engine,
+) -> None:
+    """Switching to WAL on a fresh file gets SQLITE_BUSY at once, without the busy handler."""
+    holder = _hold_the_write_lock(sqlite_engine)
+    release = threading.Timer(0.3, holder.rollback)
+    release.start()
+    try:
+        with sqlite_engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        release.join()
+        holder.close()
+
+
+def test_opening_a_fresh_store_gives_up_after_the_busy_timeout(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    holder = _hold_the_write_lock(sqlite_engine)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            sqlite_engine.connect().close()
+        assert 0.1 <= time.monotonic() - started < 5
+    finally:
+        holder.close()
+    with sqlite_engine.connect() as conn:  # once the lock is free, the store opens
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_file_that_is_no_database_fails_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "loopml.db"
+    path.write_bytes(b"not a database, just some bytes" * 100)
+    engine = create_store_engine(f"sqlite:///{path}")
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseError, match="not a database"):
+            engine.connect().close()
+        assert time.monotonic() - started < 1
+    finally:
+        engine.dispose()
 
 
 def test_concurrent_read_modify_write_loses_no_update(sqlite_engine: Engine) -> None:

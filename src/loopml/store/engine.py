@@ -23,6 +23,31 @@ SQLITE_MMAP_BYTES = 2**31
 # ping per transaction was a round trip in five of a run's few (three per run), and a
 # connection given back a moment ago is as alive as a ping would show.
 PG_PING_AFTER_IDLE_S = 1.0
+# The longest pause between tries of a journal-mode switch that found the file locked.
+_WAL_RETRY_MAX_PAUSE_S = 0.05
+
+
+def switch_to_wal(dbapi_conn: sqlite3.Connection, timeout_s: float) -> None:
+    """PRAGMA journal_mode = WAL, retried while the file is busy for up to `timeout_s`.
+
+    On a file still in rollback mode the switch reads, then asks for the write lock; when
+    another connection holds that lock (several processes opening a fresh store at once,
+    one of them switching it too), SQLite returns SQLITE_BUSY at once instead of calling
+    the busy handler, since a reader waiting for a writer could deadlock. Once the file is
+    in WAL the switch is a no-op and takes no lock, so this loops only on a fresh store.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, _WAL_RETRY_MAX_PAUSE_S)
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -35,7 +60,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        switch_to_wal(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS / 1000)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")

@@ -20,7 +20,11 @@ from loopml.features.online.base import (
     ViewRead,
     key_text,
 )
+from loopml.store.engine import switch_to_wal
 
+# How long a write waits for another writer, and a fresh file's switch to WAL for another
+# opener holding its lock.
+BUSY_TIMEOUT_MS = 30_000
 _AFFINITY = {
     "float64": "REAL",
     "int64": "INTEGER",
@@ -50,9 +54,9 @@ class SQLiteOnlineStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            switch_to_wal(conn, BUSY_TIMEOUT_MS / 1000)
             conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA busy_timeout = 30000")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
