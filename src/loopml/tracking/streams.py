@@ -144,17 +144,13 @@ class _Ending:
     stream_id: str | None
     stream_end: int | None
 
-    def valid(self) -> bool:
-        """As `finish` checks it (False: `finish` refuses it, with the reason)."""
-        if self.status not in STATUSES or self.status == "RUNNING":
-            return False
-        if (self.stream_id is None) != (self.stream_end is None):
-            return False
-        return self.stream_id is None or _STREAM_ID.match(self.stream_id) is not None
+    def check(self) -> None:
+        """Refuse the end as `finish` refuses it."""
+        check_end(self.status, self.stream_id, self.stream_end)
 
     def ends_holding(self, held: int) -> bool:
         """Whether a run that holds its stream up to `held` ends now."""
-        return self.valid() and (self.stream_end is None or held >= self.stream_end)
+        return self.stream_end is None or held >= self.stream_end
 
 
 class _Uncommon(Exception):
@@ -177,6 +173,24 @@ def check_stream_id(stream_id: Any) -> str:
             "(the client names each of its journals once)"
         )
     return stream_id
+
+
+def check_end(status: str, stream_id: str | None, stream_end: int | None) -> None:
+    """An end request's status, and its stream and how far the run must hold it."""
+    if status not in STATUSES or status == "RUNNING":
+        raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+    if (stream_id is None) != (stream_end is None):
+        raise ValidationError("stream_id and stream_end go together")
+    if stream_id is not None:
+        check_stream_id(stream_id)
+
+
+def _check_segment(segment: Segment) -> None:
+    """A segment's stream id, byte range and point keys (its points' other fields are
+    typed and bounded already)."""
+    check_stream_id(segment.stream_id)
+    _check_range(segment.start, segment.end, segment.points)
+    check_point_keys(segment.points)
 
 
 def check_client_run_id(run_id: Any) -> str:
@@ -390,13 +404,8 @@ class MetricStreams:
         """End a run once the run holds its stream up to `stream_end`; True if this call
         ended it, False if it had ended already (a retried end changes nothing)."""
         require(self.stores.actor, "write", "end runs")
-        if status not in STATUSES or status == "RUNNING":
-            raise ValidationError(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
-        if (stream_id is None) != (stream_end is None):
-            raise ValidationError("stream_id and stream_end go together")
-        current, held = self._status_and_offset(
-            run_id, "" if stream_id is None else check_stream_id(stream_id)
-        )
+        check_end(status, stream_id, stream_end)
+        current, held = self._status_and_offset(run_id, "" if stream_id is None else stream_id)
         if stream_end is not None and held < stream_end:
             raise StreamGapError(
                 f"run {run_id} holds stream {stream_id} up to {held}, not {stream_end}; "
@@ -465,18 +474,17 @@ class MetricStreams:
                 require(self.stores.actor, "write", what)
             param_rows = _param_rows(run_id, start.params, params_)
             if segment is not None:
-                check_stream_id(segment.stream_id)
-                _check_range(segment.start, segment.end, segment.points)
-                check_point_keys(segment.points)
+                _check_segment(segment)
                 if segment.start != 0:
                     raise _Uncommon("the segment does not start the stream")
             if ending is not None:
                 require(self.stores.actor, "write", "end runs")
+                ending.check()
                 held = 0
                 if segment is not None and segment.stream_id == ending.stream_id:
                     held = segment.end
                 if not ending.ends_holding(held):
-                    raise _Uncommon("the end waits for more of the stream, or is refused")
+                    raise _Uncommon("the end waits for more of the stream")
             new = self.runs.prepare_run(
                 start.experiment,
                 start.name,
@@ -559,12 +567,9 @@ class MetricStreams:
         try:
             if segment is not None:
                 require(self.stores.actor, "write", "log to runs")
-                check_stream_id(segment.stream_id)
-                _check_range(segment.start, segment.end, segment.points)
-                check_point_keys(segment.points)
+                _check_segment(segment)
             require(self.stores.actor, "write", "end runs")
-            if not _Ending(status, error, stream_id, stream_end).valid():
-                raise _Uncommon("the end is refused")
+            check_end(status, stream_id, stream_end)
             held_stream = "" if stream_id is None else stream_id
         except LoopmlError as refused:
             raise _Uncommon(str(refused)) from refused
