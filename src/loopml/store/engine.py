@@ -70,10 +70,16 @@ def _prepare_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Straight on the DBAPI connection: every write transaction starts here, and the
         # statement machinery would cost more than SQLite spends on the BEGIN itself.
-        try:
-            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as err:
-            raise DBAPIError.instance("BEGIN IMMEDIATE", (), err, sqlite3.Error) from err
+        run_sqlite(conn.connection.dbapi_connection, "BEGIN IMMEDIATE")
+
+
+def run_sqlite(dbapi_connection: Any, sql: str) -> None:
+    """A transaction statement (BEGIN IMMEDIATE, COMMIT) straight on a sqlite3
+    connection; an error is raised as SQLAlchemy raises errors of statements it runs."""
+    try:
+        dbapi_connection.execute(sql)
+    except sqlite3.Error as err:
+        raise DBAPIError.instance(sql, (), err, sqlite3.Error) from err
 
 
 def _prepare_postgresql(engine: Engine) -> None:

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
+from loopml.store.engine import run_sqlite
 from loopml.store.seal import commit_staged, discard_staged
 from loopml.store.wal_checkpoint import WalCheckpointer, hold_pages
 
@@ -57,10 +57,10 @@ class WriteConnection:
             conn = self._connection()
             dbapi_connection = conn.connection.dbapi_connection
             info = conn.info
-            _run(dbapi_connection, "BEGIN IMMEDIATE")
+            run_sqlite(dbapi_connection, "BEGIN IMMEDIATE")
             try:
                 yield conn
-                _run(dbapi_connection, "COMMIT")
+                run_sqlite(dbapi_connection, "COMMIT")
             except BaseException:
                 discard_staged(info)  # nothing was committed: no checkpoint line
                 self._roll_back(conn, dbapi_connection)
@@ -117,12 +117,3 @@ class WriteConnection:
                 self._drop()
         if self.checkpointer is not None:
             self.checkpointer.close()
-
-
-def _run(dbapi_connection: Any, sql: str) -> None:
-    """BEGIN IMMEDIATE or COMMIT on the DBAPI connection; an error is raised as SQLAlchemy
-    raises errors of statements it runs (as engine.py does for BEGIN)."""
-    try:
-        dbapi_connection.execute(sql)
-    except sqlite3.Error as err:
-        raise DBAPIError.instance(sql, (), err, sqlite3.Error) from err
