@@ -336,14 +336,3 @@ def discard_staged(info: dict[str, Any]) -> None:
     """Forget what a transaction that rolled back (or failed to commit) staged."""
     info.pop(_PENDING, None)
     info.pop(_COMMITTING, None)
-
-
-def checkpoint_committed(conn: Connection) -> None:
-    """Write the checkpoint of the transaction `conn` just committed, if it appended events
-    (for a connection kept open between transactions: the pool's check-in would)."""
-    _flush(conn.engine, conn.info)
-
-
-def unstage_checkpoint(conn: Connection) -> None:
-    """Forget what the open transaction staged (a rotation checkpoints by itself)."""
-    conn.info.pop(_PENDING, None)
