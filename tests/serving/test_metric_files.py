@@ -137,3 +137,32 @@ def _scrape_from_a_worker(folder: Path) -> bytes:
         return worker.render()
     finally:
         worker.close()
+
+
+def test_a_new_file_is_never_seen_empty_by_a_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's first flush creates its files; a scrape reading the folder while one is
+    being opened must find it whole (an empty one failed the scrape)."""
+    import loopml.serving.metric_files as metric_files
+
+    seen: list[int] = []
+    real = metric_files.MmapedDict
+
+    def opening(filename: str) -> object:
+        seen.append(os.stat(filename).st_size)  # what a scrape would read now
+        _scrape(tmp_path)  # and a scrape at this very moment succeeds
+        return real(filename)
+
+    monkeypatch.setattr(metric_files, "MmapedDict", opening)
+    worker = ServingMetrics(str(tmp_path))
+    assert worker.files is not None
+    worker.meter("d", "m").requests.inc(2)
+    try:
+        worker.files.flush()
+    finally:
+        worker.close()
+    assert seen and all(size > 0 for size in seen)
+    counted = 'loopml_serving_requests_total{deployment="d",model="m"}'
+    assert _samples(_scrape(tmp_path)).get(counted) == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

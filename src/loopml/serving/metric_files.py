@@ -32,6 +32,21 @@ FLUSH_INTERVAL_S = 1.0  # a copy costs ~0.4 ms; scrapes come every 15 s or so
 GAUGE_MODE: Final = "liveall"  # every gauge of a worker is reported with its pid while it lives
 
 
+INITIAL_FILE_BYTES = 1 << 20  # as prometheus_client sizes a new file; it grows as needed
+
+
+def _create_sized(path: Path) -> None:
+    """Put a zero-filled file at `path` in one rename unless one is there. `MmapedDict`
+    creates a missing file empty and sizes it afterwards, and a scrape reading the folder in
+    between failed on the empty file; a zero-filled one reads as holding no values."""
+    if path.exists():
+        return
+    staging = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")  # not a *.db
+    with open(staging, "wb") as out:
+        out.truncate(INITIAL_FILE_BYTES)
+    os.replace(staging, path)
+
+
 class MetricFiles:
     """Copies a registry's values into `<folder>/<type>_<pid>.db` files (no per-call I/O)."""
 
@@ -102,7 +117,9 @@ class MetricFiles:
     def _file(self, prefix: str) -> MmapedDict:
         found = self._files.get(prefix)
         if found is None:
-            found = MmapedDict(str(self.folder / f"{prefix}_{self.pid}.db"))  # type: ignore[no-untyped-call]
+            path = self.folder / f"{prefix}_{self.pid}.db"
+            _create_sized(path)
+            found = MmapedDict(str(path))  # type: ignore[no-untyped-call]
             self._files[prefix] = found
         return found
 
