@@ -91,12 +91,19 @@ runs = Table(
     Index("ix_runs_start_id", "start_time", "id"),
 )
 
+# A run's params, tags and latest metric values are found by (run_id, key): a filter's
+# lookup of each candidate, a document's rebuild, an upsert. On SQLite these tables are
+# that key's B-tree itself (WITHOUT ROWID), so a lookup is one descent that ends at the
+# value, not a search of the key's index and then of the table; and an entry of another
+# index carries its row's (run_id, key), so a walk of latest_metrics' (experiment, key,
+# value) index yields run ids without visiting the table (migration 0029).
 params = Table(
     "params",
     metadata,
     Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
     Column("key", String(KEY_LEN), primary_key=True),
     Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -105,6 +112,7 @@ tags = Table(
     Column("run_id", String(ID_LEN), ForeignKey("runs.id"), primary_key=True),
     Column("key", String(KEY_LEN), primary_key=True),
     Column("value", Text, nullable=False),
+    sqlite_with_rowid=False,  # as params
 )
 
 metrics = Table(
@@ -132,6 +140,7 @@ latest_metrics = Table(
     Column("experiment_id", String(ID_LEN), nullable=False),
     Index("ix_latest_metrics_key_value", "key", "value"),
     Index("ix_latest_metrics_experiment_key_value", "experiment_id", "key", "value"),
+    sqlite_with_rowid=False,  # as params
 )
 
 # Metric streams of remote clients: how many bytes of each client journal a run has
