@@ -29,10 +29,12 @@ document), then measured through the public SDK:
                            (PredictionLog.compact, timed as plog_compact_s)
   plog_labelled_s          PredictionLog.labelled(...) over the same hour (feedback join)
   sqlite_mb                the SQLite file's size (0 on PostgreSQL)
-  settle_s, dirty_mb       after building (untimed) the store is checkpointed and the
-                           kernel's dirty pages written out (dirty_mb were pending), so the
+  settle_s, dirty_mb,      after building (untimed) the store is checkpointed and the
+  reread_mb                kernel's dirty pages written out (dirty_mb were pending), so the
                            measured operations do not compete with the writeback of the
-                           gigabytes the bulk build just wrote; --no-settle skips this
+                           gigabytes the bulk build just wrote; then the SQLite file is read
+                           once (reread_mb of it came back from disk: pages the kernel had
+                           dropped since the build wrote them); --no-settle skips this
 
 Building is linear in the sizes (rows go in chunks of CHUNK; no step reads back what the
 ones before wrote) and holds one chunk in memory at a time. With --store-url each size gets
@@ -372,7 +374,11 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
     log(f"  compacted {compacted.segments_in:,} segments into {compacted.segments_out:,}")
     build_s = time.perf_counter() - t0
     log(f"built {n:,} runs in {build_s:.0f} s")
-    settled = settle(client) if args.settle else {"settle_s": None, "dirty_mb": _dirty_mb()}
+    settled = (
+        settle(client)
+        if args.settle
+        else {"settle_s": None, "dirty_mb": _dirty_mb(), "reread_mb": None}
+    )
 
     with Phase() as phase:
         for i in range(args.create):
@@ -484,9 +490,41 @@ def settle(client: loopml.Client) -> dict[str, float | None]:
     finally:
         raw.close()
     os.sync()
+    reread = _read_through(engine.url.database) if engine.dialect.name == "sqlite" else None
     took = time.perf_counter() - t
-    log(f"  settled in {took:.1f} s ({dirty} MB of dirty pages were pending)")
-    return {"settle_s": round(took, 1), "dirty_mb": dirty}
+    log(
+        f"  settled in {took:.1f} s ({dirty} MB of dirty pages were pending, "
+        f"{reread} MB of the file were read back from disk)"
+    )
+    return {"settle_s": round(took, 1), "dirty_mb": dirty, "reread_mb": reread}
+
+
+def _read_through(path: str | None) -> float | None:
+    """Read the SQLite file once so the measurement starts with it in the page cache, and
+    return how many MB of it came from the disk (Linux; None elsewhere).
+
+    A kernel may page out what nobody touched for a while (Linux's DAMON reclaim does it
+    after about a minute on some machines): the parts of a store built over minutes are
+    then back on disk when it is measured, and the first searches and writes would wait for
+    the disk where a workspace in steady use finds its pages in memory."""
+    if not path:
+        return None
+    before = _disk_read_bytes()
+    with open(path, "rb") as db:
+        while db.read(1 << 24):
+            pass
+    after = _disk_read_bytes()
+    return None if before is None or after is None else round((after - before) / 2**20, 1)
+
+
+def _disk_read_bytes() -> int | None:
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("read_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 def _dirty_mb() -> float | None:
@@ -517,7 +555,8 @@ def main() -> None:
         "--no-settle",
         dest="settle",
         action="store_false",
-        help="measure right after the bulk build, with its writeback still pending",
+        help="measure right after the bulk build, with its writeback still pending and the file"
+        " as much in the page cache as the kernel left it",
     )
     parser.add_argument(
         "--no-warmup",

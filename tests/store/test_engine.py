@@ -16,7 +16,11 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from loopml.errors import ConfigError
 from loopml.store import create_store_engine, upgrade_to_head
 from loopml.store import engine as engine_module
-from loopml.store.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_MMAP_BYTES
+from loopml.store.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_MMAP_BYTES,
+    SQLITE_READ_CACHE_KIB,
+)
 
 
 @pytest.fixture
@@ -40,6 +44,7 @@ def test_creates_the_folder_of_the_sqlite_file(tmp_path: Path, sqlite_engine: En
         ("busy_timeout", SQLITE_BUSY_TIMEOUT_MS),
         ("foreign_keys", 1),
         ("synchronous", 1),  # NORMAL: safe with WAL, one fsync per checkpoint
+        ("cache_size", -SQLITE_READ_CACHE_KIB),  # pages read past the memory map stay
     ],
 )
 def test_sqlite_pragmas_are_set_on_every_connection(

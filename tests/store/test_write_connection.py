@@ -20,6 +20,7 @@ from loopml.governance import append_event, verify_chain
 from loopml.store import Stores, open_stores
 from loopml.store.schema import audit_events, audit_head
 from loopml.store.wal_checkpoint import BACKSTOP_PAGES, EVERY_COMMITS
+from loopml.store.write_connection import WRITE_CACHE_KIB
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_wal_checkpoints_run_in_the_background(tmp_path: Path) -> None:
         assert auto == BACKSTOP_PAGES  # the commits themselves checkpoint only past it
         assert mapped == 0  # the writer reads through read(2); readers map the file
         # SQLite's default page cache: every commit walks the cache, a bigger one costs more
-        assert cache == -2000
+        assert cache == -WRITE_CACHE_KIB == -2000
         for i in range(EVERY_COMMITS):
             with stores.writes.begin() as conn:
                 append_event(conn, "tester", "thing.create", f"thing:{i}")

@@ -31,6 +31,10 @@ from loopml.store.engine import run_sqlite
 from loopml.store.seal import commit_staged, discard_staged
 from loopml.store.wal_checkpoint import WalCheckpointer, hold_pages
 
+# SQLite's default page cache (KiB), which the engine's connections raise for readers; see
+# the note in `_connection` for why the writer keeps it.
+WRITE_CACHE_KIB = 2000
+
 
 class WriteConnection:
     """`begin()` gives a connection inside a new transaction, committed when the block
@@ -98,6 +102,9 @@ class WriteConnection:
                 # Writes copy each page they change out of a memory map first and cost
                 # more CPU than through read(2): the map is for readers (engine.py).
                 dbapi_connection.execute("PRAGMA mmap_size = 0")  # type: ignore[union-attr]
+                dbapi_connection.execute(  # type: ignore[union-attr]
+                    f"PRAGMA cache_size = -{WRITE_CACHE_KIB}"
+                )
                 # The page cache keeps SQLite's default (2 MiB) on purpose: the end of every
                 # write transaction walks the cache's hash table (pcache1 truncation), so a
                 # bigger cache made each commit slower in proportion. At 100k runs a 64 MiB
