@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 EVERY_COMMITS = 64  # about 200 WAL pages of run tracking (~8 pages a commit)
 BACKSTOP_PAGES = 10_000  # 40 MB of WAL at 4 KiB pages: SQLite's default is 1,000
@@ -76,6 +77,7 @@ class WalCheckpointer:
                         )
                         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    sync_database_file(self.database)
                     self.checkpoints += 1
                 except sqlite3.Error:
                     # the next request retries; the backstop keeps the WAL bounded meanwhile
@@ -95,6 +97,35 @@ class WalCheckpointer:
             self._wanted.set()
         if thread is not None and self._pid == os.getpid():
             thread.join(timeout=30)
+
+
+# A passive checkpoint copies pages into the database file but syncs the file only when
+# the WAL's end has not moved since the round began, and while the writer keeps committing
+# it almost always has (the round's result does not tell): the pages pile up unsynced until
+# the writer's own checkpoint at the backstop syncs them all, on its path (at a million runs
+# up to 0.1 s of disk for scattered pages, a fifth of the writer's time). So the thread syncs
+# the file after every round, usually with little left to write. It borrows a descriptor
+# SQLite holds open: opening one of its own would mean closing it some day, and closing any
+# descriptor of a file drops every POSIX lock this process holds on it, SQLite's included.
+_OPEN_FILES = Path("/proc/self/fd")
+
+
+def sync_database_file(database: str) -> bool:
+    """fdatasync `database` through a descriptor this process already has open on it;
+    False when there is none to borrow (or no /proc to find it by)."""
+    try:
+        wanted = os.path.realpath(database)
+        with os.scandir(_OPEN_FILES) as entries:
+            for entry in entries:
+                try:
+                    if os.readlink(entry.path) == wanted:
+                        os.fdatasync(int(entry.name))
+                        return True
+                except OSError:  # closed meanwhile, or not a file: try the next one
+                    continue
+    except OSError:
+        pass
+    return False
 
 
 def hold_pages(dbapi_connection: sqlite3.Connection) -> None:
