@@ -509,30 +509,26 @@ def _read_through(path: str | None) -> float | None:
     the disk where a workspace in steady use finds its pages in memory."""
     if not path:
         return None
-    before = _disk_read_bytes()
+    before = _proc_number("/proc/self/io", "read_bytes:")
     with open(path, "rb") as db:
         while db.read(1 << 24):
             pass
-    after = _disk_read_bytes()
+    after = _proc_number("/proc/self/io", "read_bytes:")
     return None if before is None or after is None else round((after - before) / 2**20, 1)
-
-
-def _disk_read_bytes() -> int | None:
-    try:
-        for line in Path("/proc/self/io").read_text().splitlines():
-            if line.startswith("read_bytes:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def _dirty_mb() -> float | None:
     """The kernel's dirty page cache (Linux), in MB."""
+    kib = _proc_number("/proc/meminfo", "Dirty:")
+    return None if kib is None else round(kib / 1024, 1)
+
+
+def _proc_number(path: str, field: str) -> int | None:
+    """The first number after `field` in a /proc file (Linux; None elsewhere)."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("Dirty:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
     except OSError:
         pass
     return None
