@@ -403,11 +403,11 @@ def measure(client: loopml.Client, args: argparse.Namespace, n: int) -> dict[str
         return took
 
     def pages(**kwargs: Any) -> tuple[list[float], list[float]]:
-        """The first pass's page times, and the times of the --reps passes measured; the
-        first pass is one of them with --no-warmup."""
-        first = one_pass(**kwargs)
-        rest = [t for _ in range(args.reps - (0 if args.warmup else 1)) for t in one_pass(**kwargs)]
-        return first, rest if args.warmup else first + rest
+        """The first pass's page times, and those of the --reps measured passes (the first
+        pass is one of them with --no-warmup)."""
+        passes = [one_pass(**kwargs) for _ in range(args.reps + (1 if args.warmup else 0))]
+        measured = passes[1:] if args.warmup else passes
+        return passes[0], [t for taken in measured for t in taken]
 
     flt_first, flt = pages()
     order_first, order = pages(order_by=ORDER)
